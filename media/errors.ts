@@ -1,0 +1,42 @@
+/**
+ * Typed errors for everything under media/. Parsers throw only MediaError; any other exception
+ * escaping a parser is a bug (the fuzz tests assert this). Codes are stable: logs, metric labels
+ * and API responses use them.
+ */
+export type MediaErrorCode =
+  // AMF
+  | 'RC_AMF_TRUNCATED'
+  | 'RC_AMF_BAD_MARKER'
+  | 'RC_AMF_TOO_DEEP'
+  | 'RC_AMF_TOO_LONG'
+  | 'RC_AMF_BAD_REFERENCE'
+  // RTMP
+  | 'RC_RTMP_BAD_VERSION'
+  | 'RC_RTMP_HANDSHAKE_FAILED'
+  | 'RC_RTMP_CHUNK_SIZE'
+  | 'RC_RTMP_MESSAGE_TOO_LARGE'
+  | 'RC_RTMP_BAD_CHUNK'
+  | 'RC_RTMP_TOO_MANY_CHUNK_STREAMS'
+  | 'RC_RTMP_BAD_COMMAND'
+  // FLV and codecs
+  | 'RC_FLV_BAD_HEADER'
+  | 'RC_FLV_BAD_TAG'
+  | 'RC_FLV_TAG_TOO_LARGE'
+  | 'RC_CODEC_TRUNCATED'
+  | 'RC_CODEC_INVALID'
+  | 'RC_CODEC_UNSUPPORTED'
+  // MPEG-TS / HLS
+  | 'RC_TS_INVALID_INPUT';
+
+export class MediaError extends Error {
+  readonly code: MediaErrorCode;
+  constructor(code: MediaErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MediaError';
+    this.code = code;
+  }
+}
+
+export function isMediaError(err: unknown): err is MediaError {
+  return err instanceof MediaError;
+}
