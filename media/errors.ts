@@ -10,6 +10,7 @@ export type MediaErrorCode =
   | 'RC_AMF_TOO_DEEP'
   | 'RC_AMF_TOO_LONG'
   | 'RC_AMF_BAD_REFERENCE'
+  | 'RC_AMF_UNSUPPORTED'
   // RTMP
   | 'RC_RTMP_BAD_VERSION'
   | 'RC_RTMP_HANDSHAKE_FAILED'

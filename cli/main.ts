@@ -1,0 +1,73 @@
+/**
+ * `relaycast` command line: starts a role, or talks to a running cluster.
+ *
+ *   relaycast all|origin|edge|control-plane [flags]
+ *   relaycast sign <app>/<name> --ttl 1h --secret S
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, parseArgv, renderHelp, ROLES, type Role } from '../core/config.ts';
+import { RelaycastError } from '../core/errors.ts';
+import { runSign } from './sign.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const VERSION: string = (JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+const USAGE = `relaycast ${VERSION} — live-streaming cluster (RTMP in; HTTP-FLV, HLS, RTMP out)
+
+Usage:
+  relaycast all [flags]             origin + edge + control plane in one process (no Redis needed)
+  relaycast origin [flags]          RTMP ingest, registers streams in Redis, serves edges
+  relaycast edge [flags]            viewers: HTTP-FLV, HLS, RTMP play; pulls from origins
+  relaycast control-plane [flags]   gRPC routing, backup switching, channels and keys
+  relaycast sign <app>/<name> --secret S [--ttl 1h] [--ip A.B.C.D] [--base URL]
+                                    print a signed play URL
+
+Run 'relaycast <role> --help' for the flags of a role. Every flag is also an environment variable
+RELAYCAST_<FLAG> and a camelCase key in the YAML file given with --config.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, flags } = parseArgv(argv);
+  const command = positionals[0];
+  if (flags.has('version')) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (!command || command === 'help') {
+    console.log(USAGE);
+    return command || flags.has('help') ? 0 : 1;
+  }
+  if ((ROLES as readonly string[]).includes(command)) {
+    const role = command as Role;
+    if (flags.has('help')) {
+      console.log(`relaycast ${role} [flags]\n\nFlags:\n${renderHelp(role)}`);
+      return 0;
+    }
+    const config = loadConfig(role, flags);
+    const { runRole } = await import('./run.ts');
+    return runRole(config, VERSION);
+  }
+  if (command === 'sign') return runSign(positionals.slice(1), flags);
+  console.error(`relaycast: unknown command '${command}'\n\n${USAGE}`);
+  return 2;
+}
+
+const isEntry = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isEntry || process.argv[1]?.endsWith('relaycast.js')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== -1) process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof RelaycastError) {
+        console.error(`relaycast: ${err.message} (${err.code})`);
+        process.exitCode = 2;
+      } else {
+        console.error(err);
+        process.exitCode = 1;
+      }
+    },
+  );
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// npm `bin` entry. relaycast is TypeScript run directly by Node 24 (type stripping). When this is
+// started by an older Node (e.g. a system Node 20), re-run it with the project's pinned node@24.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const major = Number(process.versions.node.split('.')[0]);
+if (major >= 24) {
+  await import(join(here, 'main.ts'));
+} else {
+  let node;
+  try {
+    node = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node');
+  } catch {
+    console.error(`relaycast needs Node.js 24 or newer (this is ${process.version}); run 'npm install' to get the pinned node@24`);
+    process.exit(1);
+  }
+  const r = spawnSync(node, [join(here, 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}

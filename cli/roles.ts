@@ -1,0 +1,254 @@
+/**
+ * Cluster roles as separate processes: origin and edge (the control plane adds itself in
+ * control-plane/). They meet only through the registry, HTTP pulls and gRPC.
+ */
+import { AdminHttpServer } from '../core/admin-http.ts';
+import type { Config } from '../core/config.ts';
+import { redactedConfig } from '../core/config.ts';
+import { RelaycastError } from '../core/errors.ts';
+import { bindHubMetrics } from '../core/hub-metrics.ts';
+import { createLogger } from '../core/log.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { createRegistry } from '../core/registry/registry.ts';
+import { RtmpServer } from '../core/rtmp/server.ts';
+import { StreamStatsSampler } from '../core/stream-info.ts';
+import { RtmpPlayHandler } from '../edge/edge.ts';
+import { EdgePuller } from '../edge/pull.ts';
+import { RegistryResolver } from '../edge/route.ts';
+import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { OriginCluster } from '../origin/cluster.ts';
+import { InternalHttpServer } from '../origin/internal-http.ts';
+import { Origin } from '../origin/origin.ts';
+import { type ChannelLookup, PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
+import { registerStreamRoutes } from './routes.ts';
+import { hubFor, type RunningNode } from './run.ts';
+
+type Started = RunningNode & { ports: Record<string, number> };
+
+function rtmpOptions(config: Config) {
+  return {
+    host: config.host,
+    port: config.rtmpPort,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
+    maxMessageBytes: config.rtmpMaxMessageBytes,
+  };
+}
+
+export async function startRole(config: Config, version: string): Promise<Started> {
+  if (config.role === 'origin') return startOrigin(config, version);
+  if (config.role === 'edge') return startEdge(config, version);
+  throw new RelaycastError(
+    'RC_CONFIG_INVALID',
+    `the ${config.role} role is not part of this build yet; run origins and edges against Redis`,
+  );
+}
+
+function base(config: Config, version: string) {
+  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
+  const metrics = createMetrics({ role: config.role, nodeId: config.nodeId, version, maxStreams: config.metricsMaxStreams });
+  const hub = hubFor(config);
+  const hubMetrics = bindHubMetrics(hub, metrics);
+  const stats = new StreamStatsSampler(hub);
+  const admin = new AdminHttpServer({ host: config.host, port: config.adminPort, adminToken: config.adminToken }, metrics, log);
+  admin.beforeScrape.push(hubMetrics.refresh);
+  registerStreamRoutes(admin, hub, stats);
+  return { log, metrics, hub, stats, admin };
+}
+
+/** Channel keys: the registry's channels (managed by the control plane), then static ones. */
+class RegistryChannels implements ChannelLookup {
+  private readonly registry: ReturnType<typeof createRegistry>;
+  private readonly fallback: StaticChannels | undefined;
+  constructor(registry: ReturnType<typeof createRegistry>, fallback: StaticChannels | undefined) {
+    this.registry = registry;
+    this.fallback = fallback;
+  }
+  async findByKeyHash(keyHash: string) {
+    const found = await this.registry.findChannelByKeyHash(keyHash);
+    if (found) return { app: found.channel.app, name: found.channel.name, role: found.role };
+    return this.fallback?.findByKeyHash(keyHash);
+  }
+}
+
+export async function startOrigin(config: Config, version: string): Promise<Started> {
+  const { log, metrics, hub, stats, admin } = base(config, version);
+  const registry = createRegistry({ redisUrl: config.redisUrl });
+  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
+  await registry.start();
+  const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
+  const auth = new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics));
+  const origin = new Origin(hub, auth, { maxStreams: config.maxStreams }, metrics, log);
+  const rtmp = new RtmpServer(
+    { publish: (req, onEnd) => origin.publish(req, onEnd), onProtocolError: (code) => metrics.rtmpErrors.inc({ code }) },
+    rtmpOptions(config),
+    log,
+  );
+  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const internal = new InternalHttpServer(
+    hub,
+    undefined,
+    { host: config.host, port: config.internalPort, clusterToken: config.clusterToken },
+    metrics,
+    log,
+  );
+  const ports: Record<string, number> = {};
+  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  if (config.internalPort) ports.internal = await internal.listen();
+  if (config.adminPort) ports.admin = await admin.listen();
+  const host = config.advertiseHost;
+  const cluster = new OriginCluster(
+    registry,
+    origin,
+    stats,
+    {
+      nodeId: config.nodeId,
+      internalUrl: `http://${host}:${ports.internal ?? config.internalPort}`,
+      advertiseHost: host,
+      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
+      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
+      leaseTtlMs: config.leaseTtlMs,
+      version,
+    },
+    metrics,
+    log,
+  );
+  cluster.start();
+  let accepting = true;
+  admin.readiness.push({ name: 'accepting', check: () => accepting });
+  admin.route('GET', '/api/v1/pulls', async () => ({ body: { pullsServed: internal.pullsServed } }));
+  log.info({ ports, config: redactedConfig(config) }, 'ready');
+  return {
+    log,
+    metrics,
+    ports,
+    async stopAccepting() {
+      accepting = false;
+      rtmp.stopAccepting();
+      await cluster.drain();
+    },
+    viewerCount: () => hub.viewerCount(),
+    async close() {
+      cluster.close();
+      stats.close();
+      hub.close();
+      rtmp.closeAll();
+      await Promise.all([internal.close(), admin.close()]);
+      await registry.close();
+    },
+  };
+}
+
+export async function startEdge(config: Config, version: string): Promise<Started> {
+  const { log, metrics, hub, stats, admin } = base(config, version);
+  const registry = createRegistry({ redisUrl: config.redisUrl });
+  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
+  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
+  await registry.start();
+  metrics.registryUp.set(1);
+  const resolver = new RegistryResolver(registry);
+  const puller = new EdgePuller(
+    hub,
+    resolver,
+    {
+      clusterToken: config.clusterToken,
+      pullIdleTimeoutMs: config.pullIdleTimeoutMs,
+      waitForStreamMs: 0,
+      failoverDeadlineMs: config.republishWaitMs,
+      bodyTimeoutMs: 8000,
+    },
+    metrics,
+    log,
+  );
+  const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
+  const limits = {
+    playAuth: config.playAuth,
+    playSecrets,
+    maxViewersPerNode: config.maxViewersPerNode,
+    maxViewersPerStream: config.maxViewersPerStream,
+    viewerCount: () => hub.viewerCount(),
+  };
+  const play = new RtmpPlayHandler(puller, limits, metrics, log);
+  const rtmp = new RtmpServer(
+    { play: (req) => play.play(req), onProtocolError: (code) => metrics.rtmpErrors.inc({ code }) },
+    rtmpOptions(config),
+    log,
+  );
+  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const viewers = new ViewerHttpServer(
+    puller,
+    undefined,
+    {
+      host: config.host,
+      port: config.httpPort,
+      ...limits,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      listStreams: async () => (await registry.listStreams()).filter((s) => s.role !== 'backup').map((s) => ({ app: s.app, name: s.name })),
+    },
+    metrics,
+    log,
+  );
+  const ports: Record<string, number> = {};
+  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  if (config.httpPort) ports.http = await viewers.listen();
+  if (config.adminPort) ports.admin = await admin.listen();
+  const host = config.advertiseHost;
+  let accepting = true;
+  admin.readiness.push({ name: 'accepting', check: () => accepting });
+  const startedAt = Date.now();
+  const heartbeat = async () => {
+    let egress = 0;
+    for (const s of hub.list()) egress += stats.describe(s).egressKbps;
+    try {
+      await registry.heartbeatNode(
+        {
+          id: config.nodeId,
+          role: 'edge',
+          advertiseHost: host,
+          httpUrl: `http://${host}:${ports.http ?? config.httpPort}`,
+          rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
+          adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
+          load: { streams: puller.activePulls, viewers: hub.viewerCount(), egressMbps: egress / 1000, ingressMbps: 0 },
+          draining: !accepting,
+          startedAt,
+          version,
+        },
+        config.leaseTtlMs,
+      );
+    } catch {
+      metrics.registryErrors.inc({ op: 'heartbeatNode' });
+    }
+  };
+  const hbTimer = setInterval(() => void heartbeat(), Math.max(200, config.leaseTtlMs / 3));
+  hbTimer.unref();
+  void heartbeat();
+  log.info({ ports, config: redactedConfig(config) }, 'ready');
+  return {
+    log,
+    metrics,
+    ports,
+    stopAccepting() {
+      accepting = false;
+      play.draining = true;
+      viewers.stopAccepting();
+      rtmp.stopAccepting();
+    },
+    viewerCount: () => hub.viewerCount(),
+    async close() {
+      clearInterval(hbTimer);
+      stats.close();
+      puller.close();
+      hub.close();
+      rtmp.closeAll();
+      viewers.closeAllConnections();
+      await Promise.all([viewers.close(), admin.close()]);
+      try {
+        await registry.removeNode(config.nodeId);
+      } catch {
+        /* expires */
+      }
+      await registry.close();
+    },
+  };
+}

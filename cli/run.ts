@@ -1,0 +1,181 @@
+/**
+ * Composes roles into a running process. The all-in-one is the origin and the edge sharing one hub
+ * (the edge's StreamSource is the local hub instead of an origin pull), so it is not a second code
+ * path.
+ */
+import { StreamHub } from '../media/hub/hub.ts';
+import { AdminHttpServer } from '../core/admin-http.ts';
+import type { Config } from '../core/config.ts';
+import { redactedConfig } from '../core/config.ts';
+import { RelaycastError } from '../core/errors.ts';
+import { bindHubMetrics } from '../core/hub-metrics.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { RtmpServer } from '../core/rtmp/server.ts';
+import { LocalHubSource } from '../core/sources.ts';
+import { StreamStatsSampler } from '../core/stream-info.ts';
+import { RtmpPlayHandler } from '../edge/edge.ts';
+import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { Origin } from '../origin/origin.ts';
+import { PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
+import { registerStreamRoutes } from './routes.ts';
+
+export interface RunningNode {
+  log: Logger;
+  metrics: Metrics;
+  /** Stop taking new viewers/publishers (readiness goes false); origins also tell edges. */
+  stopAccepting(): void | Promise<void>;
+  /** Viewers still connected (drain waits for 0). */
+  viewerCount(): number;
+  close(): Promise<void>;
+}
+
+export function hubFor(config: Config): StreamHub {
+  return new StreamHub({
+    gopCacheMaxBytes: config.gopCacheMaxBytes,
+    viewerMaxBufferBytes: config.viewerMaxBufferBytes,
+    viewerHardMaxBufferBytes: config.viewerMaxBufferBytes * 4,
+    viewerDropAfterMs: config.viewerDropAfterMs,
+    republishWaitMs: config.republishWaitMs,
+  });
+}
+
+export async function startAll(config: Config, version: string): Promise<RunningNode & { ports: Record<string, number> }> {
+  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
+  const metrics = createMetrics({ role: config.role, nodeId: config.nodeId, version, maxStreams: config.metricsMaxStreams });
+  const hub = hubFor(config);
+  const hubMetrics = bindHubMetrics(hub, metrics);
+  const stats = new StreamStatsSampler(hub);
+  const channels = config.channels.length ? new StaticChannels(config.channels) : undefined;
+  if (config.publishAuth === 'keys' && !channels)
+    throw new RelaycastError('RC_CONFIG_INVALID', '--publish-auth keys needs channels: in the config file (or a control plane)');
+  const origin = new Origin(hub, new PublishAuthorizer(config.publishAuth, channels), { maxStreams: config.maxStreams }, metrics, log);
+  const source = new LocalHubSource(hub);
+  const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
+  const play = new RtmpPlayHandler(
+    source,
+    {
+      playAuth: config.playAuth,
+      playSecrets,
+      maxViewersPerNode: config.maxViewersPerNode,
+      maxViewersPerStream: config.maxViewersPerStream,
+      viewerCount: () => hub.viewerCount(),
+    },
+    metrics,
+    log,
+  );
+  const rtmp = new RtmpServer(
+    {
+      publish: (req, onEnd) => origin.publish(req, onEnd),
+      play: (req) => play.play(req),
+      onProtocolError: (code) => metrics.rtmpErrors.inc({ code }),
+    },
+    {
+      host: config.host,
+      port: config.rtmpPort,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
+      maxMessageBytes: config.rtmpMaxMessageBytes,
+    },
+    log,
+  );
+  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const viewers = new ViewerHttpServer(
+    source,
+    undefined,
+    {
+      host: config.host,
+      port: config.httpPort,
+      playAuth: config.playAuth,
+      playSecrets,
+      maxViewersPerNode: config.maxViewersPerNode,
+      maxViewersPerStream: config.maxViewersPerStream,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      listStreams: async () => hub.list().filter((s) => s.live).map((s) => ({ app: s.app, name: s.name })),
+      viewerCount: () => hub.viewerCount(),
+    },
+    metrics,
+    log,
+  );
+  const admin = new AdminHttpServer({ host: config.host, port: config.adminPort, adminToken: config.adminToken }, metrics, log);
+  admin.beforeScrape.push(hubMetrics.refresh);
+  let accepting = true;
+  admin.readiness.push({ name: 'accepting', check: () => accepting });
+  registerStreamRoutes(admin, hub, stats);
+
+  const ports: Record<string, number> = {};
+  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  if (config.httpPort) ports.http = await viewers.listen();
+  if (config.adminPort) ports.admin = await admin.listen();
+  log.info({ ports, config: redactedConfig(config) }, 'ready');
+
+  return {
+    log,
+    metrics,
+    ports,
+    stopAccepting() {
+      accepting = false;
+      origin.draining = true;
+      play.draining = true;
+      viewers.stopAccepting();
+      rtmp.stopAccepting();
+    },
+    viewerCount: () => hub.viewerCount(),
+    async close() {
+      stats.close();
+      hub.close();
+      rtmp.closeAll();
+      viewers.closeAllConnections();
+      await Promise.all([viewers.close(), admin.close()]);
+    },
+  };
+}
+
+export function banner(config: Config, ports: Record<string, number>): string {
+  const host = config.advertiseHost;
+  const app = config.app;
+  const lines = ['', `relaycast ${config.role} is up (node ${config.nodeId})`];
+  if (ports.rtmp) {
+    lines.push(`  OBS server:  rtmp://${host}:${ports.rtmp}/${app}   stream key: ${config.publishAuth === 'open' ? 'any name, e.g. test' : 'a channel key'}`);
+    lines.push(`  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`);
+  }
+  if (ports.http) {
+    lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
+    lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
+    lines.push(`  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`);
+  }
+  if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
+  if (ports.admin) lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
+  lines.push('  Ctrl-C stops.', '');
+  return lines.join('\n');
+}
+
+/** Runs a role until SIGINT/SIGTERM. Resolves with -1: the process exits when its handles close. */
+export async function runRole(config: Config, version: string): Promise<number> {
+  const node =
+    config.role === 'all' ? await startAll(config, version) : await (await import('./roles.ts')).startRole(config, version);
+  process.stderr.write(banner(config, node.ports));
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      node.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    node.log.info({ signal }, 'shutting down');
+    await node.stopAccepting();
+    if (signal === 'SIGTERM' && config.drainTimeoutMs > 0) {
+      const deadline = Date.now() + config.drainTimeoutMs;
+      while (node.viewerCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    }
+    const hard = setTimeout(() => process.exit(0), 4000);
+    hard.unref();
+    await node.close();
+    node.log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', (s) => void stop(s));
+  process.on('SIGTERM', (s) => void stop(s));
+  return -1;
+}

@@ -1,0 +1,169 @@
+/**
+ * Admin HTTP on every process (default port 9090): /metrics, /healthz, /readyz and the REST admin
+ * API under /api/v1. Roles register their routes; every /api/v1 route needs the admin token when
+ * one is configured (without one, only loopback clients may call mutating routes).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { errorCode } from './errors.ts';
+import { bearerToken, readBody, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface AdminRequest {
+  req: IncomingMessage;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: () => Promise<unknown>;
+}
+
+export type AdminHandler = (r: AdminRequest) => Promise<{ status?: number; body: unknown }>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: AdminHandler;
+}
+
+const STATUS_FOR: Record<string, number> = {
+  RC_NOT_FOUND: 404,
+  RC_PLAY_NOT_FOUND: 404,
+  RC_BAD_REQUEST: 400,
+  RC_CONFIG_INVALID: 400,
+  RC_CONFLICT: 409,
+  RC_ADMIN_UNAUTHORIZED: 401,
+  RC_REGISTRY_UNAVAILABLE: 503,
+};
+
+export interface AdminHttpOptions {
+  host: string;
+  port: number;
+  adminToken: string | undefined;
+}
+
+export class AdminHttpServer {
+  readonly server: Server;
+  private readonly routes: Route[] = [];
+  private readonly options: AdminHttpOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  /** Called before each scrape (hub counters → prom-client). */
+  readonly beforeScrape: (() => void)[] = [];
+  /** Readiness checks; all must return true. */
+  readonly readiness: { name: string; check: () => boolean }[] = [];
+
+  constructor(options: AdminHttpOptions, metrics: Metrics, log: Logger) {
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'admin-http' });
+    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.log.error({ err }, 'admin request failed');
+        if (!res.headersSent) sendError(res, 500, 'RC_INTERNAL', 'internal error');
+      });
+    });
+  }
+
+  /** `pattern` like '/api/v1/streams/:app/:name'. */
+  route(method: string, pattern: string, handler: AdminHandler): void {
+    const keys: string[] = [];
+    const re = pattern.replace(/:([a-zA-Z]+)/g, (_, k: string) => {
+      keys.push(k);
+      return '([^/]+)';
+    });
+    this.routes.push({ method, pattern: new RegExp(`^${re}$`), keys, handler });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const token = this.options.adminToken;
+    if (token) {
+      const presented = bearerToken(req);
+      return presented !== undefined && secretEquals(presented, token);
+    }
+    if (req.method === 'GET') return true;
+    const ip = req.socket.remoteAddress ?? '';
+    return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    if (path === '/metrics' && req.method === 'GET') {
+      for (const f of this.beforeScrape) f();
+      const text = await this.metrics.registry.metrics();
+      sendText(res, 200, text, this.metrics.registry.contentType);
+      return;
+    }
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/readyz') {
+      const failing = this.readiness.filter((r) => !r.check()).map((r) => r.name);
+      sendJson(res, failing.length ? 503 : 200, { status: failing.length ? 'not ready' : 'ready', failing });
+      return;
+    }
+    for (const route of this.routes) {
+      if (route.method !== req.method) continue;
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      if (!this.authorized(req)) {
+        this.metrics.authFailures.inc({ surface: 'admin', reason: 'RC_ADMIN_UNAUTHORIZED' });
+        sendError(
+          res,
+          401,
+          'RC_ADMIN_UNAUTHORIZED',
+          this.options.adminToken
+            ? 'send the admin token as "Authorization: Bearer <token>"'
+            : 'without --admin-token, changes are only accepted from localhost',
+        );
+        return;
+      }
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent(m[i + 1]!);
+      });
+      try {
+        const out = await route.handler({
+          req,
+          params,
+          query: url.searchParams,
+          body: async () => {
+            const raw = await readBody(req, 64 * 1024);
+            if (raw.length === 0) return {};
+            try {
+              return JSON.parse(raw.toString('utf8'));
+            } catch {
+              throw Object.assign(new Error('request body is not valid JSON'), { code: 'RC_BAD_REQUEST' });
+            }
+          },
+        });
+        sendJson(res, out.status ?? 200, out.body);
+      } catch (err) {
+        const code = errorCode(err);
+        const status = STATUS_FOR[code] ?? 500;
+        if (status === 500) this.log.error({ err }, 'admin route failed');
+        sendError(res, status, code, (err as Error).message);
+      }
+      return;
+    }
+    sendError(res, 404, 'RC_NOT_FOUND', `no admin route ${req.method} ${path}`);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

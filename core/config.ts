@@ -1,0 +1,367 @@
+/**
+ * Configuration: one schema, three sources. Precedence: flag > env RELAYCAST_<NAME> > YAML file
+ * (--config) > default. Every option is validated; errors name the option, the source and what to
+ * do. `--help` is rendered from the same schema, so it cannot drift.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { RelaycastError } from './errors.ts';
+import { LOG_LEVELS } from './log.ts';
+
+export type Role = 'all' | 'origin' | 'edge' | 'control-plane';
+export const ROLES: readonly Role[] = ['all', 'origin', 'edge', 'control-plane'];
+
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'enum';
+
+interface OptionSpec {
+  kind: Kind;
+  default: string | number | boolean | undefined;
+  help: string;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  secret?: boolean;
+  /** Roles that use it; absent = every role. */
+  roles?: readonly Role[];
+}
+
+const port = (def: number, help: string, roles?: Role[]): OptionSpec => ({
+  kind: 'int',
+  default: def,
+  help: `${help} (0 = off)`,
+  min: 0,
+  max: 65535,
+  ...(roles ? { roles } : {}),
+});
+
+/** Every option, kebab-case as on the command line. */
+export const OPTIONS = {
+  config: { kind: 'string', default: undefined, help: 'YAML config file; flags and env override it' },
+  'node-id': { kind: 'string', default: undefined, help: 'unique id of this process (default: hostname-<port>)' },
+  'redis-url': {
+    kind: 'string',
+    default: undefined,
+    help: 'redis://[:pw@]host:port[/db] or redis-sentinel://[:pw@]h1:p1,h2:p2/<master>; absent = in-memory registry (all-in-one only)',
+  },
+  'rtmp-port': port(1935, 'RTMP listener: publish on origins, play on edges'),
+  'http-port': port(8080, 'viewer HTTP: HTTP-FLV, HLS, player page', ['all', 'edge']),
+  'internal-port': port(8081, 'origin internal HTTP that edges pull from', ['origin']),
+  'admin-port': port(9090, 'admin HTTP: /metrics, /healthz, /readyz, /api/v1'),
+  'grpc-port': port(50051, 'control plane gRPC', ['all', 'control-plane']),
+  host: { kind: 'string', default: '0.0.0.0', help: 'address the listeners bind to' },
+  'advertise-host': { kind: 'string', default: '127.0.0.1', help: 'how other nodes reach this one (pod IP in Kubernetes)' },
+  'control-plane': { kind: 'string', default: undefined, help: 'gRPC address of the control plane, host:port' },
+  'publish-auth': {
+    kind: 'enum',
+    default: 'open',
+    values: ['open', 'keys'],
+    help: 'open: the key is the stream name; keys: only channel keys may publish',
+  },
+  'play-auth': { kind: 'enum', default: 'open', values: ['open', 'signed'], help: 'signed: play URLs need ?expires=&sig=' },
+  'play-secret': { kind: 'string', default: undefined, secret: true, help: 'HMAC secret for signed play URLs' },
+  'play-secret-previous': { kind: 'string', default: undefined, secret: true, help: 'previous secret, still accepted during rotation' },
+  'admin-token': { kind: 'string', default: undefined, secret: true, help: 'bearer token for the admin REST API and gRPC admin calls' },
+  'cluster-token': { kind: 'string', default: undefined, secret: true, help: 'shared secret for edge → origin pulls' },
+  'log-level': { kind: 'enum', default: 'info', values: LOG_LEVELS, help: 'pino log level' },
+  app: { kind: 'string', default: 'live', help: 'default application name shown in printed URLs' },
+  'drain-timeout': {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    help: 'seconds to keep serving existing viewers after SIGTERM while refusing new ones (0 = stop at once; Ctrl-C always stops at once)',
+  },
+  'republish-wait': {
+    kind: 'number',
+    default: 30,
+    min: 0,
+    help: 'seconds viewers stay connected waiting for a publisher to come back',
+  },
+  'gop-cache-max-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 0, help: 'largest GOP kept for instant start' },
+  'viewer-max-buffer-bytes': {
+    kind: 'int',
+    default: 2 * 1024 * 1024,
+    min: 16 * 1024,
+    help: 'socket backlog at which a viewer skips to the next keyframe',
+  },
+  'viewer-drop-after': { kind: 'number', default: 10, min: 0.1, help: 'seconds a viewer may lag before it is dropped' },
+  'max-viewers-per-stream': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
+  'max-viewers-per-node': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
+  'max-streams': { kind: 'int', default: 0, min: 0, help: 'max published streams on this node, 0 = unlimited' },
+  'max-connections-per-ip': { kind: 'int', default: 0, min: 0, help: 'concurrent RTMP/HTTP connections per client IP, 0 = unlimited' },
+  'handshake-timeout': { kind: 'number', default: 10, min: 0.1, help: 'seconds an RTMP client has to finish handshake and connect' },
+  'idle-publisher-timeout': { kind: 'number', default: 20, min: 0, help: 'seconds without media before a publisher is closed, 0 = never' },
+  'rtmp-max-message-bytes': { kind: 'int', default: 8 * 1024 * 1024, min: 65536, help: 'largest RTMP message accepted' },
+  'hls-target-duration': { kind: 'number', default: 1, min: 0.2, max: 30, help: 'HLS target segment duration, seconds' },
+  'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
+  'hls-dir': { kind: 'string', default: undefined, help: 'also write HLS segments and playlists under this directory' },
+  'pull-idle-timeout': {
+    kind: 'number',
+    default: 10,
+    min: 0,
+    help: 'edge: seconds a pull stays open after its last viewer left',
+    roles: ['edge'],
+  },
+  'lease-ttl': { kind: 'number', default: 5, min: 1, help: 'seconds a stream/node lease lives without renewal' },
+  'metrics-max-streams': { kind: 'int', default: 500, min: 0, help: 'per-stream metric label cap; beyond it streams aggregate as "_other"' },
+} satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** Channel entries allowed in the YAML file for --publish-auth keys without a control plane. */
+export interface StaticChannel {
+  app: string;
+  name: string;
+  key: string;
+  backupKey?: string;
+}
+
+export interface Config {
+  role: Role;
+  nodeId: string;
+  redisUrl: string | undefined;
+  rtmpPort: number;
+  httpPort: number;
+  internalPort: number;
+  adminPort: number;
+  grpcPort: number;
+  host: string;
+  advertiseHost: string;
+  controlPlane: string | undefined;
+  publishAuth: 'open' | 'keys';
+  playAuth: 'open' | 'signed';
+  playSecret: string | undefined;
+  playSecretPrevious: string | undefined;
+  adminToken: string | undefined;
+  clusterToken: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  app: string;
+  drainTimeoutMs: number;
+  republishWaitMs: number;
+  gopCacheMaxBytes: number;
+  viewerMaxBufferBytes: number;
+  viewerDropAfterMs: number;
+  maxViewersPerStream: number;
+  maxViewersPerNode: number;
+  maxStreams: number;
+  maxConnectionsPerIp: number;
+  handshakeTimeoutMs: number;
+  idlePublisherTimeoutMs: number;
+  rtmpMaxMessageBytes: number;
+  hlsTargetDurationMs: number;
+  hlsWindow: number;
+  hlsDir: string | undefined;
+  pullIdleTimeoutMs: number;
+  leaseTtlMs: number;
+  metricsMaxStreams: number;
+  channels: StaticChannel[];
+}
+
+export function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function envName(name: string): string {
+  return `RELAYCAST_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function invalid(message: string): RelaycastError {
+  return new RelaycastError('RC_CONFIG_INVALID', message);
+}
+
+function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): string | number | boolean {
+  const where = `${source === 'flag' ? `--${name}` : source === 'env' ? envName(name) : `${camel(name)} in the config file`}`;
+  if (spec.kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw invalid(`${where} must be true or false, got ${JSON.stringify(raw)}`);
+  }
+  if (spec.kind === 'int' || spec.kind === 'number') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n)))
+      throw invalid(`${where} must be ${spec.kind === 'int' ? 'a whole number' : 'a number'}, got ${JSON.stringify(raw)}`);
+    if (spec.min !== undefined && n < spec.min) throw invalid(`${where} must be ≥ ${spec.min}, got ${n}`);
+    if (spec.max !== undefined && n > spec.max) throw invalid(`${where} must be ≤ ${spec.max}, got ${n}`);
+    return n;
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw invalid(`${where} must be a string`);
+  const s = String(raw);
+  if (spec.kind === 'enum' && !spec.values?.includes(s))
+    throw invalid(`${where} must be one of ${spec.values?.join(', ')}, got ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** Splits argv into positionals and --flags (`--a b`, `--a=b`, `--flag` for booleans). */
+export function parseArgv(argv: readonly string[]): { positionals: string[]; flags: Map<string, string | true> } {
+  const positionals: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+      else {
+        const next = argv[i + 1];
+        if (next !== undefined && !next.startsWith('--')) {
+          flags.set(arg.slice(2), next);
+          i++;
+        } else flags.set(arg.slice(2), true);
+      }
+    } else if (arg === '-h') flags.set('help', true);
+    else positionals.push(arg);
+  }
+  return { positionals, flags };
+}
+
+function loadYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RelaycastError('RC_CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new RelaycastError('RC_CONFIG_INVALID', `config file ${file} is not valid YAML: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`config file ${file} must be a YAML mapping`);
+  return doc as Record<string, unknown>;
+}
+
+function parseChannels(raw: unknown): StaticChannel[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?}');
+  return raw.map((c, i) => {
+    if (!c || typeof c !== 'object') throw invalid(`channels[${i}] must be a mapping`);
+    const { name, key, app, backupKey } = c as Record<string, unknown>;
+    if (typeof name !== 'string' || !name) throw invalid(`channels[${i}].name must be a non-empty string`);
+    if (typeof key !== 'string' || key.length < 8) throw invalid(`channels[${i}].key must be a string of 8+ characters`);
+    if (backupKey !== undefined && (typeof backupKey !== 'string' || backupKey.length < 8))
+      throw invalid(`channels[${i}].backupKey must be a string of 8+ characters`);
+    return { name, key, app: typeof app === 'string' ? app : 'live', ...(backupKey ? { backupKey } : {}) };
+  });
+}
+
+/**
+ * Builds the config for a role from flags, env and the YAML file. Unknown flags or YAML keys are
+ * errors (a typo must not silently do nothing).
+ */
+export function loadConfig(
+  role: Role,
+  flags: ReadonlyMap<string, string | true>,
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const specs = OPTIONS as Record<string, OptionSpec>;
+  for (const name of flags.keys()) {
+    if (name === 'help') continue;
+    if (!(name in specs)) throw invalid(`unknown flag --${name}; run 'relaycast ${role} --help' for the list`);
+  }
+  const configFile = (flags.get('config') as string | undefined) ?? env[envName('config')];
+  const yaml = configFile ? loadYaml(configFile) : {};
+  const byCamel = new Map(Object.keys(specs).map((k) => [camel(k), k]));
+  for (const key of Object.keys(yaml)) {
+    if (key === 'channels') continue;
+    if (!byCamel.has(key) && !(key in specs))
+      throw invalid(`unknown key '${key}' in ${configFile}; keys are the flag names in camelCase, e.g. redisUrl`);
+  }
+  const values: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    let value: string | number | boolean | undefined = spec.default;
+    const fromYaml = yaml[camel(name)] ?? yaml[name];
+    if (fromYaml !== undefined && fromYaml !== null) value = coerce(name, spec, fromYaml, 'file');
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') value = coerce(name, spec, fromEnv, 'env');
+    const fromFlag = flags.get(name);
+    if (fromFlag !== undefined) {
+      if (fromFlag === true && spec.kind !== 'bool') throw invalid(`--${name} needs a value`);
+      value = coerce(name, spec, fromFlag, 'flag');
+    }
+    values[name] = value;
+  }
+  const num = (n: OptionName) => values[n] as number;
+  const str = (n: OptionName) => values[n] as string | undefined;
+  const cfg: Config = {
+    role,
+    nodeId: str('node-id') ?? `${hostname()}-${num('rtmp-port') || num('http-port') || num('admin-port')}`,
+    redisUrl: str('redis-url'),
+    rtmpPort: num('rtmp-port'),
+    httpPort: num('http-port'),
+    internalPort: num('internal-port'),
+    adminPort: num('admin-port'),
+    grpcPort: num('grpc-port'),
+    host: str('host') ?? '0.0.0.0',
+    advertiseHost: str('advertise-host') ?? '127.0.0.1',
+    controlPlane: str('control-plane'),
+    publishAuth: str('publish-auth') as Config['publishAuth'],
+    playAuth: str('play-auth') as Config['playAuth'],
+    playSecret: str('play-secret'),
+    playSecretPrevious: str('play-secret-previous'),
+    adminToken: str('admin-token'),
+    clusterToken: str('cluster-token'),
+    logLevel: str('log-level') as Config['logLevel'],
+    app: str('app') ?? 'live',
+    drainTimeoutMs: num('drain-timeout') * 1000,
+    republishWaitMs: num('republish-wait') * 1000,
+    gopCacheMaxBytes: num('gop-cache-max-bytes'),
+    viewerMaxBufferBytes: num('viewer-max-buffer-bytes'),
+    viewerDropAfterMs: num('viewer-drop-after') * 1000,
+    maxViewersPerStream: num('max-viewers-per-stream'),
+    maxViewersPerNode: num('max-viewers-per-node'),
+    maxStreams: num('max-streams'),
+    maxConnectionsPerIp: num('max-connections-per-ip'),
+    handshakeTimeoutMs: num('handshake-timeout') * 1000,
+    idlePublisherTimeoutMs: num('idle-publisher-timeout') * 1000,
+    rtmpMaxMessageBytes: num('rtmp-max-message-bytes'),
+    hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
+    hlsWindow: num('hls-window'),
+    hlsDir: str('hls-dir'),
+    pullIdleTimeoutMs: num('pull-idle-timeout') * 1000,
+    leaseTtlMs: num('lease-ttl') * 1000,
+    metricsMaxStreams: num('metrics-max-streams'),
+    channels: parseChannels(yaml.channels),
+  };
+  if (cfg.playAuth === 'signed' && !cfg.playSecret)
+    throw invalid('--play-auth signed needs --play-secret (or RELAYCAST_PLAY_SECRET)');
+  if (cfg.publishAuth === 'keys' && cfg.role !== 'edge' && cfg.channels.length === 0 && !cfg.redisUrl && cfg.role !== 'all')
+    throw invalid('--publish-auth keys needs channels: in the config file, or a registry (--redis-url)');
+  if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
+    throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);
+  return cfg;
+}
+
+/** `--help` text for a role, from the schema. */
+export function renderHelp(role: Role | undefined): string {
+  const lines: string[] = [];
+  for (const [name, spec] of Object.entries(OPTIONS as Record<string, OptionSpec>)) {
+    if (role && spec.roles && !spec.roles.includes(role) && role !== 'all') continue;
+    const def = spec.default === undefined ? '' : ` (default: ${spec.default})`;
+    const values = spec.values ? ` [${spec.values.join('|')}]` : '';
+    lines.push(`  --${name}${values}\n      ${spec.help}${def}; env ${envName(name)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Config as JSON with secrets masked (for logs and the admin API). */
+export function redactedConfig(cfg: Config): Record<string, unknown> {
+  return {
+    ...cfg,
+    playSecret: cfg.playSecret ? '***' : undefined,
+    playSecretPrevious: cfg.playSecretPrevious ? '***' : undefined,
+    adminToken: cfg.adminToken ? '***' : undefined,
+    clusterToken: cfg.clusterToken ? '***' : undefined,
+    redisUrl: cfg.redisUrl?.replace(/\/\/([^@/]*)@/, '//***@'),
+    channels: cfg.channels.map((c) => ({ app: c.app, name: c.name })),
+  };
+}

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+
+export const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Authorization, Content-Type',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
+};
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Error bodies always carry a stable code and a sentence that says what to do. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, cors = false): void {
+  sendJson(res, status, { error: { code, message } }, cors ? CORS_HEADERS : {});
+}
+
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  contentType: string,
+  headers: Record<string, string> = {},
+  head = false,
+): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(head ? undefined : text);
+}
+
+/** Constant-time comparison of a presented secret with the expected one. */
+export function secretEquals(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length) {
+    timingSafeEqual(b, b); // same work whatever the length
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(h);
+  return m?.[1]?.trim();
+}
+
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) throw new Error(`request body larger than ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** `/live/test.flv` → { app: 'live', name: 'test', ext: 'flv' }; app may contain slashes. */
+export function parseStreamPath(pathname: string): { app: string; name: string; ext: string } | undefined {
+  const m = /^\/(.+)\/([^/]+)\.([a-z0-9]+)$/.exec(pathname);
+  if (!m) return undefined;
+  try {
+    return { app: decodeURIComponent(m[1]!), name: decodeURIComponent(m[2]!), ext: m[3]! };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Prometheus metrics (prom-client). Every metric a process can export is declared here, once, so
+ * names stay consistent with docs/metrics.md and the dashboards. Hot paths never touch prom-client:
+ * per-stream figures are read from the hub's counters at scrape time (see hub-metrics.ts).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export const METRIC_PREFIX = 'relaycast_';
+
+/** Caps per-stream label values: the first `max` streams get their own, the rest share '_other'. */
+export class StreamLabeler {
+  private readonly max: number;
+  private readonly known = new Set<string>();
+  constructor(max: number) {
+    this.max = max;
+  }
+  label(app: string, name: string): { app: string; stream: string } {
+    const key = `${app}/${name}`;
+    if (this.known.has(key)) return { app, stream: name };
+    if (this.known.size < this.max) {
+      this.known.add(key);
+      return { app, stream: name };
+    }
+    return { app: '_other', stream: '_other' };
+  }
+  forget(app: string, name: string): void {
+    this.known.delete(`${app}/${name}`);
+  }
+}
+
+const SECONDS_BUCKETS_FAST = [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(options: { role: string; nodeId: string; version: string; maxStreams: number }) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role: options.role });
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const r = [registry];
+  const metrics = {
+    registry,
+    streamLabels: new StreamLabeler(options.maxStreams),
+    buildInfo: new Gauge({
+      name: `${METRIC_PREFIX}build_info`,
+      help: 'Always 1; labels carry the version and node id',
+      labelNames: ['version', 'node'],
+      registers: r,
+    }),
+    streams: new Gauge({ name: `${METRIC_PREFIX}streams`, help: 'Streams with a publisher on this node', registers: r }),
+    publishers: new Gauge({
+      name: `${METRIC_PREFIX}publishers`,
+      help: 'Publishers by stream (1 while a publisher is attached)',
+      labelNames: ['app', 'stream', 'source'],
+      registers: r,
+    }),
+    viewers: new Gauge({
+      name: `${METRIC_PREFIX}viewers`,
+      help: 'Connected viewers by stream and protocol (HLS viewers are counted by active sessions)',
+      labelNames: ['app', 'stream', 'protocol'],
+      registers: r,
+    }),
+    ingestBytes: new Counter({
+      name: `${METRIC_PREFIX}ingest_bytes_total`,
+      help: 'Media bytes received from publishers (or from the origin, on edges)',
+      labelNames: ['app', 'stream'],
+      registers: r,
+    }),
+    egressBytes: new Counter({
+      name: `${METRIC_PREFIX}egress_bytes_total`,
+      help: 'Bytes sent to viewers',
+      labelNames: ['app', 'stream', 'protocol'],
+      registers: r,
+    }),
+    frames: new Counter({
+      name: `${METRIC_PREFIX}frames_total`,
+      help: 'Media frames received, by kind (video, audio, keyframe)',
+      labelNames: ['app', 'stream', 'kind'],
+      registers: r,
+    }),
+    bitrate: new Gauge({
+      name: `${METRIC_PREFIX}stream_bitrate_bits_per_second`,
+      help: 'Ingest bitrate of the stream over the last scrape interval',
+      labelNames: ['app', 'stream'],
+      registers: r,
+    }),
+    frameRate: new Gauge({
+      name: `${METRIC_PREFIX}stream_frame_rate`,
+      help: 'Video frames per second over the last scrape interval',
+      labelNames: ['app', 'stream'],
+      registers: r,
+    }),
+    gopCacheBytes: new Gauge({
+      name: `${METRIC_PREFIX}gop_cache_bytes`,
+      help: 'Bytes held in the GOP cache',
+      labelNames: ['app', 'stream'],
+      registers: r,
+    }),
+    timeToFirstFrame: new Histogram({
+      name: `${METRIC_PREFIX}viewer_time_to_first_frame_seconds`,
+      help: 'From viewer accepted to its first keyframe written',
+      labelNames: ['protocol'],
+      buckets: SECONDS_BUCKETS_FAST,
+      registers: r,
+    }),
+    viewerSkips: new Counter({
+      name: `${METRIC_PREFIX}viewer_skips_total`,
+      help: 'Times a slow viewer was cut back to the next keyframe',
+      labelNames: ['protocol'],
+      registers: r,
+    }),
+    viewerDrops: new Counter({
+      name: `${METRIC_PREFIX}viewer_drops_total`,
+      help: 'Viewers disconnected by the server, by reason (slow, limit, kicked)',
+      labelNames: ['protocol', 'reason'],
+      registers: r,
+    }),
+    viewerRejects: new Counter({
+      name: `${METRIC_PREFIX}viewer_rejects_total`,
+      help: 'Play requests refused, by reason (not_found, limit, draining)',
+      labelNames: ['protocol', 'reason'],
+      registers: r,
+    }),
+    takeovers: new Counter({
+      name: `${METRIC_PREFIX}republish_takeovers_total`,
+      help: 'Publishes that replaced a lingering session of the same stream',
+      registers: r,
+    }),
+    authFailures: new Counter({
+      name: `${METRIC_PREFIX}auth_failures_total`,
+      help: 'Refused authentications by surface (publish, play, admin, cluster) and reason code',
+      labelNames: ['surface', 'reason'],
+      registers: r,
+    }),
+    connections: new Gauge({
+      name: `${METRIC_PREFIX}connections`,
+      help: 'Open client connections by listener',
+      labelNames: ['listener'],
+      registers: r,
+    }),
+    rtmpErrors: new Counter({
+      name: `${METRIC_PREFIX}rtmp_session_errors_total`,
+      help: 'RTMP sessions closed because of a protocol error, by code',
+      labelNames: ['code'],
+      registers: r,
+    }),
+    pullsActive: new Gauge({
+      name: `${METRIC_PREFIX}edge_pulls_active`,
+      help: 'Origin pulls open on this edge',
+      registers: r,
+    }),
+    pullsStarted: new Counter({
+      name: `${METRIC_PREFIX}edge_pulls_started_total`,
+      help: 'Origin pulls started',
+      registers: r,
+    }),
+    pullsFailed: new Counter({
+      name: `${METRIC_PREFIX}edge_pulls_failed_total`,
+      help: 'Origin pulls that failed or broke, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    pullConnectSeconds: new Histogram({
+      name: `${METRIC_PREFIX}edge_pull_connect_seconds`,
+      help: 'From pull start to the first byte of media from the origin',
+      buckets: SECONDS_BUCKETS_FAST,
+      registers: r,
+    }),
+    failovers: new Counter({
+      name: `${METRIC_PREFIX}failovers_total`,
+      help: 'Edge pulls that moved to another origin or generation, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    backupSwitches: new Counter({
+      name: `${METRIC_PREFIX}backup_switches_total`,
+      help: 'Channel route switches between primary and backup, by target and reason',
+      labelNames: ['to', 'reason'],
+      registers: r,
+    }),
+    hlsSegments: new Counter({
+      name: `${METRIC_PREFIX}hls_segments_total`,
+      help: 'HLS segments produced',
+      labelNames: ['app', 'stream'],
+      registers: r,
+    }),
+    hlsSegmentDuration: new Histogram({
+      name: `${METRIC_PREFIX}hls_segment_duration_seconds`,
+      help: 'Duration of produced HLS segments',
+      buckets: [0.5, 1, 1.5, 2, 3, 4, 6, 8, 10, 15],
+      registers: r,
+    }),
+    hlsRequests: new Counter({
+      name: `${METRIC_PREFIX}hls_requests_total`,
+      help: 'HLS playlist and segment requests by kind and cache result (hit, miss, coalesced, local)',
+      labelNames: ['kind', 'result'],
+      registers: r,
+    }),
+    registryUp: new Gauge({
+      name: `${METRIC_PREFIX}registry_up`,
+      help: '1 when the registry (Redis) connection is up',
+      registers: r,
+    }),
+    leaseRenewSeconds: new Histogram({
+      name: `${METRIC_PREFIX}registry_lease_renew_seconds`,
+      help: 'Latency of stream/node lease renewals',
+      buckets: SECONDS_BUCKETS_FAST,
+      registers: r,
+    }),
+    registryErrors: new Counter({
+      name: `${METRIC_PREFIX}registry_errors_total`,
+      help: 'Registry operations that failed, by operation',
+      labelNames: ['op'],
+      registers: r,
+    }),
+    grpcRequests: new Counter({
+      name: `${METRIC_PREFIX}grpc_requests_total`,
+      help: 'gRPC requests by method and status code',
+      labelNames: ['method', 'code'],
+      registers: r,
+    }),
+    grpcDuration: new Histogram({
+      name: `${METRIC_PREFIX}grpc_request_duration_seconds`,
+      help: 'gRPC unary request latency by method',
+      labelNames: ['method'],
+      buckets: SECONDS_BUCKETS_FAST,
+      registers: r,
+    }),
+    leader: new Gauge({
+      name: `${METRIC_PREFIX}control_plane_leader`,
+      help: '1 on the control plane replica that currently holds leadership',
+      registers: r,
+    }),
+  };
+  metrics.buildInfo.set({ version: options.version, node: options.nodeId }, 1);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

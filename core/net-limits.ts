@@ -1,0 +1,19 @@
+/** Concurrent connections per client IP (0 = unlimited). */
+export class ConnectionLimiter {
+  private readonly max: number;
+  private readonly counts = new Map<string, number>();
+  constructor(max: number) {
+    this.max = max;
+  }
+  acquire(ip: string): boolean {
+    const n = this.counts.get(ip) ?? 0;
+    if (this.max > 0 && n >= this.max) return false;
+    this.counts.set(ip, n + 1);
+    return true;
+  }
+  release(ip: string): void {
+    const n = (this.counts.get(ip) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(ip);
+    else this.counts.set(ip, n);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The player page (/play/<app>/<name>) and the index of live streams (/). The players' code comes
+ * from npm (mpegts.js for HTTP-FLV, hls.js for HLS) and is served by relaycast itself, so it
+ * works on private networks with no CDN.
+ */
+import { createReadStream, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { sendError } from '../core/http-util.ts';
+
+const require = createRequire(import.meta.url);
+
+function distFile(pkg: string, file: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', file);
+}
+
+const ASSETS: Record<string, { path: () => string; type: string }> = {
+  'mpegts.js': { path: () => distFile('mpegts.js', 'mpegts.js'), type: 'text/javascript; charset=utf-8' },
+  'hls.min.js': { path: () => distFile('hls.js', 'hls.min.js'), type: 'text/javascript; charset=utf-8' },
+};
+
+export function servePlayerAsset(file: string, req: IncomingMessage, res: ServerResponse): void {
+  const asset = ASSETS[file];
+  if (!asset) {
+    sendError(res, 404, 'RC_NOT_FOUND', 'no such player asset');
+    return;
+  }
+  const path = asset.path();
+  const size = statSync(path).size;
+  res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': size, 'Cache-Control': 'public, max-age=86400' });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(path).pipe(res);
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function renderIndexPage(streams: { app: string; name: string }[]): string {
+  const rows = streams
+    .map((s) => {
+      const path = `${encodeURIComponent(s.app)}/${encodeURIComponent(s.name)}`;
+      return `<tr><td>${escapeHtml(s.app)}/${escapeHtml(s.name)}</td><td><a href="/play/${path}">player</a></td><td><a href="/${path}.flv">.flv</a></td><td><a href="/${path}.m3u8">.m3u8</a></td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>relaycast — live streams</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:15px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em 1em;border-bottom:1px solid #ddd;text-align:left}</style>
+</head><body>
+<h1>Live streams</h1>
+${streams.length ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n${rows}</table>` : '<p>No stream is live. Publish one with OBS or ffmpeg to <code>rtmp://HOST:1935/live/&lt;key&gt;</code>.</p>'}
+</body></html>
+`;
+}
+
+/** The page plays HTTP-FLV with mpegts.js or HLS with hls.js (native HLS where the browser has it). */
+export function renderPlayerPage(app: string, name: string, search: string): string {
+  const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
+  const cfg = JSON.stringify({ flv: `${path}.flv${search}`, hls: `${path}.m3u8${search}`, name: `${app}/${name}` });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${app}/${name}`)} — relaycast</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px system-ui,sans-serif;margin:0;background:#111;color:#eee}
+main{max-width:1100px;margin:0 auto;padding:1em}
+video{width:100%;background:#000;aspect-ratio:16/9}
+.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap;margin:.6em 0}
+button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:pointer}
+button[aria-pressed=true]{background:#2a6;border-color:#2a6}
+#stats span{margin-right:1.2em}
+#err{color:#f66}
+</style></head><body><main>
+<h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
+<video id="video" controls autoplay muted playsinline></video>
+<div class="bar">
+ <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
+ <button id="btn-hls" aria-pressed="false">HLS</button>
+ <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
+</div>
+<div id="err" role="alert"></div>
+</main>
+<script src="/_player/mpegts.js"></script>
+<script src="/_player/hls.min.js"></script>
+<script>
+(function(){
+  var cfg = ${cfg};
+  var video = document.getElementById('video');
+  var player = null, mode = null, stalls = 0, errors = [];
+  window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, errors: errors };
+  function setErr(msg){ errors.push(msg); document.getElementById('err').textContent = msg; }
+  function stop(){
+    if (player) { try { player.destroy(); } catch (e) {} player = null; }
+    video.removeAttribute('src'); video.load();
+  }
+  function start(next){
+    stop(); mode = next; stalls = 0; errors.length = 0; document.getElementById('err').textContent = '';
+    document.getElementById('btn-flv').setAttribute('aria-pressed', String(next === 'flv'));
+    document.getElementById('btn-hls').setAttribute('aria-pressed', String(next === 'hls'));
+    document.getElementById('mode').textContent = next;
+    if (next === 'flv') {
+      if (!window.mpegts || !mpegts.isSupported()) { setErr('HTTP-FLV needs Media Source Extensions'); return; }
+      player = mpegts.createPlayer({ type: 'flv', isLive: true, url: new URL(cfg.flv, location.href).href },
+        { enableStashBuffer: false, liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.5, liveBufferLatencyMinRemain: 0.3 });
+      player.on(mpegts.Events.ERROR, function(type, detail){ setErr('FLV error: ' + type + ' ' + detail); });
+      player.attachMediaElement(video); player.load();
+      var p = player.play(); if (p && p.catch) p.catch(function(){});
+    } else {
+      if (window.Hls && Hls.isSupported()) {
+        player = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
+        player.on(Hls.Events.ERROR, function(_e, d){ if (d.fatal) setErr('HLS error: ' + d.type + ' ' + d.details); });
+        player.loadSource(cfg.hls); player.attachMedia(video);
+      } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+        video.src = cfg.hls;
+      } else { setErr('this browser cannot play HLS'); return; }
+      var q = video.play(); if (q && q.catch) q.catch(function(){});
+    }
+  }
+  video.addEventListener('waiting', function(){ if (video.currentTime > 0) { stalls++; document.getElementById('stalls').textContent = stalls; } });
+  setInterval(function(){
+    var end = video.buffered.length ? video.buffered.end(video.buffered.length - 1) : 0;
+    document.getElementById('buffer').textContent = (end - video.currentTime).toFixed(2) + ' s';
+    document.getElementById('time').textContent = video.currentTime.toFixed(1);
+    var lat = null;
+    if (mode === 'hls' && player && player.latency !== undefined) lat = player.latency;
+    else if (end) lat = end - video.currentTime;
+    document.getElementById('latency').textContent = lat === null ? '-' : lat.toFixed(2) + ' s';
+  }, 500);
+  document.getElementById('btn-flv').onclick = function(){ start('flv'); };
+  document.getElementById('btn-hls').onclick = function(){ start('hls'); };
+  var wanted = new URLSearchParams(location.search).get('mode');
+  start(wanted === 'hls' ? 'hls' : wanted === 'flv' ? 'flv' : (window.MediaSource ? 'flv' : 'hls'));
+})();
+</script>
+</body></html>
+`;
+}

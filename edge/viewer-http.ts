@@ -1,0 +1,249 @@
+/**
+ * Viewer-facing HTTP on the edge (and the all-in-one): HTTP-FLV, HLS, the player page and the
+ * index of live streams. Nothing administrative is served here.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { HubStream } from '../media/hub/stream.ts';
+import { errorCode, RelaycastError } from '../core/errors.ts';
+import { serveFlv } from '../core/http-flv.ts';
+import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
+import type { HlsSource, StreamSource } from '../core/sources.ts';
+import { ConnectionLimiter } from '../core/net-limits.ts';
+import { renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
+
+export interface ViewerHttpOptions {
+  host: string;
+  port: number;
+  playAuth: 'open' | 'signed';
+  playSecrets: string[];
+  maxViewersPerNode: number;
+  maxViewersPerStream: number;
+  maxConnectionsPerIp: number;
+  /** Lists live streams for the index page. */
+  listStreams: () => Promise<{ app: string; name: string }[]>;
+  viewerCount: () => number;
+}
+
+const STATUS_FOR: Record<string, number> = {
+  RC_PLAY_NOT_FOUND: 404,
+  RC_PLAY_SIGNATURE_MISSING: 403,
+  RC_PLAY_SIGNATURE_INVALID: 403,
+  RC_PLAY_SIGNATURE_EXPIRED: 403,
+  RC_VIEWER_LIMIT: 503,
+  RC_PULL_FAILED: 502,
+};
+
+export class ViewerHttpServer {
+  readonly server: Server;
+  private readonly options: ViewerHttpOptions;
+  private readonly streams: StreamSource;
+  private readonly hls: HlsSource | undefined;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly limiter: ConnectionLimiter;
+  draining = false;
+
+  constructor(
+    streams: StreamSource,
+    hls: HlsSource | undefined,
+    options: ViewerHttpOptions,
+    metrics: Metrics,
+    log: Logger,
+  ) {
+    this.streams = streams;
+    this.hls = hls;
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'viewer-http' });
+    this.limiter = new ConnectionLimiter(options.maxConnectionsPerIp);
+    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16 * 1024 }, (req, res) =>
+      this.handle(req, res).catch((err: unknown) => {
+        this.log.error({ err }, 'viewer request failed');
+        if (!res.headersSent) sendError(res, 500, 'RC_INTERNAL', 'internal error', true);
+        else res.destroy();
+      }),
+    );
+    this.server.on('connection', (socket) => {
+      const ip = socket.remoteAddress ?? '';
+      if (!this.limiter.acquire(ip)) {
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => this.limiter.release(ip));
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  }
+
+  private authorize(app: string, name: string, query: URLSearchParams, req: IncomingMessage, protocol: string): void {
+    if (this.options.playAuth !== 'signed') return;
+    try {
+      verifyPlay(this.options.playSecrets, app, name, query, normaliseIp(req.socket.remoteAddress));
+    } catch (err) {
+      this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
+      this.log.info({ app, name, protocol, code: errorCode(err) }, 'play refused');
+      throw err;
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://viewer');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...CORS_HEADERS, 'Access-Control-Max-Age': '86400' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendError(res, 405, 'RC_BAD_REQUEST', 'only GET and HEAD are served here', true);
+      return;
+    }
+    const path = url.pathname;
+    if (path === '/' || path === '/index.html') {
+      const streams = await this.options.listStreams();
+      sendText(res, 200, renderIndexPage(streams), 'text/html; charset=utf-8', { 'Cache-Control': 'no-cache' });
+      return;
+    }
+    if (path.startsWith('/play/')) {
+      const rest = path.slice('/play/'.length);
+      const slash = rest.lastIndexOf('/');
+      if (slash <= 0) {
+        sendError(res, 404, 'RC_NOT_FOUND', 'player URLs look like /play/<app>/<name>');
+        return;
+      }
+      const app = decodeURIComponent(rest.slice(0, slash));
+      const name = decodeURIComponent(rest.slice(slash + 1));
+      sendText(res, 200, renderPlayerPage(app, name, url.search), 'text/html; charset=utf-8', {
+        'Cache-Control': 'no-cache',
+      });
+      return;
+    }
+    if (path.startsWith('/_player/')) {
+      servePlayerAsset(path.slice('/_player/'.length), req, res);
+      return;
+    }
+    const target = parseStreamPath(path);
+    if (!target) {
+      sendError(res, 404, 'RC_NOT_FOUND', 'not found; play URLs are /<app>/<name>.flv or .m3u8', true);
+      return;
+    }
+    try {
+      if (target.ext === 'flv') await this.serveFlv(req, res, target.app, target.name, url.searchParams);
+      else if (target.ext === 'm3u8') await this.servePlaylist(req, res, target.app, target.name, url.searchParams);
+      else if (target.ext === 'ts') await this.serveSegment(req, res, target.app, target.name, url.searchParams);
+      else sendError(res, 404, 'RC_NOT_FOUND', `unknown extension .${target.ext}`, true);
+    } catch (err) {
+      const code = errorCode(err);
+      const status = STATUS_FOR[code] ?? 500;
+      if (status === 500) this.log.error({ err }, 'viewer request failed');
+      if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
+      else res.destroy();
+    }
+  }
+
+  private checkLimits(stream: HubStream | undefined, protocol: string): void {
+    const reject = (reason: string, message: string) => {
+      this.metrics.viewerRejects.inc({ protocol, reason });
+      throw new RelaycastError('RC_VIEWER_LIMIT', message);
+    };
+    if (this.draining) reject('draining', 'this edge is draining; retry on another one');
+    if (this.options.maxViewersPerNode > 0 && this.options.viewerCount() >= this.options.maxViewersPerNode)
+      reject('limit', 'this node has reached its viewer limit');
+    if (stream && this.options.maxViewersPerStream > 0 && stream.viewers.size >= this.options.maxViewersPerStream)
+      reject('limit', 'this stream has reached its viewer limit');
+  }
+
+  private async serveFlv(
+    req: IncomingMessage,
+    res: ServerResponse,
+    app: string,
+    name: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    this.authorize(app, name, query, req, 'flv');
+    this.checkLimits(undefined, 'flv');
+    let stream: HubStream;
+    try {
+      stream = await this.streams.acquire(app, name);
+    } catch (err) {
+      if (errorCode(err) === 'RC_PLAY_NOT_FOUND') this.metrics.viewerRejects.inc({ protocol: 'flv', reason: 'not_found' });
+      throw err;
+    }
+    this.checkLimits(stream, 'flv');
+    if (res.destroyed || req.socket.destroyed) return;
+    serveFlv(req, res, stream, 'flv');
+  }
+
+  private async servePlaylist(
+    req: IncomingMessage,
+    res: ServerResponse,
+    app: string,
+    name: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    this.authorize(app, name, query, req, 'hls');
+    if (!this.hls) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'HLS is not enabled on this node');
+    const playlist = await this.hls.playlist(app, name, tokenQuery(query));
+    if (!playlist) {
+      this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'not_found' });
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);
+    }
+    sendText(
+      res,
+      200,
+      playlist.body,
+      'application/vnd.apple.mpegurl',
+      { 'Cache-Control': playlist.ended ? 'max-age=5' : 'no-cache', ...CORS_HEADERS },
+      req.method === 'HEAD',
+    );
+  }
+
+  private async serveSegment(
+    req: IncomingMessage,
+    res: ServerResponse,
+    app: string,
+    name: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    // The segment's own name is `<name>-<seq>`: the stream is the part before the last '-'.
+    const dash = name.lastIndexOf('-');
+    if (dash <= 0) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'segment names look like <name>-<sequence>.ts');
+    const streamName = name.slice(0, dash);
+    this.authorize(app, streamName, query, req, 'hls');
+    if (!this.hls) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'HLS is not enabled on this node');
+    const data = await this.hls.segment(app, streamName, `${name}.ts`);
+    if (!data) throw new RelaycastError('RC_PLAY_NOT_FOUND', `segment ${name}.ts is not (or no longer) available`);
+    res.writeHead(200, {
+      'Content-Type': 'video/mp2t',
+      'Content-Length': data.length,
+      'Cache-Control': 'public, max-age=3600, immutable',
+      ...CORS_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : data);
+  }
+
+  stopAccepting(): void {
+    this.draining = true;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeIdleConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  closeAllConnections(): void {
+    this.server.closeAllConnections();
+  }
+}

@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FlvDemuxer } from '../flv/demuxer.ts';
+import { ChunkReader } from '../rtmp/chunk.ts';
+import { type MediaTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../tag.ts';
+import { StreamHub } from './hub.ts';
+import type { ViewerCloseReason, ViewerSink } from './viewer.ts';
+
+// Legacy AVC / AAC tag bodies (FLV spec E.4.2.1 / E.4.3.1): enough for the hub, which only reads headers.
+const VIDEO_SEQ = Buffer.from([0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff]);
+const VIDEO_SEQ_2 = Buffer.from([0x17, 0x00, 0, 0, 0, 1, 0x42, 0, 0x1e, 0xff]);
+const AUDIO_SEQ = Buffer.from([0xaf, 0x00, 0x12, 0x10]);
+const key = (n: number) => Buffer.from([0x17, 0x01, 0, 0, 0, n & 0xff, 1, 2, 3]);
+const inter = (n: number) => Buffer.from([0x27, 0x01, 0, 0, 0, n & 0xff, 4, 5]);
+const audio = (n: number) => Buffer.from([0xaf, 0x01, n & 0xff, 9, 9]);
+
+class FakeSink implements ViewerSink {
+  chunks: Buffer[] = [];
+  bufferedBytes = 0;
+  closed: ViewerCloseReason | undefined;
+  write(chunk: Buffer) {
+    this.chunks.push(chunk);
+  }
+  close(reason: ViewerCloseReason) {
+    this.closed ??= reason;
+  }
+  tags(): MediaTag[] {
+    const d = new FlvDemuxer();
+    return d.push(Buffer.concat(this.chunks));
+  }
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Publishes a GOP every `gop` video frames at 25 fps with audio interleaved, from raw ts `start`. */
+function feed(pub: { pushTag(t: MediaTag['type'], ts: number, d: Buffer): void }, frames: number, start = 0, gop = 10) {
+  for (let i = 0; i < frames; i++) {
+    const ts = start + i * 40;
+    pub.pushTag(TAG_VIDEO, ts, i % gop === 0 ? key(i) : inter(i));
+    pub.pushTag(TAG_AUDIO, ts + 10, audio(i));
+  }
+}
+
+function startPublisher(hub: StreamHub, name = 's', onEnd?: (r: string) => void) {
+  const pub = hub.publish('live', name, { sessionId: name, kind: 'test' }, onEnd);
+  pub.pushTag(TAG_SCRIPT, 0, Buffer.from([2, 0, 10, ...Buffer.from('onMetaData'), 5]));
+  pub.pushTag(TAG_VIDEO, 0, VIDEO_SEQ);
+  pub.pushTag(TAG_AUDIO, 0, AUDIO_SEQ);
+  return pub;
+}
+
+describe('HubStream', () => {
+  it('starts a new viewer on the cached GOP: FLV header, metadata, configs, keyframe, at ts 0', async () => {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    feed(pub, 25, 1000); // keyframes at frames 0, 10, 20 → GOP cache holds frames 20..24
+    await turn();
+    const sink = new FakeSink();
+    hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    const head = sink.chunks[0]!;
+    assert.equal(head.subarray(0, 3).toString(), 'FLV');
+    const tags = sink.tags();
+    assert.deepEqual(
+      tags.slice(0, 4).map((t) => t.type),
+      [TAG_SCRIPT, TAG_VIDEO, TAG_AUDIO, TAG_VIDEO],
+    );
+    assert.deepEqual(tags[1]!.data, VIDEO_SEQ);
+    assert.deepEqual(tags[2]!.data, AUDIO_SEQ);
+    const firstFrame = tags.find((t) => t.type === TAG_VIDEO && t.data[1] === 1)!;
+    assert.equal(firstFrame.data[0], 0x17, 'keyframe first');
+    assert.equal(firstFrame.timestamp, 0, 'rebased to 0');
+    hub.close();
+  });
+
+  it('serialises once per cohort: viewers of a cohort get the very same Buffer', async () => {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    feed(pub, 5);
+    await turn();
+    const stream = hub.get('live', 's')!;
+    const a = new FakeSink();
+    const b = new FakeSink();
+    stream.addViewer(a, { format: 'flv-chunked', protocol: 'flv' });
+    stream.addViewer(b, { format: 'flv-chunked', protocol: 'flv' });
+    assert.equal(stream.cohortCount, 1);
+    a.chunks = [];
+    b.chunks = [];
+    feed(pub, 3, 200);
+    await turn();
+    assert.equal(a.chunks.length, 1, 'one write per flush');
+    assert.equal(a.chunks[0], b.chunks[0], 'same Buffer object');
+    // HTTP/1.1 chunk framing is inside the shared buffer
+    const text = a.chunks[0]!.toString('latin1');
+    const size = Number.parseInt(text.slice(0, text.indexOf('\r\n')), 16);
+    assert.equal(a.chunks[0]!.length, text.indexOf('\r\n') + 2 + size + 2);
+    hub.close();
+  });
+
+  it('a viewer that arrives before any keyframe waits and starts on the next one', async () => {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    pub.pushTag(TAG_VIDEO, 0, inter(1)); // no keyframe yet
+    await turn();
+    const sink = new FakeSink();
+    const viewer = hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    assert.equal(viewer.state, 'waiting');
+    assert.equal(sink.chunks.length, 0);
+    pub.pushTag(TAG_VIDEO, 40, inter(2));
+    pub.pushTag(TAG_VIDEO, 80, key(3));
+    pub.pushTag(TAG_VIDEO, 120, inter(4));
+    await turn();
+    assert.equal(viewer.state, 'live');
+    const frames = sink.tags().filter((t) => t.type === TAG_VIDEO && t.data[1] === 1);
+    assert.deepEqual(
+      frames.map((t) => t.data[5]),
+      [3, 4],
+    );
+    assert.equal(frames[0]!.timestamp, 0);
+    hub.close();
+  });
+
+  it('a slow viewer skips to the next keyframe, then is dropped if it stays slow; others are unaffected', async () => {
+    const hub = new StreamHub({ viewerMaxBufferBytes: 1000, viewerHardMaxBufferBytes: 1_000_000, viewerDropAfterMs: 200 });
+    const pub = startPublisher(hub);
+    feed(pub, 1);
+    await turn();
+    const stream = hub.get('live', 's')!;
+    const slow = new FakeSink();
+    const fast = new FakeSink();
+    let skips = 0;
+    hub.on('viewer-skip', () => skips++);
+    stream.addViewer(slow, { format: 'flv', protocol: 'flv' });
+    stream.addViewer(fast, { format: 'flv', protocol: 'flv' });
+    slow.bufferedBytes = 5000;
+    feed(pub, 5, 40, 100); // inter frames only
+    await turn();
+    assert.equal(skips, 1);
+    const slowBefore = slow.chunks.length;
+    feed(pub, 3, 300, 100);
+    await turn();
+    assert.equal(slow.chunks.length, slowBefore, 'skipping viewer gets nothing');
+    // Backlog drains: it resumes exactly at the next keyframe.
+    slow.bufferedBytes = 0;
+    pub.pushTag(TAG_VIDEO, 500, inter(50));
+    pub.pushTag(TAG_VIDEO, 540, key(51));
+    pub.pushTag(TAG_VIDEO, 580, inter(52));
+    await turn();
+    const resumed = Buffer.concat(slow.chunks.slice(slowBefore));
+    const d = new FlvDemuxer();
+    d.push(Buffer.concat(slow.chunks.slice(0, slowBefore)));
+    const resumedTags = d.push(resumed);
+    assert.deepEqual(
+      resumedTags.filter((t) => t.type === TAG_VIDEO).map((t) => t.data[5]),
+      [51, 52],
+    );
+    // Stays slow past viewerDropAfterMs: dropped and counted.
+    slow.bufferedBytes = 5000;
+    pub.pushTag(TAG_VIDEO, 620, inter(53));
+    await turn();
+    await new Promise((r) => setTimeout(r, 250));
+    pub.pushTag(TAG_VIDEO, 660, inter(54));
+    await turn();
+    assert.equal(slow.closed, 'slow');
+    assert.equal(stream.counters.viewerDrops, 1);
+    assert.equal(fast.closed, undefined);
+    const fastFrames = fast.tags().filter((t) => t.type === TAG_VIDEO && t.data[1] === 1);
+    assert.ok(fastFrames.length >= 14, `fast viewer got every frame (${fastFrames.length})`);
+    hub.close();
+  });
+
+  it('republish continues the timeline monotonically and resends config to connected viewers', async () => {
+    const hub = new StreamHub();
+    let pub = startPublisher(hub);
+    feed(pub, 10, 5000);
+    await turn();
+    const sink = new FakeSink();
+    hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    feed(pub, 10, 5400);
+    await turn();
+    pub.close();
+    pub = hub.publish('live', 's', { sessionId: 'two', kind: 'test' });
+    pub.pushTag(TAG_VIDEO, 0, VIDEO_SEQ_2);
+    feed(pub, 10, 0);
+    await turn();
+    const videos = sink.tags().filter((t) => t.type === TAG_VIDEO);
+    for (let i = 1; i < videos.length; i++) assert.ok(videos[i]!.timestamp >= videos[i - 1]!.timestamp);
+    assert.ok(videos.some((t) => t.data.equals(VIDEO_SEQ_2)), 'new config reached the viewer');
+    hub.close();
+  });
+
+  it('takeover ends the old publication with reason takeover', async () => {
+    const hub = new StreamHub();
+    let ended = '';
+    const a = startPublisher(hub, 's', (r) => {
+      ended = r;
+    });
+    const b = hub.publish('live', 's', { sessionId: 'b', kind: 'test' });
+    assert.equal(ended, 'takeover');
+    assert.equal(a.closed, true);
+    assert.equal(hub.get('live', 's')!.publisher, b);
+    a.pushTag(TAG_VIDEO, 0, key(1)); // ignored: no longer the publisher
+    assert.equal(hub.get('live', 's')!.counters.videoFrames, 0);
+    hub.close();
+  });
+
+  it('caps cohorts: past maxCohorts new viewers join the newest compatible one', async () => {
+    const hub = new StreamHub({ maxCohorts: 2 });
+    const pub = startPublisher(hub);
+    const stream = hub.get('live', 's')!;
+    for (let g = 0; g < 4; g++) {
+      feed(pub, 10, g * 400);
+      await turn();
+      stream.addViewer(new FakeSink(), { format: 'flv', protocol: 'flv' });
+    }
+    assert.equal(stream.cohortCount, 2);
+    assert.equal(stream.viewers.size, 4);
+    hub.close();
+  });
+
+  it('RTMP output parses back into the same messages', async () => {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    feed(pub, 3);
+    await turn();
+    const sink = new FakeSink();
+    hub.get('live', 's')!.addViewer(sink, { format: 'rtmp', protocol: 'rtmp', rtmpStreamId: 1 });
+    feed(pub, 3, 120);
+    await turn();
+    const reader = new ChunkReader();
+    // The session announces Set Chunk Size 4096 before media; emulate that.
+    const setChunk = Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 0x01, 0, 0, 0, 0, 0, 0, 0x10, 0]);
+    const msgs = reader.push(Buffer.concat([setChunk, ...sink.chunks]));
+    const media = msgs.filter((m) => m.typeId === TAG_VIDEO || m.typeId === TAG_AUDIO);
+    assert.ok(media.length >= 8);
+    assert.ok(media.every((m) => m.streamId === 1));
+    assert.deepEqual(media.find((m) => m.typeId === TAG_VIDEO)!.payload, VIDEO_SEQ);
+    hub.close();
+  });
+
+  it('closing the stream ends every viewer with stream-ended after the republish wait', async () => {
+    const hub = new StreamHub({ republishWaitMs: 50 });
+    const pub = startPublisher(hub);
+    feed(pub, 2);
+    await turn();
+    const sink = new FakeSink();
+    hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    pub.close();
+    assert.equal(sink.closed, undefined, 'viewers wait for a republish');
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(sink.closed, 'stream-ended');
+    assert.equal(hub.get('live', 's'), undefined);
+  });
+});

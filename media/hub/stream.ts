@@ -1,0 +1,542 @@
+/**
+ * One live stream in the hub: a publisher, the GOP cache, and the viewers it fans out to.
+ *
+ * Fan-out design (why it is shaped like this):
+ * - Tags from the publisher are queued and flushed once per event-loop turn (setImmediate), so a
+ *   socket 'data' event carrying many messages costs each viewer one write, not one per tag.
+ * - Viewers are grouped into cohorts by (format, timestamp offset). A flush serialises the batch once
+ *   per cohort and every viewer of the cohort writes the same Buffer.
+ * - A viewer whose socket backlog passes `viewerMaxBufferBytes` stops receiving ("skipping") and
+ *   rejoins at the next keyframe once its backlog has halved; past `viewerDropAfterMs` of skipping or
+ *   `viewerHardMaxBufferBytes` of backlog it is dropped. Memory per viewer is therefore bounded.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  isAudioSequenceHeader,
+  isVideoInfoFrame,
+  isVideoKeyframe,
+  isVideoSequenceHeader,
+  type MediaTag,
+  TAG_AUDIO,
+  TAG_SCRIPT,
+  TAG_VIDEO,
+} from '../tag.ts';
+import { flvHeaderFor, type OutputFormat, serializeTags } from './output.ts';
+import { Cohort, cohortKey, Viewer, type ViewerCloseReason, type ViewerOptions, type ViewerSink } from './viewer.ts';
+
+export interface HubLimits {
+  /** A GOP larger than this is not cached; new viewers then wait for the next keyframe. */
+  gopCacheMaxBytes: number;
+  /** Socket backlog at which a viewer starts skipping to the next keyframe. */
+  viewerMaxBufferBytes: number;
+  /** Backlog at which a viewer is dropped at once. */
+  viewerHardMaxBufferBytes: number;
+  /** A viewer still skipping after this long is dropped. */
+  viewerDropAfterMs: number;
+  /** Distinct timestamp offsets (cohorts) per stream; past it new viewers join the newest cohort. */
+  maxCohorts: number;
+  /** How long viewers stay connected waiting for the publisher to come back. */
+  republishWaitMs: number;
+  /** 0 = unlimited. */
+  maxViewersPerStream: number;
+}
+
+export const DEFAULT_HUB_LIMITS: HubLimits = {
+  gopCacheMaxBytes: 32 * 1024 * 1024,
+  viewerMaxBufferBytes: 2 * 1024 * 1024,
+  viewerHardMaxBufferBytes: 8 * 1024 * 1024,
+  viewerDropAfterMs: 10_000,
+  maxCohorts: 32,
+  republishWaitMs: 30_000,
+  maxViewersPerStream: 0,
+};
+
+/** Gap inserted in the stream timeline when a new publisher continues it (about one video frame). */
+export const REPUBLISH_GAP_MS = 40;
+
+export interface PublisherInfo {
+  /** Unique per publish session. */
+  sessionId: string;
+  /** What kind of source: RTMP ingest, an edge's pull from an origin, a test. */
+  kind: 'rtmp' | 'pull' | 'test';
+  remote?: string;
+}
+
+export type PublicationEndReason = 'unpublish' | 'takeover' | 'kicked' | 'closed' | 'error' | 'idle';
+
+export interface StreamTap {
+  /** Called synchronously for every tag, already on the stream timeline. */
+  onTag(tag: MediaTag): void;
+  /** A new publisher continues the stream (HLS: discontinuity). */
+  onPublisherChange?(): void;
+  /** The publisher left (HLS may close its open segment). */
+  onUnpublish?(): void;
+  /** The stream object is gone. */
+  onClose?(): void;
+}
+
+export interface StreamEvents {
+  publish: [Publication];
+  unpublish: [Publication, PublicationEndReason];
+  takeover: [old: Publication, next: Publication];
+  'viewer-join': [Viewer];
+  'viewer-leave': [Viewer, ViewerCloseReason];
+  'viewer-skip': [Viewer];
+  'viewer-first-frame': [Viewer, number];
+  close: [];
+}
+
+export class Publication {
+  readonly stream: HubStream;
+  readonly info: PublisherInfo;
+  readonly startedAt = Date.now();
+  private readonly onEnd: ((reason: PublicationEndReason) => void) | undefined;
+  closed = false;
+  constructor(stream: HubStream, info: PublisherInfo, onEnd?: (reason: PublicationEndReason) => void) {
+    this.stream = stream;
+    this.info = info;
+    this.onEnd = onEnd;
+  }
+
+  /** Feed one tag with the publisher's own (raw) timestamp. Ignored once closed. */
+  pushTag(type: MediaTag['type'], rawTimestamp: number, data: Buffer): void {
+    if (this.closed) return;
+    this.stream.ingest(this, type, rawTimestamp, data);
+  }
+
+  /** The publisher left on its own (unpublish, socket closed). Safe to call twice. */
+  close(reason: PublicationEndReason = 'unpublish'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream.detach(this, reason);
+  }
+
+  /** Called by the hub when the stream is taken from this publisher. */
+  end(reason: PublicationEndReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onEnd?.(reason);
+  }
+}
+
+export interface StreamCounters {
+  bytesIn: number;
+  bytesOut: number;
+  videoFrames: number;
+  audioFrames: number;
+  keyframes: number;
+  viewerSkips: number;
+  viewerDrops: number;
+  publishes: number;
+  takeovers: number;
+}
+
+export class HubStream extends EventEmitter<StreamEvents> {
+  readonly app: string;
+  readonly name: string;
+  readonly key: string;
+  readonly createdAt = Date.now();
+  readonly limits: HubLimits;
+  publisher: Publication | undefined;
+  /** Current onMetaData script tag body, if the publisher sent one. */
+  metadata: MediaTag | undefined;
+  videoSequenceHeader: MediaTag | undefined;
+  audioSequenceHeader: MediaTag | undefined;
+  /** Latest audio frame (codecs without a sequence header, e.g. MP3, are described from it). */
+  lastAudioTag: MediaTag | undefined;
+  /** Bumped whenever a sequence header's bytes change. */
+  configVersion = 0;
+  hasVideo = false;
+  hasAudio = false;
+  /** Tags since (and including) the last keyframe. */
+  private gop: MediaTag[] = [];
+  private gopBytes = 0;
+  readonly viewers = new Set<Viewer>();
+  private readonly cohorts = new Map<string, Cohort>();
+  private readonly taps = new Set<StreamTap>();
+  private pending: MediaTag[] = [];
+  private flushScheduled = false;
+  /** Increments per flush; a viewer started or resumed inside a flush is marked with it. */
+  private flushSeq = 0;
+  /** Highest timestamp on the stream timeline so far. */
+  lastTimestamp = 0;
+  private timelineBase = 0;
+  private rawFirst: number | undefined;
+  private rawPrev = 0;
+  private rawWrap = 0;
+  private endTimer: NodeJS.Timeout | undefined;
+  private readonly onEmpty: (s: HubStream) => void;
+  closed = false;
+  readonly counters: StreamCounters = {
+    bytesIn: 0,
+    bytesOut: 0,
+    videoFrames: 0,
+    audioFrames: 0,
+    keyframes: 0,
+    viewerSkips: 0,
+    viewerDrops: 0,
+    publishes: 0,
+    takeovers: 0,
+  };
+
+  constructor(app: string, name: string, limits: HubLimits, onEmpty: (s: HubStream) => void) {
+    super();
+    this.app = app;
+    this.name = name;
+    this.key = `${app}/${name}`;
+    this.limits = limits;
+    this.onEmpty = onEmpty;
+  }
+
+  get live(): boolean {
+    return this.publisher !== undefined;
+  }
+
+  /** Attach a publisher. An existing one is ended with 'takeover' (the newer session always wins). */
+  attach(info: PublisherInfo, onEnd?: (reason: PublicationEndReason) => void): Publication {
+    if (this.closed) throw new Error(`stream ${this.key} is closed`);
+    const next = new Publication(this, info, onEnd);
+    const old = this.publisher;
+    if (old) {
+      this.flushNow();
+      this.publisher = undefined;
+      old.end('takeover');
+      this.counters.takeovers++;
+      this.emit('takeover', old, next);
+      this.emit('unpublish', old, 'takeover');
+    }
+    if (this.endTimer) {
+      clearTimeout(this.endTimer);
+      this.endTimer = undefined;
+    }
+    const continuing = old !== undefined || this.counters.publishes > 0;
+    this.publisher = next;
+    this.counters.publishes++;
+    // Continue the timeline: the new publisher's first tag lands just after the last one sent.
+    this.timelineBase = continuing ? this.lastTimestamp + REPUBLISH_GAP_MS : 0;
+    this.rawFirst = undefined;
+    this.rawWrap = 0;
+    // Old GOP and codec config belong to the old publisher; viewers wait for the new keyframe.
+    this.gop = [];
+    this.gopBytes = 0;
+    this.metadata = undefined;
+    if (continuing) for (const tap of this.taps) tap.onPublisherChange?.();
+    this.emit('publish', next);
+    return next;
+  }
+
+  /** @internal called by Publication.close */
+  detach(pub: Publication, reason: PublicationEndReason): void {
+    if (this.publisher !== pub) return;
+    this.flushNow();
+    this.publisher = undefined;
+    this.emit('unpublish', pub, reason);
+    for (const tap of this.taps) tap.onUnpublish?.();
+    this.scheduleEnd();
+  }
+
+  /** Ends the current publisher from outside (admin kick, lost lease, idle). */
+  kickPublisher(reason: PublicationEndReason): boolean {
+    const pub = this.publisher;
+    if (!pub) return false;
+    this.flushNow();
+    this.publisher = undefined;
+    pub.end(reason);
+    this.emit('unpublish', pub, reason);
+    for (const tap of this.taps) tap.onUnpublish?.();
+    this.scheduleEnd();
+    return true;
+  }
+
+  private scheduleEnd(): void {
+    if (this.endTimer || this.closed) return;
+    this.endTimer = setTimeout(() => {
+      this.endTimer = undefined;
+      if (!this.publisher) this.close('stream-ended');
+    }, this.limits.republishWaitMs);
+    this.endTimer.unref();
+  }
+
+  /** @internal called by Publication.pushTag */
+  ingest(pub: Publication, type: MediaTag['type'], rawTimestamp: number, data: Buffer): void {
+    if (pub !== this.publisher) return;
+    const tag: MediaTag = { type, timestamp: this.toTimeline(rawTimestamp >>> 0), data };
+    this.counters.bytesIn += data.length;
+    if (type === TAG_VIDEO) {
+      this.hasVideo = true;
+      if (isVideoSequenceHeader(data)) {
+        if (!this.videoSequenceHeader || !this.videoSequenceHeader.data.equals(data)) this.configVersion++;
+        this.videoSequenceHeader = tag;
+      } else if (!isVideoInfoFrame(data)) {
+        this.counters.videoFrames++;
+        if (isVideoKeyframe(data)) {
+          this.counters.keyframes++;
+          this.gop = [];
+          this.gopBytes = 0;
+        }
+        if (this.gop.length > 0 || isVideoKeyframe(data)) this.cacheInGop(tag);
+      }
+    } else if (type === TAG_AUDIO) {
+      this.hasAudio = true;
+      if (isAudioSequenceHeader(data)) {
+        if (!this.audioSequenceHeader || !this.audioSequenceHeader.data.equals(data)) this.configVersion++;
+        this.audioSequenceHeader = tag;
+      } else {
+        this.counters.audioFrames++;
+        this.lastAudioTag = tag;
+        if (this.gop.length > 0) this.cacheInGop(tag);
+      }
+    } else if (type === TAG_SCRIPT) {
+      this.metadata = tag;
+    }
+    for (const tap of this.taps) tap.onTag(tag);
+    this.pending.push(tag);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushBound);
+    }
+  }
+
+  private cacheInGop(tag: MediaTag): void {
+    this.gopBytes += tag.data.length;
+    if (this.gopBytes > this.limits.gopCacheMaxBytes) {
+      this.gop = [];
+      this.gopBytes = 0;
+      return;
+    }
+    this.gop.push(tag);
+  }
+
+  private toTimeline(raw: number): number {
+    if (this.rawFirst === undefined) {
+      this.rawFirst = raw;
+      this.rawPrev = raw;
+    }
+    // RTMP/FLV timestamps are 32-bit and wrap after ~49.7 days; unwrap them.
+    const delta = raw - this.rawPrev;
+    if (delta < -0x80000000) this.rawWrap += 0x100000000;
+    else if (delta > 0x80000000) this.rawWrap -= 0x100000000;
+    this.rawPrev = raw;
+    let ts = raw + this.rawWrap - this.rawFirst + this.timelineBase;
+    if (ts < this.timelineBase) ts = this.timelineBase;
+    if (ts > this.lastTimestamp) this.lastTimestamp = ts;
+    return ts;
+  }
+
+  addTap(tap: StreamTap): () => void {
+    this.taps.add(tap);
+    return () => this.taps.delete(tap);
+  }
+
+  /** Tags a tap needs to start mid-stream: config, metadata and the cached GOP. */
+  snapshot(): MediaTag[] {
+    const out: MediaTag[] = [];
+    if (this.metadata) out.push(this.metadata);
+    if (this.videoSequenceHeader) out.push(this.videoSequenceHeader);
+    if (this.audioSequenceHeader) out.push(this.audioSequenceHeader);
+    out.push(...this.gop);
+    return out;
+  }
+
+  get gopCacheBytes(): number {
+    return this.gopBytes;
+  }
+
+  get gopCacheTags(): number {
+    return this.gop.length;
+  }
+
+  get cohortCount(): number {
+    return this.cohorts.size;
+  }
+
+  /**
+   * Adds a viewer. It starts on the cached GOP at once when there is one (or at once for audio-only
+   * streams), otherwise it waits for the next keyframe.
+   */
+  addViewer(sink: ViewerSink, options: ViewerOptions): Viewer {
+    const viewer = new Viewer(sink, options, performance.now());
+    // Queued tags are already in the GOP cache: send them to the others first so the new viewer
+    // does not get them twice.
+    this.flushNow();
+    this.viewers.add(viewer);
+    this.emit('viewer-join', viewer);
+    if (this.gop.length > 0) {
+      this.startViewer(viewer, this.gop, 0, this.gop.length);
+    } else if (this.publisher && !this.hasVideo && this.hasAudio) {
+      this.startViewer(viewer, [], 0, 0);
+    }
+    return viewer;
+  }
+
+  removeViewer(viewer: Viewer, reason: ViewerCloseReason): void {
+    if (viewer.state === 'closed') return;
+    viewer.state = 'closed';
+    this.viewers.delete(viewer);
+    const cohort = viewer.cohort;
+    if (cohort) {
+      cohort.viewers.delete(viewer);
+      if (cohort.viewers.size === 0) this.cohorts.delete(cohort.key);
+    }
+    if (reason === 'slow') this.counters.viewerDrops++;
+    this.emit('viewer-leave', viewer, reason);
+    viewer.sink.close(reason);
+    if (this.viewers.size === 0 && !this.publisher && !this.endTimer && !this.closed) this.onEmpty(this);
+  }
+
+  private cohortFor(viewer: Viewer, startTs: number): Cohort {
+    const key = cohortKey(viewer.format, startTs, viewer.rtmpStreamId);
+    let cohort = this.cohorts.get(key);
+    if (!cohort) {
+      if (this.cohorts.size >= this.limits.maxCohorts) {
+        // Bounded serialisation cost: reuse the newest compatible cohort (the viewer then starts a
+        // little above 0, still monotonic).
+        let best: Cohort | undefined;
+        for (const c of this.cohorts.values()) {
+          if (c.format === viewer.format && c.rtmpStreamId === viewer.rtmpStreamId && c.offset <= startTs) {
+            if (!best || c.offset > best.offset) best = c;
+          }
+        }
+        if (best) cohort = best;
+      }
+      if (!cohort) {
+        cohort = new Cohort(viewer.format, startTs, viewer.rtmpStreamId);
+        this.cohorts.set(key, cohort);
+      }
+    }
+    return cohort;
+  }
+
+  /** Sends the join burst (header, metadata, config, tags[from..to)) and makes the viewer live. */
+  private startViewer(viewer: Viewer, tags: readonly MediaTag[], from: number, to: number): void {
+    const startTs = from < to ? tags[from]!.timestamp : this.lastTimestamp;
+    const cohort = this.cohortFor(viewer, startTs);
+    viewer.cohort = cohort;
+    cohort.viewers.add(viewer);
+    const burst: MediaTag[] = [];
+    // Metadata and configuration records are stamped with the start time so the viewer's
+    // timeline begins at (about) zero.
+    if (this.metadata) burst.push({ ...this.metadata, timestamp: startTs });
+    if (this.videoSequenceHeader) burst.push({ ...this.videoSequenceHeader, timestamp: startTs });
+    if (this.audioSequenceHeader) burst.push({ ...this.audioSequenceHeader, timestamp: startTs });
+    for (let i = from; i < to; i++) burst.push(tags[i]!);
+    let prefix: Buffer | undefined;
+    if (!viewer.headerSent && viewer.format !== 'rtmp') {
+      prefix = flvHeaderFor(this.hasAudio || !this.hasVideo, this.hasVideo || !this.hasAudio);
+    }
+    viewer.headerSent = true;
+    const buf = serializeTags(viewer.format, burst, 0, burst.length, cohort.offset, viewer.rtmpStreamId, prefix);
+    viewer.send(buf);
+    this.counters.bytesOut += buf.length;
+    viewer.configVersion = this.configVersion;
+    viewer.state = 'live';
+    viewer.servedFlush = this.flushSeq;
+    if (from < to) this.emit('viewer-first-frame', viewer, performance.now() - viewer.createdAt);
+  }
+
+  private readonly flushBound = (): void => this.flush();
+
+  /** Flush synchronously (before a publisher change, so old tags go out under the old timeline). */
+  private flushNow(): void {
+    if (this.pending.length > 0) this.flush();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const tags = this.pending;
+    if (tags.length === 0) return;
+    this.pending = [];
+    if (this.viewers.size === 0) return;
+    const seq = ++this.flushSeq;
+    const n = tags.length;
+    // Where a waiting or skipping viewer may (re)start in this batch: the last video keyframe, or,
+    // for audio-only streams, the first audio frame.
+    let startAt = -1;
+    if (this.hasVideo) {
+      for (let i = n - 1; i >= 0; i--) {
+        const t = tags[i]!;
+        if (t.type === TAG_VIDEO && isVideoKeyframe(t.data) && !isVideoSequenceHeader(t.data)) {
+          startAt = i;
+          break;
+        }
+      }
+    } else {
+      startAt = 0;
+    }
+    const now = performance.now();
+    const limits = this.limits;
+    for (const viewer of [...this.viewers]) {
+      if (viewer.state === 'waiting') {
+        if (startAt >= 0) this.startViewer(viewer, tags, startAt, n);
+        continue;
+      }
+      const backlog = viewer.sink.bufferedBytes;
+      if (backlog > limits.viewerHardMaxBufferBytes) {
+        this.removeViewer(viewer, 'slow');
+        continue;
+      }
+      if (viewer.state === 'skipping') {
+        if (now - viewer.skippingSince > limits.viewerDropAfterMs) {
+          this.removeViewer(viewer, 'slow');
+        } else if (startAt >= 0 && backlog <= limits.viewerMaxBufferBytes / 2) {
+          viewer.state = 'live';
+          this.resumeViewer(viewer, tags, startAt, n);
+        }
+        continue;
+      }
+      if (backlog > limits.viewerMaxBufferBytes) {
+        viewer.state = 'skipping';
+        viewer.skippingSince = now;
+        viewer.skips++;
+        this.counters.viewerSkips++;
+        this.emit('viewer-skip', viewer);
+      }
+    }
+    // One serialisation per cohort; every live viewer in it writes the same buffer.
+    for (const cohort of this.cohorts.values()) {
+      let buf: Buffer | undefined;
+      for (const viewer of cohort.viewers) {
+        if (viewer.state !== 'live' || viewer.configVersion < 0) continue;
+        if (viewer.servedFlush === seq) continue;
+        buf ??= serializeTags(cohort.format, tags, 0, n, cohort.offset, cohort.rtmpStreamId);
+        viewer.send(buf);
+        this.counters.bytesOut += buf.length;
+      }
+    }
+  }
+
+  private resumeViewer(viewer: Viewer, tags: readonly MediaTag[], from: number, n: number): void {
+    const cohort = viewer.cohort!;
+    const out: MediaTag[] = [];
+    if (viewer.configVersion !== this.configVersion) {
+      const ts = tags[from]!.timestamp;
+      if (this.videoSequenceHeader) out.push({ ...this.videoSequenceHeader, timestamp: ts });
+      if (this.audioSequenceHeader) out.push({ ...this.audioSequenceHeader, timestamp: ts });
+      viewer.configVersion = this.configVersion;
+    }
+    for (let i = from; i < n; i++) out.push(tags[i]!);
+    const buf = serializeTags(cohort.format, out, 0, out.length, cohort.offset, cohort.rtmpStreamId);
+    viewer.send(buf);
+    this.counters.bytesOut += buf.length;
+    viewer.servedFlush = this.flushSeq;
+  }
+
+  /** Ends the stream: every viewer is closed, taps told, the hub forgets it. Safe to call twice. */
+  close(reason: ViewerCloseReason): void {
+    if (this.closed) return;
+    this.flushNow();
+    if (this.publisher) {
+      const pub = this.publisher;
+      this.publisher = undefined;
+      pub.end(reason === 'shutdown' ? 'closed' : 'kicked');
+      this.emit('unpublish', pub, 'closed');
+    }
+    this.closed = true;
+    if (this.endTimer) clearTimeout(this.endTimer);
+    for (const viewer of [...this.viewers]) this.removeViewer(viewer, reason);
+    for (const tap of this.taps) tap.onClose?.();
+    this.taps.clear();
+    this.emit('close');
+    this.onEmpty(this);
+  }
+}

@@ -1,0 +1,87 @@
+import type { OutputFormat } from './output.ts';
+
+/** Where a viewer's bytes go. The server owns the socket; the hub only sees this. */
+export interface ViewerSink {
+  /** Queue bytes; must not throw. The buffer is shared with other viewers: never modify it. */
+  write(chunk: Buffer): void;
+  /** Bytes accepted by write() but not yet flushed to the kernel (socket.writableLength). */
+  readonly bufferedBytes: number;
+  /** Ends the viewer's connection (idempotent). */
+  close(reason: ViewerCloseReason): void;
+}
+
+export type ViewerCloseReason = 'stream-ended' | 'slow' | 'kicked' | 'limit' | 'shutdown' | 'client-gone';
+
+/** Label for metrics and the admin API: which viewer-facing protocol this is. */
+export type ViewerProtocol = 'flv' | 'rtmp' | 'pull';
+
+export interface ViewerOptions {
+  format: OutputFormat;
+  protocol: ViewerProtocol;
+  /** RTMP message stream id the player created (play side); ignored for FLV. */
+  rtmpStreamId?: number;
+  /** Bytes to send before the first media (FLV file header goes here for FLV formats). */
+  remote?: string;
+}
+
+export type ViewerState = 'waiting' | 'live' | 'skipping' | 'closed';
+
+/**
+ * Viewers that started on the same keyframe share a timestamp offset and so share serialised
+ * buffers: a cohort is the unit of serialisation in the fan-out path.
+ */
+export class Cohort {
+  readonly key: string;
+  readonly format: OutputFormat;
+  readonly offset: number;
+  readonly rtmpStreamId: number;
+  readonly viewers = new Set<Viewer>();
+  constructor(format: OutputFormat, offset: number, rtmpStreamId: number) {
+    this.format = format;
+    this.offset = offset;
+    this.rtmpStreamId = rtmpStreamId;
+    this.key = cohortKey(format, offset, rtmpStreamId);
+  }
+}
+
+export function cohortKey(format: OutputFormat, offset: number, rtmpStreamId: number): string {
+  return `${format}|${rtmpStreamId}|${offset}`;
+}
+
+let nextViewerId = 1;
+
+export class Viewer {
+  readonly id = nextViewerId++;
+  readonly sink: ViewerSink;
+  readonly format: OutputFormat;
+  readonly protocol: ViewerProtocol;
+  readonly rtmpStreamId: number;
+  readonly remote: string | undefined;
+  /** performance.now() at creation, for time-to-first-frame. */
+  readonly createdAt: number;
+  readonly joinedAtMs = Date.now();
+  state: ViewerState = 'waiting';
+  cohort: Cohort | undefined;
+  /** Codec configuration generation this viewer last received (see HubStream.configVersion). */
+  configVersion = -1;
+  skippingSince = 0;
+  bytesSent = 0;
+  skips = 0;
+  headerSent = false;
+  /** Flush sequence in which this viewer was started or resumed (it already has that batch). */
+  servedFlush = 0;
+  constructor(sink: ViewerSink, options: ViewerOptions, now: number) {
+    this.sink = sink;
+    this.format = options.format;
+    this.protocol = options.protocol;
+    this.rtmpStreamId = options.rtmpStreamId ?? 1;
+    this.remote = options.remote;
+    this.createdAt = now;
+  }
+
+  send(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.bytesSent += buf.length;
+    this.sink.write(buf);
+  }
+}

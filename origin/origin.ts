@@ -1,0 +1,72 @@
+/**
+ * The origin role: takes RTMP publishes into the local stream hub after authorising them.
+ * Registration in the registry, the internal pull endpoint and HLS packaging hang off the hub's
+ * events (see cluster.ts and hls.ts), so the publish path stays the same in the all-in-one.
+ */
+import { randomUUID } from 'node:crypto';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { Publication, PublicationEndReason } from '../media/hub/stream.ts';
+import { RelaycastError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { PublishRequest } from '../core/rtmp/session.ts';
+import { errorCode } from '../core/errors.ts';
+import type { PublishAuthorizer, PublishTarget } from './publish-auth.ts';
+
+export interface OriginOptions {
+  maxStreams: number;
+}
+
+/** Hook for the cluster layer: may refuse or fence a publish (e.g. registry unavailable). */
+export interface PublishHooks {
+  beforePublish?(target: PublishTarget, sessionId: string): Promise<void>;
+}
+
+export class Origin {
+  readonly hub: StreamHub;
+  private readonly auth: PublishAuthorizer;
+  private readonly options: OriginOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  hooks: PublishHooks = {};
+  draining = false;
+
+  constructor(hub: StreamHub, auth: PublishAuthorizer, options: OriginOptions, metrics: Metrics, log: Logger) {
+    this.hub = hub;
+    this.auth = auth;
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'origin' });
+  }
+
+  /** The hub stream name of a publish target: backups live beside their primary. */
+  static hubName(target: PublishTarget): string {
+    return target.role === 'backup' ? `${target.name}~backup` : target.name;
+  }
+
+  async publish(req: PublishRequest, onEnd: (reason: PublicationEndReason) => void): Promise<Publication> {
+    if (this.draining) throw new RelaycastError('RC_PUBLISH_DRAINING', 'this origin is shutting down; reconnect to another');
+    const ip = req.remote.replace(/:\d+$/, '');
+    let target: PublishTarget;
+    try {
+      target = await this.auth.resolve(req.app, req.streamName, req.query, ip);
+    } catch (err) {
+      this.metrics.authFailures.inc({ surface: 'publish', reason: errorCode(err) });
+      // Never log the key itself.
+      this.log.warn({ app: req.app, remote: req.remote, code: errorCode(err) }, 'publish refused');
+      throw err;
+    }
+    const hubName = Origin.hubName(target);
+    const existing = this.hub.getLive(target.app, hubName);
+    if (!existing && this.options.maxStreams > 0) {
+      const live = this.hub.list().filter((s) => s.live).length;
+      if (live >= this.options.maxStreams)
+        throw new RelaycastError('RC_PUBLISH_STREAM_LIMIT', `this origin already carries ${live} streams (--max-streams)`);
+    }
+    const sessionId = randomUUID();
+    await this.hooks.beforePublish?.(target, sessionId);
+    const pub = this.hub.publish(target.app, hubName, { sessionId, kind: 'rtmp', remote: req.remote }, onEnd);
+    if (existing) this.log.info({ stream: pub.stream.key, remote: req.remote }, 'republish took over the stream');
+    return pub;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Who may publish. `open`: the stream key is the stream name. `keys`: the key must belong to a
+ * channel; the channel's public name is what viewers see (the key never appears in play URLs).
+ * Keys are compared as SHA-256 hashes only; failed attempts are rate-limited per source IP.
+ */
+import { createHash } from 'node:crypto';
+import { RelaycastError } from '../core/errors.ts';
+
+export interface ChannelLookup {
+  /** Channel owning this key hash, and whether the key is its primary or backup key. */
+  findByKeyHash(keyHash: string): Promise<{ app: string; name: string; role: 'primary' | 'backup' } | undefined>;
+}
+
+export interface PublishTarget {
+  app: string;
+  name: string;
+  role: 'primary' | 'backup';
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Static channels from the config file (the control plane makes them dynamic). */
+export class StaticChannels implements ChannelLookup {
+  private readonly byHash = new Map<string, { app: string; name: string; role: 'primary' | 'backup' }>();
+  constructor(channels: { app: string; name: string; key: string; backupKey?: string }[]) {
+    for (const c of channels) {
+      this.byHash.set(hashKey(c.key), { app: c.app, name: c.name, role: 'primary' });
+      if (c.backupKey) this.byHash.set(hashKey(c.backupKey), { app: c.app, name: c.name, role: 'backup' });
+    }
+  }
+  async findByKeyHash(keyHash: string) {
+    return this.byHash.get(keyHash);
+  }
+}
+
+/** Sliding-window counter of failures per IP. */
+export class FailureLimiter {
+  private readonly windowMs: number;
+  private readonly max: number;
+  private readonly failures = new Map<string, number[]>();
+  constructor(max: number, windowMs: number) {
+    this.max = max;
+    this.windowMs = windowMs;
+  }
+  blocked(ip: string, now = Date.now()): boolean {
+    const list = this.failures.get(ip);
+    if (!list) return false;
+    while (list.length && list[0]! < now - this.windowMs) list.shift();
+    if (list.length === 0) this.failures.delete(ip);
+    return list.length >= this.max;
+  }
+  record(ip: string, now = Date.now()): void {
+    let list = this.failures.get(ip);
+    if (!list) {
+      list = [];
+      this.failures.set(ip, list);
+    }
+    list.push(now);
+    if (list.length > this.max * 2) list.splice(0, list.length - this.max * 2);
+    // Bounded memory under a scan from many addresses.
+    if (this.failures.size > 100_000) {
+      const first = this.failures.keys().next().value;
+      if (first !== undefined) this.failures.delete(first);
+    }
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9._~-]{1,128}$/;
+
+export function validateStreamName(app: string, name: string): void {
+  if (!NAME_RE.test(name)) throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'stream names may use A-Z a-z 0-9 . _ ~ - (1-128)');
+  if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(app) || app.length > 128)
+    throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'app names may use A-Z a-z 0-9 . _ ~ - and /');
+}
+
+export class PublishAuthorizer {
+  private readonly mode: 'open' | 'keys';
+  private readonly channels: ChannelLookup | undefined;
+  private readonly limiter = new FailureLimiter(10, 60_000);
+  constructor(mode: 'open' | 'keys', channels: ChannelLookup | undefined) {
+    this.mode = mode;
+    this.channels = channels;
+  }
+
+  /** Maps what the encoder sent (app, stream name/key, ?key=) to the stream to publish. */
+  async resolve(app: string, streamName: string, query: URLSearchParams, ip: string): Promise<PublishTarget> {
+    if (this.mode === 'open') {
+      validateStreamName(app, streamName);
+      return { app, name: streamName, role: 'primary' };
+    }
+    if (this.limiter.blocked(ip))
+      throw new RelaycastError('RC_PUBLISH_RATE_LIMITED', 'too many failed publish attempts from this address; wait a minute');
+    const key = query.get('key') ?? streamName;
+    const found = this.channels ? await this.channels.findByKeyHash(hashKey(key)) : undefined;
+    if (!found || found.app !== app || (query.has('key') && streamName !== found.name)) {
+      this.limiter.record(ip);
+      throw new RelaycastError(
+        'RC_PUBLISH_KEY_INVALID',
+        `unknown stream key for app '${app}'; use the key from 'relaycast channel create'`,
+      );
+    }
+    return found;
+  }
+}

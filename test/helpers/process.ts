@@ -1,0 +1,223 @@
+/**
+ * Helpers for end-to-end tests: free ports, relaycast processes, ffmpeg publishers. Every process a
+ * test starts is tracked and killed by PID (never by name); every wait is bounded.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const NODE = process.execPath;
+export const CLI = join(ROOT, 'cli', 'main.ts');
+
+const started = new Set<ChildProcess>();
+
+/** Kills every process started through these helpers (call from after()). */
+export async function killAll(): Promise<void> {
+  await Promise.all([...started].map((p) => stopProcess(p)));
+}
+
+export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) {
+    started.delete(p);
+    return;
+  }
+  const exited = once(p, 'exit');
+  p.kill(signal);
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+  started.delete(p);
+}
+
+export function track(p: ChildProcess): ChildProcess {
+  started.add(p);
+  p.once('exit', () => started.delete(p));
+  return p;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+}
+
+export interface RelaycastProcess {
+  proc: ChildProcess;
+  ports: { rtmp: number; http: number; admin: number; internal: number; grpc: number };
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves with the first log line matching. */
+  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Starts `relaycast <role>` on free ports and waits for its 'ready' log line. */
+export async function startRelaycast(
+  role: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+  ports?: Partial<RelaycastProcess['ports']>,
+): Promise<RelaycastProcess> {
+  const p = {
+    rtmp: ports?.rtmp ?? (await freePort()),
+    http: ports?.http ?? (await freePort()),
+    admin: ports?.admin ?? (await freePort()),
+    internal: ports?.internal ?? (await freePort()),
+    grpc: ports?.grpc ?? (await freePort()),
+  };
+  const args = [
+    CLI,
+    role,
+    '--host',
+    '127.0.0.1',
+    '--rtmp-port',
+    String(p.rtmp),
+    '--http-port',
+    String(p.http),
+    '--admin-port',
+    String(p.admin),
+    '--internal-port',
+    String(p.internal),
+    '--grpc-port',
+    String(p.grpc),
+    '--log-level',
+    'debug',
+    ...extraArgs,
+  ];
+  const proc = track(spawn(NODE, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  let buf = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        stderr.push(line);
+      }
+      nl = buf.indexOf('\n');
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) =>
+    waitFor(
+      'log line',
+      () => {
+        if (proc.exitCode !== null) throw new Error(`relaycast exited ${proc.exitCode}: ${stderr.join('')}`);
+        return logs.find(pred);
+      },
+      timeoutMs,
+      50,
+    );
+  try {
+    await waitForLog((l) => l.msg === 'ready', 20_000);
+  } catch (err) {
+    await stopProcess(proc, 'SIGKILL');
+    throw new Error(`relaycast ${role} did not start: ${(err as Error).message}\nstderr: ${stderr.join('')}`);
+  }
+  return { proc, ports: p, logs, stderr, stop: (signal = 'SIGTERM') => stopProcess(proc, signal), waitForLog };
+}
+
+export interface Publisher {
+  proc: ChildProcess;
+  stderr: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface PublishOptions {
+  size?: string;
+  rate?: number;
+  gop?: number;
+  audio?: 'aac' | 'mp3' | 'none';
+  video?: boolean;
+  durationSec?: number;
+  /** Burn wall-clock into the picture? (not needed by most tests) */
+  extra?: string[];
+}
+
+/** ffmpeg publishing a synthetic test pattern + tone in real time (-re). */
+export function publish(url: string, o: PublishOptions = {}): Publisher {
+  const size = o.size ?? '640x360';
+  const rate = o.rate ?? 30;
+  const gop = o.gop ?? rate;
+  const audio = o.audio ?? 'aac';
+  const video = o.video ?? true;
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re'];
+  if (video) args.push('-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`);
+  if (audio !== 'none') args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
+  if (o.durationSec) args.push('-t', String(o.durationSec));
+  if (video)
+    args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-pix_fmt', 'yuv420p');
+  if (audio === 'aac') args.push('-c:a', 'aac', '-b:a', '96k');
+  if (audio === 'mp3') args.push('-c:a', 'libmp3lame', '-b:a', '96k', '-ar', '44100');
+  args.push(...(o.extra ?? []), '-f', 'flv', url);
+  const proc = track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    if (err.length > 20_000) err = err.slice(-10_000);
+  });
+  return { proc, stderr: () => err, stop: (signal = 'SIGKILL') => stopProcess(proc, signal) };
+}
+
+/** Runs a command to completion (bounded), returning its output. */
+export async function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(p, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+export async function ffprobe(url: string): Promise<{ streams: Record<string, unknown>[] }> {
+  const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', '-rw_timeout', '10000000', url], 30_000);
+  if (r.code !== 0) throw new Error(`ffprobe ${url} failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as { streams: Record<string, unknown>[] };
+}
+
+export async function getJson<T = unknown>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
