@@ -7,13 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseArgv, renderHelp, ROLES, type Role } from '../core/config.ts';
+import { loadConfig, parseArgv, ROLES, type Role, renderHelp } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
 import { runSign } from './sign.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const VERSION: string = (JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string })
-  .version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 const USAGE = `relaycast ${VERSION} — live-streaming cluster (RTMP in; HTTP-FLV, HLS, RTMP out)
 

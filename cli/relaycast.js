@@ -15,7 +15,9 @@ if (major >= 24) {
   try {
     node = join(dirname(createRequire(import.meta.url).resolve('node/package.json')), 'bin', 'node');
   } catch {
-    console.error(`relaycast needs Node.js 24 or newer (this is ${process.version}); run 'npm install' to get the pinned node@24`);
+    console.error(
+      `relaycast needs Node.js 24 or newer (this is ${process.version}); run 'npm install' to get the pinned node@24`,
+    );
     process.exit(1);
   }
   const r = spawnSync(node, [join(here, 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -47,11 +47,20 @@ export async function startRole(config: Config, version: string): Promise<Starte
 
 function base(config: Config, version: string) {
   const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
-  const metrics = createMetrics({ role: config.role, nodeId: config.nodeId, version, maxStreams: config.metricsMaxStreams });
+  const metrics = createMetrics({
+    role: config.role,
+    nodeId: config.nodeId,
+    version,
+    maxStreams: config.metricsMaxStreams,
+  });
   const hub = hubFor(config);
   const hubMetrics = bindHubMetrics(hub, metrics);
   const stats = new StreamStatsSampler(hub);
-  const admin = new AdminHttpServer({ host: config.host, port: config.adminPort, adminToken: config.adminToken }, metrics, log);
+  const admin = new AdminHttpServer(
+    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
+    metrics,
+    log,
+  );
   admin.beforeScrape.push(hubMetrics.refresh);
   registerStreamRoutes(admin, hub, stats);
   return { log, metrics, hub, stats, admin };
@@ -81,7 +90,10 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   const auth = new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics));
   const origin = new Origin(hub, auth, { maxStreams: config.maxStreams }, metrics, log);
   const rtmp = new RtmpServer(
-    { publish: (req, onEnd) => origin.publish(req, onEnd), onProtocolError: (code) => metrics.rtmpErrors.inc({ code }) },
+    {
+      publish: (req, onEnd) => origin.publish(req, onEnd),
+      onProtocolError: (code) => metrics.rtmpErrors.inc({ code }),
+    },
     rtmpOptions(config),
     log,
   );
@@ -184,7 +196,10 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       port: config.httpPort,
       ...limits,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
-      listStreams: async () => (await registry.listStreams()).filter((s) => s.role !== 'backup').map((s) => ({ app: s.app, name: s.name })),
+      listStreams: async () =>
+        (await registry.listStreams())
+          .filter((s) => s.role !== 'backup')
+          .map((s) => ({ app: s.app, name: s.name })),
     },
     metrics,
     log,
@@ -209,7 +224,12 @@ export async function startEdge(config: Config, version: string): Promise<Starte
           httpUrl: `http://${host}:${ports.http ?? config.httpPort}`,
           rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
           adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
-          load: { streams: puller.activePulls, viewers: hub.viewerCount(), egressMbps: egress / 1000, ingressMbps: 0 },
+          load: {
+            streams: puller.activePulls,
+            viewers: hub.viewerCount(),
+            egressMbps: egress / 1000,
+            ingressMbps: 0,
+          },
           draining: !accepting,
           startedAt,
           version,

@@ -1,10 +1,14 @@
-import type { StreamHub } from '../media/hub/hub.ts';
 import type { AdminHttpServer } from '../core/admin-http.ts';
 import { RelaycastError } from '../core/errors.ts';
 import type { StreamStatsSampler } from '../core/stream-info.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
 
 /** REST: GET /api/v1/streams, GET|DELETE /api/v1/streams/:app/:name (DELETE kicks the publisher). */
-export function registerStreamRoutes(admin: AdminHttpServer, hub: StreamHub, stats: StreamStatsSampler): void {
+export function registerStreamRoutes(
+  admin: AdminHttpServer,
+  hub: StreamHub,
+  stats: StreamStatsSampler,
+): void {
   admin.route('GET', '/api/v1/streams', async () => ({
     body: { streams: hub.list().map((s) => stats.describe(s)) },
   }));

@@ -3,7 +3,7 @@
  * (the edge's StreamSource is the local hub instead of an origin pull), so it is not a second code
  * path.
  */
-import { StreamHub } from '../media/hub/hub.ts';
+
 import { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
@@ -16,6 +16,7 @@ import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { StreamHub } from '../media/hub/hub.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
@@ -40,16 +41,33 @@ export function hubFor(config: Config): StreamHub {
   });
 }
 
-export async function startAll(config: Config, version: string): Promise<RunningNode & { ports: Record<string, number> }> {
+export async function startAll(
+  config: Config,
+  version: string,
+): Promise<RunningNode & { ports: Record<string, number> }> {
   const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
-  const metrics = createMetrics({ role: config.role, nodeId: config.nodeId, version, maxStreams: config.metricsMaxStreams });
+  const metrics = createMetrics({
+    role: config.role,
+    nodeId: config.nodeId,
+    version,
+    maxStreams: config.metricsMaxStreams,
+  });
   const hub = hubFor(config);
   const hubMetrics = bindHubMetrics(hub, metrics);
   const stats = new StreamStatsSampler(hub);
   const channels = config.channels.length ? new StaticChannels(config.channels) : undefined;
   if (config.publishAuth === 'keys' && !channels)
-    throw new RelaycastError('RC_CONFIG_INVALID', '--publish-auth keys needs channels: in the config file (or a control plane)');
-  const origin = new Origin(hub, new PublishAuthorizer(config.publishAuth, channels), { maxStreams: config.maxStreams }, metrics, log);
+    throw new RelaycastError(
+      'RC_CONFIG_INVALID',
+      '--publish-auth keys needs channels: in the config file (or a control plane)',
+    );
+  const origin = new Origin(
+    hub,
+    new PublishAuthorizer(config.publishAuth, channels),
+    { maxStreams: config.maxStreams },
+    metrics,
+    log,
+  );
   const source = new LocalHubSource(hub);
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const play = new RtmpPlayHandler(
@@ -92,13 +110,21 @@ export async function startAll(config: Config, version: string): Promise<Running
       maxViewersPerNode: config.maxViewersPerNode,
       maxViewersPerStream: config.maxViewersPerStream,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
-      listStreams: async () => hub.list().filter((s) => s.live).map((s) => ({ app: s.app, name: s.name })),
+      listStreams: async () =>
+        hub
+          .list()
+          .filter((s) => s.live)
+          .map((s) => ({ app: s.app, name: s.name })),
       viewerCount: () => hub.viewerCount(),
     },
     metrics,
     log,
   );
-  const admin = new AdminHttpServer({ host: config.host, port: config.adminPort, adminToken: config.adminToken }, metrics, log);
+  const admin = new AdminHttpServer(
+    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
+    metrics,
+    log,
+  );
   admin.beforeScrape.push(hubMetrics.refresh);
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
@@ -137,16 +163,23 @@ export function banner(config: Config, ports: Record<string, number>): string {
   const app = config.app;
   const lines = ['', `relaycast ${config.role} is up (node ${config.nodeId})`];
   if (ports.rtmp) {
-    lines.push(`  OBS server:  rtmp://${host}:${ports.rtmp}/${app}   stream key: ${config.publishAuth === 'open' ? 'any name, e.g. test' : 'a channel key'}`);
-    lines.push(`  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`);
+    lines.push(
+      `  OBS server:  rtmp://${host}:${ports.rtmp}/${app}   stream key: ${config.publishAuth === 'open' ? 'any name, e.g. test' : 'a channel key'}`,
+    );
+    lines.push(
+      `  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`,
+    );
   }
   if (ports.http) {
     lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
     lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
-    lines.push(`  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`);
+    lines.push(
+      `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
+    );
   }
   if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
-  if (ports.admin) lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
+  if (ports.admin)
+    lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
   lines.push('  Ctrl-C stops.', '');
   return lines.join('\n');
 }
@@ -154,7 +187,9 @@ export function banner(config: Config, ports: Record<string, number>): string {
 /** Runs a role until SIGINT/SIGTERM. Resolves with -1: the process exits when its handles close. */
 export async function runRole(config: Config, version: string): Promise<number> {
   const node =
-    config.role === 'all' ? await startAll(config, version) : await (await import('./roles.ts')).startRole(config, version);
+    config.role === 'all'
+      ? await startAll(config, version)
+      : await (await import('./roles.ts')).startRole(config, version);
   process.stderr.write(banner(config, node.ports));
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -4,7 +4,8 @@ import { signedQuery } from '../core/signing.ts';
 /** '90', '90s', '15m', '1h', '2d' → seconds */
 export function parseDuration(s: string): number {
   const m = /^(\d+)([smhd]?)$/.exec(s.trim());
-  if (!m) throw new RelaycastError('RC_BAD_REQUEST', `cannot read duration '${s}'; use e.g. 90s, 15m, 1h, 2d`);
+  if (!m)
+    throw new RelaycastError('RC_BAD_REQUEST', `cannot read duration '${s}'; use e.g. 90s, 15m, 1h, 2d`);
   const n = Number(m[1]);
   const unit = m[2] || 's';
   return n * (unit === 's' ? 1 : unit === 'm' ? 60 : unit === 'h' ? 3600 : 86400);
@@ -20,7 +21,8 @@ The secret comes from --secret or RELAYCAST_PLAY_SECRET. With --ip the URL only 
   }
   const target = args[0]!;
   const slash = target.lastIndexOf('/');
-  if (slash <= 0) throw new RelaycastError('RC_BAD_REQUEST', 'give the stream as <app>/<name>, e.g. live/test');
+  if (slash <= 0)
+    throw new RelaycastError('RC_BAD_REQUEST', 'give the stream as <app>/<name>, e.g. live/test');
   const app = target.slice(0, slash);
   const name = target.slice(slash + 1);
   const secret = (flags.get('secret') as string | undefined) ?? process.env.RELAYCAST_PLAY_SECRET;

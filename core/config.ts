@@ -38,7 +38,11 @@ const port = (def: number, help: string, roles?: Role[]): OptionSpec => ({
 /** Every option, kebab-case as on the command line. */
 export const OPTIONS = {
   config: { kind: 'string', default: undefined, help: 'YAML config file; flags and env override it' },
-  'node-id': { kind: 'string', default: undefined, help: 'unique id of this process (default: hostname-<port>)' },
+  'node-id': {
+    kind: 'string',
+    default: undefined,
+    help: 'unique id of this process (default: hostname-<port>)',
+  },
   'redis-url': {
     kind: 'string',
     default: undefined,
@@ -50,19 +54,52 @@ export const OPTIONS = {
   'admin-port': port(9090, 'admin HTTP: /metrics, /healthz, /readyz, /api/v1'),
   'grpc-port': port(50051, 'control plane gRPC', ['all', 'control-plane']),
   host: { kind: 'string', default: '0.0.0.0', help: 'address the listeners bind to' },
-  'advertise-host': { kind: 'string', default: '127.0.0.1', help: 'how other nodes reach this one (pod IP in Kubernetes)' },
-  'control-plane': { kind: 'string', default: undefined, help: 'gRPC address of the control plane, host:port' },
+  'advertise-host': {
+    kind: 'string',
+    default: '127.0.0.1',
+    help: 'how other nodes reach this one (pod IP in Kubernetes)',
+  },
+  'control-plane': {
+    kind: 'string',
+    default: undefined,
+    help: 'gRPC address of the control plane, host:port',
+  },
   'publish-auth': {
     kind: 'enum',
     default: 'open',
     values: ['open', 'keys'],
     help: 'open: the key is the stream name; keys: only channel keys may publish',
   },
-  'play-auth': { kind: 'enum', default: 'open', values: ['open', 'signed'], help: 'signed: play URLs need ?expires=&sig=' },
-  'play-secret': { kind: 'string', default: undefined, secret: true, help: 'HMAC secret for signed play URLs' },
-  'play-secret-previous': { kind: 'string', default: undefined, secret: true, help: 'previous secret, still accepted during rotation' },
-  'admin-token': { kind: 'string', default: undefined, secret: true, help: 'bearer token for the admin REST API and gRPC admin calls' },
-  'cluster-token': { kind: 'string', default: undefined, secret: true, help: 'shared secret for edge → origin pulls' },
+  'play-auth': {
+    kind: 'enum',
+    default: 'open',
+    values: ['open', 'signed'],
+    help: 'signed: play URLs need ?expires=&sig=',
+  },
+  'play-secret': {
+    kind: 'string',
+    default: undefined,
+    secret: true,
+    help: 'HMAC secret for signed play URLs',
+  },
+  'play-secret-previous': {
+    kind: 'string',
+    default: undefined,
+    secret: true,
+    help: 'previous secret, still accepted during rotation',
+  },
+  'admin-token': {
+    kind: 'string',
+    default: undefined,
+    secret: true,
+    help: 'bearer token for the admin REST API and gRPC admin calls',
+  },
+  'cluster-token': {
+    kind: 'string',
+    default: undefined,
+    secret: true,
+    help: 'shared secret for edge → origin pulls',
+  },
   'log-level': { kind: 'enum', default: 'info', values: LOG_LEVELS, help: 'pino log level' },
   app: { kind: 'string', default: 'live', help: 'default application name shown in printed URLs' },
   'drain-timeout': {
@@ -77,24 +114,69 @@ export const OPTIONS = {
     min: 0,
     help: 'seconds viewers stay connected waiting for a publisher to come back',
   },
-  'gop-cache-max-bytes': { kind: 'int', default: 32 * 1024 * 1024, min: 0, help: 'largest GOP kept for instant start' },
+  'gop-cache-max-bytes': {
+    kind: 'int',
+    default: 32 * 1024 * 1024,
+    min: 0,
+    help: 'largest GOP kept for instant start',
+  },
   'viewer-max-buffer-bytes': {
     kind: 'int',
     default: 2 * 1024 * 1024,
     min: 16 * 1024,
     help: 'socket backlog at which a viewer skips to the next keyframe',
   },
-  'viewer-drop-after': { kind: 'number', default: 10, min: 0.1, help: 'seconds a viewer may lag before it is dropped' },
+  'viewer-drop-after': {
+    kind: 'number',
+    default: 10,
+    min: 0.1,
+    help: 'seconds a viewer may lag before it is dropped',
+  },
   'max-viewers-per-stream': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
   'max-viewers-per-node': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
-  'max-streams': { kind: 'int', default: 0, min: 0, help: 'max published streams on this node, 0 = unlimited' },
-  'max-connections-per-ip': { kind: 'int', default: 0, min: 0, help: 'concurrent RTMP/HTTP connections per client IP, 0 = unlimited' },
-  'handshake-timeout': { kind: 'number', default: 10, min: 0.1, help: 'seconds an RTMP client has to finish handshake and connect' },
-  'idle-publisher-timeout': { kind: 'number', default: 20, min: 0, help: 'seconds without media before a publisher is closed, 0 = never' },
-  'rtmp-max-message-bytes': { kind: 'int', default: 8 * 1024 * 1024, min: 65536, help: 'largest RTMP message accepted' },
-  'hls-target-duration': { kind: 'number', default: 1, min: 0.2, max: 30, help: 'HLS target segment duration, seconds' },
+  'max-streams': {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: 'max published streams on this node, 0 = unlimited',
+  },
+  'max-connections-per-ip': {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: 'concurrent RTMP/HTTP connections per client IP, 0 = unlimited',
+  },
+  'handshake-timeout': {
+    kind: 'number',
+    default: 10,
+    min: 0.1,
+    help: 'seconds an RTMP client has to finish handshake and connect',
+  },
+  'idle-publisher-timeout': {
+    kind: 'number',
+    default: 20,
+    min: 0,
+    help: 'seconds without media before a publisher is closed, 0 = never',
+  },
+  'rtmp-max-message-bytes': {
+    kind: 'int',
+    default: 8 * 1024 * 1024,
+    min: 65536,
+    help: 'largest RTMP message accepted',
+  },
+  'hls-target-duration': {
+    kind: 'number',
+    default: 1,
+    min: 0.2,
+    max: 30,
+    help: 'HLS target segment duration, seconds',
+  },
   'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
-  'hls-dir': { kind: 'string', default: undefined, help: 'also write HLS segments and playlists under this directory' },
+  'hls-dir': {
+    kind: 'string',
+    default: undefined,
+    help: 'also write HLS segments and playlists under this directory',
+  },
   'pull-idle-timeout': {
     kind: 'number',
     default: 10,
@@ -102,8 +184,18 @@ export const OPTIONS = {
     help: 'edge: seconds a pull stays open after its last viewer left',
     roles: ['edge'],
   },
-  'lease-ttl': { kind: 'number', default: 5, min: 1, help: 'seconds a stream/node lease lives without renewal' },
-  'metrics-max-streams': { kind: 'int', default: 500, min: 0, help: 'per-stream metric label cap; beyond it streams aggregate as "_other"' },
+  'lease-ttl': {
+    kind: 'number',
+    default: 5,
+    min: 1,
+    help: 'seconds a stream/node lease lives without renewal',
+  },
+  'metrics-max-streams': {
+    kind: 'int',
+    default: 500,
+    min: 0,
+    help: 'per-stream metric label cap; beyond it streams aggregate as "_other"',
+  },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -178,9 +270,12 @@ function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): s
     throw invalid(`${where} must be true or false, got ${JSON.stringify(raw)}`);
   }
   if (spec.kind === 'int' || spec.kind === 'number') {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    const n =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
     if (!Number.isFinite(n) || (spec.kind === 'int' && !Number.isInteger(n)))
-      throw invalid(`${where} must be ${spec.kind === 'int' ? 'a whole number' : 'a number'}, got ${JSON.stringify(raw)}`);
+      throw invalid(
+        `${where} must be ${spec.kind === 'int' ? 'a whole number' : 'a number'}, got ${JSON.stringify(raw)}`,
+      );
     if (spec.min !== undefined && n < spec.min) throw invalid(`${where} must be ≥ ${spec.min}, got ${n}`);
     if (spec.max !== undefined && n > spec.max) throw invalid(`${where} must be ≤ ${spec.max}, got ${n}`);
     return n;
@@ -193,7 +288,10 @@ function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): s
 }
 
 /** Splits argv into positionals and --flags (`--a b`, `--a=b`, `--flag` for booleans). */
-export function parseArgv(argv: readonly string[]): { positionals: string[]; flags: Map<string, string | true> } {
+export function parseArgv(argv: readonly string[]): {
+  positionals: string[];
+  flags: Map<string, string | true>;
+} {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
@@ -223,31 +321,42 @@ function loadYaml(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RelaycastError('RC_CONFIG_INVALID', `cannot read config file ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new RelaycastError(
+      'RC_CONFIG_INVALID',
+      `cannot read config file ${file}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new RelaycastError('RC_CONFIG_INVALID', `config file ${file} is not valid YAML: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new RelaycastError(
+      'RC_CONFIG_INVALID',
+      `config file ${file} is not valid YAML: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`config file ${file} must be a YAML mapping`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw invalid(`config file ${file} must be a YAML mapping`);
   return doc as Record<string, unknown>;
 }
 
 function parseChannels(raw: unknown): StaticChannel[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?}');
+  if (!Array.isArray(raw))
+    throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?}');
   return raw.map((c, i) => {
     if (!c || typeof c !== 'object') throw invalid(`channels[${i}] must be a mapping`);
     const { name, key, app, backupKey } = c as Record<string, unknown>;
     if (typeof name !== 'string' || !name) throw invalid(`channels[${i}].name must be a non-empty string`);
-    if (typeof key !== 'string' || key.length < 8) throw invalid(`channels[${i}].key must be a string of 8+ characters`);
+    if (typeof key !== 'string' || key.length < 8)
+      throw invalid(`channels[${i}].key must be a string of 8+ characters`);
     if (backupKey !== undefined && (typeof backupKey !== 'string' || backupKey.length < 8))
       throw invalid(`channels[${i}].backupKey must be a string of 8+ characters`);
     return { name, key, app: typeof app === 'string' ? app : 'live', ...(backupKey ? { backupKey } : {}) };
@@ -266,7 +375,8 @@ export function loadConfig(
   const specs = OPTIONS as Record<string, OptionSpec>;
   for (const name of flags.keys()) {
     if (name === 'help') continue;
-    if (!(name in specs)) throw invalid(`unknown flag --${name}; run 'relaycast ${role} --help' for the list`);
+    if (!(name in specs))
+      throw invalid(`unknown flag --${name}; run 'relaycast ${role} --help' for the list`);
   }
   const configFile = (flags.get('config') as string | undefined) ?? env[envName('config')];
   const yaml = configFile ? loadYaml(configFile) : {};
@@ -274,7 +384,9 @@ export function loadConfig(
   for (const key of Object.keys(yaml)) {
     if (key === 'channels') continue;
     if (!byCamel.has(key) && !(key in specs))
-      throw invalid(`unknown key '${key}' in ${configFile}; keys are the flag names in camelCase, e.g. redisUrl`);
+      throw invalid(
+        `unknown key '${key}' in ${configFile}; keys are the flag names in camelCase, e.g. redisUrl`,
+      );
   }
   const values: Record<string, string | number | boolean | undefined> = {};
   for (const [name, spec] of Object.entries(specs)) {
@@ -334,7 +446,13 @@ export function loadConfig(
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)
     throw invalid('--play-auth signed needs --play-secret (or RELAYCAST_PLAY_SECRET)');
-  if (cfg.publishAuth === 'keys' && cfg.role !== 'edge' && cfg.channels.length === 0 && !cfg.redisUrl && cfg.role !== 'all')
+  if (
+    cfg.publishAuth === 'keys' &&
+    cfg.role !== 'edge' &&
+    cfg.channels.length === 0 &&
+    !cfg.redisUrl &&
+    cfg.role !== 'all'
+  )
     throw invalid('--publish-auth keys needs channels: in the config file, or a registry (--redis-url)');
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);

@@ -33,7 +33,13 @@ export class RelaycastError extends Error {
 
 /** A stable code for any error: ours, media's, or 'RC_INTERNAL'. */
 export function errorCode(err: unknown): string {
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' && err.code.startsWith('RC_'))
+  if (
+    err &&
+    typeof err === 'object' &&
+    'code' in err &&
+    typeof err.code === 'string' &&
+    err.code.startsWith('RC_')
+  )
     return err.code;
   return 'RC_INTERNAL';
 }

@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -8,7 +8,12 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
 };
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -20,7 +25,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Error bodies always carry a stable code and a sentence that says what to do. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, cors = false): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  cors = false,
+): void {
   sendJson(res, status, { error: { code, message } }, cors ? CORS_HEADERS : {});
 }
 
@@ -32,7 +43,11 @@ export function sendText(
   headers: Record<string, string> = {},
   head = false,
 ): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(head ? undefined : text);
 }
 

@@ -29,7 +29,9 @@ export function bindHubMetrics(hub: StreamHub, metrics: Metrics): { refresh(): v
     }
   };
 
-  hub.on('viewer-first-frame', (_s, v, ms) => metrics.timeToFirstFrame.observe({ protocol: v.protocol }, ms / 1000));
+  hub.on('viewer-first-frame', (_s, v, ms) =>
+    metrics.timeToFirstFrame.observe({ protocol: v.protocol }, ms / 1000),
+  );
   hub.on('viewer-skip', (_s, v) => metrics.viewerSkips.inc({ protocol: v.protocol }));
   hub.on('viewer-leave', (s, v, reason) => {
     accountEgress(s, v);
@@ -89,12 +91,12 @@ export function bindHubMetrics(hub: StreamHub, metrics: Metrics): { refresh(): v
         metrics.frames.inc({ ...l, kind: 'keyframe' }, c.keyframes);
       }
       last.set(s, {
-          bytesIn: c.bytesIn,
-          videoFrames: c.videoFrames,
-          audioFrames: c.audioFrames,
-          keyframes: c.keyframes,
-          at: now,
-        });
+        bytesIn: c.bytesIn,
+        videoFrames: c.videoFrames,
+        audioFrames: c.audioFrames,
+        keyframes: c.keyframes,
+        at: now,
+      });
     }
     metrics.streams.set(live);
   };

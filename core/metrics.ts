@@ -30,7 +30,12 @@ export class StreamLabeler {
 
 const SECONDS_BUCKETS_FAST = [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics(options: { role: string; nodeId: string; version: string; maxStreams: number }) {
+export function createMetrics(options: {
+  role: string;
+  nodeId: string;
+  version: string;
+  maxStreams: number;
+}) {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
@@ -44,7 +49,11 @@ export function createMetrics(options: { role: string; nodeId: string; version: 
       labelNames: ['version', 'node'],
       registers: r,
     }),
-    streams: new Gauge({ name: `${METRIC_PREFIX}streams`, help: 'Streams with a publisher on this node', registers: r }),
+    streams: new Gauge({
+      name: `${METRIC_PREFIX}streams`,
+      help: 'Streams with a publisher on this node',
+      registers: r,
+    }),
     publishers: new Gauge({
       name: `${METRIC_PREFIX}publishers`,
       help: 'Publishers by stream (1 while a publisher is attached)',

@@ -12,17 +12,28 @@ export function signingInput(app: string, name: string, expires: number, ip?: st
 }
 
 export function signPlay(secret: string, app: string, name: string, expires: number, ip?: string): string {
-  return createHmac('sha256', secret).update(signingInput(app, name, expires, ip)).digest('hex');
+  return createHmac('sha256', secret)
+    .update(signingInput(app, name, expires, ip))
+    .digest('hex');
 }
 
 /** Query string for a signed URL. */
-export function signedQuery(secret: string, app: string, name: string, ttlSeconds: number, ip?: string): string {
+export function signedQuery(
+  secret: string,
+  app: string,
+  name: string,
+  ttlSeconds: number,
+  ip?: string,
+): string {
   const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
   const sig = signPlay(secret, app, name, expires, ip);
   return `expires=${expires}&sig=${sig}${ip ? '&ip=1' : ''}`;
 }
 
-export type PlayTokenFailure = 'RC_PLAY_SIGNATURE_MISSING' | 'RC_PLAY_SIGNATURE_EXPIRED' | 'RC_PLAY_SIGNATURE_INVALID';
+export type PlayTokenFailure =
+  | 'RC_PLAY_SIGNATURE_MISSING'
+  | 'RC_PLAY_SIGNATURE_EXPIRED'
+  | 'RC_PLAY_SIGNATURE_INVALID';
 
 /** Throws RelaycastError with a reason code unless the query carries a valid, unexpired token. */
 export function verifyPlay(
@@ -36,10 +47,15 @@ export function verifyPlay(
   const expiresRaw = query.get('expires');
   const sig = query.get('sig');
   if (!expiresRaw || !sig)
-    throw new RelaycastError('RC_PLAY_SIGNATURE_MISSING', 'this stream needs a signed URL (?expires=…&sig=…)');
+    throw new RelaycastError(
+      'RC_PLAY_SIGNATURE_MISSING',
+      'this stream needs a signed URL (?expires=…&sig=…)',
+    );
   const expires = Number(expiresRaw);
-  if (!Number.isInteger(expires)) throw new RelaycastError('RC_PLAY_SIGNATURE_INVALID', 'expires must be unix seconds');
-  if (expires * 1000 < nowMs) throw new RelaycastError('RC_PLAY_SIGNATURE_EXPIRED', 'the signed URL has expired');
+  if (!Number.isInteger(expires))
+    throw new RelaycastError('RC_PLAY_SIGNATURE_INVALID', 'expires must be unix seconds');
+  if (expires * 1000 < nowMs)
+    throw new RelaycastError('RC_PLAY_SIGNATURE_EXPIRED', 'the signed URL has expired');
   const ip = query.get('ip') === '1' ? normaliseIp(clientIp) : undefined;
   for (const secret of secrets) {
     if (secretEquals(sig.toLowerCase(), signPlay(secret, app, name, expires, ip))) return;

@@ -3,9 +3,14 @@
  * bitrates, viewers by protocol, uptime. Rates come from one process-wide sampler (every 2 s), never
  * from per-viewer work.
  */
+
+import {
+  describeAudioTag,
+  describeVideoSequenceHeader,
+  type StreamCodecInfo,
+} from '../media/codec/describe.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
-import { describeAudioTag, describeVideoSequenceHeader, type StreamCodecInfo } from '../media/codec/describe.ts';
 
 export interface StreamInfo {
   app: string;
@@ -13,7 +18,14 @@ export interface StreamInfo {
   live: boolean;
   publisher?: { sessionId: string; kind: string; remote?: string; startedAt: string };
   codecs: StreamCodecInfo;
-  video?: { codec: string; width?: number; height?: number; frameRate?: number; profile?: string; level?: number };
+  video?: {
+    codec: string;
+    width?: number;
+    height?: number;
+    frameRate?: number;
+    profile?: string;
+    level?: number;
+  };
   audio?: { codec: string; sampleRateHz?: number; channels?: number; profile?: string };
   fps: number;
   ingestKbps: number;
@@ -37,7 +49,10 @@ interface Rate {
 export class StreamStatsSampler {
   private readonly hub: StreamHub;
   private readonly rates = new WeakMap<HubStream, Rate>();
-  private readonly codecCache = new WeakMap<HubStream, { version: number; info: StreamCodecInfo; audioKey?: Buffer }>();
+  private readonly codecCache = new WeakMap<
+    HubStream,
+    { version: number; info: StreamCodecInfo; audioKey?: Buffer }
+  >();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(hub: StreamHub, periodMs = 2000) {
@@ -52,7 +67,15 @@ export class StreamStatsSampler {
       const c = s.counters;
       const prev = this.rates.get(s);
       if (!prev) {
-        this.rates.set(s, { at: now, bytesIn: c.bytesIn, bytesOut: c.bytesOut, videoFrames: c.videoFrames, fps: 0, ingestKbps: 0, egressKbps: 0 });
+        this.rates.set(s, {
+          at: now,
+          bytesIn: c.bytesIn,
+          bytesOut: c.bytesOut,
+          videoFrames: c.videoFrames,
+          fps: 0,
+          ingestKbps: 0,
+          egressKbps: 0,
+        });
         continue;
       }
       const sec = (now - prev.at) / 1000;
@@ -71,7 +94,8 @@ export class StreamStatsSampler {
 
   codecs(s: HubStream): StreamCodecInfo {
     const cached = this.codecCache.get(s);
-    if (cached && cached.version === s.configVersion && (cached.info.audio || !s.hasAudio)) return cached.info;
+    if (cached && cached.version === s.configVersion && (cached.info.audio || !s.hasAudio))
+      return cached.info;
     const info: StreamCodecInfo = {};
     try {
       if (s.videoSequenceHeader) info.video = describeVideoSequenceHeader(s.videoSequenceHeader.data);

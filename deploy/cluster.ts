@@ -36,7 +36,9 @@ function start(name: string, cmd: string, args: string[]): ChildProcess {
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
     if (process.env.RELAYCAST_CLUSTER_VERBOSE) process.stdout.write(d.split('\n').map(prefix).join(''));
   });
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d.split('\n').map(prefix).join('')));
+  proc.stderr
+    ?.setEncoding('utf8')
+    .on('data', (d: string) => process.stderr.write(d.split('\n').map(prefix).join('')));
   proc.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`[${name}] exited (${code ?? signal}); stopping the cluster`);
@@ -51,9 +53,13 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   for (const { proc } of [...children].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
   const deadline = Date.now() + 6000;
-  while (children.some((c) => c.proc.exitCode === null && c.proc.signalCode === null) && Date.now() < deadline)
+  while (
+    children.some((c) => c.proc.exitCode === null && c.proc.signalCode === null) &&
+    Date.now() < deadline
+  )
     await new Promise((r) => setTimeout(r, 100));
-  for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  for (const { proc } of children)
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
@@ -76,11 +82,31 @@ async function waitReady(url: string, what: string): Promise<void> {
 }
 
 const redisPort = port(6390);
-start('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir]);
+start('redis', 'redis-server', [
+  '--port',
+  String(redisPort),
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  dataDir,
+]);
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 const node = process.execPath;
 const cli = join(root, 'cli', 'main.ts');
-const common = ['--redis-url', redisUrl, '--host', '127.0.0.1', '--advertise-host', '127.0.0.1', '--log-level', process.env.RELAYCAST_LOG_LEVEL ?? 'info'];
+const common = [
+  '--redis-url',
+  redisUrl,
+  '--host',
+  '127.0.0.1',
+  '--advertise-host',
+  '127.0.0.1',
+  '--log-level',
+  process.env.RELAYCAST_LOG_LEVEL ?? 'info',
+];
 await new Promise((r) => setTimeout(r, 300));
 
 const origins = [
@@ -92,9 +118,41 @@ const edges = [
   { id: 'edge-2', http: port(8090), rtmp: port(1946), admin: port(9094) },
 ];
 for (const o of origins)
-  start(o.id, node, [cli, 'origin', ...common, '--node-id', o.id, '--rtmp-port', String(o.rtmp), '--internal-port', String(o.internal), '--admin-port', String(o.admin), '--http-port', '0', '--grpc-port', '0']);
+  start(o.id, node, [
+    cli,
+    'origin',
+    ...common,
+    '--node-id',
+    o.id,
+    '--rtmp-port',
+    String(o.rtmp),
+    '--internal-port',
+    String(o.internal),
+    '--admin-port',
+    String(o.admin),
+    '--http-port',
+    '0',
+    '--grpc-port',
+    '0',
+  ]);
 for (const e of edges)
-  start(e.id, node, [cli, 'edge', ...common, '--node-id', e.id, '--http-port', String(e.http), '--rtmp-port', String(e.rtmp), '--admin-port', String(e.admin), '--internal-port', '0', '--grpc-port', '0']);
+  start(e.id, node, [
+    cli,
+    'edge',
+    ...common,
+    '--node-id',
+    e.id,
+    '--http-port',
+    String(e.http),
+    '--rtmp-port',
+    String(e.rtmp),
+    '--admin-port',
+    String(e.admin),
+    '--internal-port',
+    '0',
+    '--grpc-port',
+    '0',
+  ]);
 
 try {
   for (const o of origins) await waitReady(`http://127.0.0.1:${o.admin}/readyz`, o.id);

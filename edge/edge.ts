@@ -2,13 +2,14 @@
  * The edge role: viewers in (HTTP-FLV, HLS, RTMP play), streams from a StreamSource (the local hub
  * in the all-in-one, origin pulls in a cluster).
  */
-import type { HubStream } from '../media/hub/stream.ts';
+
 import { errorCode, RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { PlayRequest } from '../core/rtmp/session.ts';
 import { normaliseIp, verifyPlay } from '../core/signing.ts';
 import type { StreamSource } from '../core/sources.ts';
+import type { HubStream } from '../media/hub/stream.ts';
 
 export interface EdgePlayOptions {
   playAuth: 'open' | 'signed';
@@ -36,7 +37,13 @@ export class RtmpPlayHandler {
   async play(req: PlayRequest): Promise<HubStream> {
     if (this.options.playAuth === 'signed') {
       try {
-        verifyPlay(this.options.playSecrets, req.app, req.name, req.query, normaliseIp(req.remote.replace(/:\d+$/, '')));
+        verifyPlay(
+          this.options.playSecrets,
+          req.app,
+          req.name,
+          req.query,
+          normaliseIp(req.remote.replace(/:\d+$/, '')),
+        );
       } catch (err) {
         this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
         throw err;
@@ -53,7 +60,8 @@ export class RtmpPlayHandler {
     try {
       stream = await this.source.acquire(req.app, req.name);
     } catch (err) {
-      if (errorCode(err) === 'RC_PLAY_NOT_FOUND') this.metrics.viewerRejects.inc({ protocol: 'rtmp', reason: 'not_found' });
+      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
+        this.metrics.viewerRejects.inc({ protocol: 'rtmp', reason: 'not_found' });
       this.log.debug({ app: req.app, name: req.name, code: errorCode(err) }, 'rtmp play refused');
       throw err;
     }

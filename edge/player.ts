@@ -28,7 +28,11 @@ export function servePlayerAsset(file: string, req: IncomingMessage, res: Server
   }
   const path = asset.path();
   const size = statSync(path).size;
-  res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': size, 'Cache-Control': 'public, max-age=86400' });
+  res.writeHead(200, {
+    'Content-Type': asset.type,
+    'Content-Length': size,
+    'Cache-Control': 'public, max-age=86400',
+  });
   if (req.method === 'HEAD') {
     res.end();
     return;
@@ -61,7 +65,11 @@ ${streams.length ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n
 /** The page plays HTTP-FLV with mpegts.js or HLS with hls.js (native HLS where the browser has it). */
 export function renderPlayerPage(app: string, name: string, search: string): string {
   const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
-  const cfg = JSON.stringify({ flv: `${path}.flv${search}`, hls: `${path}.m3u8${search}`, name: `${app}/${name}` });
+  const cfg = JSON.stringify({
+    flv: `${path}.flv${search}`,
+    hls: `${path}.m3u8${search}`,
+    name: `${app}/${name}`,
+  });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${app}/${name}`)} — relaycast</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -6,13 +6,13 @@
  * sends the new configuration records, so FLV/RTMP viewers need no reconnect.
  */
 import { request } from 'undici';
-import { FlvDemuxer } from '../media/flv/demuxer.ts';
-import type { StreamHub } from '../media/hub/hub.ts';
-import type { HubStream, Publication } from '../media/hub/stream.ts';
 import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { StreamSource } from '../core/sources.ts';
+import { FlvDemuxer } from '../media/flv/demuxer.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { HubStream, Publication } from '../media/hub/stream.ts';
 import type { Route, RouteResolver } from './route.ts';
 
 export interface EdgePullOptions {
@@ -94,7 +94,10 @@ class OriginPull {
       remote: route.originUrl,
     });
     this.publication = pub;
-    this.log.info({ origin: route.originNodeId, generation: route.generation, url: route.pullUrl }, 'pulling from origin');
+    this.log.info(
+      { origin: route.originNodeId, generation: route.generation, url: route.pullUrl },
+      'pulling from origin',
+    );
     void (async () => {
       let first = true;
       let reason = 'origin-closed';
@@ -107,7 +110,11 @@ class OriginPull {
           for (const tag of demux.push(chunk as Buffer)) pub.pushTag(tag.type, tag.timestamp, tag.data);
         }
       } catch (err) {
-        reason = abort.signal.aborted ? 'route-changed' : (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'error';
+        reason = abort.signal.aborted
+          ? 'route-changed'
+          : (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT'
+            ? 'timeout'
+            : 'error';
       }
       if (this.closed || this.abort !== abort) return;
       this.owner.metrics.pullsFailed.inc({ reason });
@@ -129,7 +136,10 @@ class OriginPull {
     }
     if (!route || !this.route) return;
     if (route.pullUrl !== this.route.pullUrl) {
-      this.log.info({ from: this.route.originNodeId, to: route.originNodeId, role: route.role }, 'route changed: moving pull');
+      this.log.info(
+        { from: this.route.originNodeId, to: route.originNodeId, role: route.role },
+        'route changed: moving pull',
+      );
       this.abort?.abort();
     }
   }
@@ -191,7 +201,13 @@ export class EdgePuller implements StreamSource {
   private readonly pulls = new Map<string, OriginPull>();
   private readonly starting = new Map<string, Promise<HubStream>>();
 
-  constructor(hub: StreamHub, resolver: RouteResolver, options: EdgePullOptions, metrics: Metrics, log: Logger) {
+  constructor(
+    hub: StreamHub,
+    resolver: RouteResolver,
+    options: EdgePullOptions,
+    metrics: Metrics,
+    log: Logger,
+  ) {
     this.hub = hub;
     this.resolver = resolver;
     this.options = options;
@@ -220,7 +236,8 @@ export class EdgePuller implements StreamSource {
     for (;;) {
       const route = await this.resolver.resolve(app, name);
       if (route) return route;
-      if (Date.now() >= deadline) throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);
+      if (Date.now() >= deadline)
+        throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -3,15 +3,15 @@
  * index of live streams. Nothing administrative is served here.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { HubStream } from '../media/hub/stream.ts';
 import { errorCode, RelaycastError } from '../core/errors.ts';
 import { serveFlv } from '../core/http-flv.ts';
 import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { ConnectionLimiter } from '../core/net-limits.ts';
 import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
 import type { HlsSource, StreamSource } from '../core/sources.ts';
-import { ConnectionLimiter } from '../core/net-limits.ts';
+import type { HubStream } from '../media/hub/stream.ts';
 import { renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
 
 export interface ViewerHttpOptions {
@@ -59,12 +59,14 @@ export class ViewerHttpServer {
     this.metrics = metrics;
     this.log = log.child({ component: 'viewer-http' });
     this.limiter = new ConnectionLimiter(options.maxConnectionsPerIp);
-    this.server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16 * 1024 }, (req, res) =>
-      this.handle(req, res).catch((err: unknown) => {
-        this.log.error({ err }, 'viewer request failed');
-        if (!res.headersSent) sendError(res, 500, 'RC_INTERNAL', 'internal error', true);
-        else res.destroy();
-      }),
+    this.server = createServer(
+      { requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16 * 1024 },
+      (req, res) =>
+        this.handle(req, res).catch((err: unknown) => {
+          this.log.error({ err }, 'viewer request failed');
+          if (!res.headersSent) sendError(res, 500, 'RC_INTERNAL', 'internal error', true);
+          else res.destroy();
+        }),
     );
     this.server.on('connection', (socket) => {
       const ip = socket.remoteAddress ?? '';
@@ -88,7 +90,13 @@ export class ViewerHttpServer {
     return typeof addr === 'object' && addr ? addr.port : this.options.port;
   }
 
-  private authorize(app: string, name: string, query: URLSearchParams, req: IncomingMessage, protocol: string): void {
+  private authorize(
+    app: string,
+    name: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    protocol: string,
+  ): void {
     if (this.options.playAuth !== 'signed') return;
     try {
       verifyPlay(this.options.playSecrets, app, name, query, normaliseIp(req.socket.remoteAddress));
@@ -113,7 +121,9 @@ export class ViewerHttpServer {
     const path = url.pathname;
     if (path === '/' || path === '/index.html') {
       const streams = await this.options.listStreams();
-      sendText(res, 200, renderIndexPage(streams), 'text/html; charset=utf-8', { 'Cache-Control': 'no-cache' });
+      sendText(res, 200, renderIndexPage(streams), 'text/html; charset=utf-8', {
+        'Cache-Control': 'no-cache',
+      });
       return;
     }
     if (path.startsWith('/play/')) {
@@ -141,8 +151,10 @@ export class ViewerHttpServer {
     }
     try {
       if (target.ext === 'flv') await this.serveFlv(req, res, target.app, target.name, url.searchParams);
-      else if (target.ext === 'm3u8') await this.servePlaylist(req, res, target.app, target.name, url.searchParams);
-      else if (target.ext === 'ts') await this.serveSegment(req, res, target.app, target.name, url.searchParams);
+      else if (target.ext === 'm3u8')
+        await this.servePlaylist(req, res, target.app, target.name, url.searchParams);
+      else if (target.ext === 'ts')
+        await this.serveSegment(req, res, target.app, target.name, url.searchParams);
       else sendError(res, 404, 'RC_NOT_FOUND', `unknown extension .${target.ext}`, true);
     } catch (err) {
       const code = errorCode(err);
@@ -161,7 +173,11 @@ export class ViewerHttpServer {
     if (this.draining) reject('draining', 'this edge is draining; retry on another one');
     if (this.options.maxViewersPerNode > 0 && this.options.viewerCount() >= this.options.maxViewersPerNode)
       reject('limit', 'this node has reached its viewer limit');
-    if (stream && this.options.maxViewersPerStream > 0 && stream.viewers.size >= this.options.maxViewersPerStream)
+    if (
+      stream &&
+      this.options.maxViewersPerStream > 0 &&
+      stream.viewers.size >= this.options.maxViewersPerStream
+    )
       reject('limit', 'this stream has reached its viewer limit');
   }
 
@@ -178,7 +194,8 @@ export class ViewerHttpServer {
     try {
       stream = await this.streams.acquire(app, name);
     } catch (err) {
-      if (errorCode(err) === 'RC_PLAY_NOT_FOUND') this.metrics.viewerRejects.inc({ protocol: 'flv', reason: 'not_found' });
+      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
+        this.metrics.viewerRejects.inc({ protocol: 'flv', reason: 'not_found' });
       throw err;
     }
     this.checkLimits(stream, 'flv');
@@ -219,12 +236,14 @@ export class ViewerHttpServer {
   ): Promise<void> {
     // The segment's own name is `<name>-<seq>`: the stream is the part before the last '-'.
     const dash = name.lastIndexOf('-');
-    if (dash <= 0) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'segment names look like <name>-<sequence>.ts');
+    if (dash <= 0)
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', 'segment names look like <name>-<sequence>.ts');
     const streamName = name.slice(0, dash);
     this.authorize(app, streamName, query, req, 'hls');
     if (!this.hls) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'HLS is not enabled on this node');
     const data = await this.hls.segment(app, streamName, `${name}.ts`);
-    if (!data) throw new RelaycastError('RC_PLAY_NOT_FOUND', `segment ${name}.ts is not (or no longer) available`);
+    if (!data)
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', `segment ${name}.ts is not (or no longer) available`);
     res.writeHead(200, {
       'Content-Type': 'video/mp2t',
       'Content-Length': data.length,

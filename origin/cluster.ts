@@ -3,13 +3,14 @@
  * lease, renews the leases, fences itself off a stream when a newer generation appears elsewhere,
  * and heartbeats its node record. One timer per process, never one per stream.
  */
-import type { StreamHub } from '../media/hub/hub.ts';
-import type { HubStream, Publication } from '../media/hub/stream.ts';
+
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import type { RegistryEvent, StreamRecord } from '../core/registry/types.ts';
 import type { StreamStatsSampler } from '../core/stream-info.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { HubStream, Publication } from '../media/hub/stream.ts';
 import { Origin } from './origin.ts';
 import type { PublishTarget } from './publish-auth.ts';
 
@@ -82,7 +83,10 @@ export class OriginCluster {
     void this.tick();
   }
 
-  private pendingGenerations = new Map<string, { generation: number; sessionId: string; target: PublishTarget }>();
+  private pendingGenerations = new Map<
+    string,
+    { generation: number; sessionId: string; target: PublishTarget }
+  >();
 
   /** Takes the generation before the publish is accepted, so a takeover is fenced from the start. */
   private async beforePublish(target: PublishTarget, sessionId: string): Promise<void> {
@@ -127,19 +131,35 @@ export class OriginCluster {
       generation: owned.generation,
       startedAt: owned.startedAt,
       role: owned.target.role,
-      ...(info?.video || info?.audio ? { codecs: { ...(info.video ? { video: info.video } : {}), ...(info.audio ? { audio: info.audio } : {}) } } : {}),
+      ...(info?.video || info?.audio
+        ? {
+            codecs: {
+              ...(info.video ? { video: info.video } : {}),
+              ...(info.audio ? { audio: info.audio } : {}),
+            },
+          }
+        : {}),
       ...(info ? { bitrateKbps: info.ingestKbps } : {}),
     };
   }
 
   private async register(key: string, owned: Owned): Promise<void> {
     try {
-      if (owned.generation === 0) owned.generation = await this.registry.nextGeneration(owned.target.app, key.slice(owned.target.app.length + 1));
+      if (owned.generation === 0)
+        owned.generation = await this.registry.nextGeneration(
+          owned.target.app,
+          key.slice(owned.target.app.length + 1),
+        );
       const res = await this.registry.registerStream(this.record(key, owned), this.options.leaseTtlMs);
       if (this.owned.get(key) !== owned) return;
       if (!res.ok) {
         this.log.warn(
-          { stream: key, ours: owned.generation, theirs: res.current.generation, node: res.current.originNodeId },
+          {
+            stream: key,
+            ours: owned.generation,
+            theirs: res.current.generation,
+            node: res.current.originNodeId,
+          },
           'a newer publish of this stream exists elsewhere: closing ours',
         );
         this.lose(key, owned);
@@ -168,7 +188,10 @@ export class OriginCluster {
       await this.registry.unregisterStream(owned.target.app, stream.name, owned.generation, reason);
     } catch (err) {
       this.metrics.registryErrors.inc({ op: 'unregisterStream' });
-      this.log.warn({ stream: stream.key, err: (err as Error).message }, 'unregister failed (lease will expire)');
+      this.log.warn(
+        { stream: stream.key, err: (err as Error).message },
+        'unregister failed (lease will expire)',
+      );
     }
   }
 
@@ -178,13 +201,20 @@ export class OriginCluster {
       const key = `${s.app}/${s.role === 'backup' ? `${s.name}~backup` : s.name}`;
       const owned = this.owned.get(key);
       if (owned && s.generation > owned.generation && s.sessionId !== owned.sessionId) {
-        this.log.info({ stream: key, newer: s.generation, node: s.originNodeId }, 'taken over by a newer publish');
+        this.log.info(
+          { stream: key, newer: s.generation, node: s.originNodeId },
+          'taken over by a newer publish',
+        );
         this.metrics.takeovers.inc();
         this.lose(key, owned);
       }
     } else if (e.type === 'kick') {
       for (const [key, owned] of this.owned) {
-        if (owned.target.app === e.app && owned.target.name === e.name && (e.generation === undefined || e.generation === owned.generation)) {
+        if (
+          owned.target.app === e.app &&
+          owned.target.name === e.name &&
+          (e.generation === undefined || e.generation === owned.generation)
+        ) {
           this.log.info({ stream: key, reason: e.reason }, 'kicked by admin');
           this.lose(key, owned);
         }
@@ -208,15 +238,24 @@ export class OriginCluster {
     const t0 = performance.now();
     try {
       const rec = this.record(key, owned);
-      const ok = await this.registry.renewStream(rec.app, rec.name, owned.generation, this.options.leaseTtlMs, {
-        ...(rec.codecs ? { codecs: rec.codecs } : {}),
-        ...(rec.bitrateKbps !== undefined ? { bitrateKbps: rec.bitrateKbps } : {}),
-      });
+      const ok = await this.registry.renewStream(
+        rec.app,
+        rec.name,
+        owned.generation,
+        this.options.leaseTtlMs,
+        {
+          ...(rec.codecs ? { codecs: rec.codecs } : {}),
+          ...(rec.bitrateKbps !== undefined ? { bitrateKbps: rec.bitrateKbps } : {}),
+        },
+      );
       this.metrics.leaseRenewSeconds.observe((performance.now() - t0) / 1000);
       if (ok || this.owned.get(key) !== owned) return;
       const current = await this.registry.getStream(rec.app, rec.name, owned.target.role);
       if (current && current.generation > owned.generation) {
-        this.log.warn({ stream: key, theirs: current.generation }, 'lease renewal fenced off: newer generation');
+        this.log.warn(
+          { stream: key, theirs: current.generation },
+          'lease renewal fenced off: newer generation',
+        );
         this.lose(key, owned);
       } else {
         // The record is gone (Redis restarted or the lease lapsed): register again.
@@ -274,7 +313,12 @@ export class OriginCluster {
       [...this.owned].map(async ([key, owned]) => {
         this.owned.delete(key);
         try {
-          await this.registry.unregisterStream(owned.target.app, owned.target.name, owned.generation, 'origin-shutdown');
+          await this.registry.unregisterStream(
+            owned.target.app,
+            owned.target.name,
+            owned.generation,
+            'origin-shutdown',
+          );
         } catch {
           /* the lease expires anyway */
         }

@@ -4,12 +4,19 @@
  * cluster token when one is configured.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { StreamHub } from '../media/hub/hub.ts';
 import { serveFlv } from '../core/http-flv.ts';
-import { bearerToken, parseStreamPath, secretEquals, sendError, sendJson, sendText } from '../core/http-util.ts';
+import {
+  bearerToken,
+  parseStreamPath,
+  secretEquals,
+  sendError,
+  sendJson,
+  sendText,
+} from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { HlsSource } from '../core/sources.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
 
 export interface InternalHttpOptions {
   host: string;
@@ -27,7 +34,13 @@ export class InternalHttpServer {
   /** Pull requests served since start (tests and the admin API read it). */
   pullsServed = 0;
 
-  constructor(hub: StreamHub, hls: HlsSource | undefined, options: InternalHttpOptions, metrics: Metrics, log: Logger) {
+  constructor(
+    hub: StreamHub,
+    hls: HlsSource | undefined,
+    options: InternalHttpOptions,
+    metrics: Metrics,
+    log: Logger,
+  ) {
     this.hub = hub;
     this.hls = hls;
     this.options = options;
@@ -64,11 +77,22 @@ export class InternalHttpServer {
     const url = new URL(req.url ?? '/', 'http://internal');
     if (!this.authorized(req, url)) {
       this.metrics.authFailures.inc({ surface: 'cluster', reason: 'RC_CLUSTER_UNAUTHORIZED' });
-      sendError(res, 401, 'RC_CLUSTER_UNAUTHORIZED', 'edges must send the cluster token (Authorization: Bearer)');
+      sendError(
+        res,
+        401,
+        'RC_CLUSTER_UNAUTHORIZED',
+        'edges must send the cluster token (Authorization: Bearer)',
+      );
       return;
     }
     if (url.pathname === '/_streams') {
-      sendJson(res, 200, { streams: this.hub.list().filter((s) => s.live).map((s) => s.key), pullsServed: this.pullsServed });
+      sendJson(res, 200, {
+        streams: this.hub
+          .list()
+          .filter((s) => s.live)
+          .map((s) => s.key),
+        pullsServed: this.pullsServed,
+      });
       return;
     }
     const target = parseStreamPath(url.pathname);
@@ -105,7 +129,11 @@ export class InternalHttpServer {
         sendError(res, 404, 'RC_PLAY_NOT_FOUND', `no segment ${name}.ts`);
         return;
       }
-      res.writeHead(200, { 'Content-Type': 'video/mp2t', 'Content-Length': data.length, 'Cache-Control': 'max-age=3600' });
+      res.writeHead(200, {
+        'Content-Type': 'video/mp2t',
+        'Content-Length': data.length,
+        'Cache-Control': 'max-age=3600',
+      });
       res.end(data);
       return;
     }

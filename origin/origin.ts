@@ -4,13 +4,12 @@
  * events (see cluster.ts and hls.ts), so the publish path stays the same in the all-in-one.
  */
 import { randomUUID } from 'node:crypto';
-import type { StreamHub } from '../media/hub/hub.ts';
-import type { Publication, PublicationEndReason } from '../media/hub/stream.ts';
-import { RelaycastError } from '../core/errors.ts';
+import { errorCode, RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { PublishRequest } from '../core/rtmp/session.ts';
-import { errorCode } from '../core/errors.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { Publication, PublicationEndReason } from '../media/hub/stream.ts';
 import type { PublishAuthorizer, PublishTarget } from './publish-auth.ts';
 
 export interface OriginOptions {
@@ -31,7 +30,13 @@ export class Origin {
   hooks: PublishHooks = {};
   draining = false;
 
-  constructor(hub: StreamHub, auth: PublishAuthorizer, options: OriginOptions, metrics: Metrics, log: Logger) {
+  constructor(
+    hub: StreamHub,
+    auth: PublishAuthorizer,
+    options: OriginOptions,
+    metrics: Metrics,
+    log: Logger,
+  ) {
     this.hub = hub;
     this.auth = auth;
     this.options = options;
@@ -45,7 +50,8 @@ export class Origin {
   }
 
   async publish(req: PublishRequest, onEnd: (reason: PublicationEndReason) => void): Promise<Publication> {
-    if (this.draining) throw new RelaycastError('RC_PUBLISH_DRAINING', 'this origin is shutting down; reconnect to another');
+    if (this.draining)
+      throw new RelaycastError('RC_PUBLISH_DRAINING', 'this origin is shutting down; reconnect to another');
     const ip = req.remote.replace(/:\d+$/, '');
     let target: PublishTarget;
     try {
@@ -61,12 +67,16 @@ export class Origin {
     if (!existing && this.options.maxStreams > 0) {
       const live = this.hub.list().filter((s) => s.live).length;
       if (live >= this.options.maxStreams)
-        throw new RelaycastError('RC_PUBLISH_STREAM_LIMIT', `this origin already carries ${live} streams (--max-streams)`);
+        throw new RelaycastError(
+          'RC_PUBLISH_STREAM_LIMIT',
+          `this origin already carries ${live} streams (--max-streams)`,
+        );
     }
     const sessionId = randomUUID();
     await this.hooks.beforePublish?.(target, sessionId);
     const pub = this.hub.publish(target.app, hubName, { sessionId, kind: 'rtmp', remote: req.remote }, onEnd);
-    if (existing) this.log.info({ stream: pub.stream.key, remote: req.remote }, 'republish took over the stream');
+    if (existing)
+      this.log.info({ stream: pub.stream.key, remote: req.remote }, 'republish took over the stream');
     return pub;
   }
 }

@@ -8,7 +8,9 @@ import { RelaycastError } from '../core/errors.ts';
 
 export interface ChannelLookup {
   /** Channel owning this key hash, and whether the key is its primary or backup key. */
-  findByKeyHash(keyHash: string): Promise<{ app: string; name: string; role: 'primary' | 'backup' } | undefined>;
+  findByKeyHash(
+    keyHash: string,
+  ): Promise<{ app: string; name: string; role: 'primary' | 'backup' } | undefined>;
 }
 
 export interface PublishTarget {
@@ -70,7 +72,8 @@ export class FailureLimiter {
 const NAME_RE = /^[A-Za-z0-9._~-]{1,128}$/;
 
 export function validateStreamName(app: string, name: string): void {
-  if (!NAME_RE.test(name)) throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'stream names may use A-Z a-z 0-9 . _ ~ - (1-128)');
+  if (!NAME_RE.test(name))
+    throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'stream names may use A-Z a-z 0-9 . _ ~ - (1-128)');
   if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(app) || app.length > 128)
     throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'app names may use A-Z a-z 0-9 . _ ~ - and /');
 }
@@ -91,7 +94,10 @@ export class PublishAuthorizer {
       return { app, name: streamName, role: 'primary' };
     }
     if (this.limiter.blocked(ip))
-      throw new RelaycastError('RC_PUBLISH_RATE_LIMITED', 'too many failed publish attempts from this address; wait a minute');
+      throw new RelaycastError(
+        'RC_PUBLISH_RATE_LIMITED',
+        'too many failed publish attempts from this address; wait a minute',
+      );
     const key = query.get('key') ?? streamName;
     const found = this.channels ? await this.channels.findByKeyHash(hashKey(key)) : undefined;
     if (!found || found.app !== app || (query.has('key') && streamName !== found.name)) {

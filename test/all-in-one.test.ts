@@ -74,7 +74,11 @@ describe('all-in-one', { timeout: 240_000 }, () => {
     assert.equal(v.height, 360);
     assert.equal(v.r_frame_rate, '30/1');
     assert.equal(a.codec_name, 'aac');
-    const play = await run('ffmpeg', ['-v', 'error', '-rw_timeout', '10000000', '-i', rtmpUrl('test'), '-t', '3', '-f', 'null', '-'], 60_000);
+    const play = await run(
+      'ffmpeg',
+      ['-v', 'error', '-rw_timeout', '10000000', '-i', rtmpUrl('test'), '-t', '3', '-f', 'null', '-'],
+      60_000,
+    );
     assert.equal(play.code, 0, `ffmpeg RTMP play failed: ${play.stderr}`);
     const head = await fetch(flvUrl('test'), { method: 'HEAD' });
     assert.equal(head.status, 200);
@@ -96,8 +100,12 @@ describe('all-in-one', { timeout: 240_000 }, () => {
   it('50 concurrent HTTP-FLV viewers all get media', async () => {
     const reads = await Promise.all(Array.from({ length: 50 }, () => openFlv(flvUrl('test'))));
     try {
-      await waitFor('all 50 viewers to get 10 video frames', () =>
-        reads.every((r) => r.tags.filter((t) => t.type === TAG_VIDEO).length >= 10) || undefined, 20_000, 200);
+      await waitFor(
+        'all 50 viewers to get 10 video frames',
+        () => reads.every((r) => r.tags.filter((t) => t.type === TAG_VIDEO).length >= 10) || undefined,
+        20_000,
+        200,
+      );
       const streams = await getJson<{ streams: { name: string; viewers: { flv: number } }[] }>(
         `http://127.0.0.1:${rc.ports.admin}/api/v1/streams`,
       );
@@ -111,13 +119,19 @@ describe('all-in-one', { timeout: 240_000 }, () => {
     const first = publish(rtmpUrl('re'), { size: '320x240' });
     await waitLive('re');
     const read = await openFlv(flvUrl('re'));
-    await waitFor('frames', () => read.tags.filter((t) => t.type === TAG_VIDEO).length > 30 || undefined, 15_000);
+    await waitFor(
+      'frames',
+      () => read.tags.filter((t) => t.type === TAG_VIDEO).length > 30 || undefined,
+      15_000,
+    );
     await first.stop('SIGKILL');
     const before = read.tags.length;
     publish(rtmpUrl('re'), { size: '320x240' });
     await waitFor(
       'frames after republish',
-      () => read.tags.slice(before).filter((t) => t.type === TAG_VIDEO && !isVideoSequenceHeader(t.data)).length > 30 || undefined,
+      () =>
+        read.tags.slice(before).filter((t) => t.type === TAG_VIDEO && !isVideoSequenceHeader(t.data)).length >
+          30 || undefined,
       30_000,
     );
     read.close();
@@ -129,7 +143,11 @@ describe('all-in-one', { timeout: 240_000 }, () => {
     const a = publish(rtmpUrl('take'), { size: '640x360' });
     await waitLive('take');
     const read = await openFlv(flvUrl('take'));
-    await waitFor('frames from A', () => read.tags.filter((t) => t.type === TAG_VIDEO).length > 10 || undefined, 15_000);
+    await waitFor(
+      'frames from A',
+      () => read.tags.filter((t) => t.type === TAG_VIDEO).length > 10 || undefined,
+      15_000,
+    );
     const b = publish(rtmpUrl('take'), { size: '320x240' });
     // A's connection is closed by the server: its ffmpeg exits on its own.
     await waitFor('publisher A to be dropped', () => (a.proc.exitCode !== null ? true : undefined), 15_000);
@@ -143,7 +161,9 @@ describe('all-in-one', { timeout: 240_000 }, () => {
       15_000,
     );
     const info = await waitFor('stream info shows 320x240', async () => {
-      const r = await getJson<{ video?: { width?: number } }>(`http://127.0.0.1:${rc.ports.admin}/api/v1/streams/live/take`);
+      const r = await getJson<{ video?: { width?: number } }>(
+        `http://127.0.0.1:${rc.ports.admin}/api/v1/streams/live/take`,
+      );
       return r.body.video?.width === 320 ? r.body : undefined;
     });
     assert.ok(info);

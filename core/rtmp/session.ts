@@ -8,7 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AmfObject, AmfValue } from '../../media/amf/amf0.ts';
 import { encodeAmf0 } from '../../media/amf/amf0.ts';
-import { type RtmpMessage, ChunkReader, ChunkWriter } from '../../media/rtmp/chunk.ts';
+import { RTMP_OUT_CHUNK_SIZE } from '../../media/hub/output.ts';
+import type { HubStream, Publication, PublicationEndReason } from '../../media/hub/stream.ts';
+import type { Viewer } from '../../media/hub/viewer.ts';
+import { ChunkReader, ChunkWriter, type RtmpMessage } from '../../media/rtmp/chunk.ts';
 import {
   connectResult,
   createStreamResult,
@@ -21,9 +24,6 @@ import {
 } from '../../media/rtmp/command.ts';
 import { ServerHandshake } from '../../media/rtmp/handshake.ts';
 import * as M from '../../media/rtmp/messages.ts';
-import { RTMP_OUT_CHUNK_SIZE } from '../../media/hub/output.ts';
-import type { HubStream, Publication, PublicationEndReason } from '../../media/hub/stream.ts';
-import type { Viewer } from '../../media/hub/viewer.ts';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../../media/tag.ts';
 import { errorCode, RelaycastError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -132,7 +132,10 @@ export class RtmpSession {
         if (!data || data.length === 0) return;
       }
       const messages = this.reader.push(data);
-      if (this.peerWindowAckSize > 0 && this.reader.bytesReceived - this.lastAckSent >= this.peerWindowAckSize) {
+      if (
+        this.peerWindowAckSize > 0 &&
+        this.reader.bytesReceived - this.lastAckSent >= this.peerWindowAckSize
+      ) {
         this.lastAckSent = this.reader.bytesReceived;
         this.send(M.acknowledgementMessage(this.reader.bytesReceived >>> 0));
       }
@@ -148,7 +151,11 @@ export class RtmpSession {
       case M.VIDEO:
         if (this.publication && msg.streamId === this.publishStreamId) {
           this.lastMediaAt = performance.now();
-          this.publication.pushTag(msg.typeId === M.AUDIO ? TAG_AUDIO : TAG_VIDEO, msg.timestamp, msg.payload);
+          this.publication.pushTag(
+            msg.typeId === M.AUDIO ? TAG_AUDIO : TAG_VIDEO,
+            msg.timestamp,
+            msg.payload,
+          );
         }
         return;
       case M.AGGREGATE:
@@ -207,7 +214,9 @@ export class RtmpSession {
         this.app = normaliseApp(obj.app);
         this.tcUrl = typeof obj.tcUrl === 'string' ? obj.tcUrl : undefined;
         if (!this.app) {
-          this.send(errorResult(tx, 'NetConnection.Connect.Rejected', 'connect needs an app, e.g. rtmp://host/live'));
+          this.send(
+            errorResult(tx, 'NetConnection.Connect.Rejected', 'connect needs an app, e.g. rtmp://host/live'),
+          );
           return this.close('no app');
         }
         this.send(M.windowAckSizeMessage(WINDOW_ACK_SIZE));
@@ -250,7 +259,8 @@ export class RtmpSession {
         return;
       case 'deleteStream':
       case 'closeStream': {
-        const sid = cmd.name === 'deleteStream' && typeof cmd.args[0] === 'number' ? cmd.args[0] : msg.streamId;
+        const sid =
+          cmd.name === 'deleteStream' && typeof cmd.args[0] === 'number' ? cmd.args[0] : msg.streamId;
         if (this.publication && sid === this.publishStreamId) this.endPublish('unpublish');
         if (this.viewer && sid === this.viewer.streamId) this.stopPlay();
         return;
@@ -264,15 +274,31 @@ export class RtmpSession {
     const raw = typeof args[0] === 'string' ? args[0] : '';
     const { name: streamName, query } = splitName(raw);
     if (!this.connected || !streamName) {
-      this.send(onStatus(streamId, 'error', 'NetStream.Publish.BadName', 'publish needs a stream name (the stream key)'));
+      this.send(
+        onStatus(
+          streamId,
+          'error',
+          'NetStream.Publish.BadName',
+          'publish needs a stream name (the stream key)',
+        ),
+      );
       return this.close('bad publish');
     }
     if (this.publication || this.viewer) {
-      this.send(onStatus(streamId, 'error', 'NetStream.Publish.BadConnection', 'this connection already publishes or plays'));
+      this.send(
+        onStatus(
+          streamId,
+          'error',
+          'NetStream.Publish.BadConnection',
+          'this connection already publishes or plays',
+        ),
+      );
       return;
     }
     if (!this.handlers.publish) {
-      this.send(onStatus(streamId, 'error', 'NetStream.Publish.Denied', 'this node does not accept publishers'));
+      this.send(
+        onStatus(streamId, 'error', 'NetStream.Publish.Denied', 'this node does not accept publishers'),
+      );
       return this.close('publish not served');
     }
     let pub: Publication;
@@ -283,7 +309,8 @@ export class RtmpSession {
       );
     } catch (err) {
       const code = errorCode(err);
-      const statusCode = code === 'RC_PUBLISH_KEY_INVALID' ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Denied';
+      const statusCode =
+        code === 'RC_PUBLISH_KEY_INVALID' ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Denied';
       this.log.warn({ app: this.app, code, err: (err as Error).message }, 'publish refused');
       this.send(onStatus(streamId, 'error', statusCode, `${(err as Error).message} (${code})`));
       // Give the client a moment to read the status before the socket goes.
@@ -326,7 +353,12 @@ export class RtmpSession {
     this.publication = undefined;
     if (pub) this.log.info({ stream: pub.stream.key, reason }, 'publisher closed by server');
     this.send(
-      onStatus(this.publishStreamId, 'status', 'NetStream.Unpublish.Success', `publishing stopped: ${reason}`),
+      onStatus(
+        this.publishStreamId,
+        'status',
+        'NetStream.Unpublish.Success',
+        `publishing stopped: ${reason}`,
+      ),
     );
     this.close(`publication ended: ${reason}`);
   }
@@ -351,7 +383,9 @@ export class RtmpSession {
       return this.close('play not served');
     }
     if (this.viewer || this.publication) {
-      this.send(onStatus(streamId, 'error', 'NetStream.Play.Failed', 'this connection already plays or publishes'));
+      this.send(
+        onStatus(streamId, 'error', 'NetStream.Play.Failed', 'this connection already plays or publishes'),
+      );
       return;
     }
     let stream: HubStream;
@@ -367,8 +401,14 @@ export class RtmpSession {
     }
     if (this.closed) return;
     this.send(M.streamBeginMessage(streamId));
-    this.send(onStatus(streamId, 'status', 'NetStream.Play.Reset', `Playing and resetting ${name}.`, { details: name }));
-    this.send(onStatus(streamId, 'status', 'NetStream.Play.Start', `Started playing ${name}.`, { details: name }));
+    this.send(
+      onStatus(streamId, 'status', 'NetStream.Play.Reset', `Playing and resetting ${name}.`, {
+        details: name,
+      }),
+    );
+    this.send(
+      onStatus(streamId, 'status', 'NetStream.Play.Start', `Started playing ${name}.`, { details: name }),
+    );
     this.send(sampleAccessMessage(streamId));
     this.attachViewer(stream, streamId, name);
   }
@@ -387,7 +427,9 @@ export class RtmpSession {
           if (this.viewer?.viewer !== viewer) return;
           this.viewer = undefined;
           if (reason === 'client-gone') return;
-          this.send(onStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `stream ended: ${reason}`));
+          this.send(
+            onStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `stream ended: ${reason}`),
+          );
           this.close(`viewer closed: ${reason}`);
         },
       },

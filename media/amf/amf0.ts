@@ -58,7 +58,10 @@ class Reader {
   }
   need(n: number): void {
     if (this.pos + n > this.buf.length)
-      throw new MediaError('RC_AMF_TRUNCATED', `AMF0: need ${n} bytes at ${this.pos}, have ${this.buf.length - this.pos}`);
+      throw new MediaError(
+        'RC_AMF_TRUNCATED',
+        `AMF0: need ${n} bytes at ${this.pos}, have ${this.buf.length - this.pos}`,
+      );
   }
   u8(): number {
     this.need(1);
@@ -84,7 +87,10 @@ class Reader {
   }
   utf8(len: number): string {
     if (len > this.limits.maxStringBytes)
-      throw new MediaError('RC_AMF_TOO_LONG', `AMF0: string of ${len} bytes exceeds ${this.limits.maxStringBytes}`);
+      throw new MediaError(
+        'RC_AMF_TOO_LONG',
+        `AMF0: string of ${len} bytes exceeds ${this.limits.maxStringBytes}`,
+      );
     this.need(len);
     const s = this.buf.toString('utf8', this.pos, this.pos + len);
     this.pos += len;
@@ -99,7 +105,8 @@ function readProperties(r: Reader, target: AmfObject, depth: number): void {
     const key = r.utf8(r.u16());
     if (key === '') {
       const end = r.u8();
-      if (end !== OBJECT_END) throw new MediaError('RC_AMF_BAD_MARKER', `AMF0: expected object-end, got 0x${end.toString(16)}`);
+      if (end !== OBJECT_END)
+        throw new MediaError('RC_AMF_BAD_MARKER', `AMF0: expected object-end, got 0x${end.toString(16)}`);
       return;
     }
     if (++items > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', 'AMF0: too many object members');
@@ -109,7 +116,8 @@ function readProperties(r: Reader, target: AmfObject, depth: number): void {
 }
 
 function readValue(r: Reader, depth: number): AmfValue {
-  if (depth > r.limits.maxDepth) throw new MediaError('RC_AMF_TOO_DEEP', `AMF0: nesting deeper than ${r.limits.maxDepth}`);
+  if (depth > r.limits.maxDepth)
+    throw new MediaError('RC_AMF_TOO_DEEP', `AMF0: nesting deeper than ${r.limits.maxDepth}`);
   const marker = r.u8();
   switch (marker) {
     case NUMBER:
@@ -131,7 +139,8 @@ function readValue(r: Reader, depth: number): AmfValue {
     }
     case ECMA_ARRAY: {
       const count = r.u32(); // associative-count: advisory only
-      if (count > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', `AMF0: ECMA array of ${count} items`);
+      if (count > r.limits.maxItems)
+        throw new MediaError('RC_AMF_TOO_LONG', `AMF0: ECMA array of ${count} items`);
       const obj: AmfObject = {};
       r.refs.push(obj);
       // Some writers omit the terminator when count is exact and the buffer ends.
@@ -141,7 +150,8 @@ function readValue(r: Reader, depth: number): AmfValue {
     }
     case STRICT_ARRAY: {
       const count = r.u32();
-      if (count > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', `AMF0: strict array of ${count} items`);
+      if (count > r.limits.maxItems)
+        throw new MediaError('RC_AMF_TOO_LONG', `AMF0: strict array of ${count} items`);
       r.need(count); // every element takes at least one byte
       const arr: AmfValue[] = [];
       r.refs.push(arr);
@@ -160,7 +170,8 @@ function readValue(r: Reader, depth: number): AmfValue {
       return undefined;
     case REFERENCE: {
       const idx = r.u16();
-      if (idx >= r.refs.length) throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF0: reference ${idx} to unknown object`);
+      if (idx >= r.refs.length)
+        throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF0: reference ${idx} to unknown object`);
       return r.refs[idx];
     }
     case AVMPLUS_OBJECT: {
@@ -186,7 +197,11 @@ export function decodeAmf0(buf: Buffer, limits?: Partial<AmfLimits>): AmfValue[]
 }
 
 /** Decodes one value at offset (used by AMF3-in-AMF0 callers and tests). */
-export function decodeAmf0Value(buf: Buffer, offset: number, limits?: Partial<AmfLimits>): { value: AmfValue; offset: number } {
+export function decodeAmf0Value(
+  buf: Buffer,
+  offset: number,
+  limits?: Partial<AmfLimits>,
+): { value: AmfValue; offset: number } {
   const r = new Reader(buf, offset, { ...DEFAULT_AMF_LIMITS, ...limits });
   const value = readValue(r, 0);
   return { value, offset: r.pos };

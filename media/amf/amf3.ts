@@ -25,7 +25,8 @@ class Reader3 {
     this.limits = limits;
   }
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new MediaError('RC_AMF_TRUNCATED', `AMF3: need ${n} bytes at ${this.pos}`);
+    if (this.pos + n > this.buf.length)
+      throw new MediaError('RC_AMF_TRUNCATED', `AMF3: need ${n} bytes at ${this.pos}`);
   }
   u8(): number {
     this.need(1);
@@ -48,7 +49,8 @@ class Reader3 {
     return v;
   }
   bytes(len: number): Buffer {
-    if (len > this.limits.maxStringBytes) throw new MediaError('RC_AMF_TOO_LONG', `AMF3: ${len} bytes exceeds the limit`);
+    if (len > this.limits.maxStringBytes)
+      throw new MediaError('RC_AMF_TOO_LONG', `AMF3: ${len} bytes exceeds the limit`);
     this.need(len);
     const b = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
@@ -68,13 +70,15 @@ class Reader3 {
   }
   objectRef(h: number): AmfValue {
     const idx = h >> 1;
-    if (idx >= this.objects.length) throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF3: object reference ${idx}`);
+    if (idx >= this.objects.length)
+      throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF3: object reference ${idx}`);
     return this.objects[idx];
   }
 }
 
 function value(r: Reader3, depth: number): AmfValue {
-  if (depth > r.limits.maxDepth) throw new MediaError('RC_AMF_TOO_DEEP', `AMF3: nesting deeper than ${r.limits.maxDepth}`);
+  if (depth > r.limits.maxDepth)
+    throw new MediaError('RC_AMF_TOO_DEEP', `AMF3: nesting deeper than ${r.limits.maxDepth}`);
   const marker = r.u8();
   switch (marker) {
     case 0x00: // undefined
@@ -125,7 +129,8 @@ function value(r: Reader3, depth: number): AmfValue {
       for (;;) {
         const key = r.string();
         if (key === '') break;
-        if (++items > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many array members');
+        if (++items > r.limits.maxItems)
+          throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many array members');
         hasAssoc = true;
         assoc[key] = value(r, depth + 1);
       }
@@ -150,7 +155,8 @@ function value(r: Reader3, depth: number): AmfValue {
         throw new MediaError('RC_AMF_UNSUPPORTED', 'AMF3: externalizable objects are not supported');
       } else {
         const count = h >> 4;
-        if (count > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', `AMF3: ${count} sealed members`);
+        if (count > r.limits.maxItems)
+          throw new MediaError('RC_AMF_TOO_LONG', `AMF3: ${count} sealed members`);
         traits = { className: r.string(), dynamic: !!(h & 8), externalizable: false, sealed: [] };
         for (let i = 0; i < count; i++) traits.sealed.push(r.string());
         r.traits.push(traits);
@@ -163,7 +169,8 @@ function value(r: Reader3, depth: number): AmfValue {
         for (;;) {
           const key = r.string();
           if (key === '') break;
-          if (++items > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many dynamic members');
+          if (++items > r.limits.maxItems)
+            throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many dynamic members');
           obj[key] = value(r, depth + 1);
         }
       }
@@ -182,7 +189,11 @@ function value(r: Reader3, depth: number): AmfValue {
   }
 }
 
-export function decodeAmf3(buf: Buffer, offset: number, limits: AmfLimits): { value: AmfValue; offset: number } {
+export function decodeAmf3(
+  buf: Buffer,
+  offset: number,
+  limits: AmfLimits,
+): { value: AmfValue; offset: number } {
   const r = new Reader3(buf, offset, limits);
   const v = value(r, 0);
   return { value: v, offset: r.pos };

@@ -2,7 +2,9 @@
 import { MediaError } from '../errors.ts';
 import { BitReader } from './bits.ts';
 
-export const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+export const AAC_SAMPLE_RATES = [
+  96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
 
 export interface AudioSpecificConfig {
   audioObjectType: number;
@@ -21,7 +23,8 @@ function frequency(r: BitReader): { index: number; hz: number } {
   const index = r.u(4);
   if (index === 15) return { index, hz: r.u(24) };
   const hz = AAC_SAMPLE_RATES[index];
-  if (hz === undefined) throw new MediaError('RC_CODEC_INVALID', `AAC: reserved sampling frequency index ${index}`);
+  if (hz === undefined)
+    throw new MediaError('RC_CODEC_INVALID', `AAC: reserved sampling frequency index ${index}`);
   return { index, hz };
 }
 
@@ -42,7 +45,8 @@ export function parseAudioSpecificConfig(asc: Buffer): AudioSpecificConfig {
     try {
       out.extensionSampleRateHz = frequency(r).hz;
       audioObjectType = objectType(r);
-      out.audioObjectType = audioObjectType === 2 ? (out.audioObjectType === 29 ? 29 : 5) : out.audioObjectType;
+      out.audioObjectType =
+        audioObjectType === 2 ? (out.audioObjectType === 29 ? 29 : 5) : out.audioObjectType;
     } catch {
       /* truncated extension: keep what we have */
     }
@@ -51,15 +55,32 @@ export function parseAudioSpecificConfig(asc: Buffer): AudioSpecificConfig {
 }
 
 export function aacProfileName(aot: number): string {
-  return aot === 2 ? 'LC' : aot === 5 ? 'HE-AAC' : aot === 29 ? 'HE-AACv2' : aot === 1 ? 'Main' : aot === 23 ? 'LD' : `AOT ${aot}`;
+  return aot === 2
+    ? 'LC'
+    : aot === 5
+      ? 'HE-AAC'
+      : aot === 29
+        ? 'HE-AACv2'
+        : aot === 1
+          ? 'Main'
+          : aot === 23
+            ? 'LD'
+            : `AOT ${aot}`;
 }
 
 /** 7-byte ADTS header without CRC for one raw AAC frame. */
 export function adtsHeader(config: AudioSpecificConfig, rawLength: number): Buffer {
   const frameLength = rawLength + 7;
-  if (frameLength > 0x1fff) throw new MediaError('RC_CODEC_INVALID', `AAC: frame of ${rawLength} bytes too large for ADTS`);
+  if (frameLength > 0x1fff)
+    throw new MediaError('RC_CODEC_INVALID', `AAC: frame of ${rawLength} bytes too large for ADTS`);
   // HE-AAC is carried as its AAC-LC core in ADTS (implicit SBR signalling)
-  const profile = Math.min(Math.max((config.audioObjectType === 5 || config.audioObjectType === 29 ? 2 : config.audioObjectType) - 1, 0), 3);
+  const profile = Math.min(
+    Math.max(
+      (config.audioObjectType === 5 || config.audioObjectType === 29 ? 2 : config.audioObjectType) - 1,
+      0,
+    ),
+    3,
+  );
   const sfi = config.samplingFrequencyIndex === 15 ? 4 : config.samplingFrequencyIndex;
   const ch = config.channelConfiguration;
   const h = Buffer.allocUnsafe(7);

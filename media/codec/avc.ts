@@ -21,25 +21,36 @@ export function parseAvcDecoderConfig(record: Buffer): AvcDecoderConfig {
   if (record.length < 7) throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: configuration record too short');
   if (record[0] !== 1) throw new MediaError('RC_CODEC_INVALID', `AVC: configurationVersion ${record[0]}`);
   const nalLengthSize = ((record[4]! & 0x03) + 1) as 1 | 2 | 3 | 4;
-  if (nalLengthSize === 3) throw new MediaError('RC_CODEC_INVALID', 'AVC: lengthSizeMinusOne 2 is not allowed');
+  if (nalLengthSize === 3)
+    throw new MediaError('RC_CODEC_INVALID', 'AVC: lengthSizeMinusOne 2 is not allowed');
   let pos = 6; // after numOfSequenceParameterSets
   const read = (count: number): Buffer[] => {
     const out: Buffer[] = [];
     for (let i = 0; i < count; i++) {
-      if (pos + 2 > record.length) throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: parameter set length missing');
+      if (pos + 2 > record.length)
+        throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: parameter set length missing');
       const len = record.readUInt16BE(pos);
       pos += 2;
-      if (pos + len > record.length) throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: parameter set truncated');
+      if (pos + len > record.length)
+        throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: parameter set truncated');
       out.push(record.subarray(pos, pos + len));
       pos += len;
     }
     return out;
   };
   const sps = read(record[5]! & 0x1f);
-  if (pos >= record.length) throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: numOfPictureParameterSets missing');
+  if (pos >= record.length)
+    throw new MediaError('RC_CODEC_TRUNCATED', 'AVC: numOfPictureParameterSets missing');
   const numPps = record[pos++]!;
   const pps = read(numPps);
-  return { profileIdc: record[1]!, profileCompatibility: record[2]!, levelIdc: record[3]!, nalLengthSize, sps, pps };
+  return {
+    profileIdc: record[1]!,
+    profileCompatibility: record[2]!,
+    levelIdc: record[3]!,
+    nalLengthSize,
+    sps,
+    pps,
+  };
 }
 
 export interface SpsInfo {
@@ -150,10 +161,12 @@ export function avccToAnnexB(data: Buffer, offset: number, nalLengthSize: number
   const out: Buffer[] = [];
   let pos = offset;
   while (pos < data.length) {
-    if (pos + nalLengthSize > data.length) throw new MediaError('RC_CODEC_TRUNCATED', 'NAL length prefix truncated');
+    if (pos + nalLengthSize > data.length)
+      throw new MediaError('RC_CODEC_TRUNCATED', 'NAL length prefix truncated');
     const len = data.readUIntBE(pos, nalLengthSize);
     pos += nalLengthSize;
-    if (pos + len > data.length) throw new MediaError('RC_CODEC_TRUNCATED', `NAL unit of ${len} bytes overruns the frame`);
+    if (pos + len > data.length)
+      throw new MediaError('RC_CODEC_TRUNCATED', `NAL unit of ${len} bytes overruns the frame`);
     if (len > 0) out.push(data.subarray(pos, pos + len));
     pos += len;
   }

@@ -7,11 +7,25 @@ import { parseHevcDecoderConfig } from './hevc.ts';
 import { parseMp3FrameHeader } from './mp3.ts';
 
 export interface StreamCodecInfo {
-  video?: { codec: string; profile?: string; level?: number; width?: number; height?: number; frameRate?: number };
+  video?: {
+    codec: string;
+    profile?: string;
+    level?: number;
+    width?: number;
+    height?: number;
+    frameRate?: number;
+  };
   audio?: { codec: string; sampleRateHz?: number; channels?: number; profile?: string };
 }
 
-const NAMES: Record<string, string> = { avc: 'h264', hevc: 'hevc', av1: 'av1', vp9: 'vp9', h263: 'h263', vp6: 'vp6' };
+const NAMES: Record<string, string> = {
+  avc: 'h264',
+  hevc: 'hevc',
+  av1: 'av1',
+  vp9: 'vp9',
+  h263: 'h263',
+  vp6: 'vp6',
+};
 
 export function describeVideoSequenceHeader(tagBody: Buffer): StreamCodecInfo['video'] {
   const info = parseVideoTag(tagBody);
@@ -32,7 +46,16 @@ export function describeVideoSequenceHeader(tagBody: Buffer): StreamCodecInfo['v
   }
   if (info.codec === 'hevc') {
     const cfg = parseHevcDecoderConfig(record);
-    return { codec, profile: cfg.generalProfileIdc === 1 ? 'Main' : cfg.generalProfileIdc === 2 ? 'Main 10' : `profile ${cfg.generalProfileIdc}`, level: cfg.generalLevelIdc / 30 };
+    return {
+      codec,
+      profile:
+        cfg.generalProfileIdc === 1
+          ? 'Main'
+          : cfg.generalProfileIdc === 2
+            ? 'Main 10'
+            : `profile ${cfg.generalProfileIdc}`,
+      level: cfg.generalLevelIdc / 30,
+    };
   }
   return { codec };
 }
@@ -44,7 +67,8 @@ export function describeAudioTag(tagBody: Buffer): StreamCodecInfo['audio'] {
     return {
       codec: 'aac',
       profile: aacProfileName(asc.audioObjectType),
-      sampleRateHz: asc.extensionSampleRateHz ?? asc.sampleRateHz ?? AAC_SAMPLE_RATES[asc.samplingFrequencyIndex],
+      sampleRateHz:
+        asc.extensionSampleRateHz ?? asc.sampleRateHz ?? AAC_SAMPLE_RATES[asc.samplingFrequencyIndex],
       channels: asc.channelConfiguration,
     };
   }
@@ -52,5 +76,9 @@ export function describeAudioTag(tagBody: Buffer): StreamCodecInfo['audio'] {
     const h = parseMp3FrameHeader(tagBody, info.payloadOffset);
     return { codec: 'mp3', sampleRateHz: h.sampleRateHz, channels: h.channels };
   }
-  return { codec: info.codec === 'other' ? `soundformat-${info.soundFormat}` : info.codec, sampleRateHz: info.soundRateHz, channels: info.channels };
+  return {
+    codec: info.codec === 'other' ? `soundformat-${info.soundFormat}` : info.codec,
+    sampleRateHz: info.soundRateHz,
+    channels: info.channels,
+  };
 }

@@ -13,7 +13,8 @@ export interface HevcDecoderConfig {
 export function parseHevcDecoderConfig(record: Buffer): HevcDecoderConfig {
   if (record.length < 23) throw new MediaError('RC_CODEC_TRUNCATED', 'HEVC: configuration record too short');
   const nalLengthSize = ((record[21]! & 3) + 1) as 1 | 2 | 3 | 4;
-  if (nalLengthSize === 3) throw new MediaError('RC_CODEC_INVALID', 'HEVC: lengthSizeMinusOne 2 is not allowed');
+  if (nalLengthSize === 3)
+    throw new MediaError('RC_CODEC_INVALID', 'HEVC: lengthSizeMinusOne 2 is not allowed');
   const out: HevcDecoderConfig = {
     generalProfileIdc: record[1]! & 0x1f,
     generalLevelIdc: record[12]!,
@@ -25,7 +26,8 @@ export function parseHevcDecoderConfig(record: Buffer): HevcDecoderConfig {
   let pos = 23;
   const arrays = record[22]!;
   for (let i = 0; i < arrays; i++) {
-    if (pos + 3 > record.length) throw new MediaError('RC_CODEC_TRUNCATED', 'HEVC: NAL array header truncated');
+    if (pos + 3 > record.length)
+      throw new MediaError('RC_CODEC_TRUNCATED', 'HEVC: NAL array header truncated');
     const type = record[pos]! & 0x3f;
     const count = record.readUInt16BE(pos + 1);
     pos += 3;

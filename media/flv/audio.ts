@@ -27,12 +27,14 @@ export function parseAudioTag(body: Buffer): AudioTagInfo {
     if (body.length < 2) throw new MediaError('RC_CODEC_TRUNCATED', 'FLV: short AAC audio tag');
     return { ...base, codec: 'aac', isSequenceHeader: body[1] === 0, payloadOffset: 2 };
   }
-  if (soundFormat === 2 || soundFormat === 14) return { ...base, codec: 'mp3', isSequenceHeader: false, payloadOffset: 1 };
+  if (soundFormat === 2 || soundFormat === 14)
+    return { ...base, codec: 'mp3', isSequenceHeader: false, payloadOffset: 1 };
   if (soundFormat === 9) {
     // Enhanced RTMP audio: SoundFormat 9 = ExHeader, low nibble AudioPacketType, then FourCC
     if (body.length < 5) throw new MediaError('RC_CODEC_TRUNCATED', 'FLV: short enhanced audio tag');
     const fourCC = body.toString('latin1', 1, 5);
-    const codec = fourCC === 'Opus' ? 'opus' : fourCC === 'mp4a' ? 'aac' : fourCC === '.mp3' ? 'mp3' : 'other';
+    const codec =
+      fourCC === 'Opus' ? 'opus' : fourCC === 'mp4a' ? 'aac' : fourCC === '.mp3' ? 'mp3' : 'other';
     return { ...base, codec, isSequenceHeader: (b0 & 0x0f) === 0, payloadOffset: 5 };
   }
   return { ...base, codec: 'other', isSequenceHeader: false, payloadOffset: 1 };

@@ -41,7 +41,8 @@ export class FlvDemuxer {
         }
         if (buf.toString('latin1', 0, 3) !== 'FLV') throw this.bad();
         const dataOffset = buf.readUInt32BE(5);
-        if (dataOffset < 9 || dataOffset > 1024) throw new MediaError('RC_FLV_BAD_HEADER', `FLV: DataOffset ${dataOffset}`);
+        if (dataOffset < 9 || dataOffset > 1024)
+          throw new MediaError('RC_FLV_BAD_HEADER', `FLV: DataOffset ${dataOffset}`);
         this.header = { hasAudio: !!(buf[4]! & 0x04), hasVideo: !!(buf[4]! & 0x01) };
         this.headerSkip = dataOffset + 4; // header + PreviousTagSize0
       }
@@ -52,21 +53,30 @@ export class FlvDemuxer {
       }
       while (this.headerSkip === 0 && buf.length - pos >= 11) {
         const type = buf[pos]!;
-        if (type & 0x20) throw new MediaError('RC_FLV_BAD_TAG', 'FLV: filtered (encrypted) tags are not supported');
+        if (type & 0x20)
+          throw new MediaError('RC_FLV_BAD_TAG', 'FLV: filtered (encrypted) tags are not supported');
         const size = buf.readUIntBE(pos + 1, 3);
         if (size > this.limits.maxTagBytes)
-          throw new MediaError('RC_FLV_TAG_TOO_LARGE', `FLV: tag of ${size} bytes exceeds ${this.limits.maxTagBytes}`);
+          throw new MediaError(
+            'RC_FLV_TAG_TOO_LARGE',
+            `FLV: tag of ${size} bytes exceeds ${this.limits.maxTagBytes}`,
+          );
         if (buf.length - pos < 11 + size + 4) break;
         const ts = (buf.readUIntBE(pos + 4, 3) | (buf[pos + 7]! << 24)) >>> 0;
         const tagType = type & 0x1f;
         if (tagType === TAG_AUDIO || tagType === TAG_VIDEO || tagType === TAG_SCRIPT) {
           // Copy: the body must not alias a buffer we keep or the caller reuses.
-          out.push({ type: tagType, timestamp: ts, data: Buffer.from(buf.subarray(pos + 11, pos + 11 + size)) });
+          out.push({
+            type: tagType,
+            timestamp: ts,
+            data: Buffer.from(buf.subarray(pos + 11, pos + 11 + size)),
+          });
         }
         pos += 11 + size + 4;
       }
     } catch (err) {
-      this.error = err instanceof MediaError ? err : new MediaError('RC_FLV_BAD_TAG', String(err), { cause: err });
+      this.error =
+        err instanceof MediaError ? err : new MediaError('RC_FLV_BAD_TAG', String(err), { cause: err });
       throw this.error;
     }
     this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);

@@ -16,7 +16,13 @@ export function flvTagBytes(bodyLength: number): number {
   return FLV_TAG_HEADER_BYTES + bodyLength + FLV_PREVIOUS_TAG_SIZE_BYTES;
 }
 
-export function writeFlvTag(target: Buffer, offset: number, type: number, timestamp: number, body: Buffer): number {
+export function writeFlvTag(
+  target: Buffer,
+  offset: number,
+  type: number,
+  timestamp: number,
+  body: Buffer,
+): number {
   const ts = timestamp >>> 0;
   // E.4.1: TagType UI8, DataSize UI24, Timestamp UI24 (low bits), TimestampExtended UI8 (high), StreamID UI24 = 0
   target[offset] = type;

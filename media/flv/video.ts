@@ -38,23 +38,58 @@ export function parseVideoTag(body: Buffer): VideoTagInfo {
     else if (pt === 1) {
       packetType = 'coded-frames';
       if (codec === 'avc' || codec === 'hevc') {
-        if (body.length < 8) throw new MediaError('RC_CODEC_TRUNCATED', 'FLV: enhanced CodedFrames without CompositionTime');
+        if (body.length < 8)
+          throw new MediaError('RC_CODEC_TRUNCATED', 'FLV: enhanced CodedFrames without CompositionTime');
         cts = si24(body, 5);
         payloadOffset = 8;
       }
     } else if (pt === 3) packetType = 'coded-frames';
     else if (pt === 2) packetType = 'end-of-sequence';
     else if (pt === 4) packetType = 'metadata';
-    return { frameType, isKeyframe: frameType === 1, codec, enhanced: true, fourCC, packetType, compositionTimeMs: cts, payloadOffset };
+    return {
+      frameType,
+      isKeyframe: frameType === 1,
+      codec,
+      enhanced: true,
+      fourCC,
+      packetType,
+      compositionTimeMs: cts,
+      payloadOffset,
+    };
   }
   const codecId = b0 & 0x0f;
   const codec: VideoTagInfo['codec'] =
-    codecId === 7 ? 'avc' : codecId === 12 ? 'hevc' : codecId === 2 ? 'h263' : codecId === 4 || codecId === 5 ? 'vp6' : 'other';
+    codecId === 7
+      ? 'avc'
+      : codecId === 12
+        ? 'hevc'
+        : codecId === 2
+          ? 'h263'
+          : codecId === 4 || codecId === 5
+            ? 'vp6'
+            : 'other';
   if (codec === 'avc' || codec === 'hevc') {
     if (body.length < 5) throw new MediaError('RC_CODEC_TRUNCATED', 'FLV: short AVC video tag');
     const apt = body[1]!;
-    const packetType = apt === 0 ? 'sequence-header' : apt === 1 ? 'coded-frames' : apt === 2 ? 'end-of-sequence' : 'other';
-    return { frameType, isKeyframe: frameType === 1, codec, enhanced: false, packetType, compositionTimeMs: si24(body, 2), payloadOffset: 5 };
+    const packetType =
+      apt === 0 ? 'sequence-header' : apt === 1 ? 'coded-frames' : apt === 2 ? 'end-of-sequence' : 'other';
+    return {
+      frameType,
+      isKeyframe: frameType === 1,
+      codec,
+      enhanced: false,
+      packetType,
+      compositionTimeMs: si24(body, 2),
+      payloadOffset: 5,
+    };
   }
-  return { frameType, isKeyframe: frameType === 1, codec, enhanced: false, packetType: 'coded-frames', compositionTimeMs: 0, payloadOffset: 1 };
+  return {
+    frameType,
+    isKeyframe: frameType === 1,
+    codec,
+    enhanced: false,
+    packetType: 'coded-frames',
+    compositionTimeMs: 0,
+    payloadOffset: 1,
+  };
 }

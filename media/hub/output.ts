@@ -3,9 +3,10 @@
  * buffer for a run of tags; the hub calls it once per cohort per flush and every viewer of the
  * cohort writes that same buffer (never a serialisation per viewer).
  */
-import { type MediaTag, TAG_AUDIO, TAG_VIDEO } from '../tag.ts';
-import { ChunkWriter } from '../rtmp/chunk.ts';
+
 import { flvFileHeader } from '../flv/tag.ts';
+import { ChunkWriter } from '../rtmp/chunk.ts';
+import { type MediaTag, TAG_AUDIO, TAG_VIDEO } from '../tag.ts';
 
 /**
  * - `flv`: raw FLV tags (HTTP/1.0 close-delimited bodies, edge pulls that read the socket raw)
@@ -33,7 +34,7 @@ function csidFor(tag: MediaTag): number {
 /** Maps a stream-timeline timestamp into a cohort's timeline (starts near 0, never negative). */
 function rebase(ts: number, offset: number): number {
   const t = ts - offset;
-  return t > 0 ? t : 0;
+  return Math.max(t, 0);
 }
 
 function flvBodyLength(tags: readonly MediaTag[], from: number, to: number): number {

@@ -33,7 +33,12 @@ class FakeSink implements ViewerSink {
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** Publishes a GOP every `gop` video frames at 25 fps with audio interleaved, from raw ts `start`. */
-function feed(pub: { pushTag(t: MediaTag['type'], ts: number, d: Buffer): void }, frames: number, start = 0, gop = 10) {
+function feed(
+  pub: { pushTag(t: MediaTag['type'], ts: number, d: Buffer): void },
+  frames: number,
+  start = 0,
+  gop = 10,
+) {
   for (let i = 0; i < frames; i++) {
     const ts = start + i * 40;
     pub.pushTag(TAG_VIDEO, ts, i % gop === 0 ? key(i) : inter(i));
@@ -120,7 +125,11 @@ describe('HubStream', () => {
   });
 
   it('a slow viewer skips to the next keyframe, then is dropped if it stays slow; others are unaffected', async () => {
-    const hub = new StreamHub({ viewerMaxBufferBytes: 1000, viewerHardMaxBufferBytes: 1_000_000, viewerDropAfterMs: 200 });
+    const hub = new StreamHub({
+      viewerMaxBufferBytes: 1000,
+      viewerHardMaxBufferBytes: 1_000_000,
+      viewerDropAfterMs: 200,
+    });
     const pub = startPublisher(hub);
     feed(pub, 1);
     await turn();
@@ -184,7 +193,10 @@ describe('HubStream', () => {
     await turn();
     const videos = sink.tags().filter((t) => t.type === TAG_VIDEO);
     for (let i = 1; i < videos.length; i++) assert.ok(videos[i]!.timestamp >= videos[i - 1]!.timestamp);
-    assert.ok(videos.some((t) => t.data.equals(VIDEO_SEQ_2)), 'new config reached the viewer');
+    assert.ok(
+      videos.some((t) => t.data.equals(VIDEO_SEQ_2)),
+      'new config reached the viewer',
+    );
     hub.close();
   });
 

@@ -21,8 +21,15 @@ import {
   TAG_SCRIPT,
   TAG_VIDEO,
 } from '../tag.ts';
-import { flvHeaderFor, type OutputFormat, serializeTags } from './output.ts';
-import { Cohort, cohortKey, Viewer, type ViewerCloseReason, type ViewerOptions, type ViewerSink } from './viewer.ts';
+import { flvHeaderFor, serializeTags } from './output.ts';
+import {
+  Cohort,
+  cohortKey,
+  Viewer,
+  type ViewerCloseReason,
+  type ViewerOptions,
+  type ViewerSink,
+} from './viewer.ts';
 
 export interface HubLimits {
   /** A GOP larger than this is not cached; new viewers then wait for the next keyframe. */
@@ -265,7 +272,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     if (type === TAG_VIDEO) {
       this.hasVideo = true;
       if (isVideoSequenceHeader(data)) {
-        if (!this.videoSequenceHeader || !this.videoSequenceHeader.data.equals(data)) this.configVersion++;
+        if (!this.videoSequenceHeader?.data.equals(data)) this.configVersion++;
         this.videoSequenceHeader = tag;
       } else if (!isVideoInfoFrame(data)) {
         this.counters.videoFrames++;
@@ -279,7 +286,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     } else if (type === TAG_AUDIO) {
       this.hasAudio = true;
       if (isAudioSequenceHeader(data)) {
-        if (!this.audioSequenceHeader || !this.audioSequenceHeader.data.equals(data)) this.configVersion++;
+        if (!this.audioSequenceHeader?.data.equals(data)) this.configVersion++;
         this.audioSequenceHeader = tag;
       } else {
         this.counters.audioFrames++;
@@ -425,7 +432,15 @@ export class HubStream extends EventEmitter<StreamEvents> {
       prefix = flvHeaderFor(this.hasAudio || !this.hasVideo, this.hasVideo || !this.hasAudio);
     }
     viewer.headerSent = true;
-    const buf = serializeTags(viewer.format, burst, 0, burst.length, cohort.offset, viewer.rtmpStreamId, prefix);
+    const buf = serializeTags(
+      viewer.format,
+      burst,
+      0,
+      burst.length,
+      cohort.offset,
+      viewer.rtmpStreamId,
+      prefix,
+    );
     viewer.send(buf);
     this.counters.bytesOut += buf.length;
     viewer.configVersion = this.configVersion;

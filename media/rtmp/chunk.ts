@@ -64,7 +64,8 @@ export class ChunkReader {
     try {
       return this.parse(chunk);
     } catch (err) {
-      this.error = err instanceof MediaError ? err : new MediaError('RC_RTMP_BAD_CHUNK', String(err), { cause: err });
+      this.error =
+        err instanceof MediaError ? err : new MediaError('RC_RTMP_BAD_CHUNK', String(err), { cause: err });
       throw this.error;
     }
   }
@@ -112,10 +113,26 @@ export class ChunkReader {
     let s = this.streams.get(csid);
     if (!s) {
       if (fmt !== 0)
-        throw new MediaError('RC_RTMP_BAD_CHUNK', `RTMP: chunk type ${fmt} on chunk stream ${csid} with no previous header`);
+        throw new MediaError(
+          'RC_RTMP_BAD_CHUNK',
+          `RTMP: chunk type ${fmt} on chunk stream ${csid} with no previous header`,
+        );
       if (this.streams.size >= this.limits.maxChunkStreams)
-        throw new MediaError('RC_RTMP_TOO_MANY_CHUNK_STREAMS', `RTMP: more than ${this.limits.maxChunkStreams} chunk streams`);
-      s = { timestamp: 0, delta: 0, length: 0, typeId: 0, streamId: 0, extended: false, hasHeader: false, buf: undefined, received: 0 };
+        throw new MediaError(
+          'RC_RTMP_TOO_MANY_CHUNK_STREAMS',
+          `RTMP: more than ${this.limits.maxChunkStreams} chunk streams`,
+        );
+      s = {
+        timestamp: 0,
+        delta: 0,
+        length: 0,
+        typeId: 0,
+        streamId: 0,
+        extended: false,
+        hasHeader: false,
+        buf: undefined,
+        received: 0,
+      };
       this.streams.set(csid, s);
     }
     return s;
@@ -155,7 +172,10 @@ export class ChunkReader {
     if (!s.buf) {
       if (fmt === 1 || fmt === 2 || fmt === 3) s.timestamp = (s.timestamp + s.delta) >>> 0;
       if (s.length > this.limits.maxMessageBytes)
-        throw new MediaError('RC_RTMP_MESSAGE_TOO_LARGE', `RTMP: message of ${s.length} bytes exceeds ${this.limits.maxMessageBytes}`);
+        throw new MediaError(
+          'RC_RTMP_MESSAGE_TOO_LARGE',
+          `RTMP: message of ${s.length} bytes exceeds ${this.limits.maxMessageBytes}`,
+        );
       s.buf = Buffer.allocUnsafe(s.length);
       s.received = 0;
     }
@@ -169,13 +189,23 @@ export class ChunkReader {
     const payload = s.buf!;
     s.buf = undefined;
     s.received = 0;
-    const msg: RtmpMessage = { csid: this.curCsid, typeId: s.typeId, streamId: s.streamId, timestamp: s.timestamp, payload };
+    const msg: RtmpMessage = {
+      csid: this.curCsid,
+      typeId: s.typeId,
+      streamId: s.streamId,
+      timestamp: s.timestamp,
+      payload,
+    };
     if (msg.typeId === 1) {
       // 5.4.1 Set Chunk Size: 31 bits
-      if (payload.length < 4) throw new MediaError('RC_RTMP_CHUNK_SIZE', 'RTMP: short Set Chunk Size message');
+      if (payload.length < 4)
+        throw new MediaError('RC_RTMP_CHUNK_SIZE', 'RTMP: short Set Chunk Size message');
       const size = payload.readUInt32BE(0) & 0x7fffffff;
       if (size < 1 || size > this.limits.maxChunkSize)
-        throw new MediaError('RC_RTMP_CHUNK_SIZE', `RTMP: chunk size ${size} outside 1..${this.limits.maxChunkSize}`);
+        throw new MediaError(
+          'RC_RTMP_CHUNK_SIZE',
+          `RTMP: chunk size ${size} outside 1..${this.limits.maxChunkSize}`,
+        );
       this.chunkSize = size;
     } else if (msg.typeId === 2) {
       // 5.4.2 Abort Message: drop the partial message on that chunk stream
@@ -192,7 +222,8 @@ export class ChunkReader {
 }
 
 function basicHeaderBytes(csid: number): number {
-  if (csid < 2 || csid > 65599) throw new MediaError('RC_RTMP_BAD_CHUNK', `RTMP: chunk stream id ${csid} out of range`);
+  if (csid < 2 || csid > 65599)
+    throw new MediaError('RC_RTMP_BAD_CHUNK', `RTMP: chunk stream id ${csid} out of range`);
   return csid < 64 ? 1 : csid < 320 ? 2 : 3;
 }
 

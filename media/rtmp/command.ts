@@ -49,11 +49,19 @@ export function decodeDataMessage(msg: RtmpMessage): AmfValue[] {
   return decodeAmf0(body);
 }
 
-export function encodeDataMessage(csid: number, streamId: number, timestamp: number, ...values: Encodable[]): RtmpMessage {
+export function encodeDataMessage(
+  csid: number,
+  streamId: number,
+  timestamp: number,
+  ...values: Encodable[]
+): RtmpMessage {
   return { csid, typeId: DATA_AMF0, streamId, timestamp, payload: encodeAmf0(values) };
 }
 
-export function connectResult(transactionId: number, options?: { objectEncoding?: number; fmsVer?: string }): RtmpMessage {
+export function connectResult(
+  transactionId: number,
+  options?: { objectEncoding?: number; fmsVer?: string },
+): RtmpMessage {
   return encodeCommand(
     3,
     0,

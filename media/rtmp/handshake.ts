@@ -15,8 +15,8 @@ const RTMP_VERSION = 3;
 const GENUINE_FP = Buffer.from('Genuine Adobe Flash Player 001', 'latin1'); // 30 bytes
 const GENUINE_FMS = Buffer.from('Genuine Adobe Flash Media Server 001', 'latin1'); // 36 bytes
 const KEY_SUFFIX = Buffer.from([
-  0xf0, 0xee, 0xc2, 0x4a, 0x80, 0x68, 0xbe, 0xe8, 0x2e, 0x00, 0xd0, 0xd1, 0x02, 0x9e, 0x7e, 0x57, 0x6e, 0xec, 0x5d,
-  0x2d, 0x29, 0x80, 0x6f, 0xab, 0x93, 0xb8, 0xe6, 0x36, 0xcf, 0xeb, 0x31, 0xae,
+  0xf0, 0xee, 0xc2, 0x4a, 0x80, 0x68, 0xbe, 0xe8, 0x2e, 0x00, 0xd0, 0xd1, 0x02, 0x9e, 0x7e, 0x57, 0x6e, 0xec,
+  0x5d, 0x2d, 0x29, 0x80, 0x6f, 0xab, 0x93, 0xb8, 0xe6, 0x36, 0xcf, 0xeb, 0x31, 0xae,
 ]);
 const GENUINE_FP_FULL = Buffer.concat([GENUINE_FP, KEY_SUFFIX]); // 62 bytes
 const GENUINE_FMS_FULL = Buffer.concat([GENUINE_FMS, KEY_SUFFIX]); // 68 bytes
@@ -87,7 +87,10 @@ export class ServerHandshake {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     if (this.state === 'c0c1') {
       if (this.buf.length >= 1 && this.buf[0] !== RTMP_VERSION)
-        throw new MediaError('RC_RTMP_BAD_VERSION', `RTMP: client asked for version ${this.buf[0]}, only 3 is served`);
+        throw new MediaError(
+          'RC_RTMP_BAD_VERSION',
+          `RTMP: client asked for version ${this.buf[0]}, only 3 is served`,
+        );
       if (this.buf.length < 1 + HANDSHAKE_SIZE) return { done: false };
       const c1 = this.buf.subarray(1, 1 + HANDSHAKE_SIZE);
       this.buf = this.buf.subarray(1 + HANDSHAKE_SIZE);

@@ -95,7 +95,8 @@ export function splitAggregate(msg: RtmpMessage): RtmpMessage[] {
     const typeId = p[pos]!;
     const size = p.readUIntBE(pos + 1, 3);
     const ts = (p.readUIntBE(pos + 4, 3) | (p[pos + 7]! << 24)) >>> 0;
-    if (pos + 11 + size > p.length) throw new MediaError('RC_RTMP_BAD_CHUNK', 'RTMP: truncated aggregate message');
+    if (pos + 11 + size > p.length)
+      throw new MediaError('RC_RTMP_BAD_CHUNK', 'RTMP: truncated aggregate message');
     base ??= ts;
     out.push({
       csid: msg.csid,

@@ -18,7 +18,11 @@ export async function killAll(): Promise<void> {
   await Promise.all([...started].map((p) => stopProcess(p)));
 }
 
-export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+export async function stopProcess(
+  p: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 5000,
+): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) {
     started.delete(p);
     return;
@@ -63,7 +67,9 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`,
+  );
 }
 
 export interface RelaycastProcess {
@@ -73,7 +79,10 @@ export interface RelaycastProcess {
   stderr: string[];
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Resolves with the first log line matching. */
-  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    pred: (l: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 /** Starts `relaycast <role>` on free ports and waits for its 'ready' log line. */
@@ -109,7 +118,9 @@ export async function startRelaycast(
     'debug',
     ...extraArgs,
   ];
-  const proc = track(spawn(NODE, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(
+    spawn(NODE, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   let buf = '';
@@ -144,7 +155,14 @@ export async function startRelaycast(
     await stopProcess(proc, 'SIGKILL');
     throw new Error(`relaycast ${role} did not start: ${(err as Error).message}\nstderr: ${stderr.join('')}`);
   }
-  return { proc, ports: p, logs, stderr, stop: (signal = 'SIGTERM') => stopProcess(proc, signal), waitForLog };
+  return {
+    proc,
+    ports: p,
+    logs,
+    stderr,
+    stop: (signal = 'SIGTERM') => stopProcess(proc, signal),
+    waitForLog,
+  };
 }
 
 export interface Publisher {
@@ -176,7 +194,18 @@ export function publish(url: string, o: PublishOptions = {}): Publisher {
   if (audio !== 'none') args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
   if (o.durationSec) args.push('-t', String(o.durationSec));
   if (video)
-    args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-pix_fmt', 'yuv420p');
+    args.push(
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-g',
+      String(gop),
+      '-pix_fmt',
+      'yuv420p',
+    );
   if (audio === 'aac') args.push('-c:a', 'aac', '-b:a', '96k');
   if (audio === 'mp3') args.push('-c:a', 'libmp3lame', '-b:a', '96k', '-ar', '44100');
   args.push(...(o.extra ?? []), '-f', 'flv', url);
@@ -211,12 +240,19 @@ export async function run(
 }
 
 export async function ffprobe(url: string): Promise<{ streams: Record<string, unknown>[] }> {
-  const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', '-rw_timeout', '10000000', url], 30_000);
+  const r = await run(
+    'ffprobe',
+    ['-v', 'error', '-show_streams', '-of', 'json', '-rw_timeout', '10000000', url],
+    30_000,
+  );
   if (r.code !== 0) throw new Error(`ffprobe ${url} failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as { streams: Record<string, unknown>[] };
 }
 
-export async function getJson<T = unknown>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+export async function getJson<T = unknown>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const res = await fetch(url, { headers });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
