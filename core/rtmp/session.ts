@@ -149,7 +149,9 @@ export class RtmpSession {
     switch (msg.typeId) {
       case M.AUDIO:
       case M.VIDEO:
-        if (this.publication && msg.streamId === this.publishStreamId) {
+        // Media is accepted whatever its message stream id: some clients (node-media-server's
+        // relay) send it on stream 0. A connection carries at most one publication.
+        if (this.publication) {
           this.lastMediaAt = performance.now();
           this.publication.pushTag(
             msg.typeId === M.AUDIO ? TAG_AUDIO : TAG_VIDEO,
@@ -189,7 +191,7 @@ export class RtmpSession {
   }
 
   private onDataMessage(msg: RtmpMessage): void {
-    if (!this.publication || msg.streamId !== this.publishStreamId) return;
+    if (!this.publication) return;
     const values = decodeDataMessage(msg);
     // '@setDataFrame', 'onMetaData', {…} from encoders: store it as onMetaData (FLV spec E.5).
     if (values[0] === '@setDataFrame') values.shift();

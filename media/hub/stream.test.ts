@@ -263,3 +263,34 @@ describe('HubStream', () => {
     assert.equal(hub.get('live', 's'), undefined);
   });
 });
+
+describe('HubStream start-up order', () => {
+  it('a viewer that arrives after the first audio but before the first video waits for the keyframe', async () => {
+    const hub = new StreamHub();
+    const pub = hub.publish('live', 's', { sessionId: 'x', kind: 'test' });
+    pub.pushTag(TAG_AUDIO, 0, AUDIO_SEQ);
+    pub.pushTag(TAG_AUDIO, 10, audio(1));
+    await turn();
+    const sink = new FakeSink();
+    const viewer = hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    assert.equal(viewer.state, 'waiting', 'audio came first, but video may follow');
+    pub.pushTag(TAG_VIDEO, 20, VIDEO_SEQ);
+    pub.pushTag(TAG_VIDEO, 40, key(1));
+    await turn();
+    const videos = sink.tags().filter((t) => t.type === TAG_VIDEO);
+    assert.deepEqual(videos[0]!.data, VIDEO_SEQ, 'video config first');
+    assert.equal(videos[1]!.data[0], 0x17, 'then a keyframe');
+    hub.close();
+  });
+
+  it('an audio-only stream (by metadata, or after ~1 s of audio alone) starts viewers at once', async () => {
+    const hub = new StreamHub();
+    const pub = hub.publish('live', 'a', { sessionId: 'x', kind: 'test' });
+    pub.pushTag(TAG_AUDIO, 0, AUDIO_SEQ);
+    for (let i = 0; i < 60; i++) pub.pushTag(TAG_AUDIO, i * 23, audio(i));
+    await turn();
+    const viewer = hub.get('live', 'a')!.addViewer(new FakeSink(), { format: 'flv', protocol: 'flv' });
+    assert.equal(viewer.state, 'live');
+    hub.close();
+  });
+});

@@ -11,6 +11,7 @@
  *   `viewerHardMaxBufferBytes` of backlog it is dropped. Memory per viewer is therefore bounded.
  */
 import { EventEmitter } from 'node:events';
+import { decodeAmf0 } from '../amf/amf0.ts';
 import {
   isAudioSequenceHeader,
   isVideoInfoFrame,
@@ -57,6 +58,27 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   republishWaitMs: 30_000,
   maxViewersPerStream: 0,
 };
+
+/**
+ * Audio frames without any video after which a stream counts as audio-only (about 1 s of AAC),
+ * unless onMetaData already said whether video comes.
+ */
+export const AUDIO_ONLY_AFTER_FRAMES = 48;
+
+/** onMetaData announces video (videocodecid/width), or undefined when it says nothing. */
+function metadataAnnouncesVideo(body: Buffer): boolean | undefined {
+  try {
+    const values = decodeAmf0(body);
+    const meta = values[1];
+    if (!meta || typeof meta !== 'object' || Array.isArray(meta) || meta instanceof Date) return undefined;
+    const m = meta as Record<string, unknown>;
+    if ('videocodecid' in m || 'width' in m) return true;
+    if ('audiocodecid' in m) return false;
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Gap inserted in the stream timeline when a new publisher continues it (about one video frame). */
 export const REPUBLISH_GAP_MS = 40;
@@ -155,6 +177,9 @@ export class HubStream extends EventEmitter<StreamEvents> {
   configVersion = 0;
   hasVideo = false;
   hasAudio = false;
+  /** What the current publisher's onMetaData said about video. */
+  private metadataVideo: boolean | undefined;
+  private audioFramesThisPublish = 0;
   /** Tags since (and including) the last keyframe. */
   private gop: MediaTag[] = [];
   private gopBytes = 0;
@@ -227,6 +252,8 @@ export class HubStream extends EventEmitter<StreamEvents> {
     this.gop = [];
     this.gopBytes = 0;
     this.metadata = undefined;
+    this.metadataVideo = undefined;
+    this.audioFramesThisPublish = 0;
     if (continuing) for (const tap of this.taps) tap.onPublisherChange?.();
     this.emit('publish', next);
     return next;
@@ -290,11 +317,13 @@ export class HubStream extends EventEmitter<StreamEvents> {
         this.audioSequenceHeader = tag;
       } else {
         this.counters.audioFrames++;
+        this.audioFramesThisPublish++;
         this.lastAudioTag = tag;
         if (this.gop.length > 0) this.cacheInGop(tag);
       }
     } else if (type === TAG_SCRIPT) {
       this.metadata = tag;
+      this.metadataVideo = metadataAnnouncesVideo(data);
     }
     for (const tap of this.taps) tap.onTag(tag);
     this.pending.push(tag);
@@ -345,6 +374,17 @@ export class HubStream extends EventEmitter<StreamEvents> {
     return out;
   }
 
+  /**
+   * Whether viewers may start without a keyframe: no video has come and none is expected (the
+   * metadata says so, or enough audio arrived alone). Until then a new viewer waits, so it never
+   * misses the video configuration of a stream whose audio simply came first.
+   */
+  get audioOnly(): boolean {
+    if (this.hasVideo || !this.hasAudio) return false;
+    if (this.metadataVideo !== undefined) return !this.metadataVideo;
+    return this.audioFramesThisPublish >= AUDIO_ONLY_AFTER_FRAMES;
+  }
+
   get gopCacheBytes(): number {
     return this.gopBytes;
   }
@@ -370,7 +410,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     this.emit('viewer-join', viewer);
     if (this.gop.length > 0) {
       this.startViewer(viewer, this.gop, 0, this.gop.length);
-    } else if (this.publisher && !this.hasVideo && this.hasAudio) {
+    } else if (this.publisher && this.audioOnly) {
       this.startViewer(viewer, [], 0, 0);
     }
     return viewer;
@@ -475,7 +515,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
           break;
         }
       }
-    } else {
+    } else if (this.audioOnly) {
       startAt = 0;
     }
     const now = performance.now();
