@@ -185,7 +185,13 @@ export class OriginCluster {
     if (!owned || owned.publication !== pub) return;
     this.owned.delete(stream.key);
     try {
-      await this.registry.unregisterStream(owned.target.app, stream.name, owned.generation, reason);
+      await this.registry.unregisterStream(
+        owned.target.app,
+        owned.target.name,
+        owned.generation,
+        reason,
+        owned.target.role,
+      );
     } catch (err) {
       this.metrics.registryErrors.inc({ op: 'unregisterStream' });
       this.log.warn(

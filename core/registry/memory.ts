@@ -1,0 +1,255 @@
+/** In-process registry with the same semantics as RedisRegistry (leases, fencing, async events). */
+import { EventEmitter } from 'node:events';
+import type { RegisterResult, Registry } from './registry.ts';
+import type { ChannelRecord, NodeRecord, PublisherRole, RegistryEvent, StreamRecord } from './types.ts';
+
+interface Leased<T> {
+  value: T;
+  expiresAt: number;
+}
+
+export class MemoryRegistry extends EventEmitter implements Registry {
+  readonly kind = 'memory' as const;
+  private readonly streams = new Map<string, Leased<StreamRecord>>();
+  private readonly generations = new Map<string, number>();
+  private readonly nodes = new Map<string, Leased<NodeRecord>>();
+  private readonly channels = new Map<string, ChannelRecord>();
+  private readonly keyIndex = new Map<string, string>();
+  private readonly routes = new Map<string, PublisherRole>();
+  private readonly locks = new Map<string, Leased<{ holder: string; token: number }>>();
+  private readonly lockTokens = new Map<string, number>();
+  private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  async start(): Promise<void> {
+    // Expired stream leases announce themselves, like an origin that vanished.
+    this.sweeper = setInterval(() => this.sweep(), 250);
+    this.sweeper.unref();
+    this.emit('connection', 'up');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, l] of this.streams) {
+      if (l.expiresAt <= now) {
+        this.streams.delete(k);
+        const s = l.value;
+        this.emitEvent({
+          type: 'stream-down',
+          app: s.app,
+          name: s.name,
+          role: s.role ?? 'primary',
+          generation: s.generation,
+          originNodeId: s.originNodeId,
+          reason: 'lease-expired',
+        });
+      }
+    }
+  }
+
+  private live<T>(map: Map<string, Leased<T>>, key: string): T | undefined {
+    const l = map.get(key);
+    if (!l) return undefined;
+    if (l.expiresAt <= Date.now()) {
+      map.delete(key);
+      return undefined;
+    }
+    return l.value;
+  }
+
+  private emitEvent(e: RegistryEvent): void {
+    if (this.closed) return;
+    setImmediate(() => this.emit('event', e));
+  }
+
+  private sk(app: string, name: string, role: PublisherRole = 'primary'): string {
+    return `${app}/${name}:${role}`;
+  }
+
+  async nextGeneration(app: string, name: string): Promise<number> {
+    const k = `${app}/${name}`;
+    const g = (this.generations.get(k) ?? 0) + 1;
+    this.generations.set(k, g);
+    return g;
+  }
+
+  async registerStream(rec: Omit<StreamRecord, 'updatedAt'>, leaseTtlMs: number): Promise<RegisterResult> {
+    const key = this.sk(rec.app, rec.name, rec.role);
+    const current = this.live(this.streams, key);
+    if (
+      current &&
+      current.generation >= rec.generation &&
+      !(current.generation === rec.generation && current.sessionId === rec.sessionId)
+    )
+      return { ok: false, current };
+    const value: StreamRecord = { ...rec, updatedAt: Date.now() };
+    this.streams.set(key, { value, expiresAt: Date.now() + leaseTtlMs });
+    if (current && current.sessionId !== rec.sessionId)
+      this.emitEvent({ type: 'stream-moved', stream: value, previousOriginNodeId: current.originNodeId });
+    else this.emitEvent({ type: 'stream-up', stream: value });
+    return current && current.sessionId !== rec.sessionId ? { ok: true, previous: current } : { ok: true };
+  }
+
+  async renewStream(
+    app: string,
+    name: string,
+    generation: number,
+    leaseTtlMs: number,
+    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps'>>,
+    role: PublisherRole = 'primary',
+  ): Promise<boolean> {
+    const key = this.sk(app, name, role);
+    const current = this.live(this.streams, key);
+    if (!current || current.generation !== generation) return false;
+    this.streams.set(key, {
+      value: { ...current, ...patch, updatedAt: Date.now() },
+      expiresAt: Date.now() + leaseTtlMs,
+    });
+    return true;
+  }
+
+  async unregisterStream(
+    app: string,
+    name: string,
+    generation: number,
+    reason: string,
+    role: PublisherRole = 'primary',
+  ): Promise<boolean> {
+    const key = this.sk(app, name, role);
+    const current = this.live(this.streams, key);
+    if (!current || current.generation !== generation) return false;
+    this.streams.delete(key);
+    this.emitEvent({
+      type: 'stream-down',
+      app,
+      name,
+      role,
+      generation,
+      originNodeId: current.originNodeId,
+      reason,
+    });
+    return true;
+  }
+
+  async getStream(
+    app: string,
+    name: string,
+    role: PublisherRole = 'primary',
+  ): Promise<StreamRecord | undefined> {
+    return this.live(this.streams, this.sk(app, name, role));
+  }
+
+  async listStreams(): Promise<StreamRecord[]> {
+    const out: StreamRecord[] = [];
+    for (const k of [...this.streams.keys()]) {
+      const v = this.live(this.streams, k);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  async heartbeatNode(rec: Omit<NodeRecord, 'updatedAt'>, leaseTtlMs: number): Promise<void> {
+    this.nodes.set(rec.id, { value: { ...rec, updatedAt: Date.now() }, expiresAt: Date.now() + leaseTtlMs });
+  }
+
+  async removeNode(id: string): Promise<void> {
+    this.nodes.delete(id);
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    const out: NodeRecord[] = [];
+    for (const k of [...this.nodes.keys()]) {
+      const v = this.live(this.nodes, k);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  async putChannel(rec: ChannelRecord, opts?: { onlyIfAbsent?: boolean }): Promise<boolean> {
+    const key = `${rec.app}/${rec.name}`;
+    const old = this.channels.get(key);
+    if (old && opts?.onlyIfAbsent) return false;
+    if (old) {
+      this.keyIndex.delete(old.keyHash);
+      if (old.backupKeyHash) this.keyIndex.delete(old.backupKeyHash);
+    }
+    this.channels.set(key, { ...rec });
+    this.keyIndex.set(rec.keyHash, `${key}|primary`);
+    if (rec.backupKeyHash) this.keyIndex.set(rec.backupKeyHash, `${key}|backup`);
+    return true;
+  }
+
+  async getChannel(app: string, name: string): Promise<ChannelRecord | undefined> {
+    return this.channels.get(`${app}/${name}`);
+  }
+
+  async findChannelByKeyHash(
+    keyHash: string,
+  ): Promise<{ channel: ChannelRecord; role: PublisherRole } | undefined> {
+    const ref = this.keyIndex.get(keyHash);
+    if (!ref) return undefined;
+    const [key, role] = ref.split('|') as [string, PublisherRole];
+    const channel = this.channels.get(key);
+    return channel ? { channel, role } : undefined;
+  }
+
+  async deleteChannel(app: string, name: string): Promise<boolean> {
+    const key = `${app}/${name}`;
+    const old = this.channels.get(key);
+    if (!old) return false;
+    this.channels.delete(key);
+    this.keyIndex.delete(old.keyHash);
+    if (old.backupKeyHash) this.keyIndex.delete(old.backupKeyHash);
+    return true;
+  }
+
+  async listChannels(): Promise<ChannelRecord[]> {
+    return [...this.channels.values()];
+  }
+
+  async setActiveRole(app: string, name: string, role: PublisherRole, reason: string): Promise<void> {
+    this.routes.set(`${app}/${name}`, role);
+    this.emitEvent({ type: 'route-changed', app, name, activeRole: role, reason });
+  }
+
+  async getActiveRole(app: string, name: string): Promise<PublisherRole> {
+    return this.routes.get(`${app}/${name}`) ?? 'primary';
+  }
+
+  async tryAcquireLock(
+    name: string,
+    holder: string,
+    ttlMs: number,
+  ): Promise<{ acquired: boolean; token: number; holder?: string }> {
+    const cur = this.live(this.locks, name);
+    if (cur && cur.holder !== holder) return { acquired: false, token: cur.token, holder: cur.holder };
+    let token = cur?.token;
+    if (token === undefined) {
+      token = (this.lockTokens.get(name) ?? 0) + 1;
+      this.lockTokens.set(name, token);
+    }
+    this.locks.set(name, { value: { holder, token }, expiresAt: Date.now() + ttlMs });
+    return { acquired: true, token, holder };
+  }
+
+  async renewLock(name: string, holder: string, token: number, ttlMs: number): Promise<boolean> {
+    const cur = this.live(this.locks, name);
+    if (!cur || cur.holder !== holder || cur.token !== token) return false;
+    this.locks.set(name, { value: cur, expiresAt: Date.now() + ttlMs });
+    return true;
+  }
+
+  async releaseLock(name: string, holder: string, token: number): Promise<void> {
+    const cur = this.live(this.locks, name);
+    if (cur && cur.holder === holder && cur.token === token) this.locks.delete(name);
+  }
+
+  async publish(event: RegistryEvent): Promise<void> {
+    this.emitEvent(event);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The registry: where streams, nodes, channels and routes live. One interface, two
+ * implementations — MemoryRegistry for the all-in-one and tests, RedisRegistry for clusters —
+ * checked by one contract suite (contract.ts).
+ *
+ * Events: 'event' (RegistryEvent), 'error' (Error), 'connection' ('up' | 'down').
+ */
+import type { EventEmitter } from 'node:events';
+import { MemoryRegistry } from './memory.ts';
+import { RedisRegistry } from './redis.ts';
+import type { ChannelRecord, NodeRecord, PublisherRole, RegistryEvent, StreamRecord } from './types.ts';
+
+export type RegisterResult = { ok: true; previous?: StreamRecord } | { ok: false; current: StreamRecord };
+
+export interface Registry extends EventEmitter {
+  readonly kind: 'memory' | 'redis';
+  start(): Promise<void>;
+  close(): Promise<void>;
+  nextGeneration(app: string, name: string): Promise<number>;
+  /**
+   * Succeeds when there is no record, the stored generation is lower (a newer publish takes over),
+   * or it is the same session re-registering (after a Redis restart).
+   */
+  registerStream(rec: Omit<StreamRecord, 'updatedAt'>, leaseTtlMs: number): Promise<RegisterResult>;
+  renewStream(
+    app: string,
+    name: string,
+    generation: number,
+    leaseTtlMs: number,
+    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps'>>,
+    role?: PublisherRole,
+  ): Promise<boolean>;
+  unregisterStream(
+    app: string,
+    name: string,
+    generation: number,
+    reason: string,
+    role?: PublisherRole,
+  ): Promise<boolean>;
+  getStream(app: string, name: string, role?: PublisherRole): Promise<StreamRecord | undefined>;
+  listStreams(): Promise<StreamRecord[]>;
+  heartbeatNode(rec: Omit<NodeRecord, 'updatedAt'>, leaseTtlMs: number): Promise<void>;
+  removeNode(id: string): Promise<void>;
+  listNodes(): Promise<NodeRecord[]>;
+  putChannel(rec: ChannelRecord, opts?: { onlyIfAbsent?: boolean }): Promise<boolean>;
+  getChannel(app: string, name: string): Promise<ChannelRecord | undefined>;
+  findChannelByKeyHash(keyHash: string): Promise<{ channel: ChannelRecord; role: PublisherRole } | undefined>;
+  deleteChannel(app: string, name: string): Promise<boolean>;
+  listChannels(): Promise<ChannelRecord[]>;
+  setActiveRole(app: string, name: string, role: PublisherRole, reason: string): Promise<void>;
+  getActiveRole(app: string, name: string): Promise<PublisherRole>;
+  tryAcquireLock(
+    name: string,
+    holder: string,
+    ttlMs: number,
+  ): Promise<{ acquired: boolean; token: number; holder?: string }>;
+  renewLock(name: string, holder: string, token: number, ttlMs: number): Promise<boolean>;
+  releaseLock(name: string, holder: string, token: number): Promise<void>;
+  publish(event: RegistryEvent): Promise<void>;
+}
+
+export function createRegistry(options: { redisUrl?: string | undefined; keyPrefix?: string }): Registry {
+  if (!options.redisUrl) return new MemoryRegistry();
+  return new RedisRegistry(options.redisUrl, options.keyPrefix);
+}
