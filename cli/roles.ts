@@ -13,6 +13,7 @@ import { createRegistry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
+import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RegistryResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
@@ -21,7 +22,7 @@ import { InternalHttpServer } from '../origin/internal-http.ts';
 import { Origin } from '../origin/origin.ts';
 import { type ChannelLookup, PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
-import { hubFor, type RunningNode } from './run.ts';
+import { hlsFor, hubFor, type RunningNode } from './run.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
 
@@ -98,9 +99,10 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     log,
   );
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const hls = hlsFor(config, hub, metrics, log);
   const internal = new InternalHttpServer(
     hub,
-    undefined,
+    hls,
     { host: config.host, port: config.internalPort, clusterToken: config.clusterToken },
     metrics,
     log,
@@ -188,9 +190,18 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     log,
   );
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const hlsProxy = new HlsProxy(
+    resolver,
+    {
+      clusterToken: config.clusterToken,
+      playlistTtlMs: Math.min(500, Math.max(100, config.hlsTargetDurationMs / 4)),
+      segmentCacheBytes: config.hlsCacheBytes,
+    },
+    metrics,
+  );
   const viewers = new ViewerHttpServer(
     puller,
-    undefined,
+    hlsProxy,
     {
       host: config.host,
       port: config.httpPort,

@@ -17,6 +17,7 @@ import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { StreamHub } from '../media/hub/hub.ts';
+import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
@@ -69,6 +70,7 @@ export async function startAll(
     log,
   );
   const source = new LocalHubSource(hub);
+  const hls = hlsFor(config, hub, metrics, log);
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const play = new RtmpPlayHandler(
     source,
@@ -101,7 +103,7 @@ export async function startAll(
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
   const viewers = new ViewerHttpServer(
     source,
-    undefined,
+    hls,
     {
       host: config.host,
       port: config.httpPort,
@@ -156,6 +158,22 @@ export async function startAll(
       await Promise.all([viewers.close(), admin.close()]);
     },
   };
+}
+
+export function hlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): HlsPackager {
+  return new HlsPackager(
+    hub,
+    {
+      targetDurationMs: config.hlsTargetDurationMs,
+      windowSegments: config.hlsWindow,
+      maxWindowBytes: 64 * 1024 * 1024,
+      dir: config.hlsDir,
+      keepEndedMs: 60_000,
+      firstSegmentWaitMs: Math.max(6000, config.hlsTargetDurationMs * 6),
+    },
+    metrics,
+    log,
+  );
 }
 
 export function banner(config: Config, ports: Record<string, number>): string {

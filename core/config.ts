@@ -172,6 +172,12 @@ export const OPTIONS = {
     help: 'HLS target segment duration, seconds',
   },
   'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
+  'hls-cache-bytes': {
+    kind: 'int',
+    default: 256 * 1024 * 1024,
+    min: 1024 * 1024,
+    help: 'edge: bytes of HLS segments cached in memory (LRU)',
+  },
   'hls-dir': {
     kind: 'string',
     default: undefined,
@@ -243,6 +249,7 @@ export interface Config {
   hlsTargetDurationMs: number;
   hlsWindow: number;
   hlsDir: string | undefined;
+  hlsCacheBytes: number;
   pullIdleTimeoutMs: number;
   leaseTtlMs: number;
   metricsMaxStreams: number;
@@ -439,6 +446,7 @@ export function loadConfig(
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
     hlsWindow: num('hls-window'),
     hlsDir: str('hls-dir'),
+    hlsCacheBytes: num('hls-cache-bytes'),
     pullIdleTimeoutMs: num('pull-idle-timeout') * 1000,
     leaseTtlMs: num('lease-ttl') * 1000,
     metricsMaxStreams: num('metrics-max-streams'),

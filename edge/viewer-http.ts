@@ -239,7 +239,8 @@ export class ViewerHttpServer {
     if (dash <= 0)
       throw new RelaycastError('RC_PLAY_NOT_FOUND', 'segment names look like <name>-<sequence>.ts');
     const streamName = name.slice(0, dash);
-    this.authorize(app, streamName, query, req, 'hls');
+    // Backup renditions are named <name>~backup on origins; the token is for the public name.
+    this.authorize(app, streamName.replace(/~backup$/, ''), query, req, 'hls');
     if (!this.hls) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'HLS is not enabled on this node');
     const data = await this.hls.segment(app, streamName, `${name}.ts`);
     if (!data)

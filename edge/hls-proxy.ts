@@ -1,0 +1,171 @@
+/**
+ * HLS through edges: playlists and segments come from the origin that packages the stream, with a
+ * short-TTL playlist cache, a byte-bounded LRU for segments and request coalescing, so N viewers on
+ * an edge cost one origin fetch per playlist refresh and per segment.
+ */
+import { request } from 'undici';
+import type { Metrics } from '../core/metrics.ts';
+import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
+import type { RouteResolver } from './route.ts';
+
+export interface HlsProxyOptions {
+  clusterToken: string | undefined;
+  playlistTtlMs: number;
+  segmentCacheBytes: number;
+}
+
+interface CachedPlaylist {
+  body: string;
+  ended: boolean;
+  fetchedAt: number;
+  /** origin base the segments come from */
+  originUrl: string;
+}
+
+/** Byte-bounded LRU (Map keeps insertion order; re-insert on hit). */
+export class ByteLru {
+  private readonly maxBytes: number;
+  private readonly map = new Map<string, Buffer>();
+  private bytes = 0;
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+  get(key: string): Buffer | undefined {
+    const v = this.map.get(key);
+    if (v) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: Buffer): void {
+    if (value.length > this.maxBytes) return;
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.length;
+      this.map.delete(key);
+    }
+    this.map.set(key, value);
+    this.bytes += value.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+  get size(): number {
+    return this.bytes;
+  }
+}
+
+/** Appends a query (signed-URL token) to every URI line of a media playlist. */
+export function addQueryToSegments(playlist: string, query: string): string {
+  if (!query) return playlist;
+  return playlist
+    .split('\n')
+    .map((line) =>
+      line && !line.startsWith('#') ? `${line}${line.includes('?') ? `&${query.slice(1)}` : query}` : line,
+    )
+    .join('\n');
+}
+
+export class HlsProxy implements HlsSource {
+  private readonly resolver: RouteResolver;
+  private readonly options: HlsProxyOptions;
+  private readonly metrics: Metrics;
+  private readonly playlists = new Map<string, CachedPlaylist>();
+  private readonly inflightPlaylists = new Map<string, Promise<CachedPlaylist | undefined>>();
+  private readonly segments: ByteLru;
+  private readonly inflightSegments = new Map<string, Promise<Buffer | undefined>>();
+  /** Which origin served a stream's last playlist, to fetch its segments from the same place. */
+  private readonly originFor = new Map<string, string>();
+
+  constructor(resolver: RouteResolver, options: HlsProxyOptions, metrics: Metrics) {
+    this.resolver = resolver;
+    this.options = options;
+    this.metrics = metrics;
+    this.segments = new ByteLru(options.segmentCacheBytes);
+  }
+
+  private headers(): Record<string, string> {
+    return this.options.clusterToken ? { authorization: `Bearer ${this.options.clusterToken}` } : {};
+  }
+
+  private async fetchPlaylist(app: string, name: string): Promise<CachedPlaylist | undefined> {
+    const route = await this.resolver.resolve(app, name);
+    if (!route) return undefined;
+    const hubName = route.role === 'backup' ? `${name}~backup` : name;
+    const base = route.originUrl.replace(/\/$/, '');
+    const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(hubName)}.m3u8`, {
+      headers: this.headers(),
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) return undefined;
+    return { body: text, ended: text.includes('#EXT-X-ENDLIST'), fetchedAt: Date.now(), originUrl: base };
+  }
+
+  async playlist(app: string, name: string, segmentQuery: string): Promise<HlsPlaylistResult | undefined> {
+    const key = `${app}/${name}`;
+    const cached = this.playlists.get(key);
+    let pl: CachedPlaylist | undefined;
+    if (cached && Date.now() - cached.fetchedAt < this.options.playlistTtlMs) {
+      this.metrics.hlsRequests.inc({ kind: 'playlist', result: 'hit' });
+      pl = cached;
+    } else {
+      let pending = this.inflightPlaylists.get(key);
+      if (pending) this.metrics.hlsRequests.inc({ kind: 'playlist', result: 'coalesced' });
+      else {
+        this.metrics.hlsRequests.inc({ kind: 'playlist', result: 'miss' });
+        pending = this.fetchPlaylist(app, name).finally(() => this.inflightPlaylists.delete(key));
+        this.inflightPlaylists.set(key, pending);
+      }
+      pl = await pending;
+      if (pl) {
+        this.playlists.set(key, pl);
+        this.originFor.set(key, pl.originUrl);
+      } else this.playlists.delete(key);
+    }
+    if (!pl) return undefined;
+    return { body: addQueryToSegments(pl.body, segmentQuery), ended: pl.ended };
+  }
+
+  async segment(app: string, name: string, file: string): Promise<Buffer | undefined> {
+    const key = `${app}/${file}`;
+    const hit = this.segments.get(key);
+    if (hit) {
+      this.metrics.hlsRequests.inc({ kind: 'segment', result: 'hit' });
+      return hit;
+    }
+    let pending = this.inflightSegments.get(key);
+    if (pending) {
+      this.metrics.hlsRequests.inc({ kind: 'segment', result: 'coalesced' });
+      return pending;
+    }
+    this.metrics.hlsRequests.inc({ kind: 'segment', result: 'miss' });
+    pending = (async () => {
+      const publicName = name.replace(/~backup$/, '');
+      let base = this.originFor.get(`${app}/${publicName}`);
+      if (!base) {
+        const route = await this.resolver.resolve(app, publicName);
+        if (!route) return undefined;
+        base = route.originUrl.replace(/\/$/, '');
+      }
+      const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(file)}`, {
+        headers: this.headers(),
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+      });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return undefined;
+      }
+      const data = Buffer.from(await res.body.arrayBuffer());
+      this.segments.set(key, data);
+      return data;
+    })().finally(() => this.inflightSegments.delete(key));
+    this.inflightSegments.set(key, pending);
+    return pending;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * HLS packaging on the origin: one HlsSegmenter per stream, fed by a hub tap (written once per
+ * stream, never per viewer). Serves playlists and segments to the viewer HTTP (all-in-one) or to
+ * edges over the internal port.
+ *
+ * Media sequence numbers start at the wall clock in deciseconds. Segments last at least the
+ * target duration (≥ 0.2 s), so a stream that moves to another origin (or restarts after the
+ * packager forgot it) starts above every sequence number it ever used before: players never see
+ * the media sequence rewind, even across origins.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
+import { renderMediaPlaylist } from '../media/hls/playlist.ts';
+import { type HlsSegment, HlsSegmenter } from '../media/hls/segmenter.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { HubStream } from '../media/hub/stream.ts';
+
+export interface HlsOptions {
+  targetDurationMs: number;
+  windowSegments: number;
+  maxWindowBytes: number;
+  /** Also write segments and the playlist under this directory. */
+  dir: string | undefined;
+  /** How long an ended stream's playlist (with ENDLIST) stays available. */
+  keepEndedMs: number;
+  /** How long a playlist request for a live stream waits for its first segment. */
+  firstSegmentWaitMs: number;
+}
+
+interface Packaged {
+  app: string;
+  name: string;
+  segmenter: HlsSegmenter;
+  live: boolean;
+  waiters: (() => void)[];
+  forgetTimer: NodeJS.Timeout | undefined;
+}
+
+export class HlsPackager implements HlsSource {
+  private readonly options: HlsOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly streams = new Map<string, Packaged>();
+
+  constructor(hub: StreamHub, options: HlsOptions, metrics: Metrics, log: Logger) {
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'hls' });
+    hub.on('stream-create', (s) => this.attach(s));
+    for (const s of hub.list()) this.attach(s);
+  }
+
+  private newSegmenter(state?: ReturnType<HlsSegmenter['state']>): HlsSegmenter {
+    return new HlsSegmenter(
+      {
+        targetDurationMs: this.options.targetDurationMs,
+        windowSegments: this.options.windowSegments,
+        maxWindowBytes: this.options.maxWindowBytes,
+      },
+      state ?? {
+        nextSequence: Math.floor(Date.now() / 100),
+        discontinuitySequence: 0,
+        discontinuityNext: false,
+      },
+    );
+  }
+
+  private attach(stream: HubStream): void {
+    let p = this.streams.get(stream.key);
+    if (p) {
+      // The stream came back before we forgot it: keep counting, mark the discontinuity.
+      if (p.forgetTimer) clearTimeout(p.forgetTimer);
+      p.forgetTimer = undefined;
+      const state = p.segmenter.state();
+      p.segmenter = this.newSegmenter({ ...state, discontinuityNext: true });
+    } else {
+      p = {
+        app: stream.app,
+        name: stream.name,
+        segmenter: this.newSegmenter(),
+        live: false,
+        waiters: [],
+        forgetTimer: undefined,
+      };
+      this.streams.set(stream.key, p);
+    }
+    const pkg = p;
+    pkg.live = stream.live;
+    // A packager attached mid-stream starts from the cached GOP.
+    for (const tag of stream.snapshot()) this.onSegment(pkg, pkg.segmenter.push(tag, Date.now()));
+    stream.addTap({
+      onTag: (tag) => {
+        pkg.live = true;
+        this.onSegment(pkg, pkg.segmenter.push(tag, Date.now()));
+      },
+      onPublisherChange: () => {
+        if (pkg.segmenter.ended)
+          pkg.segmenter = this.newSegmenter({ ...pkg.segmenter.state(), discontinuityNext: true });
+        else pkg.segmenter.markDiscontinuity();
+        pkg.live = true;
+      },
+      onUnpublish: () => {
+        this.onSegment(pkg, pkg.segmenter.end(Date.now()));
+        pkg.live = false;
+        this.writePlaylist(pkg);
+      },
+      onClose: () => {
+        pkg.live = false;
+        if (!pkg.segmenter.ended) this.onSegment(pkg, pkg.segmenter.end(Date.now()));
+        pkg.forgetTimer = setTimeout(() => this.forget(stream.key, pkg), this.options.keepEndedMs);
+        pkg.forgetTimer.unref();
+      },
+    });
+  }
+
+  private forget(key: string, pkg: Packaged): void {
+    if (this.streams.get(key) !== pkg) return;
+    this.streams.delete(key);
+    for (const w of pkg.waiters.splice(0)) w();
+    if (this.options.dir) rmSync(join(this.options.dir, pkg.app, pkg.name), { recursive: true, force: true });
+  }
+
+  private onSegment(pkg: Packaged, seg: HlsSegment | undefined): void {
+    if (!seg) return;
+    this.metrics.hlsSegments.inc(this.metrics.streamLabels.label(pkg.app, pkg.name));
+    this.metrics.hlsSegmentDuration.observe(seg.durationMs / 1000);
+    for (const w of pkg.waiters.splice(0)) w();
+    if (this.options.dir) {
+      try {
+        const dir = join(this.options.dir, pkg.app, pkg.name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${pkg.name}-${seg.sequence}.ts`), seg.data);
+        this.writePlaylist(pkg);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'cannot write HLS files to --hls-dir');
+      }
+    }
+  }
+
+  private writePlaylist(pkg: Packaged): void {
+    if (!this.options.dir) return;
+    const dir = join(this.options.dir, pkg.app, pkg.name);
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `.${pkg.name}.m3u8.tmp`);
+    writeFileSync(tmp, this.render(pkg, ''));
+    renameSync(tmp, join(dir, `${pkg.name}.m3u8`));
+  }
+
+  private render(pkg: Packaged, segmentQuery: string): string {
+    const seg = pkg.segmenter;
+    return renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
+      segmentUri: (s) => `${encodeURIComponent(pkg.name)}-${s.sequence}.ts${segmentQuery}`,
+      ended: seg.ended,
+      targetDurationMs: this.options.targetDurationMs,
+    });
+  }
+
+  async playlist(app: string, name: string, segmentQuery: string): Promise<HlsPlaylistResult | undefined> {
+    const pkg = this.streams.get(`${app}/${name}`);
+    if (!pkg) return undefined;
+    if (pkg.segmenter.segments.length === 0) {
+      if (!pkg.live) return undefined;
+      // Live but no segment closed yet (first seconds of a stream): wait for it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.options.firstSegmentWaitMs);
+        pkg.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      if (pkg.segmenter.segments.length === 0) return undefined;
+    }
+    return { body: this.render(pkg, segmentQuery), ended: pkg.segmenter.ended };
+  }
+
+  async segment(app: string, name: string, file: string): Promise<Buffer | undefined> {
+    const pkg = this.streams.get(`${app}/${name}`);
+    if (!pkg) return undefined;
+    const m = /-(\d+)\.ts$/.exec(file);
+    if (!m) return undefined;
+    return pkg.segmenter.getSegment(Number(m[1]))?.data;
+  }
+
+  /** For the admin API. */
+  describe(
+    app: string,
+    name: string,
+  ): { mediaSequence: number; segments: number; ended: boolean } | undefined {
+    const pkg = this.streams.get(`${app}/${name}`);
+    if (!pkg) return undefined;
+    return {
+      mediaSequence: pkg.segmenter.mediaSequence,
+      segments: pkg.segmenter.segments.length,
+      ended: pkg.segmenter.ended,
+    };
+  }
+}
