@@ -9,7 +9,7 @@ import { RelaycastError } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger } from '../core/log.ts';
 import { createMetrics } from '../core/metrics.ts';
-import { createRegistry } from '../core/registry/registry.ts';
+import { createRegistry, type Registry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
@@ -67,6 +67,13 @@ function base(config: Config, version: string) {
   return { log, metrics, hub, stats, admin };
 }
 
+/** GET /api/v1/registry: what the cluster registry holds (streams with their origins, nodes). */
+function registryRoutes(admin: AdminHttpServer, registry: Registry): void {
+  admin.route('GET', '/api/v1/registry', async () => ({
+    body: { streams: await registry.listStreams(), nodes: await registry.listNodes() },
+  }));
+}
+
 /** Channel keys: the registry's channels (managed by the control plane), then static ones. */
 class RegistryChannels implements ChannelLookup {
   private readonly registry: ReturnType<typeof createRegistry>;
@@ -87,6 +94,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   const registry = createRegistry({ redisUrl: config.redisUrl });
   registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
   await registry.start();
+  registryRoutes(admin, registry);
   const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const auth = new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics));
   const origin = new Origin(hub, auth, { maxStreams: config.maxStreams }, metrics, log);
@@ -161,6 +169,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
   await registry.start();
   metrics.registryUp.set(1);
+  registryRoutes(admin, registry);
   const resolver = new RegistryResolver(registry);
   const puller = new EdgePuller(
     hub,

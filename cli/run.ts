@@ -208,7 +208,8 @@ export async function runRole(config: Config, version: string): Promise<number> 
     config.role === 'all'
       ? await startAll(config, version)
       : await (await import('./roles.ts')).startRole(config, version);
-  process.stderr.write(banner(config, node.ports));
+  // The local cluster launcher prints one banner for all its processes.
+  if (process.env.RELAYCAST_BANNER !== '0') process.stderr.write(banner(config, node.ports));
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {

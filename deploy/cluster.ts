@@ -30,7 +30,11 @@ const dataDir = mkdtempSync(join(tmpdir(), 'relaycast-cluster-'));
 let stopping = false;
 
 function start(name: string, cmd: string, args: string[]): ChildProcess {
-  const proc = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RELAYCAST_BANNER: '0' },
+  });
   children.push({ name, proc });
   const prefix = (line: string) => (line ? `[${name}] ${line}\n` : '');
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => {

@@ -114,6 +114,11 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
       assert.equal(await r.renewStream('live', 'renew', g, 10_000), false);
     });
 
+    it('registering restores the generation counter (after a store that lost its data)', async () => {
+      await r.registerStream(rec('restored', 41), 10_000);
+      assert.ok((await r.nextGeneration('live', 'restored')) > 41);
+    });
+
     it('a lease that is not renewed expires', async () => {
       const g = await r.nextGeneration('live', 'lease');
       await r.registerStream(rec('lease', g), 1000);

@@ -89,6 +89,8 @@ export class MemoryRegistry extends EventEmitter implements Registry {
       return { ok: false, current };
     const value: StreamRecord = { ...rec, updatedAt: Date.now() };
     this.streams.set(key, { value, expiresAt: Date.now() + leaseTtlMs });
+    const genKey = `${rec.app}/${rec.role === 'backup' ? `${rec.name}~backup` : rec.name}`;
+    if ((this.generations.get(genKey) ?? 0) < rec.generation) this.generations.set(genKey, rec.generation);
     if (current && current.sessionId !== rec.sessionId)
       this.emitEvent({ type: 'stream-moved', stream: value, previousOriginNodeId: current.originNodeId });
     else this.emitEvent({ type: 'stream-up', stream: value });

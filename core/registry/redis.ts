@@ -51,6 +51,10 @@ if cur then
   if c.generation > g or (c.generation == g and c.sessionId ~= ARGV[3]) then return {0, cur} end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+-- a re-registration after Redis lost its data restores the counter, so the next publish
+-- anywhere still draws a higher generation
+local counter = tonumber(redis.call('GET', KEYS[2]) or '0')
+if counter < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2]) end
 if cur then return {1, cur} end
 return {1}`;
 
@@ -190,9 +194,11 @@ export class RedisRegistry extends EventEmitter implements Registry {
   async registerStream(rec: Omit<StreamRecord, 'updatedAt'>, leaseTtlMs: number): Promise<RegisterResult> {
     const value: StreamRecord = { ...rec, updatedAt: Date.now() };
     const key = this.k.stream(rec.app, rec.name, rec.role ?? 'primary');
+    // the same counter nextGeneration() uses (origins count backups under <name>~backup)
+    const genKey = this.k.generation(rec.app, rec.role === 'backup' ? `${rec.name}~backup` : rec.name);
     const res = (await this.evalScript(
       REGISTER,
-      [key],
+      [key, genKey],
       [JSON.stringify(value), rec.generation, rec.sessionId, leaseTtlMs],
     )) as [number, string?];
     const current = res[1] ? (JSON.parse(res[1]) as StreamRecord) : undefined;
