@@ -69,7 +69,66 @@ export function addQueryToSegments(playlist: string, query: string): string {
     .join('\n');
 }
 
+interface OriginHistory {
+  originUrl: string;
+  /** Discontinuities the edge injected that have slid out of the window (added to the origin's count). */
+  discBase: number;
+  /** First segment sequence served by the current origin after a move; gets EXT-X-DISCONTINUITY. */
+  movedAt: number | undefined;
+  /** The last playlist's DISCONTINUITY-SEQUENCE and discontinuity count (to carry over a move). */
+  lastDiscTotal: number;
+}
+
+/**
+ * When a stream moves to another origin, that origin's packager starts fresh: the edge marks the
+ * boundary with EXT-X-DISCONTINUITY and keeps EXT-X-DISCONTINUITY-SEQUENCE rising, so players
+ * resynchronise instead of stalling. (Media sequence numbers already rise across origins.)
+ */
+export function rewriteForMove(body: string, h: OriginHistory): string {
+  const lines = body.split('\n');
+  const seqLine = lines.findIndex((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'));
+  const discLine = lines.findIndex((l) => l.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:'));
+  const mediaSeq = seqLine >= 0 ? Number(lines[seqLine]!.split(':')[1]) : 0;
+  const originDisc = discLine >= 0 ? Number(lines[discLine]!.split(':')[1]) : 0;
+  let seq = mediaSeq;
+  let injected = false;
+  const out: string[] = [];
+  let block: string[] = [];
+  let inSegments = false;
+  for (const line of lines) {
+    if (
+      !inSegments &&
+      (line === '#EXT-X-DISCONTINUITY' ||
+        line.startsWith('#EXT-X-PROGRAM-DATE-TIME') ||
+        line.startsWith('#EXTINF'))
+    )
+      inSegments = true;
+    if (!inSegments) {
+      out.push(line);
+    } else if (line && !line.startsWith('#')) {
+      if (h.movedAt === seq && !block.includes('#EXT-X-DISCONTINUITY')) {
+        out.push('#EXT-X-DISCONTINUITY');
+        injected = true;
+      }
+      out.push(...block, line);
+      block = [];
+      seq++;
+    } else block.push(line);
+  }
+  out.push(...block);
+  // The injected tag slid out of the window: count it in the sequence from now on.
+  if (h.movedAt !== undefined && !injected && mediaSeq > h.movedAt) {
+    h.discBase++;
+    h.movedAt = undefined;
+  }
+  const total = originDisc + h.discBase;
+  if (discLine >= 0) out[out.indexOf(lines[discLine]!)] = `#EXT-X-DISCONTINUITY-SEQUENCE:${total}`;
+  h.lastDiscTotal = total + out.filter((l) => l === '#EXT-X-DISCONTINUITY').length;
+  return out.join('\n');
+}
+
 export class HlsProxy implements HlsSource {
+  private readonly history = new Map<string, OriginHistory>();
   private readonly resolver: RouteResolver;
   private readonly options: HlsProxyOptions;
   private readonly metrics: Metrics;
@@ -128,7 +187,24 @@ export class HlsProxy implements HlsSource {
       } else this.playlists.delete(key);
     }
     if (!pl) return undefined;
-    return { body: addQueryToSegments(pl.body, segmentQuery), ended: pl.ended };
+    return { body: addQueryToSegments(this.continuity(key, pl), segmentQuery), ended: pl.ended };
+  }
+
+  private continuity(key: string, pl: CachedPlaylist): string {
+    let h = this.history.get(key);
+    if (!h) {
+      h = { originUrl: pl.originUrl, discBase: 0, movedAt: undefined, lastDiscTotal: 0 };
+      this.history.set(key, h);
+      if (this.history.size > 10_000) this.history.delete(this.history.keys().next().value!);
+    } else if (h.originUrl !== pl.originUrl) {
+      // Moved: the new origin's count restarts at 0; continue from what viewers last saw.
+      const first = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(pl.body);
+      const originDisc = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(pl.body)?.[1] ?? 0);
+      h.discBase = h.lastDiscTotal - originDisc;
+      h.movedAt = first ? Number(first[1]) : undefined;
+      h.originUrl = pl.originUrl;
+    }
+    return rewriteForMove(pl.body, h);
   }
 
   async segment(app: string, name: string, file: string): Promise<Buffer | undefined> {

@@ -207,6 +207,9 @@ describe('cluster: redis + 2 origins + 2 edges', { timeout: 420_000 }, () => {
       () => (read.tags.filter(isKeyframe).length >= 2 ? true : undefined),
       15_000,
     );
+    const hlsUrl = `http://127.0.0.1:${edge1.ports.http}/live/main.m3u8`;
+    const hlsBefore = await (await fetch(hlsUrl)).text();
+    assert.doesNotMatch(hlsBefore, /#EXT-X-DISCONTINUITY\n/);
     await originA.stop('SIGKILL');
     const killedAt = Date.now();
     const beforeTags = read.tags.length;
@@ -227,6 +230,18 @@ describe('cluster: redis + 2 origins + 2 edges', { timeout: 420_000 }, () => {
     console.log(
       `failover: viewer gap ${resumedAt - killedAt} ms from kill, ${resumedAt - republishAt} ms after the broadcaster republished`,
     );
+    const hlsAfter = await waitFor(
+      'edge HLS playlist from origin B with a discontinuity',
+      async () => {
+        const res = await fetch(hlsUrl);
+        const text = res.ok ? await res.text() : '';
+        return /#EXT-X-DISCONTINUITY\n/.test(text) ? text : undefined;
+      },
+      30_000,
+      250,
+    );
+    const seq = (t: string) => Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(t)?.[1]);
+    assert.ok(seq(hlsAfter) > seq(hlsBefore), 'media sequence rises across origins');
     const copied = await copy;
     assert.equal(copied.code, 0, copied.stderr);
     const decoded = await run(

@@ -7,6 +7,32 @@ const RtmpClientSession = require('node-media-server/src/session/rtmp_client_ses
 const Context = require('node-media-server/src/core/context.js');
 
 const cfg = JSON.parse(process.argv[2]);
+
+// Probe mode: play cfg.probe.url with node-media-server's own RTMP client and report what
+// arrives (type, first two body bytes, dts), then exit. No server is started.
+if (cfg.probe) {
+  const RtmpClient = require('node-media-server/src/protocol/rtmp_client.js');
+  const client = new RtmpClient();
+  const packets = [];
+  client.onPacketCallback = (p) => {
+    if (packets.length < 2000) packets.push([p.codec_type, p.data.subarray(0, 2).toString('hex'), p.dts, p.size]);
+  };
+  (async () => {
+    await client.connect(cfg.probe.url);
+    await client.sendConnect();
+    await client.sendCreateStream();
+    client.sendPlay(client.urlInfo.streamName);
+    setTimeout(() => {
+      console.log(`PROBE ${JSON.stringify(packets)}`);
+      client.disconnect();
+      process.exit(0);
+    }, cfg.probe.ms);
+  })().catch((err) => {
+    console.log(`PROBE-ERROR ${err.message}`);
+    process.exit(1);
+  });
+  return;
+}
 const nms = new NodeMediaServer({
   bind: '127.0.0.1',
   rtmp: { port: cfg.rtmpPort },

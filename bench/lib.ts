@@ -1,0 +1,122 @@
+/** Shared pieces of the benchmarks: the cached test stream, process sampling from /proc, ports. */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const CACHE = join(ROOT, 'bench', '.cache');
+const CLK_TCK = 100;
+
+/**
+ * The benchmark stream: 1280x720@30 H.264 (CBR 2.5 Mbit/s, 1 s GOP) + AAC 128 kbit/s ≈ 2.65 Mbit/s,
+ * or a 1 Mbit/s variant. Encoded once with ffmpeg and cached (never committed).
+ */
+export function testStream(kbps: 2650 | 1000 = 2650): string {
+  mkdirSync(CACHE, { recursive: true });
+  const file = join(CACHE, `stream-${kbps}k.flv`);
+  if (existsSync(file)) return file;
+  const video = kbps === 2650 ? '2500k' : '880k';
+  const size = kbps === 2650 ? '1280x720' : '854x480';
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=30`,
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=44100',
+      '-t',
+      '30',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-b:v',
+      video,
+      '-maxrate',
+      video,
+      '-bufsize',
+      video,
+      '-x264-params',
+      'nal-hrd=cbr',
+      '-g',
+      '30',
+      '-keyint_min',
+      '30',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      '-f',
+      'flv',
+      file,
+    ],
+    { stdio: 'inherit' },
+  );
+  if (r.status !== 0) throw new Error('ffmpeg could not encode the benchmark stream');
+  return file;
+}
+
+/** ffmpeg publishing the cached file in real time, looped, without re-encoding. */
+export function publishLoop(file: string, url: string): ChildProcess {
+  return spawn(
+    'ffmpeg',
+    ['-v', 'error', '-re', '-stream_loop', '-1', '-i', file, '-c', 'copy', '-f', 'flv', url],
+    { stdio: 'ignore' },
+  );
+}
+
+export function procTimes(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuSeconds: (utime + stime) / CLK_TCK, rssBytes: rssKb * 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process: CPU share of one core over a window, and peak/last RSS. */
+export async function sampleProcess(
+  pid: number,
+  windowMs: number,
+): Promise<{ cpuPercentOfCore: number; rssMb: number; rssPeakMb: number }> {
+  const a = procTimes(pid);
+  const t0 = performance.now();
+  let peak = a?.rssBytes ?? 0;
+  const end = t0 + windowMs;
+  while (performance.now() < end) {
+    await new Promise((r) => setTimeout(r, 500));
+    const s = procTimes(pid);
+    if (s && s.rssBytes > peak) peak = s.rssBytes;
+  }
+  const b = procTimes(pid);
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    cpuPercentOfCore: a && b ? Math.round(((b.cpuSeconds - a.cpuSeconds) / seconds) * 1000) / 10 : -1,
+    rssMb: b ? Math.round(b.rssBytes / 1e5) / 10 : -1,
+    rssPeakMb: Math.round(peak / 1e5) / 10,
+  };
+}
+
+export function machine(): Record<string, unknown> {
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model,
+    loadavg1: Math.round(loadavg()[0]! * 100) / 100,
+    node: process.version,
+  };
+}
