@@ -8,7 +8,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, publishLoop, ROOT, sampleProcess, testStream } from './lib.ts';
 

@@ -10,12 +10,13 @@ const cfg = JSON.parse(process.argv[2]);
 
 // Probe mode: play cfg.probe.url with node-media-server's own RTMP client and report what
 // arrives (type, first two body bytes, dts), then exit. No server is started.
-if (cfg.probe) {
+function probe() {
   const RtmpClient = require('node-media-server/src/protocol/rtmp_client.js');
   const client = new RtmpClient();
   const packets = [];
   client.onPacketCallback = (p) => {
-    if (packets.length < 2000) packets.push([p.codec_type, p.data.subarray(0, 2).toString('hex'), p.dts, p.size]);
+    if (packets.length < 2000)
+      packets.push([p.codec_type, p.data.subarray(0, 2).toString('hex'), p.dts, p.size]);
   };
   (async () => {
     await client.connect(cfg.probe.url);
@@ -31,31 +32,36 @@ if (cfg.probe) {
     console.log(`PROBE-ERROR ${err.message}`);
     process.exit(1);
   });
-  return;
 }
-const nms = new NodeMediaServer({
-  bind: '127.0.0.1',
-  rtmp: { port: cfg.rtmpPort },
-  http: { port: cfg.httpPort },
-  store: { path: cfg.dataDir },
-  record: { path: `${cfg.dataDir}/record` },
-  webadmin: { enable: false },
-  auth: { play: false, publish: false, secret: '', jwt: { secret: 'x', users: [] } },
-  notify: { url: '' },
-});
-nms.run().then(() => {
-  for (const r of cfg.relays || []) {
-    // NMS's push relay gives up if its local source is not published yet, so wait for it.
-    // Its push relay gives up if its local source is not published yet, so wait for it.
-    const start = () => {
-      const source = Context.broadcasts.get(r.streamPath);
-      if (r.mode === 'push' && !source?.publisher) return setTimeout(start, 250);
-      new RtmpClientSession({ ...r, reconnect: true, reconnectInterval: 500 }).run();
-    };
-    start();
-  }
-  setTimeout(() => console.log('NMS-READY'), 300);
-});
-const stop = () => nms.stop().finally(() => process.exit(0));
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+
+function serve() {
+  const nms = new NodeMediaServer({
+    bind: '127.0.0.1',
+    rtmp: { port: cfg.rtmpPort },
+    http: { port: cfg.httpPort },
+    store: { path: cfg.dataDir },
+    record: { path: `${cfg.dataDir}/record` },
+    webadmin: { enable: false },
+    auth: { play: false, publish: false, secret: '', jwt: { secret: 'x', users: [] } },
+    notify: { url: '' },
+  });
+  nms.run().then(() => {
+    for (const r of cfg.relays || []) {
+      // NMS's push relay gives up if its local source is not published yet, so wait for it.
+      // Its push relay gives up if its local source is not published yet, so wait for it.
+      const start = () => {
+        const source = Context.broadcasts.get(r.streamPath);
+        if (r.mode === 'push' && !source?.publisher) return setTimeout(start, 250);
+        new RtmpClientSession({ ...r, reconnect: true, reconnectInterval: 500 }).run();
+      };
+      start();
+    }
+    setTimeout(() => console.log('NMS-READY'), 300);
+  });
+  const stop = () => nms.stop().finally(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (cfg.probe) probe();
+else serve();
