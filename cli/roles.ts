@@ -177,7 +177,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     {
       clusterToken: config.clusterToken,
       pullIdleTimeoutMs: config.pullIdleTimeoutMs,
-      waitForStreamMs: 0,
+      waitForStreamMs: config.waitForStreamMs,
       failoverDeadlineMs: config.republishWaitMs,
       bodyTimeoutMs: 8000,
     },

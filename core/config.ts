@@ -190,6 +190,14 @@ export const OPTIONS = {
     help: 'edge: seconds a pull stays open after its last viewer left',
     roles: ['edge'],
   },
+  'wait-for-stream': {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    max: 60,
+    help: 'edge: seconds a viewer of a stream that is not live yet waits for it before 404',
+    roles: ['edge'],
+  },
   'lease-ttl': {
     kind: 'number',
     default: 5,
@@ -251,6 +259,7 @@ export interface Config {
   hlsDir: string | undefined;
   hlsCacheBytes: number;
   pullIdleTimeoutMs: number;
+  waitForStreamMs: number;
   leaseTtlMs: number;
   metricsMaxStreams: number;
   channels: StaticChannel[];
@@ -448,6 +457,7 @@ export function loadConfig(
     hlsDir: str('hls-dir'),
     hlsCacheBytes: num('hls-cache-bytes'),
     pullIdleTimeoutMs: num('pull-idle-timeout') * 1000,
+    waitForStreamMs: num('wait-for-stream') * 1000,
     leaseTtlMs: num('lease-ttl') * 1000,
     metricsMaxStreams: num('metrics-max-streams'),
     channels: parseChannels(yaml.channels),
