@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm `bin` entry. relaycast is TypeScript run directly by Node 24 (type stripping). When this is
-// started by an older Node (e.g. a system Node 20), re-run it with the project's pinned node@24.
-import { spawnSync } from 'node:child_process';
+// started by an older Node (e.g. a system Node 20), re-run it with the project's pinned node@24,
+// forwarding signals so Ctrl-C and SIGTERM still stop it cleanly.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ if (major >= 24) {
     );
     process.exit(1);
   }
-  const r = spawnSync(node, [join(here, 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
+  const child = spawn(node, [join(here, 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

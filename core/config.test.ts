@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, parseArgv, renderHelp } from './config.ts';
+import { RelaycastError } from './errors.ts';
+
+const flags = (...argv: string[]) => parseArgv(argv).flags;
+
+describe('config', () => {
+  it('precedence: flag > env > YAML file > default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
+    try {
+      const file = join(dir, 'c.yaml');
+      writeFileSync(file, 'rtmpPort: 2000\nhttpPort: 2001\nadminPort: 2002\n');
+      const env = { RELAYCAST_HTTP_PORT: '3001', RELAYCAST_ADMIN_PORT: '3002' };
+      const cfg = loadConfig('all', flags('--config', file, '--admin-port', '4002'), env);
+      assert.equal(cfg.rtmpPort, 2000);
+      assert.equal(cfg.httpPort, 3001);
+      assert.equal(cfg.adminPort, 4002);
+      assert.equal(cfg.grpcPort, 50051);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects typos and bad values with a message that names the option', () => {
+    const bad = (f: () => unknown, re: RegExp) =>
+      assert.throws(
+        f,
+        (e: unknown) => e instanceof RelaycastError && e.code === 'RC_CONFIG_INVALID' && re.test(e.message),
+      );
+    bad(() => loadConfig('all', flags('--rtmp-prot', '1'), {}), /unknown flag --rtmp-prot/);
+    bad(() => loadConfig('all', flags('--rtmp-port', '70000'), {}), /--rtmp-port must be ≤ 65535/);
+    bad(
+      () => loadConfig('all', flags('--publish-auth', 'maybe'), {}),
+      /--publish-auth must be one of open, keys/,
+    );
+    bad(
+      () => loadConfig('all', flags(), { RELAYCAST_HLS_WINDOW: 'six' }),
+      /RELAYCAST_HLS_WINDOW must be a whole number/,
+    );
+    bad(() => loadConfig('all', flags('--play-auth', 'signed'), {}), /needs --play-secret/);
+    bad(() => loadConfig('edge', flags(), {}), /edge role needs --redis-url/);
+    const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
+    try {
+      writeFileSync(join(dir, 'c.yaml'), 'rtmpPrt: 1\n');
+      bad(() => loadConfig('all', flags('--config', join(dir, 'c.yaml')), {}), /unknown key 'rtmpPrt'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads static channels from the YAML file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
+    try {
+      writeFileSync(
+        join(dir, 'c.yaml'),
+        'publishAuth: keys\nchannels:\n  - { name: studio1, key: "a-long-secret" }\n',
+      );
+      const cfg = loadConfig('all', flags('--config', join(dir, 'c.yaml')), {});
+      assert.deepEqual(cfg.channels, [{ app: 'live', name: 'studio1', key: 'a-long-secret' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help lists every flag with its env name', () => {
+    const help = renderHelp('all');
+    for (const f of [
+      '--rtmp-port',
+      '--http-port',
+      '--admin-port',
+      '--redis-url',
+      '--publish-auth',
+      'RELAYCAST_REDIS_URL',
+    ])
+      assert.ok(help.includes(f), f);
+  });
+});
+
+describe('relaycast command', () => {
+  const root = join(import.meta.dirname, '..');
+  it('prints help, version, and clear errors', () => {
+    const help = spawnSync(process.execPath, [join(root, 'cli/main.ts'), 'all', '--help'], {
+      encoding: 'utf8',
+    });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /--rtmp-port/);
+    const err = spawnSync(process.execPath, [join(root, 'cli/main.ts'), 'edge'], { encoding: 'utf8' });
+    assert.equal(err.status, 2);
+    assert.match(err.stderr, /edge role needs --redis-url.*RC_CONFIG_INVALID/);
+  });
+
+  it('the npm bin wrapper runs on an older system Node by re-running itself with node@24', {
+    skip: !spawnSync('/usr/bin/node', ['--version']).stdout && 'no system node',
+  }, () => {
+    const r = spawnSync('/usr/bin/node', [join(root, 'cli/relaycast.js'), '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
+});
