@@ -55,6 +55,7 @@ export async function startAll(
   });
   const hub = hubFor(config);
   const hubMetrics = bindHubMetrics(hub, metrics);
+  metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
   const stats = new StreamStatsSampler(hub);
   const channels = config.channels.length ? new StaticChannels(config.channels) : undefined;
   if (config.publishAuth === 'keys' && !channels)

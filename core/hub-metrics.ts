@@ -39,6 +39,9 @@ export function bindHubMetrics(hub: StreamHub, metrics: Metrics): { refresh(): v
       metrics.viewerDrops.inc({ protocol: v.protocol, reason });
   });
   hub.on('takeover', () => metrics.takeovers.inc());
+  hub.on('unpublish', (_s, pub, reason) => {
+    if (pub.info.kind !== 'pull') metrics.streamEnds.inc({ reason });
+  });
   hub.on('stream-close', (s) => {
     last.delete(s);
     const l = labels(s);

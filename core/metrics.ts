@@ -39,6 +39,14 @@ export function createMetrics(options: {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters
+  // (promtool check metrics); the same figures exist without the suffix, by type.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   const r = [registry];
   const metrics = {
     registry,
@@ -125,6 +133,12 @@ export function createMetrics(options: {
       name: `${METRIC_PREFIX}viewer_rejects_total`,
       help: 'Play requests refused, by reason (not_found, limit, draining)',
       labelNames: ['protocol', 'reason'],
+      registers: r,
+    }),
+    streamEnds: new Counter({
+      name: `${METRIC_PREFIX}stream_ends_total`,
+      help: 'Publishers that stopped, by reason (unpublish = clean; disconnected, idle, error = unexpected; takeover, kicked)',
+      labelNames: ['reason'],
       registers: r,
     }),
     takeovers: new Counter({
@@ -235,7 +249,8 @@ export function createMetrics(options: {
     leader: new Gauge({
       name: `${METRIC_PREFIX}control_plane_leader`,
       help: '1 on the control plane replica that currently holds leadership',
-      registers: r,
+      // only control plane processes export it: elsewhere a 0 would read as "no leader"
+      registers: options.role === 'control-plane' ? r : [],
     }),
   };
   metrics.buildInfo.set({ version: options.version, node: options.nodeId }, 1);

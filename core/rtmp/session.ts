@@ -486,7 +486,7 @@ export class RtmpSession {
       clearTimeout(this.timer);
       clearInterval(this.timer);
     }
-    this.endPublish('unpublish');
+    this.endPublish(reason === 'client closed' ? 'disconnected' : reason === 'shutdown' ? 'closed' : 'error');
     this.stopPlay();
     this.log.debug({ reason }, 'rtmp session closed');
     if (!this.socket.destroyed) this.socket.end(() => this.socket.destroy());

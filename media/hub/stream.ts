@@ -91,7 +91,15 @@ export interface PublisherInfo {
   remote?: string;
 }
 
-export type PublicationEndReason = 'unpublish' | 'takeover' | 'kicked' | 'closed' | 'error' | 'idle';
+/** unpublish: the encoder said so; disconnected: its connection went away without saying so. */
+export type PublicationEndReason =
+  | 'unpublish'
+  | 'disconnected'
+  | 'takeover'
+  | 'kicked'
+  | 'closed'
+  | 'error'
+  | 'idle';
 
 export interface StreamTap {
   /** Called synchronously for every tag, already on the stream timeline. */
