@@ -198,6 +198,12 @@ export const OPTIONS = {
     help: 'edge: seconds a viewer of a stream that is not live yet waits for it before 404',
     roles: ['edge'],
   },
+  'lease-name': {
+    kind: 'string',
+    default: 'relaycast-control-plane',
+    help: 'control plane: Kubernetes Lease (or Redis lock) used for leader election',
+    roles: ['control-plane'],
+  },
   'lease-ttl': {
     kind: 'number',
     default: 5,
