@@ -21,7 +21,7 @@ type K8sObject = {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
+  spec?: Json;
   data?: Record<string, string>;
 };
 
@@ -143,7 +143,7 @@ describe('helm chart', { timeout: 120_000 }, () => {
     assert.deepEqual(role.spec ?? (role as Json).rules, [
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
     ]);
-    const binding = byKind(objs, 'RoleBinding')[0] as any;
+    const binding = byKind(objs, 'RoleBinding')[0] as Json;
     assert.equal(binding.subjects[0].name, podSpec(cp).serviceAccountName);
     // only edges reach the origins' internal port
     const originPolicy = find(objs, 'NetworkPolicy', '-origin')!;
