@@ -2,16 +2,12 @@
  * Cluster roles as separate processes: origin and edge (the control plane adds itself in
  * control-plane/). They meet only through the registry, HTTP pulls and gRPC.
  */
-import { AdminHttpServer } from '../core/admin-http.ts';
+import type { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
-import { bindHubMetrics } from '../core/hub-metrics.ts';
-import { createLogger } from '../core/log.ts';
-import { createMetrics } from '../core/metrics.ts';
 import { createRegistry, type Registry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
-import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
@@ -21,8 +17,7 @@ import { OriginCluster } from '../origin/cluster.ts';
 import { InternalHttpServer } from '../origin/internal-http.ts';
 import { Origin } from '../origin/origin.ts';
 import { type ChannelLookup, PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
-import { registerStreamRoutes } from './routes.ts';
-import { hlsFor, hubFor, type RunningNode } from './run.ts';
+import { hlsFor, nodeBase, type RunningNode } from './run.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
 
@@ -44,27 +39,6 @@ export async function startRole(config: Config, version: string): Promise<Starte
     'RC_CONFIG_INVALID',
     `the ${config.role} role is not part of this build yet; run origins and edges against Redis`,
   );
-}
-
-function base(config: Config, version: string) {
-  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
-  const metrics = createMetrics({
-    role: config.role,
-    nodeId: config.nodeId,
-    version,
-    maxStreams: config.metricsMaxStreams,
-  });
-  const hub = hubFor(config);
-  const hubMetrics = bindHubMetrics(hub, metrics);
-  const stats = new StreamStatsSampler(hub);
-  const admin = new AdminHttpServer(
-    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
-    metrics,
-    log,
-  );
-  admin.beforeScrape.push(hubMetrics.refresh);
-  registerStreamRoutes(admin, hub, stats);
-  return { log, metrics, hub, stats, admin };
 }
 
 /** GET /api/v1/registry: what the cluster registry holds (streams with their origins, nodes). */
@@ -90,7 +64,7 @@ class RegistryChannels implements ChannelLookup {
 }
 
 export async function startOrigin(config: Config, version: string): Promise<Started> {
-  const { log, metrics, hub, stats, admin } = base(config, version);
+  const { log, metrics, hub, stats, admin } = nodeBase(config, version);
   const registry = createRegistry({ redisUrl: config.redisUrl });
   registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
   await registry.start();
@@ -163,7 +137,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
 }
 
 export async function startEdge(config: Config, version: string): Promise<Started> {
-  const { log, metrics, hub, stats, admin } = base(config, version);
+  const { log, metrics, hub, stats, admin } = nodeBase(config, version);
   const registry = createRegistry({ redisUrl: config.redisUrl });
   registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
   registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));

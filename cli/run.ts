@@ -32,6 +32,28 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** What every role process has: logger, metrics, the hub with its metrics and stats, admin HTTP. */
+export function nodeBase(config: Config, version: string) {
+  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
+  const metrics = createMetrics({
+    role: config.role,
+    nodeId: config.nodeId,
+    version,
+    maxStreams: config.metricsMaxStreams,
+  });
+  const hub = hubFor(config);
+  const hubMetrics = bindHubMetrics(hub, metrics);
+  const stats = new StreamStatsSampler(hub);
+  const admin = new AdminHttpServer(
+    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
+    metrics,
+    log,
+  );
+  admin.beforeScrape.push(hubMetrics.refresh);
+  registerStreamRoutes(admin, hub, stats);
+  return { log, metrics, hub, stats, admin };
+}
+
 export function hubFor(config: Config): StreamHub {
   return new StreamHub({
     gopCacheMaxBytes: config.gopCacheMaxBytes,
@@ -46,17 +68,8 @@ export async function startAll(
   config: Config,
   version: string,
 ): Promise<RunningNode & { ports: Record<string, number> }> {
-  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
-  const metrics = createMetrics({
-    role: config.role,
-    nodeId: config.nodeId,
-    version,
-    maxStreams: config.metricsMaxStreams,
-  });
-  const hub = hubFor(config);
-  const hubMetrics = bindHubMetrics(hub, metrics);
+  const { log, metrics, hub, stats, admin } = nodeBase(config, version);
   metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
-  const stats = new StreamStatsSampler(hub);
   const channels = config.channels.length ? new StaticChannels(config.channels) : undefined;
   if (config.publishAuth === 'keys' && !channels)
     throw new RelaycastError(
@@ -123,15 +136,8 @@ export async function startAll(
     metrics,
     log,
   );
-  const admin = new AdminHttpServer(
-    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
-    metrics,
-    log,
-  );
-  admin.beforeScrape.push(hubMetrics.refresh);
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
-  registerStreamRoutes(admin, hub, stats);
 
   const ports: Record<string, number> = {};
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();

@@ -3,11 +3,13 @@
  * API under /api/v1. Roles register their routes; every /api/v1 route needs the admin token when
  * one is configured (without one, only loopback clients may call mutating routes).
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorCode } from './errors.ts';
 import { bearerToken, readBody, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { listenOn } from './net-limits.ts';
 
 export interface AdminRequest {
   req: IncomingMessage;
@@ -74,16 +76,8 @@ export class AdminHttpServer {
     this.routes.push({ method, pattern: new RegExp(`^${re}$`), keys, handler });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  listen(): Promise<number> {
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   private authorized(req: IncomingMessage): boolean {

@@ -1,3 +1,18 @@
+import type { Server } from 'node:net';
+
+/** Listens and resolves with the bound port (useful when port is 0); rejects on EADDRINUSE etc. */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return typeof addr === 'object' && addr ? addr.port : port;
+}
+
 /** Concurrent connections per client IP (0 = unlimited). */
 export class ConnectionLimiter {
   private readonly max: number;

@@ -8,7 +8,7 @@ import { serveFlv } from '../core/http-flv.ts';
 import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { ConnectionLimiter } from '../core/net-limits.ts';
+import { ConnectionLimiter, listenOn } from '../core/net-limits.ts';
 import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
 import type { HlsSource, StreamSource } from '../core/sources.ts';
 import type { HubStream } from '../media/hub/stream.ts';
@@ -78,16 +78,8 @@ export class ViewerHttpServer {
     });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  listen(): Promise<number> {
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   private authorize(

@@ -3,6 +3,7 @@
  * (one pull per stream per edge), and the HLS playlists and segments packaged here. Guarded by the
  * cluster token when one is configured.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { serveFlv } from '../core/http-flv.ts';
 import {
@@ -15,6 +16,7 @@ import {
 } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { listenOn } from '../core/net-limits.ts';
 import type { HlsSource } from '../core/sources.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
@@ -54,16 +56,8 @@ export class InternalHttpServer {
     });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  listen(): Promise<number> {
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   private authorized(req: IncomingMessage, url: URL): boolean {

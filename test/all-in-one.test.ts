@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseVideoTag } from '../media/flv/video.ts';
 import { isVideoSequenceHeader, type MediaTag, TAG_AUDIO, TAG_VIDEO } from '../media/tag.ts';
-import { openFlv } from './helpers/flv-client.ts';
+import { assertMonotonic, openFlv } from './helpers/flv-client.ts';
 import {
   ffprobe,
   getJson,
@@ -19,15 +19,6 @@ import {
 
 function firstVideoFrame(tags: MediaTag[]): MediaTag | undefined {
   return tags.find((t) => t.type === TAG_VIDEO && !isVideoSequenceHeader(t.data));
-}
-
-function assertMonotonic(tags: MediaTag[], type: number, label: string): void {
-  let last = -1;
-  for (const t of tags) {
-    if (t.type !== type) continue;
-    assert.ok(t.timestamp >= last, `${label}: timestamp went back from ${last} to ${t.timestamp}`);
-    last = t.timestamp;
-  }
 }
 
 describe('all-in-one', { timeout: 240_000 }, () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isVideoSequenceHeader, type MediaTag, TAG_AUDIO, TAG_VIDEO } from '../media/tag.ts';
-import { openFlv } from './helpers/flv-client.ts';
+import { assertMonotonic, openFlv } from './helpers/flv-client.ts';
 import {
   ffprobe,
   getJson,
@@ -21,15 +21,6 @@ import { type RedisServer, startRedis } from './helpers/redis.ts';
 
 const isKeyframe = (t: MediaTag) =>
   t.type === TAG_VIDEO && t.data[0]! >> 4 === 1 && !isVideoSequenceHeader(t.data);
-
-function assertMonotonic(tags: MediaTag[], type: number, label: string): void {
-  let last = -1;
-  for (const t of tags) {
-    if (t.type !== type) continue;
-    assert.ok(t.timestamp >= last, `${label}: timestamp went back from ${last} to ${t.timestamp}`);
-    last = t.timestamp;
-  }
-}
 
 describe('cluster: redis + 2 origins + 2 edges', { timeout: 420_000 }, () => {
   let redis: RedisServer;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import { ConnectionLimiter } from '../net-limits.ts';
+import { ConnectionLimiter, listenOn } from '../net-limits.ts';
 import { type RtmpHandlers, RtmpSession, type RtmpSessionOptions } from './session.ts';
 
 export interface RtmpServerOptions extends RtmpSessionOptions {
@@ -43,16 +43,8 @@ export class RtmpServer {
     });
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : this.options.port;
+  listen(): Promise<number> {
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   get sessionCount(): number {

@@ -1,4 +1,6 @@
 /** Reads an HTTP-FLV stream into tags (for tests and bench). */
+
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { FlvDemuxer } from '../../media/flv/demuxer.ts';
 import type { MediaTag } from '../../media/tag.ts';
@@ -48,4 +50,14 @@ export function openFlv(url: string, onTag?: (tag: MediaTag, read: FlvRead) => v
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Asserts timestamps of one tag type never go backwards. */
+export function assertMonotonic(tags: MediaTag[], type: number, label: string): void {
+  let last = -1;
+  for (const t of tags) {
+    if (t.type !== type) continue;
+    assert.ok(t.timestamp >= last, `${label}: timestamp went back from ${last} to ${t.timestamp}`);
+    last = t.timestamp;
+  }
 }
