@@ -105,6 +105,54 @@ describe('cluster: redis + 2 origins + 2 edges', { timeout: 420_000 }, () => {
     }
   });
 
+  it('HLS through an edge: 200 concurrent requests for a segment cost one origin fetch', async () => {
+    const m3u8 = `http://127.0.0.1:${edge2.ports.http}/live/main.m3u8`;
+    const text = await waitFor(
+      'edge playlist',
+      async () => {
+        const r = await fetch(m3u8);
+        return r.ok ? r.text() : undefined;
+      },
+      30_000,
+      500,
+    );
+    const counter = async (result: string) => {
+      const m = await (await fetch(`http://127.0.0.1:${edge2.ports.admin}/metrics`)).text();
+      const line = m
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('relaycast_hls_requests_total{') &&
+            l.includes('kind="segment"') &&
+            l.includes(`result="${result}"`),
+        );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    // a segment nobody has fetched through this edge yet: one that appears after this playlist
+    const uris = (t: string) => t.split('\n').filter((l) => l && !l.startsWith('#'));
+    const seen = new Set(uris(text));
+    const uri = await waitFor(
+      'a new segment',
+      async () => uris(await (await fetch(m3u8)).text()).find((u) => !seen.has(u)),
+      15_000,
+      100,
+    );
+    const missesBefore = await counter('miss');
+    const bodies = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        fetch(`http://127.0.0.1:${edge2.ports.http}/live/${uri}`).then(async (r) =>
+          r.ok ? (await r.arrayBuffer()).byteLength : -1,
+        ),
+      ),
+    );
+    assert.ok(
+      bodies.every((n) => n > 0 && n === bodies[0]),
+      'all 200 got the same segment',
+    );
+    assert.equal((await counter('miss')) - missesBefore, 1, 'one origin fetch');
+    assert.ok((await counter('coalesced')) + (await counter('hit')) >= 199);
+  });
+
   it('200 simultaneous first viewers on one edge cause exactly one pull at the origin; all get media', async () => {
     publish(rtmp(originA, 'crowd'), { size: '320x240' });
     await registered('crowd', 'origin-a');
