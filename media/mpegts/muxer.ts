@@ -126,7 +126,9 @@ export class TsMuxer {
     if (this.tracks.audio === 'aac') return STREAM_TYPE_AAC_ADTS;
     if (this.tracks.audio === 'mp3') {
       const rate = this.tracks.audioSampleRateHz;
-      return rate !== undefined && rate > 0 && rate < 32000 ? STREAM_TYPE_MPEG2_AUDIO : STREAM_TYPE_MPEG1_AUDIO;
+      return rate !== undefined && rate > 0 && rate < 32000
+        ? STREAM_TYPE_MPEG2_AUDIO
+        : STREAM_TYPE_MPEG1_AUDIO;
     }
     return undefined;
   }
@@ -190,7 +192,7 @@ export class TsMuxer {
    */
   writeVideo(annexB: Payload, ptsMs: number, dtsMs: number, isKey: boolean): void {
     const dts = msTo90k(dtsMs);
-    const pts = msTo90k(ptsMs < dtsMs ? dtsMs : ptsMs);
+    const pts = msTo90k(Math.max(ptsMs, dtsMs));
     const pcr = this.pcrPid === this.videoPid ? this.nextPcr(dtsMs) : undefined;
     this.writePes(this.videoPid, STREAM_ID_VIDEO, annexB, pts, pts === dts ? undefined : dts, pcr, isKey);
   }
@@ -302,7 +304,12 @@ export class TsMuxer {
     this.buf[p] = 0x47;
     this.buf[p + 1] = (pid >> 8) & 0x1f;
     this.buf[p + 2] = pid & 0xff;
-    this.buf[p + 3] = 0x20 | ((this.cc.get(pid) ?? 0) & 0x0f);
+    let c = this.cc.get(pid);
+    if (c === undefined) {
+      c = 15; // so the PID's first payload packet (counter 0) follows on
+      this.cc.set(pid, c);
+    }
+    this.buf[p + 3] = 0x20 | c;
     this.buf[p + 4] = 183; // adaptation_field_length: the rest of the packet
     this.buf[p + 5] = 0x10; // PCR_flag
     writePcr(this.buf, p + 6, pcr);
