@@ -20,6 +20,7 @@ export type RelaycastErrorCode =
   | 'RC_NOT_FOUND'
   | 'RC_BAD_REQUEST'
   | 'RC_CONFLICT'
+  | 'RC_FAILED_PRECONDITION'
   | 'RC_INTERNAL';
 
 export class RelaycastError extends Error {

@@ -4,37 +4,15 @@
  * fallback — that is the seam.
  */
 import type { Registry } from '../core/registry/registry.ts';
-import type { RegistryEvent, StreamRecord } from '../core/registry/types.ts';
+import { type Route, resolveRoute } from '../core/registry/route.ts';
+import type { RegistryEvent } from '../core/registry/types.ts';
 
-export interface Route {
-  app: string;
-  name: string;
-  originNodeId: string;
-  /** Base of the origin's internal HTTP, e.g. http://10.0.0.5:8081 */
-  originUrl: string;
-  generation: number;
-  role: 'primary' | 'backup';
-  /** The HTTP-FLV URL the edge reads. */
-  pullUrl: string;
-}
+export type { Route } from '../core/registry/route.ts';
 
 export interface RouteResolver {
   resolve(app: string, name: string): Promise<Route | undefined>;
   /** Calls back whenever the route may have changed (the caller re-resolves). Returns an unsubscribe. */
   watch(app: string, name: string, onChange: () => void): () => void;
-}
-
-export function routeFromRecord(rec: StreamRecord, role: 'primary' | 'backup'): Route {
-  const hubName = role === 'backup' ? `${rec.name}~backup` : rec.name;
-  return {
-    app: rec.app,
-    name: rec.name,
-    originNodeId: rec.originNodeId,
-    originUrl: rec.originUrl,
-    generation: rec.generation,
-    role,
-    pullUrl: `${rec.originUrl.replace(/\/$/, '')}/${encodeURIComponent(rec.app)}/${encodeURIComponent(hubName)}.flv`,
-  };
 }
 
 export class RegistryResolver implements RouteResolver {
@@ -56,14 +34,8 @@ export class RegistryResolver implements RouteResolver {
     });
   }
 
-  async resolve(app: string, name: string): Promise<Route | undefined> {
-    const active = await this.registry.getActiveRole(app, name);
-    const rec = await this.registry.getStream(app, name, active);
-    if (rec) return routeFromRecord(rec, active);
-    // The active publisher is gone: fall back to the other one if it is live.
-    const other = active === 'primary' ? 'backup' : 'primary';
-    const alt = await this.registry.getStream(app, name, other);
-    return alt ? routeFromRecord(alt, other) : undefined;
+  resolve(app: string, name: string): Promise<Route | undefined> {
+    return resolveRoute(this.registry, app, name);
   }
 
   watch(app: string, name: string, onChange: () => void): () => void {

@@ -48,6 +48,8 @@ export class OriginCluster {
   private readonly startedAt = Date.now();
   private draining = false;
   private ticking = false;
+  /** Called when an operator drains this node (DrainNode); the role stops accepting. */
+  onDrainRequest: (() => void) | undefined;
 
   constructor(
     registry: Registry,
@@ -140,6 +142,7 @@ export class OriginCluster {
           }
         : {}),
       ...(info ? { bitrateKbps: info.ingestKbps } : {}),
+      ...(owned.publication?.lastMediaAt ? { lastMediaAt: owned.publication.lastMediaAt } : {}),
     };
   }
 
@@ -158,7 +161,7 @@ export class OriginCluster {
             stream: key,
             ours: owned.generation,
             theirs: res.current.generation,
-            node: res.current.originNodeId,
+            currentNode: res.current.originNodeId,
           },
           'a newer publish of this stream exists elsewhere: closing ours',
         );
@@ -208,18 +211,22 @@ export class OriginCluster {
       const owned = this.owned.get(key);
       if (owned && s.generation > owned.generation && s.sessionId !== owned.sessionId) {
         this.log.info(
-          { stream: key, newer: s.generation, node: s.originNodeId },
+          { stream: key, newer: s.generation, currentNode: s.originNodeId },
           'taken over by a newer publish',
         );
         this.metrics.takeovers.inc();
         this.lose(key, owned);
       }
+    } else if (e.type === 'drain-request' && e.nodeId === this.options.nodeId) {
+      this.log.info('drain requested by the control plane: refusing new publishers');
+      this.onDrainRequest?.();
     } else if (e.type === 'kick') {
       for (const [key, owned] of this.owned) {
         if (
           owned.target.app === e.app &&
           owned.target.name === e.name &&
-          (e.generation === undefined || e.generation === owned.generation)
+          (e.generation === undefined || e.generation === owned.generation) &&
+          (e.role === undefined || e.role === owned.target.role)
         ) {
           this.log.info({ stream: key, reason: e.reason }, 'kicked by admin');
           this.lose(key, owned);
@@ -252,7 +259,9 @@ export class OriginCluster {
         {
           ...(rec.codecs ? { codecs: rec.codecs } : {}),
           ...(rec.bitrateKbps !== undefined ? { bitrateKbps: rec.bitrateKbps } : {}),
+          ...(rec.lastMediaAt !== undefined ? { lastMediaAt: rec.lastMediaAt } : {}),
         },
+        owned.target.role,
       );
       this.metrics.leaseRenewSeconds.observe((performance.now() - t0) / 1000);
       if (ok || this.owned.get(key) !== owned) return;
@@ -306,6 +315,12 @@ export class OriginCluster {
     }
   }
 
+  /** Reported in the node heartbeat (DrainNode) without giving up streams. */
+  markDraining(): void {
+    this.draining = true;
+    void this.heartbeat();
+  }
+
   /** Graceful shutdown: stop taking publishers, tell edges, give up our streams. */
   async drain(): Promise<void> {
     this.draining = true;
@@ -324,6 +339,7 @@ export class OriginCluster {
             owned.target.name,
             owned.generation,
             'origin-shutdown',
+            owned.target.role,
           );
         } catch {
           /* the lease expires anyway */

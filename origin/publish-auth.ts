@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RelaycastError } from '../core/errors.ts';
+import type { Registry } from '../core/registry/registry.ts';
 
 export interface ChannelLookup {
   /** Channel owning this key hash, and whether the key is its primary or backup key. */
@@ -34,6 +35,21 @@ export class StaticChannels implements ChannelLookup {
   }
   async findByKeyHash(keyHash: string) {
     return this.byHash.get(keyHash);
+  }
+}
+
+/** Channel keys: the registry's channels (managed by the control plane), then static ones. */
+export class RegistryChannels implements ChannelLookup {
+  private readonly registry: Registry;
+  private readonly fallback: StaticChannels | undefined;
+  constructor(registry: Registry, fallback: StaticChannels | undefined) {
+    this.registry = registry;
+    this.fallback = fallback;
+  }
+  async findByKeyHash(keyHash: string) {
+    const found = await this.registry.findChannelByKeyHash(keyHash);
+    if (found) return { app: found.channel.app, name: found.channel.name, role: found.role };
+    return this.fallback?.findByKeyHash(keyHash);
   }
 }
 

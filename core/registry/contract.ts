@@ -196,6 +196,29 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
         events.find((x) => x.type === 'route-changed' && x.name === 'route'),
       );
       assert.equal(e.type === 'route-changed' && e.reason, 'primary-lost');
+      const history = await f.peer.listSwitches('live', 'route');
+      assert.equal(history.length, 1);
+      assert.deepEqual(
+        { from: history[0]!.from, to: history[0]!.to, reason: history[0]!.reason, by: history[0]!.by },
+        { from: 'primary', to: 'backup', reason: 'primary-lost', by: 'admin' },
+      );
+    });
+
+    it('a fenced switch with a lower token than one already seen is refused', async () => {
+      const fence = (token: number) => ({ fence: { name: 'cp', token }, by: `leader-${token}` });
+      assert.equal(await r.setActiveRole('live', 'fenced', 'backup', 'a', fence(5)), true);
+      assert.equal(await f.peer.setActiveRole('live', 'fenced', 'primary', 'stale', fence(4)), false);
+      assert.equal(await r.getActiveRole('live', 'fenced'), 'backup');
+      assert.equal(await f.peer.setActiveRole('live', 'fenced', 'primary', 'b', fence(6)), true);
+      assert.equal(await r.getActiveRole('live', 'fenced'), 'primary');
+      const history = await r.listSwitches('live', 'fenced');
+      assert.deepEqual(
+        history.map((h) => [h.from, h.to, h.by]),
+        [
+          ['backup', 'primary', 'leader-6'],
+          ['primary', 'backup', 'leader-5'],
+        ],
+      );
     });
 
     it('locks are exclusive, renewable by the holder, and fence with a rising token', async () => {

@@ -1,7 +1,16 @@
 /** In-process registry with the same semantics as RedisRegistry (leases, fencing, async events). */
 import { EventEmitter } from 'node:events';
 import type { RegisterResult, Registry } from './registry.ts';
-import type { ChannelRecord, NodeRecord, PublisherRole, RegistryEvent, StreamRecord } from './types.ts';
+import {
+  type ChannelRecord,
+  type FenceToken,
+  MAX_SWITCH_HISTORY,
+  type NodeRecord,
+  type PublisherRole,
+  type RegistryEvent,
+  type StreamRecord,
+  type SwitchRecord,
+} from './types.ts';
 
 interface Leased<T> {
   value: T;
@@ -18,6 +27,8 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   private readonly routes = new Map<string, PublisherRole>();
   private readonly locks = new Map<string, Leased<{ holder: string; token: number }>>();
   private readonly lockTokens = new Map<string, number>();
+  private readonly fences = new Map<string, number>();
+  private readonly switches = new Map<string, SwitchRecord[]>();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -102,7 +113,7 @@ export class MemoryRegistry extends EventEmitter implements Registry {
     name: string,
     generation: number,
     leaseTtlMs: number,
-    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps'>>,
+    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps' | 'lastMediaAt'>>,
     role: PublisherRole = 'primary',
   ): Promise<boolean> {
     const key = this.sk(app, name, role);
@@ -214,9 +225,31 @@ export class MemoryRegistry extends EventEmitter implements Registry {
     return [...this.channels.values()];
   }
 
-  async setActiveRole(app: string, name: string, role: PublisherRole, reason: string): Promise<void> {
-    this.routes.set(`${app}/${name}`, role);
+  async setActiveRole(
+    app: string,
+    name: string,
+    role: PublisherRole,
+    reason: string,
+    opts?: { fence?: FenceToken; by?: string },
+  ): Promise<boolean> {
+    if (opts?.fence) {
+      const seen = this.fences.get(opts.fence.name) ?? 0;
+      if (opts.fence.token < seen) return false;
+      this.fences.set(opts.fence.name, opts.fence.token);
+    }
+    const id = `${app}/${name}`;
+    const from = this.routes.get(id) ?? 'primary';
+    this.routes.set(id, role);
+    const list = this.switches.get(id) ?? [];
+    list.unshift({ at: Date.now(), from, to: role, reason, by: opts?.by ?? 'admin' });
+    list.length = Math.min(list.length, MAX_SWITCH_HISTORY);
+    this.switches.set(id, list);
     this.emitEvent({ type: 'route-changed', app, name, activeRole: role, reason });
+    return true;
+  }
+
+  async listSwitches(app: string, name: string): Promise<SwitchRecord[]> {
+    return [...(this.switches.get(`${app}/${name}`) ?? [])];
   }
 
   async getActiveRole(app: string, name: string): Promise<PublisherRole> {

@@ -8,7 +8,16 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RegisterResult, Registry } from './registry.ts';
 import { DEFAULT_KEY_PREFIX, keys, type RegistryKeys } from './schema.ts';
-import type { ChannelRecord, NodeRecord, PublisherRole, RegistryEvent, StreamRecord } from './types.ts';
+import {
+  type ChannelRecord,
+  type FenceToken,
+  MAX_SWITCH_HISTORY,
+  type NodeRecord,
+  type PublisherRole,
+  type RegistryEvent,
+  type StreamRecord,
+  type SwitchRecord,
+} from './types.ts';
 
 /** `redis://[:pw@]host:port[/db]` or `redis-sentinel://[:pw@]h1:p1,h2:p2/<master>[?db=N]` → ioredis options. */
 export function parseRedisUrl(url: string): RedisOptions {
@@ -97,6 +106,23 @@ local o = cjson.decode(old)
 redis.call('DEL', ARGV[1] .. 'keyidx:' .. o.keyHash)
 if o.backupKeyHash then redis.call('DEL', ARGV[1] .. 'keyidx:' .. o.backupKeyHash) end
 redis.call('DEL', KEYS[1])
+return 1`;
+
+// KEYS: route, switches, fence (or '' when unfenced). ARGV: role, switch JSON (without from),
+// fence token, history length, event channel, event JSON.
+const SET_ROUTE = `
+if KEYS[3] ~= '' then
+  local seen = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if tonumber(ARGV[3]) < seen then return 0 end
+  redis.call('SET', KEYS[3], ARGV[3])
+end
+local from = redis.call('GET', KEYS[1]) or 'primary'
+redis.call('SET', KEYS[1], ARGV[1])
+local rec = cjson.decode(ARGV[2])
+rec['from'] = from
+redis.call('LPUSH', KEYS[2], cjson.encode(rec))
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`;
 
 const ACQUIRE = `
@@ -217,7 +243,7 @@ export class RedisRegistry extends EventEmitter implements Registry {
     name: string,
     generation: number,
     leaseTtlMs: number,
-    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps'>>,
+    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps' | 'lastMediaAt'>>,
     role: PublisherRole = 'primary',
   ): Promise<boolean> {
     const res = await this.evalScript(
@@ -339,9 +365,32 @@ export class RedisRegistry extends EventEmitter implements Registry {
     return this.scanValues<ChannelRecord>(this.k.channelPattern);
   }
 
-  async setActiveRole(app: string, name: string, role: PublisherRole, reason: string): Promise<void> {
-    await this.redis.set(this.k.route(app, name), role);
-    await this.publish({ type: 'route-changed', app, name, activeRole: role, reason });
+  async setActiveRole(
+    app: string,
+    name: string,
+    role: PublisherRole,
+    reason: string,
+    opts?: { fence?: FenceToken; by?: string },
+  ): Promise<boolean> {
+    const event: RegistryEvent = { type: 'route-changed', app, name, activeRole: role, reason };
+    const res = await this.evalScript(
+      SET_ROUTE,
+      [this.k.route(app, name), this.k.switches(app, name), opts?.fence ? this.k.fence(opts.fence.name) : ''],
+      [
+        role,
+        JSON.stringify({ at: Date.now(), to: role, reason, by: opts?.by ?? 'admin' }),
+        opts?.fence?.token ?? 0,
+        MAX_SWITCH_HISTORY,
+        this.k.events,
+        JSON.stringify(event),
+      ],
+    );
+    return res === 1;
+  }
+
+  async listSwitches(app: string, name: string): Promise<SwitchRecord[]> {
+    const raw = await this.redis.lrange(this.k.switches(app, name), 0, MAX_SWITCH_HISTORY - 1);
+    return raw.map((r) => JSON.parse(r) as SwitchRecord);
   }
 
   async getActiveRole(app: string, name: string): Promise<PublisherRole> {

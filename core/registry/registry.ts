@@ -8,7 +8,15 @@
 import type { EventEmitter } from 'node:events';
 import { MemoryRegistry } from './memory.ts';
 import { RedisRegistry } from './redis.ts';
-import type { ChannelRecord, NodeRecord, PublisherRole, RegistryEvent, StreamRecord } from './types.ts';
+import type {
+  ChannelRecord,
+  FenceToken,
+  NodeRecord,
+  PublisherRole,
+  RegistryEvent,
+  StreamRecord,
+  SwitchRecord,
+} from './types.ts';
 
 export type RegisterResult = { ok: true; previous?: StreamRecord } | { ok: false; current: StreamRecord };
 
@@ -27,7 +35,7 @@ export interface Registry extends EventEmitter {
     name: string,
     generation: number,
     leaseTtlMs: number,
-    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps'>>,
+    patch?: Partial<Pick<StreamRecord, 'codecs' | 'bitrateKbps' | 'lastMediaAt'>>,
     role?: PublisherRole,
   ): Promise<boolean>;
   unregisterStream(
@@ -47,7 +55,20 @@ export interface Registry extends EventEmitter {
   findChannelByKeyHash(keyHash: string): Promise<{ channel: ChannelRecord; role: PublisherRole } | undefined>;
   deleteChannel(app: string, name: string): Promise<boolean>;
   listChannels(): Promise<ChannelRecord[]>;
-  setActiveRole(app: string, name: string, role: PublisherRole, reason: string): Promise<void>;
+  /**
+   * Points the channel's route at `role`, appends to its switch history and announces
+   * route-changed. With a fence, the write is refused (returns false) when a higher token for the
+   * same fence name has been seen: a deposed leader cannot switch.
+   */
+  setActiveRole(
+    app: string,
+    name: string,
+    role: PublisherRole,
+    reason: string,
+    opts?: { fence?: FenceToken; by?: string },
+  ): Promise<boolean>;
+  /** Switch history, newest first (at most MAX_SWITCH_HISTORY). */
+  listSwitches(app: string, name: string): Promise<SwitchRecord[]>;
   getActiveRole(app: string, name: string): Promise<PublisherRole>;
   tryAcquireLock(
     name: string,

@@ -10,6 +10,8 @@
  * | `<p>channel:<app>/<name>`            | string | JSON ChannelRecord (key hashes only)    | none            | control plane / admin |
  * | `<p>keyidx:<sha256(key)>`            | string | `<app>/<name>|primary` or `…|backup`    | none            | control plane / admin |
  * | `<p>route:<app>/<name>`              | string | active role `primary`/`backup`          | none            | control plane leader  |
+ * | `<p>switches:<app>/<name>`           | list   | JSON SwitchRecord, newest first (≤ 50)  | none            | control plane leader  |
+ * | `<p>fence:<name>`                    | string | highest leader fencing token seen       | none            | control plane leader  |
  * | `<p>lock:<name>`                     | string | `<holder>|<token>`                      | lock TTL        | lock holder           |
  * | `<p>locktoken:<name>`                | string | integer fencing counter for the lock    | none            | lock acquirer         |
  * | channel `<p>events`                  | pubsub | JSON RegistryEvent                      | —               | everyone              |
@@ -34,6 +36,8 @@ export function keys(prefix: string) {
     channelPattern: `${prefix}channel:*`,
     keyIndex: (keyHash: string) => `${prefix}keyidx:${keyHash}`,
     route: (app: string, name: string) => `${prefix}route:${app}/${name}`,
+    switches: (app: string, name: string) => `${prefix}switches:${app}/${name}`,
+    fence: (name: string) => `${prefix}fence:${name}`,
     lock: (name: string) => `${prefix}lock:${name}`,
     lockToken: (name: string) => `${prefix}locktoken:${name}`,
     events: `${prefix}events`,

@@ -34,6 +34,8 @@ export interface StreamRecord {
     audio?: { codec: string; sampleRateHz?: number; channels?: number; profile?: string };
   };
   bitrateKbps?: number;
+  /** Last time the origin saw media from this publisher (as of its last renewal). */
+  lastMediaAt?: number;
   updatedAt: number;
 }
 
@@ -48,6 +50,8 @@ export interface NodeRecord {
   adminUrl?: string;
   load: { streams: number; viewers: number; egressMbps: number; ingressMbps: number };
   draining: boolean;
+  /** Control plane replicas: whether this one is the leader. */
+  leader?: boolean;
   startedAt: number;
   updatedAt: number;
   version: string;
@@ -76,5 +80,25 @@ export type RegistryEvent =
     }
   | { type: 'stream-moved'; stream: StreamRecord; previousOriginNodeId: string }
   | { type: 'route-changed'; app: string; name: string; activeRole: PublisherRole; reason: string }
-  | { type: 'kick'; app: string; name: string; generation?: number; reason: string }
-  | { type: 'node-draining'; nodeId: string };
+  | { type: 'kick'; app: string; name: string; generation?: number; role?: PublisherRole; reason: string }
+  | { type: 'node-draining'; nodeId: string }
+  /** An operator asks a node to stop taking new publishers/viewers (DrainNode). */
+  | { type: 'drain-request'; nodeId: string };
+
+/** One change of a channel's active publisher (kept, newest first, per stream). */
+export interface SwitchRecord {
+  at: number;
+  from: PublisherRole;
+  to: PublisherRole;
+  reason: string;
+  /** Control plane replica that decided it, or 'admin'. */
+  by: string;
+}
+
+/** The leader's fencing token for writes it makes as leader (see control-plane/leader.ts). */
+export interface FenceToken {
+  name: string;
+  token: number;
+}
+
+export const MAX_SWITCH_HISTORY = 50;

@@ -129,6 +129,8 @@ export class Publication {
   readonly startedAt = Date.now();
   private readonly onEnd: ((reason: PublicationEndReason) => void) | undefined;
   closed = false;
+  /** Date.now() of the last audio/video tag (0 = none yet): lets the cluster spot a stalled encoder. */
+  lastMediaAt = 0;
   constructor(stream: HubStream, info: PublisherInfo, onEnd?: (reason: PublicationEndReason) => void) {
     this.stream = stream;
     this.info = info;
@@ -138,6 +140,7 @@ export class Publication {
   /** Feed one tag with the publisher's own (raw) timestamp. Ignored once closed. */
   pushTag(type: MediaTag['type'], rawTimestamp: number, data: Buffer): void {
     if (this.closed) return;
+    if (type !== 18) this.lastMediaAt = Date.now();
     this.stream.ingest(this, type, rawTimestamp, data);
   }
 

@@ -1,0 +1,49 @@
+/**
+ * A stream's route: which origin holds its active publisher and the URL edges pull. Computed from
+ * the registry in one place, used by edges (RegistryResolver) and the control plane (Resolve,
+ * WatchRoute) alike, so both always agree.
+ */
+import type { Registry } from './registry.ts';
+import type { PublisherRole, StreamRecord } from './types.ts';
+
+export interface Route {
+  app: string;
+  name: string;
+  originNodeId: string;
+  /** Base of the origin's internal HTTP, e.g. http://10.0.0.5:8081 */
+  originUrl: string;
+  generation: number;
+  role: 'primary' | 'backup';
+  /** The HTTP-FLV URL the edge reads. */
+  pullUrl: string;
+}
+
+export function routeFromRecord(rec: StreamRecord, role: 'primary' | 'backup'): Route {
+  const hubName = role === 'backup' ? `${rec.name}~backup` : rec.name;
+  return {
+    app: rec.app,
+    name: rec.name,
+    originNodeId: rec.originNodeId,
+    originUrl: rec.originUrl,
+    generation: rec.generation,
+    role,
+    pullUrl: `${rec.originUrl.replace(/\/$/, '')}/${encodeURIComponent(rec.app)}/${encodeURIComponent(hubName)}.flv`,
+  };
+}
+
+/**
+ * The channel's active publisher if it is live; otherwise the other one if that is live (a backup
+ * keeps a stream playing even before the control plane has switched, and with no control plane).
+ */
+export async function resolveRoute(
+  registry: Registry,
+  app: string,
+  name: string,
+): Promise<Route | undefined> {
+  const active: PublisherRole = await registry.getActiveRole(app, name);
+  const rec = await registry.getStream(app, name, active);
+  if (rec) return routeFromRecord(rec, active);
+  const other: PublisherRole = active === 'primary' ? 'backup' : 'primary';
+  const alt = await registry.getStream(app, name, other);
+  return alt ? routeFromRecord(alt, other) : undefined;
+}
