@@ -1,0 +1,23 @@
+// Original file: proto/relaycast/v1/control.proto
+
+import type { FailoverPolicy as _relaycast_v1_FailoverPolicy, FailoverPolicy__Output as _relaycast_v1_FailoverPolicy__Output } from '../../relaycast/v1/FailoverPolicy.ts';
+import type { PublisherRole as _relaycast_v1_PublisherRole, PublisherRole__Output as _relaycast_v1_PublisherRole__Output } from '../../relaycast/v1/PublisherRole.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Channel {
+  'app'?: (string);
+  'name'?: (string);
+  'hasBackup'?: (boolean);
+  'createdAtMs'?: (number | string | Long);
+  'failover'?: (_relaycast_v1_FailoverPolicy | null);
+  'activeRole'?: (_relaycast_v1_PublisherRole);
+}
+
+export interface Channel__Output {
+  'app': (string);
+  'name': (string);
+  'hasBackup': (boolean);
+  'createdAtMs': (number);
+  'failover': (_relaycast_v1_FailoverPolicy__Output | null);
+  'activeRole': (_relaycast_v1_PublisherRole__Output);
+}

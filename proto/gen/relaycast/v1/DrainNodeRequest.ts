@@ -1,0 +1,10 @@
+// Original file: proto/relaycast/v1/control.proto
+
+
+export interface DrainNodeRequest {
+  'nodeId'?: (string);
+}
+
+export interface DrainNodeRequest__Output {
+  'nodeId': (string);
+}
