@@ -85,12 +85,21 @@ export interface RelaycastProcess {
   ): Promise<Record<string, unknown>>;
 }
 
+/** How to launch the process (defaults: on 127.0.0.1, node spawned directly). */
+export interface LaunchOptions {
+  /** --host value (default 127.0.0.1). */
+  host?: string;
+  /** Command run in front of node, e.g. ['ip', 'netns', 'exec', 'ns1'] (it must exec node). */
+  prefix?: string[];
+}
+
 /** Starts `relaycast <role>` on free ports and waits for its 'ready' log line. */
 export async function startRelaycast(
   role: string,
   extraArgs: string[] = [],
   env: Record<string, string> = {},
   ports?: Partial<RelaycastProcess['ports']>,
+  launch: LaunchOptions = {},
 ): Promise<RelaycastProcess> {
   const p = {
     rtmp: ports?.rtmp ?? (await freePort()),
@@ -103,7 +112,7 @@ export async function startRelaycast(
     CLI,
     role,
     '--host',
-    '127.0.0.1',
+    launch.host ?? '127.0.0.1',
     '--rtmp-port',
     String(p.rtmp),
     '--http-port',
@@ -118,8 +127,9 @@ export async function startRelaycast(
     'debug',
     ...extraArgs,
   ];
+  const [cmd, ...cmdArgs] = [...(launch.prefix ?? []), NODE, ...args] as [string, ...string[]];
   const proc = track(
-    spawn(NODE, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(cmd, cmdArgs, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];

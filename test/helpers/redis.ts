@@ -30,14 +30,15 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(port?: number): Promise<RedisServer> {
+/** bind: addresses to listen on (default only 127.0.0.1; 127.0.0.1 must stay in the list). */
+export async function startRedis(port?: number, bind: string[] = ['127.0.0.1']): Promise<RedisServer> {
   const p = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'relaycast-redis-'));
   const launch = async () => {
     const proc = track(
       spawn(
         'redis-server',
-        ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        ['--port', String(p), '--bind', ...bind, '--save', '', '--appendonly', 'no', '--dir', dir],
         {
           stdio: 'ignore',
         },
