@@ -3,6 +3,7 @@
  *
  *   relaycast all|origin|edge|control-plane [flags]
  *   relaycast sign <app>/<name> --ttl 1h --secret S
+ *   relaycast channel|stream|node … (admin over gRPC, see admin.ts)
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,11 @@ Usage:
   relaycast control-plane [flags]   gRPC routing, backup switching, channels and keys
   relaycast sign <app>/<name> --secret S [--ttl 1h] [--ip A.B.C.D] [--base URL]
                                     print a signed play URL
+  relaycast channel create|list|get|delete|reset-key|backup …
+                                    channels and publish keys (gRPC admin)
+  relaycast stream list|get|kick|switch …
+                                    live streams, manual backup switch (gRPC admin)
+  relaycast node list|drain …       cluster nodes and their load (gRPC admin)
 
 Run 'relaycast <role> --help' for the flags of a role. Every flag is also an environment variable
 RELAYCAST_<FLAG> and a camelCase key in the YAML file given with --config.`;
@@ -51,6 +57,10 @@ export async function main(argv: string[]): Promise<number> {
     return runRole(config, VERSION);
   }
   if (command === 'sign') return runSign(positionals.slice(1), flags);
+  if (command === 'channel' || command === 'stream' || command === 'node') {
+    const { runAdmin } = await import('./admin.ts');
+    return runAdmin(command, positionals.slice(1), flags);
+  }
   console.error(`relaycast: unknown command '${command}'\n\n${USAGE}`);
   return 2;
 }

@@ -2,21 +2,26 @@
  * Cluster roles as separate processes: origin and edge (the control plane adds itself in
  * control-plane/). They meet only through the registry, HTTP pulls and gRPC.
  */
+
+import { startControlPlane } from '../control-plane/control-plane.ts';
 import type { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
 import { createRegistry, type Registry } from '../core/registry/registry.ts';
+import type { RegistryEvent } from '../core/registry/types.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
+import { ControlPlaneResolver } from '../edge/cp-route.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
-import { RegistryResolver } from '../edge/route.ts';
+import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { OriginCluster } from '../origin/cluster.ts';
 import { InternalHttpServer } from '../origin/internal-http.ts';
 import { Origin } from '../origin/origin.ts';
-import { type ChannelLookup, PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
+import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
+import { ControlPlaneApi } from '../proto/client.ts';
 import { hlsFor, nodeBase, type RunningNode } from './run.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
@@ -35,10 +40,35 @@ function rtmpOptions(config: Config) {
 export async function startRole(config: Config, version: string): Promise<Started> {
   if (config.role === 'origin') return startOrigin(config, version);
   if (config.role === 'edge') return startEdge(config, version);
-  throw new RelaycastError(
-    'RC_CONFIG_INVALID',
-    `the ${config.role} role is not part of this build yet; run origins and edges against Redis`,
-  );
+  if (config.role === 'control-plane') return startControlPlaneRole(config, version);
+  throw new RelaycastError('RC_CONFIG_INVALID', `unknown role ${config.role}`);
+}
+
+export async function startControlPlaneRole(config: Config, version: string): Promise<Started> {
+  const { log, metrics, admin } = nodeBase(config, version);
+  const registry = createRegistry({ redisUrl: config.redisUrl });
+  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
+  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
+  await registry.start();
+  metrics.registryUp.set(1);
+  registryRoutes(admin, registry);
+  const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
+  const ports: Record<string, number> = {};
+  if (cp.grpcPort) ports.grpc = cp.grpcPort;
+  if (config.adminPort) ports.admin = await admin.listen();
+  log.info({ ports, config: redactedConfig(config) }, 'ready');
+  return {
+    log,
+    metrics,
+    ports,
+    stopAccepting: () => cp.stopAccepting(),
+    viewerCount: () => 0,
+    async close() {
+      await cp.close();
+      await admin.close();
+      await registry.close();
+    },
+  };
 }
 
 /** GET /api/v1/registry: what the cluster registry holds (streams with their origins, nodes). */
@@ -46,21 +76,6 @@ function registryRoutes(admin: AdminHttpServer, registry: Registry): void {
   admin.route('GET', '/api/v1/registry', async () => ({
     body: { streams: await registry.listStreams(), nodes: await registry.listNodes() },
   }));
-}
-
-/** Channel keys: the registry's channels (managed by the control plane), then static ones. */
-class RegistryChannels implements ChannelLookup {
-  private readonly registry: ReturnType<typeof createRegistry>;
-  private readonly fallback: StaticChannels | undefined;
-  constructor(registry: ReturnType<typeof createRegistry>, fallback: StaticChannels | undefined) {
-    this.registry = registry;
-    this.fallback = fallback;
-  }
-  async findByKeyHash(keyHash: string) {
-    const found = await this.registry.findChannelByKeyHash(keyHash);
-    if (found) return { app: found.channel.app, name: found.channel.name, role: found.role };
-    return this.fallback?.findByKeyHash(keyHash);
-  }
 }
 
 export async function startOrigin(config: Config, version: string): Promise<Started> {
@@ -113,6 +128,13 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   cluster.start();
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
+  // DrainNode: refuse new publishers (readiness goes false so the load balancer moves them away);
+  // live ones continue until they reconnect elsewhere.
+  cluster.onDrainRequest = () => {
+    accepting = false;
+    origin.draining = true;
+    cluster.markDraining();
+  };
   admin.route('GET', '/api/v1/pulls', async () => ({ body: { pullsServed: internal.pullsServed } }));
   log.info({ ports, config: redactedConfig(config) }, 'ready');
   return {
@@ -144,7 +166,14 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   await registry.start();
   metrics.registryUp.set(1);
   registryRoutes(admin, registry);
-  const resolver = new RegistryResolver(registry);
+  const registryResolver = new RegistryResolver(registry);
+  const cpApi = config.controlPlane
+    ? new ControlPlaneApi(config.controlPlane, { token: config.clusterToken ?? config.adminToken })
+    : undefined;
+  if (cpApi) metrics.controlPlaneUp.set(1);
+  const resolver: RouteResolver = cpApi
+    ? new ControlPlaneResolver(cpApi, registryResolver, { resolveTimeoutMs: 1000 }, metrics, log)
+    : registryResolver;
   const puller = new EdgePuller(
     hub,
     resolver,
@@ -205,6 +234,13 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   const host = config.advertiseHost;
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
+  registry.on('event', (e: RegistryEvent) => {
+    if (e.type !== 'drain-request' || e.nodeId !== config.nodeId) return;
+    log.info('drain requested by the control plane: refusing new viewers');
+    accepting = false;
+    play.draining = true;
+    viewers.stopAccepting();
+  });
   const startedAt = Date.now();
   const heartbeat = async () => {
     let egress = 0;
@@ -251,6 +287,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     viewerCount: () => hub.viewerCount(),
     async close() {
       clearInterval(hbTimer);
+      cpApi?.close();
       stats.close();
       puller.close();
       hub.close();

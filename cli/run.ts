@@ -4,22 +4,24 @@
  * path.
  */
 
+import { startControlPlane } from '../control-plane/control-plane.ts';
 import { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
-import { RelaycastError } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { MemoryRegistry } from '../core/registry/memory.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { StreamHub } from '../media/hub/hub.ts';
+import { OriginCluster } from '../origin/cluster.ts';
 import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
-import { PublishAuthorizer, StaticChannels } from '../origin/publish-auth.ts';
+import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
 
 export interface RunningNode {
@@ -70,15 +72,14 @@ export async function startAll(
 ): Promise<RunningNode & { ports: Record<string, number> }> {
   const { log, metrics, hub, stats, admin } = nodeBase(config, version);
   metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
-  const channels = config.channels.length ? new StaticChannels(config.channels) : undefined;
-  if (config.publishAuth === 'keys' && !channels)
-    throw new RelaycastError(
-      'RC_CONFIG_INVALID',
-      '--publish-auth keys needs channels: in the config file (or a control plane)',
-    );
+  // The control plane runs in process on an in-memory registry: channels made with
+  // `relaycast channel create` (or the REST API) can publish at once; static ones still work.
+  const registry = new MemoryRegistry();
+  await registry.start();
+  const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const origin = new Origin(
     hub,
-    new PublishAuthorizer(config.publishAuth, channels),
+    new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics)),
     { maxStreams: config.maxStreams },
     metrics,
     log,
@@ -143,13 +144,36 @@ export async function startAll(
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
   if (config.httpPort) ports.http = await viewers.listen();
   if (config.adminPort) ports.admin = await admin.listen();
+  const host = config.advertiseHost;
+  // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
+  // the viewer port serves the same /<app>/<name>.flv an edge would pull.
+  const cluster = new OriginCluster(
+    registry,
+    origin,
+    stats,
+    {
+      nodeId: config.nodeId,
+      internalUrl: `http://${host}:${ports.http ?? config.httpPort}`,
+      advertiseHost: host,
+      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
+      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
+      leaseTtlMs: config.leaseTtlMs,
+      version,
+    },
+    metrics,
+    log,
+  );
+  cluster.start();
+  const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
+  if (cp.grpcPort) ports.grpc = cp.grpcPort;
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
     log,
     metrics,
     ports,
-    stopAccepting() {
+    async stopAccepting() {
+      await cp.stopAccepting();
       accepting = false;
       origin.draining = true;
       play.draining = true;
@@ -158,11 +182,13 @@ export async function startAll(
     },
     viewerCount: () => hub.viewerCount(),
     async close() {
+      cluster.close();
       stats.close();
       hub.close();
       rtmp.closeAll();
       viewers.closeAllConnections();
-      await Promise.all([viewers.close(), admin.close()]);
+      await Promise.all([viewers.close(), admin.close(), cp.close()]);
+      await registry.close();
     },
   };
 }
@@ -205,6 +231,10 @@ export function banner(config: Config, ports: Record<string, number>): string {
   if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
   if (ports.admin)
     lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
+  if (ports.grpc)
+    lines.push(
+      `  gRPC:        ${host}:${ports.grpc}   e.g. npx relaycast channel create mychannel --control-plane ${host}:${ports.grpc}`,
+    );
   lines.push('  Ctrl-C stops.', '');
   return lines.join('\n');
 }

@@ -204,6 +204,13 @@ export const OPTIONS = {
     help: 'control plane: Kubernetes Lease (or Redis lock) used for leader election',
     roles: ['control-plane'],
   },
+  'leader-election': {
+    kind: 'enum',
+    default: 'auto',
+    values: ['auto', 'kubernetes', 'redis'],
+    help: 'control plane: kubernetes = a coordination.k8s.io Lease, redis = a lock in the registry; auto = kubernetes inside a pod, else redis',
+    roles: ['control-plane'],
+  },
   'lease-ttl': {
     kind: 'number',
     default: 5,
@@ -267,6 +274,8 @@ export interface Config {
   pullIdleTimeoutMs: number;
   waitForStreamMs: number;
   leaseTtlMs: number;
+  leaseName: string;
+  leaderElection: 'auto' | 'kubernetes' | 'redis';
   metricsMaxStreams: number;
   channels: StaticChannel[];
 }
@@ -465,6 +474,8 @@ export function loadConfig(
     pullIdleTimeoutMs: num('pull-idle-timeout') * 1000,
     waitForStreamMs: num('wait-for-stream') * 1000,
     leaseTtlMs: num('lease-ttl') * 1000,
+    leaseName: str('lease-name') ?? 'relaycast-control-plane',
+    leaderElection: str('leader-election') as Config['leaderElection'],
     metricsMaxStreams: num('metrics-max-streams'),
     channels: parseChannels(yaml.channels),
   };

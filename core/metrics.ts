@@ -246,11 +246,22 @@ export function createMetrics(options: {
       buckets: SECONDS_BUCKETS_FAST,
       registers: r,
     }),
+    routeResolutions: new Counter({
+      name: `${METRIC_PREFIX}route_resolutions_total`,
+      help: 'Edge route lookups by source: control-plane, or registry when the control plane was unreachable',
+      labelNames: ['source'],
+      registers: r,
+    }),
+    controlPlaneUp: new Gauge({
+      name: `${METRIC_PREFIX}control_plane_up`,
+      help: '1 while this edge reaches the control plane (edges started with --control-plane only)',
+      registers: options.role === 'edge' ? r : [],
+    }),
     leader: new Gauge({
       name: `${METRIC_PREFIX}control_plane_leader`,
       help: '1 on the control plane replica that currently holds leadership',
       // only control plane processes export it: elsewhere a 0 would read as "no leader"
-      registers: options.role === 'control-plane' ? r : [],
+      registers: options.role === 'control-plane' || options.role === 'all' ? r : [],
     }),
   };
   metrics.buildInfo.set({ version: options.version, node: options.nodeId }, 1);

@@ -1,10 +1,12 @@
 /**
- * Who may publish. `open`: the stream key is the stream name. `keys`: the key must belong to a
+ * Who may publish. `open`: the stream key is the stream name (a channel's key still maps to its
+ * channel). `keys`: the key must belong to a
  * channel; the channel's public name is what viewers see (the key never appears in play URLs).
  * Keys are compared as SHA-256 hashes only; failed attempts are rate-limited per source IP.
  */
 import { createHash } from 'node:crypto';
 import { RelaycastError } from '../core/errors.ts';
+import { validateStreamName } from '../core/names.ts';
 import type { Registry } from '../core/registry/registry.ts';
 
 export interface ChannelLookup {
@@ -85,14 +87,7 @@ export class FailureLimiter {
   }
 }
 
-const NAME_RE = /^[A-Za-z0-9._~-]{1,128}$/;
-
-export function validateStreamName(app: string, name: string): void {
-  if (!NAME_RE.test(name))
-    throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'stream names may use A-Z a-z 0-9 . _ ~ - (1-128)');
-  if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(app) || app.length > 128)
-    throw new RelaycastError('RC_PUBLISH_KEY_INVALID', 'app names may use A-Z a-z 0-9 . _ ~ - and /');
-}
+export { validateStreamName } from '../core/names.ts';
 
 export class PublishAuthorizer {
   private readonly mode: 'open' | 'keys';
@@ -106,6 +101,13 @@ export class PublishAuthorizer {
   /** Maps what the encoder sent (app, stream name/key, ?key=) to the stream to publish. */
   async resolve(app: string, streamName: string, query: URLSearchParams, ip: string): Promise<PublishTarget> {
     if (this.mode === 'open') {
+      // A channel's key still maps to its channel (so backups work on an open cluster too);
+      // anything else publishes under its own name.
+      const key = query.get('key') ?? streamName;
+      const found = this.channels
+        ? await this.channels.findByKeyHash(hashKey(key)).catch(() => undefined)
+        : undefined;
+      if (found && found.app === app) return found;
       validateStreamName(app, streamName);
       return { app, name: streamName, role: 'primary' };
     }

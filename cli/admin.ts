@@ -1,0 +1,367 @@
+/**
+ * Admin commands over gRPC: `relaycast channel …`, `relaycast stream …`, `relaycast node …`.
+ * Human output by default, `--json` for scripts (one JSON document on stdout).
+ */
+import type { ServiceError } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import { envName } from '../core/config.ts';
+import { ControlPlaneApi, roleFromProto, roleToProto } from '../proto/client.ts';
+import type { Channel__Output } from '../proto/gen/relaycast/v1/Channel.ts';
+import type { FailoverPolicy } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
+import type { StreamInfo__Output } from '../proto/gen/relaycast/v1/StreamInfo.ts';
+
+type Flags = ReadonlyMap<string, string | true>;
+
+const COMMON = `Common flags:
+  --control-plane HOST:PORT   control plane gRPC address (env RELAYCAST_CONTROL_PLANE, default 127.0.0.1:50051)
+  --admin-token T             admin token (env RELAYCAST_ADMIN_TOKEN)
+  --json                      machine-readable output
+  --timeout S                 seconds to wait for an answer (default 5)`;
+
+export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (admin over gRPC)
+
+  relaycast channel create NAME [--app live] [--backup] [--auto-revert true|false]
+                           [--revert-after S] [--no-media-timeout S]
+      prints the publish key (and backup key) once: put it in OBS as the stream key
+  relaycast channel list [--app A]
+  relaycast channel get NAME [--app live]
+  relaycast channel delete NAME [--app live]          also disconnects its live publishers
+  relaycast channel reset-key NAME [--app live] [--backup]
+      issues a new key; the old one stops working and its publisher is disconnected
+  relaycast channel backup NAME --enable|--disable [--auto-revert true|false]
+                           [--revert-after S] [--no-media-timeout S]
+
+${COMMON}`;
+
+export const STREAM_USAGE = `relaycast stream — live streams in the cluster (admin over gRPC)
+
+  relaycast stream list [--app A]
+  relaycast stream get APP/NAME
+  relaycast stream kick APP/NAME [--role primary|backup]
+  relaycast stream switch APP/NAME --to primary|backup [--reason R] [--force]
+      viewers on edges follow without reconnecting
+
+${COMMON}`;
+
+export const NODE_USAGE = `relaycast node — cluster nodes (admin over gRPC)
+
+  relaycast node list [--role origin|edge|control-plane]
+  relaycast node drain NODE_ID     stop taking new publishers/viewers (readiness goes false)
+
+${COMMON}`;
+
+class UsageError extends Error {}
+
+function str(flags: Flags, name: string): string | undefined {
+  const v = flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function bool(flags: Flags, name: string): boolean | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  if (v === true || v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new UsageError(`--${name} takes true or false, got '${v}'`);
+}
+
+function seconds(flags: Flags, name: string): number | undefined {
+  const v = str(flags, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} takes seconds (> 0), got '${v}'`);
+  return Math.round(n * 1000);
+}
+
+function policy(flags: Flags): FailoverPolicy | undefined {
+  const autoRevert = bool(flags, 'auto-revert');
+  const revertAfterMs = seconds(flags, 'revert-after');
+  const noMediaTimeoutMs = seconds(flags, 'no-media-timeout');
+  if (autoRevert === undefined && revertAfterMs === undefined && noMediaTimeoutMs === undefined)
+    return undefined;
+  return {
+    // proto3 has no presence for bools: an unset --auto-revert keeps the default (on)
+    autoRevert: autoRevert ?? true,
+    revertAfterMs: revertAfterMs ?? 0,
+    noMediaTimeoutMs: noMediaTimeoutMs ?? 0,
+  };
+}
+
+function streamRef(arg: string | undefined, flags: Flags): { app: string; name: string } {
+  if (!arg) throw new UsageError('give the stream as APP/NAME, e.g. live/studio');
+  const slash = arg.lastIndexOf('/');
+  if (slash < 0) return { app: str(flags, 'app') ?? 'live', name: arg };
+  return { app: arg.slice(0, slash), name: arg.slice(slash + 1) };
+}
+
+function channelRef(arg: string | undefined, flags: Flags): { app: string; name: string } {
+  if (!arg) throw new UsageError('give the channel NAME');
+  return streamRef(arg, flags);
+}
+
+function role(v: string | undefined, flag: string): 'primary' | 'backup' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'primary' || v === 'backup') return v;
+  throw new UsageError(`--${flag} takes primary or backup, got '${v}'`);
+}
+
+const roleName = (r: string) => roleFromProto(r) ?? '-';
+
+function channelJson(c: Channel__Output) {
+  return {
+    app: c.app,
+    name: c.name,
+    hasBackup: c.hasBackup,
+    activeRole: roleName(c.activeRole),
+    createdAt: new Date(c.createdAtMs).toISOString(),
+    failover: c.failover,
+  };
+}
+
+function streamJson(s: StreamInfo__Output) {
+  return {
+    app: s.app,
+    name: s.name,
+    activeRole: roleName(s.activeRole),
+    route: s.route ? { ...s.route, role: roleName(s.route.role) } : null,
+    hasChannel: s.hasChannel,
+    publishers: s.publishers.map((p) => ({ ...p, role: roleName(p.role) })),
+    switches: s.switches.map((w) => ({
+      at: new Date(w.atMs).toISOString(),
+      from: roleName(w.from),
+      to: roleName(w.to),
+      reason: w.reason,
+      by: w.by,
+    })),
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function describeGrpcError(err: ServiceError, target: string): string {
+  if (err.code === status.UNAVAILABLE)
+    return `cannot reach the control plane at ${target} (${err.details}); is it running? Pass --control-plane HOST:PORT or set ${envName('control-plane')}`;
+  if (err.code === status.DEADLINE_EXCEEDED)
+    return `the control plane at ${target} did not answer in time; check its logs, or raise --timeout`;
+  if (err.code === status.UNAUTHENTICATED) return `${err.details} (UNAUTHENTICATED)`;
+  return `${err.details} (${status[err.code] ?? err.code})`;
+}
+
+export async function runAdmin(
+  group: 'channel' | 'stream' | 'node',
+  args: string[],
+  flags: Flags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const usage = group === 'channel' ? CHANNEL_USAGE : group === 'stream' ? STREAM_USAGE : NODE_USAGE;
+  const [sub, target] = args;
+  if (!sub || flags.has('help') || sub === 'help') {
+    console.log(usage);
+    return sub || flags.has('help') ? 0 : 2;
+  }
+  const address = str(flags, 'control-plane') ?? env[envName('control-plane')] ?? '127.0.0.1:50051';
+  const token = str(flags, 'admin-token') ?? env[envName('admin-token')];
+  const timeoutS = Number(str(flags, 'timeout') ?? 5);
+  const json = flags.has('json');
+  const api = new ControlPlaneApi(address, { token, timeoutMs: Math.max(100, timeoutS * 1000) });
+  const print = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
+  try {
+    if (group === 'channel') {
+      if (sub === 'create') {
+        const ref = channelRef(target, flags);
+        const p = policy(flags);
+        const res = await api.call('CreateChannel', {
+          ...ref,
+          backup: flags.has('backup'),
+          ...(p ? { failover: p } : {}),
+        });
+        print(
+          [
+            `channel ${ref.app}/${ref.name} created`,
+            `  publish key:  ${res.key}`,
+            ...(res.backupKey ? [`  backup key:   ${res.backupKey}`] : []),
+            '  (keys are shown only now; OBS: server rtmp://ORIGIN:1935/' +
+              ref.app +
+              ', stream key = the key)',
+          ].join('\n'),
+          {
+            app: ref.app,
+            name: ref.name,
+            key: res.key,
+            backupKey: res.backupKey || null,
+            ...(res.channel ? { channel: channelJson(res.channel) } : {}),
+          },
+        );
+        return 0;
+      }
+      if (sub === 'list') {
+        const res = await api.call('ListChannels', { app: str(flags, 'app') ?? '' });
+        const rows = res.channels.map((c) => [
+          `${c.app}/${c.name}`,
+          c.hasBackup ? 'yes' : 'no',
+          roleName(c.activeRole),
+          c.failover ? `${c.failover.autoRevert ? 'on' : 'off'}/${c.failover.revertAfterMs / 1000}s` : '-',
+          new Date(c.createdAtMs).toISOString(),
+        ]);
+        print(
+          rows.length
+            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED'], ...rows])
+            : 'no channels; create one with: relaycast channel create NAME',
+          { channels: res.channels.map(channelJson) },
+        );
+        return 0;
+      }
+      if (sub === 'get') {
+        const c = await api.call('GetChannel', channelRef(target, flags));
+        print(JSON.stringify(channelJson(c), null, 2), channelJson(c));
+        return 0;
+      }
+      if (sub === 'delete') {
+        const ref = channelRef(target, flags);
+        const res = await api.call('DeleteChannel', ref);
+        print(`channel ${ref.app}/${ref.name} deleted (${res.kicked} live publisher(s) disconnected)`, {
+          ...ref,
+          deleted: true,
+          kicked: res.kicked,
+        });
+        return 0;
+      }
+      if (sub === 'reset-key') {
+        const ref = channelRef(target, flags);
+        const r = flags.has('backup') ? 'backup' : 'primary';
+        const res = await api.call('ResetChannelKey', { ...ref, role: roleToProto(r) });
+        print(
+          `new ${r} key for ${ref.app}/${ref.name}: ${res.key}\n(${res.kicked} publisher(s) on the old key disconnected)`,
+          { ...ref, role: r, key: res.key, kicked: res.kicked },
+        );
+        return 0;
+      }
+      if (sub === 'backup') {
+        const ref = channelRef(target, flags);
+        const enable = flags.has('enable');
+        if (enable === flags.has('disable'))
+          throw new UsageError('pass exactly one of --enable or --disable');
+        const p = policy(flags);
+        const res = await api.call('SetBackup', { ...ref, enabled: enable, ...(p ? { failover: p } : {}) });
+        print(
+          enable
+            ? `backup ${res.backupKey ? `key for ${ref.app}/${ref.name}: ${res.backupKey}` : 'already enabled'}`
+            : `backup of ${ref.app}/${ref.name} removed`,
+          {
+            ...ref,
+            backupKey: res.backupKey || null,
+            ...(res.channel ? { channel: channelJson(res.channel) } : {}),
+          },
+        );
+        return 0;
+      }
+    } else if (group === 'stream') {
+      if (sub === 'list') {
+        const res = await api.call('ListStreams', { app: str(flags, 'app') ?? '' });
+        const rows = res.streams.map((s) => {
+          const active = s.publishers.find((p) => p.role === s.activeRole) ?? s.publishers[0];
+          return [
+            `${s.app}/${s.name}`,
+            roleName(s.activeRole),
+            s.publishers.map((p) => `${roleName(p.role)}${p.stalled ? '(stalled)' : ''}`).join(','),
+            s.route?.originNodeId ?? '-',
+            active?.codecs?.width ? `${active.codecs.width}x${active.codecs.height}` : '-',
+            active ? `${active.bitrateKbps} kb/s` : '-',
+            String(s.switches.length),
+          ];
+        });
+        print(
+          rows.length
+            ? table([['STREAM', 'ACTIVE', 'PUBLISHERS', 'ORIGIN', 'SIZE', 'BITRATE', 'SWITCHES'], ...rows])
+            : 'no live streams',
+          { streams: res.streams.map(streamJson) },
+        );
+        return 0;
+      }
+      if (sub === 'get') {
+        const s = await api.call('GetStream', streamRef(target, flags));
+        print(JSON.stringify(streamJson(s), null, 2), streamJson(s));
+        return 0;
+      }
+      if (sub === 'kick') {
+        const ref = streamRef(target, flags);
+        const res = await api.call('KickStream', {
+          ...ref,
+          role: roleToProto(role(str(flags, 'role'), 'role')),
+        });
+        print(`${res.kicked} publisher(s) of ${ref.app}/${ref.name} told to disconnect`, {
+          ...ref,
+          kicked: res.kicked,
+        });
+        return 0;
+      }
+      if (sub === 'switch') {
+        const ref = streamRef(target, flags);
+        const to = role(str(flags, 'to'), 'to');
+        if (!to) throw new UsageError('pass --to primary or --to backup');
+        const res = await api.call('SwitchChannel', {
+          ...ref,
+          to: roleToProto(to),
+          reason: str(flags, 'reason') ?? 'manual',
+          force: flags.has('force'),
+        });
+        print(`${ref.app}/${ref.name} now plays its ${roleName(res.activeRole)} publisher`, {
+          ...ref,
+          activeRole: roleName(res.activeRole),
+          route: res.route ? { ...res.route, role: roleName(res.route.role) } : null,
+        });
+        return 0;
+      }
+    } else {
+      if (sub === 'list') {
+        const res = await api.call('ListNodes', { role: str(flags, 'role') ?? '' });
+        const rows = res.nodes.map((n) => [
+          n.id,
+          n.role + (n.leader ? ' (leader)' : ''),
+          n.advertiseHost,
+          String(n.load?.streams ?? 0),
+          String(n.load?.viewers ?? 0),
+          (n.load?.egressMbps ?? 0).toFixed(1),
+          n.draining ? 'draining' : 'ok',
+        ]);
+        print(
+          rows.length
+            ? table([['NODE', 'ROLE', 'HOST', 'STREAMS', 'VIEWERS', 'EGRESS-MBPS', 'STATE'], ...rows])
+            : 'no live nodes',
+          { nodes: res.nodes },
+        );
+        return 0;
+      }
+      if (sub === 'drain') {
+        if (!target) throw new UsageError('give the NODE_ID (see relaycast node list)');
+        await api.call('DrainNode', { nodeId: target });
+        print(`node ${target} asked to drain`, { nodeId: target, accepted: true });
+        return 0;
+      }
+    }
+    throw new UsageError(`unknown command '${group} ${sub}'`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`relaycast: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    const e = err as ServiceError;
+    if (typeof e.code === 'number') {
+      console.error(`relaycast: ${describeGrpcError(e, api.target)}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    api.close();
+  }
+}

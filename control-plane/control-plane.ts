@@ -1,0 +1,138 @@
+/**
+ * Assembles the control plane inside a process: leader election, the backup switcher (leader
+ * only), the gRPC server, the REST admin routes and the node heartbeat. `relaycast control-plane`
+ * runs it alone; `relaycast all` runs it beside origin and edge on the in-memory registry.
+ */
+import type { AdminHttpServer } from '../core/admin-http.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { Registry } from '../core/registry/registry.ts';
+import { ControlPlaneGrpcServer } from './grpc-server.ts';
+import { type LeaderElector, LockLeaderElector } from './leader.ts';
+import { registerControlRoutes } from './rest.ts';
+import { ControlService } from './service.ts';
+import { BackupSwitcher } from './switcher.ts';
+
+export interface ControlPlaneHandle {
+  service: ControlService;
+  elector: LeaderElector;
+  grpcPort: number | undefined;
+  /** Health NOT_SERVING, give up leadership (a clean handover). */
+  stopAccepting(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createElector(config: Config, registry: Registry, log: Logger): Promise<LeaderElector> {
+  const options = {
+    leaseName: config.leaseName,
+    identity: config.nodeId,
+    leaseDurationMs: config.leaseTtlMs,
+  };
+  const kube =
+    config.leaderElection === 'kubernetes' ||
+    (config.leaderElection === 'auto' &&
+      !!process.env.KUBERNETES_SERVICE_HOST &&
+      config.role === 'control-plane');
+  if (kube) {
+    const { KubeLeaseElector, podNamespace } = await import('./kube-lease.ts');
+    return new KubeLeaseElector({ ...options, namespace: podNamespace() }, log);
+  }
+  return new LockLeaderElector(registry, options, log);
+}
+
+export async function startControlPlane(
+  config: Config,
+  deps: { registry: Registry; metrics: Metrics; log: Logger; admin: AdminHttpServer; version: string },
+): Promise<ControlPlaneHandle> {
+  const { registry, metrics, admin, version } = deps;
+  const log = deps.log;
+  const service = new ControlService(registry, config.nodeId);
+  const elector = await createElector(config, registry, log);
+  metrics.leader.set(0);
+  elector.on('change', (leader: boolean) => metrics.leader.set(leader ? 1 : 0));
+  const switcher = new BackupSwitcher(
+    registry,
+    elector,
+    { intervalMs: 500, channelCacheMs: 5000 },
+    metrics,
+    log,
+  );
+  const grpc = new ControlPlaneGrpcServer(
+    {
+      host: config.host,
+      port: config.grpcPort,
+      adminToken: config.adminToken,
+      clusterToken: config.clusterToken,
+      watchRecheckMs: 1000,
+    },
+    service,
+    metrics,
+    log,
+  );
+  registerControlRoutes(admin, service);
+  const grpcPort = config.grpcPort ? await grpc.listen() : undefined;
+  elector.start();
+  switcher.start();
+  let serving = true;
+  admin.readiness.push({ name: 'control-plane', check: () => serving });
+
+  // Only the role's own process heartbeats as a control plane (the all-in-one is one node).
+  const startedAt = Date.now();
+  const heartbeat = async () => {
+    try {
+      await registry.heartbeatNode(
+        {
+          id: config.nodeId,
+          role: config.role === 'all' ? 'all' : 'control-plane',
+          advertiseHost: config.advertiseHost,
+          ...(grpcPort ? { grpcUrl: `${config.advertiseHost}:${grpcPort}` } : {}),
+          ...(config.adminPort ? { adminUrl: `http://${config.advertiseHost}:${config.adminPort}` } : {}),
+          load: { streams: 0, viewers: 0, egressMbps: 0, ingressMbps: 0 },
+          draining: !serving,
+          leader: elector.isLeader(),
+          startedAt,
+          version,
+        },
+        config.leaseTtlMs,
+      );
+    } catch {
+      metrics.registryErrors.inc({ op: 'heartbeatNode' });
+    }
+  };
+  const hb =
+    config.role === 'control-plane'
+      ? setInterval(() => void heartbeat(), Math.max(200, config.leaseTtlMs / 3))
+      : undefined;
+  hb?.unref();
+  if (hb) {
+    elector.on('change', () => void heartbeat());
+    void heartbeat();
+  }
+  log.info({ grpcPort, election: elector.kind, lease: config.leaseName }, 'control plane started');
+
+  return {
+    service,
+    elector,
+    grpcPort,
+    async stopAccepting() {
+      serving = false;
+      grpc.setServing(false);
+      switcher.stop();
+      await elector.stop();
+    },
+    async close() {
+      if (hb) clearInterval(hb);
+      switcher.stop();
+      await elector.stop();
+      await grpc.close();
+      if (hb) {
+        try {
+          await registry.removeNode(config.nodeId);
+        } catch {
+          /* the record expires */
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The control plane's REST admin API on the admin port (same operations as gRPC, for curl and
+ * scripts). Every route needs the admin token when one is set (AdminHttpServer enforces it).
+ *
+ *   GET    /api/v1/channels                         list
+ *   POST   /api/v1/channels                         {name, app?, backup?, failover?} → key (once)
+ *   GET    /api/v1/channels/:app/:name
+ *   DELETE /api/v1/channels/:app/:name              deletes, kicks live publishers
+ *   POST   /api/v1/channels/:app/:name/reset-key    {role?} → new key, kicks
+ *   PUT    /api/v1/channels/:app/:name/backup       {enabled, failover?}
+ *   POST   /api/v1/channels/:app/:name/switch       {to: primary|backup, reason?, force?}
+ *   GET    /api/v1/cluster/streams[?app=]           live streams cluster-wide with switch history
+ *   GET    /api/v1/cluster/streams/:app/:name
+ *   POST   /api/v1/cluster/streams/:app/:name/kick  {role?}
+ *   GET    /api/v1/nodes[?role=]
+ *   POST   /api/v1/nodes/:id/drain
+ */
+import type { AdminHttpServer } from '../core/admin-http.ts';
+import { RelaycastError } from '../core/errors.ts';
+import type { PublisherRole } from '../core/registry/types.ts';
+import type { ControlService, FailoverPolicy } from './service.ts';
+
+function obj(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new RelaycastError('RC_BAD_REQUEST', 'the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function optRole(v: unknown, field: string): PublisherRole | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (v === 'primary' || v === 'backup') return v;
+  throw new RelaycastError('RC_BAD_REQUEST', `${field} must be "primary" or "backup"`);
+}
+
+function optPolicy(v: unknown): Partial<FailoverPolicy> | undefined {
+  if (v === undefined || v === null) return undefined;
+  const p = obj(v);
+  const out: Partial<FailoverPolicy> = {};
+  if (p.autoRevert !== undefined) {
+    if (typeof p.autoRevert !== 'boolean')
+      throw new RelaycastError('RC_BAD_REQUEST', 'failover.autoRevert must be true or false');
+    out.autoRevert = p.autoRevert;
+  }
+  for (const k of ['revertAfterMs', 'noMediaTimeoutMs'] as const) {
+    if (p[k] === undefined) continue;
+    if (typeof p[k] !== 'number')
+      throw new RelaycastError('RC_BAD_REQUEST', `failover.${k} must be a number`);
+    out[k] = p[k];
+  }
+  return out;
+}
+
+export function registerControlRoutes(admin: AdminHttpServer, s: ControlService): void {
+  admin.route('GET', '/api/v1/channels', async ({ query }) => ({
+    body: { channels: await s.listChannels(query.get('app') ?? undefined) },
+  }));
+  admin.route('POST', '/api/v1/channels', async ({ body }) => {
+    const b = obj(await body());
+    if (typeof b.name !== 'string' || !b.name)
+      throw new RelaycastError('RC_BAD_REQUEST', 'name (the public channel name) is required');
+    const policy = optPolicy(b.failover);
+    const res = await s.createChannel(typeof b.app === 'string' && b.app ? b.app : 'live', b.name, {
+      backup: b.backup === true,
+      ...(policy ? { failover: policy } : {}),
+    });
+    return { status: 201, body: res };
+  });
+  admin.route('GET', '/api/v1/channels/:app/:name', async ({ params }) => ({
+    body: await s.getChannel(params.app!, params.name!),
+  }));
+  admin.route('DELETE', '/api/v1/channels/:app/:name', async ({ params }) => ({
+    body: await s.deleteChannel(params.app!, params.name!),
+  }));
+  admin.route('POST', '/api/v1/channels/:app/:name/reset-key', async ({ params, body }) => {
+    const b = obj(await body());
+    return { body: await s.resetKey(params.app!, params.name!, optRole(b.role, 'role') ?? 'primary') };
+  });
+  admin.route('PUT', '/api/v1/channels/:app/:name/backup', async ({ params, body }) => {
+    const b = obj(await body());
+    if (typeof b.enabled !== 'boolean')
+      throw new RelaycastError('RC_BAD_REQUEST', 'enabled (true or false) is required');
+    return { body: await s.setBackup(params.app!, params.name!, b.enabled, optPolicy(b.failover)) };
+  });
+  admin.route('POST', '/api/v1/channels/:app/:name/switch', async ({ params, body }) => {
+    const b = obj(await body());
+    const to = optRole(b.to, 'to');
+    if (!to) throw new RelaycastError('RC_BAD_REQUEST', 'to ("primary" or "backup") is required');
+    return {
+      body: await s.switchChannel(
+        params.app!,
+        params.name!,
+        to,
+        typeof b.reason === 'string' ? b.reason : 'manual',
+        b.force === true,
+      ),
+    };
+  });
+  admin.route('GET', '/api/v1/cluster/streams', async ({ query }) => ({
+    body: { streams: await s.listStreams(query.get('app') ?? undefined) },
+  }));
+  admin.route('GET', '/api/v1/cluster/streams/:app/:name', async ({ params }) => ({
+    body: await s.getStream(params.app!, params.name!),
+  }));
+  admin.route('POST', '/api/v1/cluster/streams/:app/:name/kick', async ({ params, body }) => {
+    const b = obj(await body());
+    return {
+      body: { kicked: await s.kick(params.app!, params.name!, optRole(b.role, 'role'), 'kicked-by-admin') },
+    };
+  });
+  admin.route('GET', '/api/v1/nodes', async ({ query }) => ({
+    body: { nodes: await s.listNodes(query.get('role') ?? undefined) },
+  }));
+  admin.route('POST', '/api/v1/nodes/:id/drain', async ({ params }) => {
+    await s.drainNode(params.id!);
+    return { status: 202, body: { accepted: true } };
+  });
+}

@@ -1,0 +1,325 @@
+/**
+ * What the control plane does, independent of how it is called: channels and keys, streams,
+ * switches, nodes. gRPC (grpc-server.ts), REST (rest.ts) and the all-in-one call this; the
+ * registry is the only state, so any replica can serve any call.
+ */
+import { RelaycastError } from '../core/errors.ts';
+import { validateStreamName } from '../core/names.ts';
+import { generateStreamKey, hashStreamKey } from '../core/registry/keys.ts';
+import type { Registry } from '../core/registry/registry.ts';
+import { type Route, resolveRoute } from '../core/registry/route.ts';
+import type {
+  ChannelRecord,
+  NodeRecord,
+  PublisherRole,
+  StreamRecord,
+  SwitchRecord,
+} from '../core/registry/types.ts';
+
+export type FailoverPolicy = ChannelRecord['failover'];
+
+export const DEFAULT_FAILOVER: FailoverPolicy = {
+  autoRevert: true,
+  revertAfterMs: 5000,
+  noMediaTimeoutMs: 2000,
+};
+
+export interface ChannelView {
+  app: string;
+  name: string;
+  hasBackup: boolean;
+  createdAt: number;
+  failover: FailoverPolicy;
+  activeRole: PublisherRole;
+}
+
+export interface PublisherView {
+  role: PublisherRole;
+  record: StreamRecord;
+  stalled: boolean;
+}
+
+export interface StreamView {
+  app: string;
+  name: string;
+  activeRole: PublisherRole;
+  route: Route | undefined;
+  publishers: PublisherView[];
+  switches: SwitchRecord[];
+  hasChannel: boolean;
+}
+
+/**
+ * A live publisher counts as stalled when, at the origin's last renewal, it had sent no media for
+ * the timeout (or none at all since it started that long ago). The origin renews every lease/3,
+ * so detection takes the timeout plus up to one renewal period.
+ */
+export function isStalled(rec: StreamRecord, noMediaTimeoutMs: number): boolean {
+  const last = rec.lastMediaAt ?? rec.startedAt;
+  return rec.updatedAt - last >= noMediaTimeoutMs;
+}
+
+function checkPolicy(p: Partial<FailoverPolicy> | undefined, base: FailoverPolicy): FailoverPolicy {
+  const out = { ...base };
+  if (!p) return out;
+  if (p.autoRevert !== undefined) out.autoRevert = p.autoRevert;
+  for (const k of ['revertAfterMs', 'noMediaTimeoutMs'] as const) {
+    const v = p[k];
+    if (v === undefined || v === 0) continue;
+    if (!Number.isFinite(v) || v < 100 || v > 3_600_000)
+      throw new RelaycastError(
+        'RC_BAD_REQUEST',
+        `failover.${k} must be between 100 and 3600000 ms, got ${v}`,
+      );
+    out[k] = v;
+  }
+  return out;
+}
+
+export class ControlService {
+  readonly registry: Registry;
+  /** Node id of this replica, recorded as `by` on switches it makes. */
+  readonly nodeId: string;
+
+  constructor(registry: Registry, nodeId: string) {
+    this.registry = registry;
+    this.nodeId = nodeId;
+  }
+
+  /** Registry calls fail as RC_REGISTRY_UNAVAILABLE (gRPC UNAVAILABLE, HTTP 503). */
+  private async reg<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RelaycastError) throw err;
+      throw new RelaycastError(
+        'RC_REGISTRY_UNAVAILABLE',
+        `the registry (Redis) did not answer: ${(err as Error).message}; retry once it is reachable`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async view(rec: ChannelRecord): Promise<ChannelView> {
+    return {
+      app: rec.app,
+      name: rec.name,
+      hasBackup: !!rec.backupKeyHash,
+      createdAt: rec.createdAt,
+      failover: rec.failover,
+      activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
+    };
+  }
+
+  private async mustChannel(app: string, name: string): Promise<ChannelRecord> {
+    const rec = await this.reg(() => this.registry.getChannel(app, name));
+    if (!rec)
+      throw new RelaycastError(
+        'RC_NOT_FOUND',
+        `no channel ${app}/${name}; 'relaycast channel list' shows the existing ones`,
+      );
+    return rec;
+  }
+
+  async createChannel(
+    app: string,
+    name: string,
+    opts: { backup?: boolean; failover?: Partial<FailoverPolicy> } = {},
+  ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
+    try {
+      validateStreamName(app, name);
+    } catch (err) {
+      throw new RelaycastError('RC_BAD_REQUEST', (err as Error).message);
+    }
+    const key = generateStreamKey();
+    const backupKey = opts.backup ? generateStreamKey() : undefined;
+    const rec: ChannelRecord = {
+      app,
+      name,
+      keyHash: hashStreamKey(key),
+      ...(backupKey ? { backupKeyHash: hashStreamKey(backupKey) } : {}),
+      createdAt: Date.now(),
+      failover: checkPolicy(opts.failover, DEFAULT_FAILOVER),
+    };
+    const created = await this.reg(() => this.registry.putChannel(rec, { onlyIfAbsent: true }));
+    if (!created)
+      throw new RelaycastError(
+        'RC_CONFLICT',
+        `channel ${app}/${name} already exists; use 'relaycast channel reset-key ${name}' for a new key`,
+      );
+    return { channel: await this.view(rec), key, ...(backupKey ? { backupKey } : {}) };
+  }
+
+  async listChannels(app?: string): Promise<ChannelView[]> {
+    const all = await this.reg(() => this.registry.listChannels());
+    const list = all.filter((c) => !app || c.app === app).sort((a, b) => a.name.localeCompare(b.name));
+    return Promise.all(list.map((c) => this.view(c)));
+  }
+
+  async getChannel(app: string, name: string): Promise<ChannelView> {
+    return this.view(await this.mustChannel(app, name));
+  }
+
+  /** Tells origins to disconnect the stream's publishers; returns how many were live. */
+  async kick(app: string, name: string, role: PublisherRole | undefined, reason: string): Promise<number> {
+    const roles: PublisherRole[] = role ? [role] : ['primary', 'backup'];
+    let live = 0;
+    for (const r of roles) {
+      const rec = await this.reg(() => this.registry.getStream(app, name, r));
+      if (!rec) continue;
+      live++;
+      await this.reg(() =>
+        this.registry.publish({ type: 'kick', app, name, generation: rec.generation, role: r, reason }),
+      );
+    }
+    return live;
+  }
+
+  async deleteChannel(app: string, name: string): Promise<{ kicked: number }> {
+    await this.mustChannel(app, name);
+    await this.reg(() => this.registry.deleteChannel(app, name));
+    return { kicked: await this.kick(app, name, undefined, 'channel-deleted') };
+  }
+
+  async resetKey(
+    app: string,
+    name: string,
+    role: PublisherRole = 'primary',
+  ): Promise<{ channel: ChannelView; key: string; kicked: number }> {
+    const rec = await this.mustChannel(app, name);
+    if (role === 'backup' && !rec.backupKeyHash)
+      throw new RelaycastError(
+        'RC_BAD_REQUEST',
+        `channel ${app}/${name} has no backup key; add one with 'relaycast channel backup ${name} --enable'`,
+      );
+    const key = generateStreamKey();
+    const next: ChannelRecord =
+      role === 'backup'
+        ? { ...rec, backupKeyHash: hashStreamKey(key) }
+        : { ...rec, keyHash: hashStreamKey(key) };
+    await this.reg(() => this.registry.putChannel(next));
+    const kicked = await this.kick(app, name, role, 'key-reset');
+    return { channel: await this.view(next), key, kicked };
+  }
+
+  async setBackup(
+    app: string,
+    name: string,
+    enabled: boolean,
+    failover?: Partial<FailoverPolicy>,
+  ): Promise<{ channel: ChannelView; backupKey?: string }> {
+    const rec = await this.mustChannel(app, name);
+    const policy = checkPolicy(failover, rec.failover);
+    let backupKey: string | undefined;
+    let next: ChannelRecord = { ...rec, failover: policy };
+    if (enabled && !rec.backupKeyHash) {
+      backupKey = generateStreamKey();
+      next = { ...next, backupKeyHash: hashStreamKey(backupKey) };
+    } else if (!enabled && rec.backupKeyHash) {
+      const { backupKeyHash: _dropped, ...rest } = next;
+      next = rest;
+    }
+    await this.reg(() => this.registry.putChannel(next));
+    if (!enabled && rec.backupKeyHash) {
+      await this.kick(app, name, 'backup', 'backup-removed');
+      if ((await this.reg(() => this.registry.getActiveRole(app, name))) === 'backup')
+        await this.reg(() => this.registry.setActiveRole(app, name, 'primary', 'backup-removed'));
+    }
+    return { channel: await this.view(next), ...(backupKey ? { backupKey } : {}) };
+  }
+
+  /** Manual switch (any replica; recorded as by 'admin', which the leader never auto-reverts). */
+  async switchChannel(
+    app: string,
+    name: string,
+    to: PublisherRole,
+    reason = 'manual',
+    force = false,
+  ): Promise<{ activeRole: PublisherRole; route: Route | undefined }> {
+    if (!force && !(await this.reg(() => this.registry.getStream(app, name, to))))
+      throw new RelaycastError(
+        'RC_FAILED_PRECONDITION',
+        `the ${to} publisher of ${app}/${name} is not live; start it first or pass force to switch anyway`,
+      );
+    await this.reg(() => this.registry.setActiveRole(app, name, to, reason || 'manual', { by: 'admin' }));
+    return { activeRole: to, route: await this.resolve(app, name) };
+  }
+
+  resolve(app: string, name: string): Promise<Route | undefined> {
+    return this.reg(() => resolveRoute(this.registry, app, name));
+  }
+
+  private async streamView(
+    app: string,
+    name: string,
+    records: StreamRecord[],
+    channel: ChannelRecord | undefined,
+  ): Promise<StreamView> {
+    const timeout = (channel?.failover ?? DEFAULT_FAILOVER).noMediaTimeoutMs;
+    const [activeRole, route, switches] = await Promise.all([
+      this.reg(() => this.registry.getActiveRole(app, name)),
+      this.resolve(app, name),
+      this.reg(() => this.registry.listSwitches(app, name)),
+    ]);
+    return {
+      app,
+      name,
+      activeRole,
+      route,
+      publishers: records
+        .map((r) => ({ role: r.role ?? 'primary', record: r, stalled: isStalled(r, timeout) }))
+        .sort((a, b) => a.role.localeCompare(b.role) * -1),
+      switches,
+      hasChannel: !!channel,
+    };
+  }
+
+  async listStreams(app?: string): Promise<StreamView[]> {
+    const [records, channels] = await Promise.all([
+      this.reg(() => this.registry.listStreams()),
+      this.reg(() => this.registry.listChannels()),
+    ]);
+    const byStream = new Map<string, StreamRecord[]>();
+    for (const r of records) {
+      if (app && r.app !== app) continue;
+      const id = `${r.app}/${r.name}`;
+      const list = byStream.get(id) ?? [];
+      list.push(r);
+      byStream.set(id, list);
+    }
+    const channelById = new Map(channels.map((c) => [`${c.app}/${c.name}`, c]));
+    const out = await Promise.all(
+      [...byStream.entries()].map(([id, recs]) =>
+        this.streamView(recs[0]!.app, recs[0]!.name, recs, channelById.get(id)),
+      ),
+    );
+    return out.sort((a, b) => `${a.app}/${a.name}`.localeCompare(`${b.app}/${b.name}`));
+  }
+
+  async getStream(app: string, name: string): Promise<StreamView> {
+    const [primary, backup, channel] = await Promise.all([
+      this.reg(() => this.registry.getStream(app, name, 'primary')),
+      this.reg(() => this.registry.getStream(app, name, 'backup')),
+      this.reg(() => this.registry.getChannel(app, name)),
+    ]);
+    const records = [primary, backup].filter((r): r is StreamRecord => !!r);
+    if (records.length === 0 && !channel)
+      throw new RelaycastError('RC_NOT_FOUND', `stream ${app}/${name} is not live and is not a channel`);
+    return this.streamView(app, name, records, channel);
+  }
+
+  async listNodes(role?: string): Promise<NodeRecord[]> {
+    const nodes = await this.reg(() => this.registry.listNodes());
+    return nodes.filter((n) => !role || n.role === role).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async drainNode(nodeId: string): Promise<void> {
+    const nodes = await this.listNodes();
+    if (!nodes.some((n) => n.id === nodeId))
+      throw new RelaycastError(
+        'RC_NOT_FOUND',
+        `no live node '${nodeId}'; 'relaycast node list' or ListNodes shows the ids`,
+      );
+    await this.reg(() => this.registry.publish({ type: 'drain-request', nodeId }));
+  }
+}
