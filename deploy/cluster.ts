@@ -1,9 +1,10 @@
 /**
- * `npm run cluster`: a local cluster as separate processes — redis-server, 2 origins, 2 edges — on
- * distinct ports. Prints the publish and play URLs; Ctrl-C stops everything it started (by PID).
+ * `npm run cluster`: a local cluster as separate processes — redis-server, a control plane,
+ * 2 origins, 2 edges — on distinct ports. Prints the publish and play URLs; Ctrl-C stops
+ * everything it started (by PID).
  *
- * Ports: redis 6390; origins RTMP 1935/1936, internal 8081/8082, admin 9091/9092;
- * edges HTTP 8080/8090, RTMP play 1945/1946, admin 9093/9094. Override the base with
+ * Ports: redis 6390; control plane gRPC 50051, admin 9095; origins RTMP 1935/1936, internal
+ * 8081/8082, admin 9091/9092; edges HTTP 8080/8090, RTMP play 1945/1946, admin 9093/9094. Override the base with
  * RELAYCAST_CLUSTER_PORT_OFFSET (added to every port).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -121,6 +122,24 @@ const edges = [
   { id: 'edge-1', http: port(8080), rtmp: port(1945), admin: port(9093) },
   { id: 'edge-2', http: port(8090), rtmp: port(1946), admin: port(9094) },
 ];
+const cp = { id: 'control-plane-1', grpc: port(50051), admin: port(9095) };
+start(cp.id, node, [
+  cli,
+  'control-plane',
+  ...common,
+  '--node-id',
+  cp.id,
+  '--grpc-port',
+  String(cp.grpc),
+  '--admin-port',
+  String(cp.admin),
+  '--rtmp-port',
+  '0',
+  '--http-port',
+  '0',
+  '--internal-port',
+  '0',
+]);
 for (const o of origins)
   start(o.id, node, [
     cli,
@@ -156,9 +175,12 @@ for (const e of edges)
     '0',
     '--grpc-port',
     '0',
+    '--control-plane',
+    `127.0.0.1:${cp.grpc}`,
   ]);
 
 try {
+  await waitReady(`http://127.0.0.1:${cp.admin}/readyz`, cp.id);
   for (const o of origins) await waitReady(`http://127.0.0.1:${o.admin}/readyz`, o.id);
   for (const e of edges) await waitReady(`http://127.0.0.1:${e.admin}/readyz`, e.id);
 } catch (err) {
@@ -167,12 +189,14 @@ try {
 }
 
 console.log(`
-relaycast local cluster is up: redis ${redisUrl}, 2 origins, 2 edges
+relaycast local cluster is up: redis ${redisUrl}, a control plane, 2 origins, 2 edges
   publish (OBS server): rtmp://127.0.0.1:${origins[0]!.rtmp}/live   key: test   (origin-2: rtmp://127.0.0.1:${origins[1]!.rtmp}/live)
   ffmpeg:   ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -g 30 -c:a aac -f flv rtmp://127.0.0.1:${origins[0]!.rtmp}/live/test
   play:     http://127.0.0.1:${edges[0]!.http}/live/test.flv    http://127.0.0.1:${edges[1]!.http}/live/test.flv
             http://127.0.0.1:${edges[0]!.http}/live/test.m3u8   rtmp://127.0.0.1:${edges[0]!.rtmp}/live/test
   player:   http://127.0.0.1:${edges[0]!.http}/play/live/test
-  admin:    ${[...origins, ...edges].map((n) => `${n.id} http://127.0.0.1:${n.admin}/metrics`).join('\n            ')}
+  channels: npx relaycast channel create studio --backup --control-plane 127.0.0.1:${cp.grpc}
+            (publish with the printed key; a backup key on the other origin takes over when the primary stops)
+  admin:    ${[cp, ...origins, ...edges].map((n) => `${n.id} http://127.0.0.1:${n.admin}/metrics`).join('\n            ')}
   Ctrl-C stops everything. RELAYCAST_CLUSTER_VERBOSE=1 shows every process's logs.
 `);

@@ -88,6 +88,10 @@ describe('helm chart', { timeout: 120_000 }, () => {
     const edge = find(objs, 'Deployment', '-edge')!;
     const cp = find(objs, 'Deployment', '-control-plane')!;
     assert.equal(cp.spec.replicas, 2);
+    // edges route through the control plane Service; the control plane elects through a Lease
+    const cpService = find(objs, 'Service', '-control-plane')!;
+    assert.ok(podSpec(edge).containers[0].args.includes(`--control-plane=${cpService.metadata.name}:50051`));
+    assert.ok(podSpec(cp).containers[0].args.includes('--leader-election=kubernetes'));
     for (const w of [origin, edge, cp]) {
       const spec = podSpec(w);
       const c = spec.containers[0];
