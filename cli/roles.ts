@@ -8,9 +8,11 @@ import type { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
+import { InternalHttpServer } from '../core/internal-http.ts';
 import { createRegistry, type Registry } from '../core/registry/registry.ts';
 import type { RegistryEvent } from '../core/registry/types.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
+import { LocalHubSource } from '../core/sources.ts';
 import { ControlPlaneResolver } from '../edge/cp-route.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
@@ -18,11 +20,11 @@ import { EdgePuller } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { OriginCluster } from '../origin/cluster.ts';
-import { InternalHttpServer } from '../origin/internal-http.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
 import { hlsFor, nodeBase, type RunningNode } from './run.ts';
+import { nonRelayViewers, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
 
@@ -99,6 +101,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   const hls = hlsFor(config, hub, metrics, log);
   const internal = new InternalHttpServer(
     hub,
+    new LocalHubSource(hub),
     hls,
     { host: config.host, port: config.internalPort, clusterToken: config.clusterToken },
     metrics,
@@ -211,6 +214,10 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     },
     metrics,
   );
+  const listStreams = async () =>
+    (await registry.listStreams())
+      .filter((s) => s.role !== 'backup')
+      .map((s) => ({ app: s.app, name: s.name }));
   const viewers = new ViewerHttpServer(
     puller,
     hlsProxy,
@@ -219,17 +226,20 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       port: config.httpPort,
       ...limits,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
-      listStreams: async () =>
-        (await registry.listStreams())
-          .filter((s) => s.role !== 'backup')
-          .map((s) => ({ app: s.app, name: s.name })),
+      listStreams,
     },
     metrics,
     log,
   );
+  // --workers: HTTP viewers move to worker processes that pull through this process (one origin
+  // pull per stream per node).
+  const pool =
+    config.workers > 1 ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log) : undefined;
+  const viewerCount = () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount());
   const ports: Record<string, number> = {};
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
-  if (config.httpPort) ports.http = await viewers.listen();
+  if (config.httpPort) ports.http = pool ? await pool.start() : await viewers.listen();
+  if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
   const host = config.advertiseHost;
   let accepting = true;
@@ -240,6 +250,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     accepting = false;
     play.draining = true;
     viewers.stopAccepting();
+    pool?.stopAccepting();
   });
   const startedAt = Date.now();
   const heartbeat = async () => {
@@ -256,7 +267,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
           adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
           load: {
             streams: puller.activePulls,
-            viewers: hub.viewerCount(),
+            viewers: viewerCount(),
             egressMbps: egress / 1000,
             ingressMbps: 0,
           },
@@ -282,11 +293,13 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       accepting = false;
       play.draining = true;
       viewers.stopAccepting();
+      pool?.stopAccepting();
       rtmp.stopAccepting();
     },
-    viewerCount: () => hub.viewerCount(),
+    viewerCount,
     async close() {
       clearInterval(hbTimer);
+      await pool?.close();
       cpApi?.close();
       stats.close();
       puller.close();

@@ -23,6 +23,7 @@ import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
+import { isViewerWorker, nonRelayViewers, WorkerPool } from './workers.ts';
 
 export interface RunningNode {
   log: Logger;
@@ -116,6 +117,11 @@ export async function startAll(
     log,
   );
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
+  const listStreams = async () =>
+    hub
+      .list()
+      .filter((s) => s.live && !s.name.endsWith('~backup'))
+      .map((s) => ({ app: s.app, name: s.name }));
   const viewers = new ViewerHttpServer(
     source,
     hls,
@@ -127,22 +133,22 @@ export async function startAll(
       maxViewersPerNode: config.maxViewersPerNode,
       maxViewersPerStream: config.maxViewersPerStream,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
-      listStreams: async () =>
-        hub
-          .list()
-          .filter((s) => s.live)
-          .map((s) => ({ app: s.app, name: s.name })),
+      listStreams,
       viewerCount: () => hub.viewerCount(),
     },
     metrics,
     log,
   );
+  // --workers: HTTP viewers move to worker processes fed over a loopback relay.
+  const pool =
+    config.workers > 1 ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log) : undefined;
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 
   const ports: Record<string, number> = {};
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
-  if (config.httpPort) ports.http = await viewers.listen();
+  if (config.httpPort) ports.http = pool ? await pool.start() : await viewers.listen();
+  if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
   const host = config.advertiseHost;
   // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
@@ -178,10 +184,12 @@ export async function startAll(
       origin.draining = true;
       play.draining = true;
       viewers.stopAccepting();
+      pool?.stopAccepting();
       rtmp.stopAccepting();
     },
-    viewerCount: () => hub.viewerCount(),
+    viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
     async close() {
+      await pool?.close();
       cluster.close();
       stats.close();
       hub.close();
@@ -241,6 +249,11 @@ export function banner(config: Config, ports: Record<string, number>): string {
 
 /** Runs a role until SIGINT/SIGTERM. Resolves with -1: the process exits when its handles close. */
 export async function runRole(config: Config, version: string): Promise<number> {
+  if (isViewerWorker()) {
+    const { startViewerWorker } = await import('./viewer-worker.ts');
+    await startViewerWorker(config, version);
+    return -1;
+  }
   const node =
     config.role === 'all'
       ? await startAll(config, version)

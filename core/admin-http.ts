@@ -52,6 +52,8 @@ export class AdminHttpServer {
   private readonly log: Logger;
   /** Called before each scrape (hub counters → prom-client). */
   readonly beforeScrape: (() => void)[] = [];
+  /** Replaces the scrape output (the main process of --workers merges its workers' metrics). */
+  metricsText: (() => Promise<string>) | undefined;
   /** Readiness checks; all must return true. */
   readonly readiness: { name: string; check: () => boolean }[] = [];
 
@@ -97,7 +99,7 @@ export class AdminHttpServer {
     const path = url.pathname;
     if (path === '/metrics' && req.method === 'GET') {
       for (const f of this.beforeScrape) f();
-      const text = await this.metrics.registry.metrics();
+      const text = this.metricsText ? await this.metricsText() : await this.metrics.registry.metrics();
       sendText(res, 200, text, this.metrics.registry.contentType);
       return;
     }

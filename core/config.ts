@@ -102,6 +102,14 @@ export const OPTIONS = {
   },
   'log-level': { kind: 'enum', default: 'info', values: LOG_LEVELS, help: 'pino log level' },
   app: { kind: 'string', default: 'live', help: 'default application name shown in printed URLs' },
+  workers: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 64,
+    help: 'HTTP viewer processes (HTTP-FLV, HLS) sharing --http-port, to use more cores; they pull from this process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
+    roles: ['all', 'edge'],
+  },
   'drain-timeout': {
     kind: 'number',
     default: 0,
@@ -255,6 +263,7 @@ export interface Config {
   clusterToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   app: string;
+  workers: number;
   drainTimeoutMs: number;
   republishWaitMs: number;
   gopCacheMaxBytes: number;
@@ -455,6 +464,7 @@ export function loadConfig(
     clusterToken: str('cluster-token'),
     logLevel: str('log-level') as Config['logLevel'],
     app: str('app') ?? 'live',
+    workers: num('workers'),
     drainTimeoutMs: num('drain-timeout') * 1000,
     republishWaitMs: num('republish-wait') * 1000,
     gopCacheMaxBytes: num('gop-cache-max-bytes'),

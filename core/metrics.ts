@@ -55,6 +55,7 @@ export function createMetrics(options: {
       name: `${METRIC_PREFIX}build_info`,
       help: 'Always 1; labels carry the version and node id',
       labelNames: ['version', 'node'],
+      aggregator: 'first', // --workers merges worker metrics by summing; this one stays 1
       registers: r,
     }),
     streams: new Gauge({

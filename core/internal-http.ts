@@ -1,34 +1,33 @@
 /**
- * The origin's internal HTTP (default port 8081): what edges read. HTTP-FLV of every live stream
- * (one pull per stream per edge), and the HLS playlists and segments packaged here. Guarded by the
- * cluster token when one is configured.
+ * Internal HTTP: what other relaycast processes read. On an origin (default port 8081) it serves
+ * HTTP-FLV of every live stream (one pull per stream per edge) and the HLS packaged there; on an
+ * edge or all-in-one with --workers it is the loopback relay its viewer workers pull from (one
+ * origin pull per stream per node however many workers). Guarded by a token when one is set.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { serveFlv } from '../core/http-flv.ts';
-import {
-  bearerToken,
-  parseStreamPath,
-  secretEquals,
-  sendError,
-  sendJson,
-  sendText,
-} from '../core/http-util.ts';
-import type { Logger } from '../core/log.ts';
-import type { Metrics } from '../core/metrics.ts';
-import { listenOn } from '../core/net-limits.ts';
-import type { HlsSource } from '../core/sources.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
+import type { HubStream } from '../media/hub/stream.ts';
+import { errorCode } from './errors.ts';
+import { serveFlv } from './http-flv.ts';
+import { bearerToken, parseStreamPath, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { listenOn } from './net-limits.ts';
+import type { HlsSource, StreamSource } from './sources.ts';
 
 export interface InternalHttpOptions {
   host: string;
   port: number;
   clusterToken: string | undefined;
+  /** Streams for viewer index pages (GET /_index), when this node knows more than its hub. */
+  listStreams?: () => Promise<{ app: string; name: string }[]>;
 }
 
 export class InternalHttpServer {
   readonly server: Server;
   private readonly hub: StreamHub;
+  private readonly source: StreamSource;
   private readonly hls: HlsSource | undefined;
   private readonly options: InternalHttpOptions;
   private readonly metrics: Metrics;
@@ -38,12 +37,14 @@ export class InternalHttpServer {
 
   constructor(
     hub: StreamHub,
+    source: StreamSource,
     hls: HlsSource | undefined,
     options: InternalHttpOptions,
     metrics: Metrics,
     log: Logger,
   ) {
     this.hub = hub;
+    this.source = source;
     this.hls = hls;
     this.options = options;
     this.metrics = metrics;
@@ -89,6 +90,16 @@ export class InternalHttpServer {
       });
       return;
     }
+    if (url.pathname === '/_index') {
+      const list = this.options.listStreams
+        ? await this.options.listStreams()
+        : this.hub
+            .list()
+            .filter((s) => s.live)
+            .map((s) => ({ app: s.app, name: s.name }));
+      sendJson(res, 200, { streams: list });
+      return;
+    }
     const target = parseStreamPath(url.pathname);
     if (!target) {
       sendError(res, 404, 'RC_NOT_FOUND', 'internal URLs are /<app>/<name>.flv|.m3u8|.ts');
@@ -96,9 +107,12 @@ export class InternalHttpServer {
     }
     const { app, name, ext } = target;
     if (ext === 'flv') {
-      const stream = this.hub.getLive(app, name);
-      if (!stream) {
-        sendError(res, 404, 'RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live on this origin`);
+      let stream: HubStream;
+      try {
+        stream = await this.source.acquire(app, name);
+      } catch (err) {
+        const code = errorCode(err);
+        sendError(res, code === 'RC_PLAY_NOT_FOUND' ? 404 : 502, code, (err as Error).message);
         return;
       }
       this.pullsServed++;

@@ -1,0 +1,104 @@
+/**
+ * One viewer worker of `--workers N` (see workers.ts): HTTP-FLV, HLS and the player page on the
+ * shared --http-port, fed from the main process's loopback relay. No registry, no admin port: the
+ * main process aggregates this worker's metrics over IPC.
+ */
+import type { Config } from '../core/config.ts';
+import { bindHubMetrics } from '../core/hub-metrics.ts';
+import { createLogger } from '../core/log.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { HlsProxy } from '../edge/hls-proxy.ts';
+import { EdgePuller } from '../edge/pull.ts';
+import { RelayResolver } from '../edge/relay-route.ts';
+import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { hubFor } from './run.ts';
+import { RELAY_ENV, RELAY_TOKEN_ENV, workerChannel } from './workers.ts';
+
+export async function startViewerWorker(config: Config, version: string): Promise<void> {
+  const index = Number(process.env.RELAYCAST_WORKER_INDEX ?? 0);
+  const relay = process.env[RELAY_ENV]!;
+  const token = process.env[RELAY_TOKEN_ENV];
+  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId, worker: index });
+  const metrics = createMetrics({
+    role: config.role,
+    nodeId: config.nodeId,
+    version,
+    maxStreams: config.metricsMaxStreams,
+  });
+  const hub = hubFor(config);
+  const hubMetrics = bindHubMetrics(hub, metrics);
+  const resolver = new RelayResolver(relay);
+  const puller = new EdgePuller(
+    hub,
+    resolver,
+    {
+      clusterToken: token,
+      // the main process keeps its own pull for the configured idle time; a worker lets go sooner
+      pullIdleTimeoutMs: 2000,
+      waitForStreamMs: 0,
+      // the main process does the real failover; a relay that ended means the stream ended
+      failoverDeadlineMs: 3000,
+      bodyTimeoutMs: config.republishWaitMs + 10_000,
+    },
+    metrics,
+    log,
+  );
+  const hls = new HlsProxy(
+    resolver,
+    {
+      clusterToken: token,
+      playlistTtlMs: Math.min(500, Math.max(100, config.hlsTargetDurationMs / 4)),
+      segmentCacheBytes: Math.max(16 * 1024 * 1024, Math.floor(config.hlsCacheBytes / config.workers)),
+    },
+    metrics,
+  );
+  const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
+  const viewers = new ViewerHttpServer(
+    puller,
+    hls,
+    {
+      host: config.host,
+      port: config.httpPort,
+      playAuth: config.playAuth,
+      playSecrets,
+      // node-wide limits are shared out evenly between the workers
+      maxViewersPerNode: config.maxViewersPerNode ? Math.ceil(config.maxViewersPerNode / config.workers) : 0,
+      maxViewersPerStream: config.maxViewersPerStream
+        ? Math.ceil(config.maxViewersPerStream / config.workers)
+        : 0,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      listStreams: async () => {
+        const res = await fetch(`${relay}/_index`, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          signal: AbortSignal.timeout(2000),
+        });
+        return ((await res.json()) as { streams: { app: string; name: string }[] }).streams;
+      },
+      viewerCount: () => hub.viewerCount(),
+    },
+    metrics,
+    log,
+  );
+  const channel = workerChannel({
+    metricsJson: () => {
+      hubMetrics.refresh();
+      return metrics.registry.getMetricsAsJSON();
+    },
+    viewerCount: () => hub.viewerCount(),
+    stopAccepting: () => viewers.stopAccepting(),
+    close: async () => {
+      puller.close();
+      hub.close();
+      viewers.closeAllConnections();
+      await viewers.close();
+    },
+  });
+  try {
+    const port = await viewers.listen();
+    log.debug({ port, worker: index }, 'viewer worker listening');
+    channel.listening(port);
+  } catch (err) {
+    channel.fatal((err as Error).message);
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * `--workers N`: HTTP viewers (HTTP-FLV, HLS, player page) served by N worker processes sharing
+ * --http-port through node:cluster, so fan-out uses every core. The main process keeps everything
+ * else (RTMP, the registry, origin pulls, the control plane, admin) and serves its workers over a
+ * loopback relay (core/internal-http.ts with a random token): a worker's pull of a stream is a
+ * viewer of the main process's hub, so each stream is still pulled from its origin once per node.
+ *
+ * Metrics: the main process's /metrics merges its own registry with every worker's
+ * (prom-client's AggregatorRegistry: counters and gauges summed per label set).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+
+import type { Config } from '../core/config.ts';
+import { InternalHttpServer } from '../core/internal-http.ts';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { HlsSource, StreamSource } from '../core/sources.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+
+export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
+export const RELAY_TOKEN_ENV = 'RELAYCAST_WORKER_RELAY_TOKEN';
+
+type ToWorker = { type: 'stop-accepting' } | { type: 'metrics'; id: number } | { type: 'close' };
+type FromWorker =
+  | { type: 'listening'; port: number }
+  | { type: 'viewers'; count: number }
+  | { type: 'metrics'; id: number; json: MetricJson[] }
+  | { type: 'fatal'; message: string };
+
+/** Viewers of a hub that are people, not a worker's relay pull. */
+export function nonRelayViewers(hub: StreamHub): number {
+  let n = 0;
+  for (const s of hub.list()) for (const v of s.viewers) if (v.protocol !== 'pull') n++;
+  return n;
+}
+
+export function isViewerWorker(): boolean {
+  return cluster.isWorker && !!process.env[RELAY_ENV];
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  viewers: number;
+  listening: boolean;
+  restarts: number;
+}
+
+export class WorkerPool {
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly relay: InternalHttpServer;
+  private readonly token = randomBytes(24).toString('hex');
+  private readonly slots: Slot[] = [];
+  private stopping = false;
+  private metricsSeq = 0;
+  private readonly pendingMetrics = new Map<
+    number,
+    { want: number; got: MetricJson[][]; done: () => void }
+  >();
+  private firstFatal: string | undefined;
+
+  constructor(
+    config: Config,
+    hub: StreamHub,
+    source: StreamSource,
+    hls: HlsSource | undefined,
+    listStreams: () => Promise<{ app: string; name: string }[]>,
+    metrics: Metrics,
+    log: Logger,
+  ) {
+    this.config = config;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'workers' });
+    this.relay = new InternalHttpServer(
+      hub,
+      source,
+      hls,
+      { host: '127.0.0.1', port: 0, clusterToken: this.token, listStreams },
+      metrics,
+      log,
+    );
+  }
+
+  get size(): number {
+    return this.config.workers;
+  }
+
+  /** Starts the relay and the workers; resolves with the shared HTTP port once all listen. */
+  async start(): Promise<number> {
+    const relayPort = await this.relay.listen();
+    cluster.setupPrimary({ silent: false });
+    for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
+    const deadline = Date.now() + 20_000;
+    while (!this.slots.every((s) => s.listening)) {
+      if (this.firstFatal) throw new Error(`a viewer worker failed to start: ${this.firstFatal}`);
+      if (Date.now() > deadline) throw new Error('viewer workers did not start listening within 20 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log.info({ workers: this.config.workers, relayPort }, 'viewer workers listening');
+    return this.port;
+  }
+
+  private port = 0;
+
+  private fork(index: number, relayPort: number, restarts = 0): void {
+    const worker = cluster.fork({
+      [RELAY_ENV]: `http://127.0.0.1:${relayPort}`,
+      [RELAY_TOKEN_ENV]: this.token,
+      RELAYCAST_WORKER_INDEX: String(index),
+      RELAYCAST_BANNER: '0',
+    });
+    const slot: Slot = { index, worker, viewers: 0, listening: false, restarts };
+    this.slots[index] = slot;
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'listening') {
+        slot.listening = true;
+        this.port = m.port;
+      } else if (m.type === 'viewers') slot.viewers = m.count;
+      else if (m.type === 'metrics') {
+        const p = this.pendingMetrics.get(m.id);
+        if (p) {
+          p.got.push(m.json);
+          if (p.got.length >= p.want) p.done();
+        }
+      } else if (m.type === 'fatal') this.firstFatal ??= m.message;
+    });
+    worker.on('exit', (code, signal) => {
+      slot.viewers = 0;
+      slot.listening = false;
+      if (this.stopping) return;
+      // A crashed worker loses its viewers (they reconnect); the others are unaffected.
+      const delay = Math.min(5000, 200 * 2 ** Math.min(restarts, 5));
+      this.log.error({ worker: index, code, signal, restartInMs: delay }, 'viewer worker exited; restarting');
+      setTimeout(() => {
+        if (!this.stopping) this.fork(index, relayPort, restarts + 1);
+      }, delay).unref();
+    });
+  }
+
+  viewerCount(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.viewers;
+    return n;
+  }
+
+  private broadcast(m: ToWorker): void {
+    for (const s of this.slots) if (s.worker.isConnected()) s.worker.send(m);
+  }
+
+  /** Metrics of this process and every worker, merged (sums per label set). */
+  async metricsText(own: Metrics): Promise<string> {
+    const live = this.slots.filter((s) => s.worker.isConnected());
+    const id = ++this.metricsSeq;
+    const got: MetricJson[][] = [];
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      this.pendingMetrics.set(id, {
+        want: live.length,
+        got,
+        done: () => {
+          clearTimeout(t);
+          resolve();
+        },
+      });
+      if (live.length === 0) resolve();
+      for (const s of live) s.worker.send({ type: 'metrics', id } satisfies ToWorker);
+    });
+    this.pendingMetrics.delete(id);
+    const merged = AggregatorRegistry.aggregate([await own.registry.getMetricsAsJSON(), ...got]);
+    return merged.metrics();
+  }
+
+  stopAccepting(): void {
+    this.broadcast({ type: 'stop-accepting' });
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.broadcast({ type: 'close' });
+    const deadline = Date.now() + 3000;
+    while (this.slots.some((s) => !s.worker.isDead()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.slots) if (!s.worker.isDead()) s.worker.process.kill('SIGKILL');
+    await this.relay.close();
+  }
+}
+
+/** Worker side of the IPC: report listening and viewer counts, answer metrics requests. */
+export function workerChannel(handlers: {
+  metricsJson: () => Promise<MetricJson[]>;
+  viewerCount: () => number;
+  stopAccepting: () => void;
+  close: () => Promise<void>;
+}): { listening(port: number): void; fatal(message: string): void } {
+  const send = (m: FromWorker) => {
+    if (process.connected) process.send?.(m);
+  };
+  const timer = setInterval(() => send({ type: 'viewers', count: handlers.viewerCount() }), 500);
+  timer.unref();
+  // The main process owns signals: Ctrl-C reaches the whole process group, and it decides.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  const exit = async () => {
+    clearInterval(timer);
+    const hard = setTimeout(() => process.exit(0), 2500);
+    hard.unref();
+    await handlers.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('disconnect', () => void exit());
+  process.on('message', (m: ToWorker) => {
+    if (m.type === 'stop-accepting') handlers.stopAccepting();
+    else if (m.type === 'close') void exit();
+    else if (m.type === 'metrics')
+      void handlers.metricsJson().then((json) => send({ type: 'metrics', id: m.id, json }));
+  });
+  return {
+    listening: (port) => send({ type: 'listening', port }),
+    fatal: (message) => send({ type: 'fatal', message }),
+  };
+}

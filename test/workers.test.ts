@@ -1,0 +1,224 @@
+/**
+ * --workers N: HTTP viewers served by worker processes sharing the HTTP port. What must hold:
+ * viewers on every worker get media starting with a keyframe; HLS works through the workers;
+ * an edge still pulls each stream from its origin once however many workers ask; a crashed
+ * worker is restarted without disturbing viewers on the other one; /metrics merges the workers;
+ * SIGTERM stops everything.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isVideoSequenceHeader, type MediaTag, TAG_VIDEO } from '../media/tag.ts';
+import { type FlvRead, openFlv } from './helpers/flv-client.ts';
+import {
+  getJson,
+  killAll,
+  publish,
+  type RelaycastProcess,
+  startRelaycast,
+  waitFor,
+} from './helpers/process.ts';
+import { type RedisServer, startRedis } from './helpers/redis.ts';
+
+const isKeyframe = (t: MediaTag) =>
+  t.type === TAG_VIDEO && t.data[0]! >> 4 === 1 && !isVideoSequenceHeader(t.data);
+const frames = (r: FlvRead) =>
+  r.tags.filter((t) => t.type === TAG_VIDEO && !isVideoSequenceHeader(t.data)).length;
+
+async function metric(adminPort: number, name: string, labels = ''): Promise<number[]> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+}
+
+/** Worker pids that logged starting a relay pull. */
+function workerPulls(p: RelaycastProcess): Map<number, number> {
+  const pids = new Map<number, number>();
+  for (const l of p.logs)
+    if (l.msg === 'pulling from origin' && typeof l.worker === 'number') pids.set(l.pid as number, l.worker);
+  return pids;
+}
+
+describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
+  let aio: RelaycastProcess;
+  before(async () => {
+    aio = await startRelaycast('all', ['--workers', '2']);
+    publish(`rtmp://127.0.0.1:${aio.ports.rtmp}/live/w`, { size: '320x240' });
+    await waitFor(
+      'live/w is live',
+      async () => {
+        const { body } = await getJson<{ streams: { name: string; live?: boolean }[] }>(
+          `http://127.0.0.1:${aio.ports.admin}/api/v1/streams`,
+        );
+        return body.streams.some((s) => s.name === 'w') || undefined;
+      },
+      20_000,
+    );
+  });
+  after(() => killAll());
+
+  it('viewers spread over both workers get media from a keyframe; one relay pull per worker', async () => {
+    const viewers = await Promise.all(
+      Array.from({ length: 20 }, () => openFlv(`http://127.0.0.1:${aio.ports.http}/live/w.flv`)),
+    );
+    for (const v of viewers) assert.equal(v.status, 200);
+    await waitFor(
+      'every viewer has frames',
+      () => (viewers.every((v) => frames(v) > 10) ? true : undefined),
+      20_000,
+    );
+    for (const v of viewers) {
+      const first = v.tags.find((t) => t.type === TAG_VIDEO && !isVideoSequenceHeader(t.data));
+      assert.ok(first && isKeyframe(first), 'starts on a keyframe');
+    }
+    const pulls = workerPulls(aio);
+    assert.equal(pulls.size, 2, `both workers served viewers (${[...pulls.values()].join(',')})`);
+    const relayViewers = (await metric(aio.ports.admin, 'relaycast_viewers', 'protocol="pull"')).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    assert.equal(relayViewers, 2, 'the main process serves exactly one relay pull per worker');
+    assert.deepEqual(await metric(aio.ports.admin, 'relaycast_build_info'), [1]);
+    const flvViewers = (await metric(aio.ports.admin, 'relaycast_viewers', 'protocol="flv"')).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    assert.equal(flvViewers, 20, '/metrics adds up the workers');
+    for (const v of viewers) v.close();
+  });
+
+  it('HLS and the index page work through the workers', async () => {
+    const pl = await fetch(`http://127.0.0.1:${aio.ports.http}/live/w.m3u8`);
+    assert.equal(pl.status, 200);
+    const body = await pl.text();
+    const seg = body.split('\n').find((l) => l.endsWith('.ts') || l.includes('.ts?'));
+    assert.ok(seg, body);
+    const ts = Buffer.from(
+      await (await fetch(`http://127.0.0.1:${aio.ports.http}/live/${seg}`)).arrayBuffer(),
+    );
+    assert.ok(ts.length > 188 && ts[0] === 0x47, 'an MPEG-TS segment');
+    const index = await (await fetch(`http://127.0.0.1:${aio.ports.http}/`)).text();
+    assert.match(index, /live\/w/);
+  });
+
+  it('a crashed worker is restarted; viewers on the other worker keep playing', async () => {
+    const viewers = await Promise.all(
+      Array.from({ length: 10 }, () => openFlv(`http://127.0.0.1:${aio.ports.http}/live/w.flv`)),
+    );
+    await waitFor(
+      'viewers have frames',
+      () => (viewers.every((v) => frames(v) > 5) ? true : undefined),
+      20_000,
+    );
+    const [victimPid] = [...workerPulls(aio).keys()];
+    process.kill(victimPid!, 'SIGKILL');
+    await aio.waitForLog((l) => l.msg === 'viewer worker exited; restarting', 10_000);
+    const ended = viewers.map(() => false);
+    viewers.forEach((v, i) => {
+      void v.done.then(() => {
+        ended[i] = true;
+      });
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const counts = viewers.map((v) => frames(v));
+    await new Promise((r) => setTimeout(r, 2000));
+    const moving = viewers.map((v, i) => frames(v) > counts[i]! + 20);
+    // the killed worker's viewers lost their connection; every other viewer kept playing
+    assert.ok(ended.some(Boolean), 'some viewers were on the killed worker');
+    assert.ok(moving.some(Boolean), 'some viewers were on the other worker');
+    viewers.forEach((_, i) => {
+      assert.ok(ended[i] || moving[i], `viewer ${i} neither ended nor kept playing`);
+    });
+    // new viewers start (on the restarted worker or the survivor)
+    await waitFor(
+      'a new viewer plays',
+      async () => {
+        const v = await openFlv(`http://127.0.0.1:${aio.ports.http}/live/w.flv`);
+        await new Promise((r) => setTimeout(r, 1500));
+        v.close();
+        return frames(v) > 5 ? true : undefined;
+      },
+      20_000,
+    );
+    for (const v of viewers) v.close();
+    assert.equal(aio.proc.exitCode, null);
+  });
+
+  it('SIGTERM stops the main process and its workers', async () => {
+    const workerPids = [...workerPulls(aio).keys()];
+    await aio.stop('SIGTERM');
+    assert.equal(aio.proc.exitCode, 0);
+    await waitFor(
+      'workers exited',
+      () =>
+        workerPids.every((pid) => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        }) || undefined,
+    );
+  });
+});
+
+describe('--workers: an edge still pulls each stream once per node', { timeout: 180_000 }, () => {
+  let redis: RedisServer;
+  let origin: RelaycastProcess;
+  let edge: RelaycastProcess;
+  before(async () => {
+    redis = await startRedis();
+    const common = ['--redis-url', redis.url, '--lease-ttl', '2'];
+    origin = await startRelaycast('origin', [
+      ...common,
+      '--node-id',
+      'o1',
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+    ]);
+    edge = await startRelaycast('edge', [
+      ...common,
+      '--node-id',
+      'e1',
+      '--workers',
+      '2',
+      '--internal-port',
+      '0',
+      '--grpc-port',
+      '0',
+    ]);
+  });
+  after(() => killAll());
+
+  it('20 viewers over 2 workers cost the origin one pull', async () => {
+    publish(`rtmp://127.0.0.1:${origin.ports.rtmp}/live/e`, { size: '320x240' });
+    await waitFor(
+      'registered',
+      async () => {
+        const { body } = await getJson<{ streams: { name: string }[] }>(
+          `http://127.0.0.1:${edge.ports.admin}/api/v1/registry`,
+        );
+        return body.streams.some((s) => s.name === 'e') || undefined;
+      },
+      20_000,
+    );
+    const viewers = await Promise.all(
+      Array.from({ length: 20 }, () => openFlv(`http://127.0.0.1:${edge.ports.http}/live/e.flv`)),
+    );
+    await waitFor(
+      'every viewer has frames',
+      () => (viewers.every((v) => frames(v) > 10) ? true : undefined),
+      20_000,
+    );
+    assert.equal(workerPulls(edge).size, 2, 'both workers served viewers');
+    const { body } = await getJson<{ pullsServed: number }>(
+      `http://127.0.0.1:${origin.ports.admin}/api/v1/pulls`,
+    );
+    assert.equal(body.pullsServed, 1);
+    for (const v of viewers) v.close();
+  });
+});
