@@ -23,21 +23,10 @@ import { OriginCluster } from '../origin/cluster.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
-import { hlsFor, nodeBase, type RunningNode } from './run.ts';
+import { hlsFor, nodeBase, type RunningNode, rtmpOptions, viewerHttpLimits } from './run.ts';
 import { nonRelayViewers, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
-
-function rtmpOptions(config: Config) {
-  return {
-    host: config.host,
-    port: config.rtmpPort,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    handshakeTimeoutMs: config.handshakeTimeoutMs,
-    idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
-    maxMessageBytes: config.rtmpMaxMessageBytes,
-  };
-}
 
 export async function startRole(config: Config, version: string): Promise<Started> {
   if (config.role === 'origin') return startOrigin(config, version);
@@ -226,6 +215,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       port: config.httpPort,
       ...limits,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      ...viewerHttpLimits(config),
       listStreams,
     },
     metrics,

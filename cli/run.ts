@@ -57,6 +57,29 @@ export function nodeBase(config: Config, version: string) {
   return { log, metrics, hub, stats, admin };
 }
 
+export function rtmpOptions(config: Config) {
+  return {
+    host: config.host,
+    port: config.rtmpPort,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
+    maxMessageBytes: config.rtmpMaxMessageBytes,
+    maxChunkSize: config.rtmpMaxChunkSize,
+    amfMaxDepth: config.amfMaxDepth,
+    amfMaxStringBytes: config.amfMaxStringBytes,
+  };
+}
+
+/** The viewer HTTP server's request limits. */
+export function viewerHttpLimits(config: Config) {
+  return {
+    maxHeaderBytes: config.httpMaxHeaderBytes,
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+  };
+}
+
 export function hubFor(config: Config): StreamHub {
   return new StreamHub({
     gopCacheMaxBytes: config.gopCacheMaxBytes,
@@ -106,14 +129,7 @@ export async function startAll(
       play: (req) => play.play(req),
       onProtocolError: (code) => metrics.rtmpErrors.inc({ code }),
     },
-    {
-      host: config.host,
-      port: config.rtmpPort,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      handshakeTimeoutMs: config.handshakeTimeoutMs,
-      idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
-      maxMessageBytes: config.rtmpMaxMessageBytes,
-    },
+    rtmpOptions(config),
     log,
   );
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
@@ -133,6 +149,7 @@ export async function startAll(
       maxViewersPerNode: config.maxViewersPerNode,
       maxViewersPerStream: config.maxViewersPerStream,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      ...viewerHttpLimits(config),
       listStreams,
       viewerCount: () => hub.viewerCount(),
     },

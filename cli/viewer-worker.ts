@@ -11,7 +11,7 @@ import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { hubFor } from './run.ts';
+import { hubFor, viewerHttpLimits } from './run.ts';
 import { RELAY_ENV, RELAY_TOKEN_ENV, workerChannel } from './workers.ts';
 
 export async function startViewerWorker(config: Config, version: string): Promise<void> {
@@ -67,6 +67,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
         ? Math.ceil(config.maxViewersPerStream / config.workers)
         : 0,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      ...viewerHttpLimits(config),
       listStreams: async () => {
         const res = await fetch(`${relay}/_index`, {
           headers: token ? { authorization: `Bearer ${token}` } : {},

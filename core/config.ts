@@ -172,6 +172,47 @@ export const OPTIONS = {
     min: 65536,
     help: 'largest RTMP message accepted',
   },
+  'rtmp-max-chunk-size': {
+    kind: 'int',
+    default: 16 * 1024 * 1024,
+    min: 128,
+    help: 'largest Set Chunk Size an RTMP peer may announce',
+  },
+  'amf-max-depth': {
+    kind: 'int',
+    default: 16,
+    min: 2,
+    max: 1000,
+    help: 'deepest AMF nesting accepted in RTMP commands and metadata',
+  },
+  'amf-max-string-bytes': {
+    kind: 'int',
+    default: 1024 * 1024,
+    min: 1024,
+    help: 'longest AMF string accepted in RTMP commands and metadata',
+  },
+  'http-max-header-bytes': {
+    kind: 'int',
+    default: 16 * 1024,
+    min: 1024,
+    max: 1024 * 1024,
+    help: 'viewer HTTP: largest request head (431 beyond it)',
+    roles: ['all', 'edge'],
+  },
+  'http-headers-timeout': {
+    kind: 'number',
+    default: 15,
+    min: 1,
+    help: 'viewer HTTP: seconds a client has to send its request head',
+    roles: ['all', 'edge'],
+  },
+  'http-request-timeout': {
+    kind: 'number',
+    default: 30,
+    min: 1,
+    help: 'viewer HTTP: seconds a client has to send a whole request (streaming responses are not limited)',
+    roles: ['all', 'edge'],
+  },
   'hls-target-duration': {
     kind: 'number',
     default: 1,
@@ -276,6 +317,12 @@ export interface Config {
   handshakeTimeoutMs: number;
   idlePublisherTimeoutMs: number;
   rtmpMaxMessageBytes: number;
+  rtmpMaxChunkSize: number;
+  amfMaxDepth: number;
+  amfMaxStringBytes: number;
+  httpMaxHeaderBytes: number;
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
   hlsTargetDurationMs: number;
   hlsWindow: number;
   hlsDir: string | undefined;
@@ -477,6 +524,12 @@ export function loadConfig(
     handshakeTimeoutMs: num('handshake-timeout') * 1000,
     idlePublisherTimeoutMs: num('idle-publisher-timeout') * 1000,
     rtmpMaxMessageBytes: num('rtmp-max-message-bytes'),
+    rtmpMaxChunkSize: num('rtmp-max-chunk-size'),
+    amfMaxDepth: num('amf-max-depth'),
+    amfMaxStringBytes: num('amf-max-string-bytes'),
+    httpMaxHeaderBytes: num('http-max-header-bytes'),
+    httpHeadersTimeoutMs: num('http-headers-timeout') * 1000,
+    httpRequestTimeoutMs: num('http-request-timeout') * 1000,
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
     hlsWindow: num('hls-window'),
     hlsDir: str('hls-dir'),

@@ -25,6 +25,10 @@ export interface ViewerHttpOptions {
   /** Lists live streams for the index page. */
   listStreams: () => Promise<{ app: string; name: string }[]>;
   viewerCount: () => number;
+  /** Request head size and timeouts (defaults 16 KiB, 15 s, 30 s). */
+  maxHeaderBytes?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 const STATUS_FOR: Record<string, number> = {
@@ -60,7 +64,11 @@ export class ViewerHttpServer {
     this.log = log.child({ component: 'viewer-http' });
     this.limiter = new ConnectionLimiter(options.maxConnectionsPerIp);
     this.server = createServer(
-      { requestTimeout: 30_000, headersTimeout: 15_000, maxHeaderSize: 16 * 1024 },
+      {
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+        headersTimeout: options.headersTimeoutMs ?? 15_000,
+        maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
+      },
       (req, res) =>
         this.handle(req, res).catch((err: unknown) => {
           this.log.error({ err }, 'viewer request failed');

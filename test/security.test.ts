@@ -292,3 +292,96 @@ describe('security', { timeout: 240_000 }, () => {
     assert.equal(rc.proc.exitCode, null, 'the process is alive');
   });
 });
+
+describe('configurable limits: AMF depth, chunk size, HTTP request head', { timeout: 60_000 }, () => {
+  let rc: RelaycastProcess;
+  before(async () => {
+    rc = await startRelaycast('all', [
+      '--amf-max-depth',
+      '4',
+      '--rtmp-max-chunk-size',
+      '65536',
+      '--http-max-header-bytes',
+      '2048',
+    ]);
+  });
+  after(() => killAll());
+
+  async function rtmpSession(): Promise<{ sock: ReturnType<typeof connect>; w: ChunkWriter }> {
+    const sock = connect({ host: '127.0.0.1', port: rc.ports.rtmp });
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    const hs = new ClientHandshake();
+    sock.write(hs.start());
+    await new Promise<void>((resolve) => {
+      sock.on('data', (d: Buffer) => {
+        const step = hs.push(d);
+        if (step.reply) {
+          sock.write(step.reply);
+          resolve();
+        }
+      });
+    });
+    return { sock, w: new ChunkWriter() };
+  }
+
+  it('--amf-max-depth: a connect nested deeper is refused with RC_AMF_TOO_DEEP', async () => {
+    const { sock, w } = await rtmpSession();
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    let nested: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 6; i++) nested = { n: nested };
+    sock.write(
+      w.encode({
+        csid: 3,
+        typeId: 20,
+        streamId: 0,
+        timestamp: 0,
+        payload: encodeAmf0(['connect', 1, { app: 'live', deep: nested as never }]),
+      }),
+    );
+    await closed;
+    await rc.waitForLog((l) => l.msg === 'rtmp session error' && l.code === 'RC_AMF_TOO_DEEP');
+    // ordinary encoders stay well inside the limit: ffmpeg still publishes here
+    const probe = publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/ok`, { size: '160x120', durationSec: 3 });
+    await waitFor(
+      'a normal publish still works',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${rc.ports.admin}/api/v1/streams`);
+        return (
+          ((await res.json()) as { streams: { name: string }[] }).streams.some((s) => s.name === 'ok') ||
+          undefined
+        );
+      },
+      15_000,
+    );
+    await probe.stop();
+  });
+
+  it('--rtmp-max-chunk-size: a larger Set Chunk Size closes the session', async () => {
+    const { sock } = await rtmpSession();
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    const body = Buffer.alloc(4);
+    body.writeUInt32BE(1_000_000);
+    // fmt 0, csid 2, timestamp 0, length 4, type 1 (Set Chunk Size), stream 0
+    sock.write(Buffer.concat([Buffer.from([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0]), body]));
+    await closed;
+    await rc.waitForLog(
+      (l) => l.msg === 'rtmp session error' && typeof l.code === 'string' && l.code.startsWith('RC_RTMP'),
+    );
+  });
+
+  it('--http-max-header-bytes: a bigger request head gets 431', async () => {
+    const res = await new Promise<number>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: rc.ports.http }, () =>
+        s.write(`GET /live/x.flv HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`),
+      );
+      s.once('data', (d: Buffer) => {
+        resolve(Number(d.toString('latin1').split(' ')[1]));
+        s.destroy();
+      });
+      s.once('error', reject);
+    });
+    assert.equal(res, 431);
+    const ok = await fetch(`http://127.0.0.1:${rc.ports.http}/live/none.flv`);
+    assert.equal(ok.status, 404, 'normal requests still answered');
+  });
+});

@@ -60,6 +60,11 @@ export interface RtmpSessionOptions {
   handshakeTimeoutMs: number;
   idlePublisherTimeoutMs: number;
   maxMessageBytes: number;
+  /** Largest Set Chunk Size a peer may announce. */
+  maxChunkSize: number;
+  /** AMF nesting depth and string length accepted in commands and metadata. */
+  amfMaxDepth: number;
+  amfMaxStringBytes: number;
 }
 
 function splitName(raw: string): { name: string; query: URLSearchParams } {
@@ -99,6 +104,7 @@ export class RtmpSession {
   private lastMediaAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly amfLimits: { maxDepth: number; maxStringBytes: number };
   /** Messages are processed strictly in order; publish/play resolve asynchronously. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -108,7 +114,11 @@ export class RtmpSession {
     this.handlers = handlers;
     this.options = options;
     this.log = log.child({ session: this.id.slice(0, 8), remote: this.remote });
-    this.reader = new ChunkReader({ maxMessageBytes: options.maxMessageBytes });
+    this.reader = new ChunkReader({
+      maxMessageBytes: options.maxMessageBytes,
+      maxChunkSize: options.maxChunkSize,
+    });
+    this.amfLimits = { maxDepth: options.amfMaxDepth, maxStringBytes: options.amfMaxStringBytes };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'rtmp socket error'));
@@ -192,7 +202,7 @@ export class RtmpSession {
 
   private onDataMessage(msg: RtmpMessage): void {
     if (!this.publication) return;
-    const values = decodeDataMessage(msg);
+    const values = decodeDataMessage(msg, this.amfLimits);
     // '@setDataFrame', 'onMetaData', {…} from encoders: store it as onMetaData (FLV spec E.5).
     if (values[0] === '@setDataFrame') values.shift();
     if (values[0] !== 'onMetaData') return;
@@ -208,7 +218,7 @@ export class RtmpSession {
 
   private async onCommand(msg: RtmpMessage): Promise<void> {
     if (this.closed) return;
-    const cmd = decodeCommand(msg);
+    const cmd = decodeCommand(msg, this.amfLimits);
     const tx = cmd.transactionId;
     switch (cmd.name) {
       case 'connect': {

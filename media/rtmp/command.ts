@@ -2,7 +2,14 @@
  * NetConnection / NetStream command messages (RTMP spec 7.2) and the standard replies, shaped like
  * the ones SRS and nginx-rtmp send so OBS, ffmpeg, librtmp tools and hardware encoders accept them.
  */
-import { type AmfEcmaArray, type AmfObject, type AmfValue, decodeAmf0, encodeAmf0 } from '../amf/amf0.ts';
+import {
+  type AmfEcmaArray,
+  type AmfLimits,
+  type AmfObject,
+  type AmfValue,
+  decodeAmf0,
+  encodeAmf0,
+} from '../amf/amf0.ts';
 import { MediaError } from '../errors.ts';
 import type { RtmpMessage } from './chunk.ts';
 import { COMMAND_AMF0, COMMAND_AMF3, DATA_AMF0, DATA_AMF3 } from './messages.ts';
@@ -16,10 +23,10 @@ export interface RtmpCommand {
 
 type Encodable = AmfValue | AmfEcmaArray;
 
-export function decodeCommand(msg: RtmpMessage): RtmpCommand {
+export function decodeCommand(msg: RtmpMessage, limits?: Partial<AmfLimits>): RtmpCommand {
   // Type 17 (AMF3 command) starts with a format byte 0, then AMF0 values (0x11 switches to AMF3).
   const body = msg.typeId === COMMAND_AMF3 && msg.payload[0] === 0 ? msg.payload.subarray(1) : msg.payload;
-  const values = decodeAmf0(body);
+  const values = decodeAmf0(body, limits);
   const [name, tx, obj, ...args] = values;
   if (typeof name !== 'string') throw new MediaError('RC_RTMP_BAD_COMMAND', 'RTMP: command without a name');
   if (typeof tx !== 'number' && values.length > 1)
@@ -44,9 +51,9 @@ export function encodeCommand(
   };
 }
 
-export function decodeDataMessage(msg: RtmpMessage): AmfValue[] {
+export function decodeDataMessage(msg: RtmpMessage, limits?: Partial<AmfLimits>): AmfValue[] {
   const body = msg.typeId === DATA_AMF3 && msg.payload[0] === 0 ? msg.payload.subarray(1) : msg.payload;
-  return decodeAmf0(body);
+  return decodeAmf0(body, limits);
 }
 
 export function encodeDataMessage(
