@@ -19,11 +19,17 @@ import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { OriginCluster } from '../origin/cluster.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
-import { hlsFor, nodeBase, type RunningNode, rtmpOptions, viewerHttpLimits } from './run.ts';
+import {
+  hlsFor,
+  nodeBase,
+  type RunningNode,
+  rtmpOptions,
+  startOriginCluster,
+  viewerHttpLimits,
+} from './run.ts';
 import { nonRelayViewers, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
@@ -37,12 +43,7 @@ export async function startRole(config: Config, version: string): Promise<Starte
 
 export async function startControlPlaneRole(config: Config, version: string): Promise<Started> {
   const { log, metrics, admin } = nodeBase(config, version);
-  const registry = createRegistry({ redisUrl: config.redisUrl });
-  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
-  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
-  await registry.start();
-  metrics.registryUp.set(1);
-  registryRoutes(admin, registry);
+  const registry = await connectRegistry(config, admin, metrics, log);
   const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
   const ports: Record<string, number> = {};
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
@@ -62,19 +63,30 @@ export async function startControlPlaneRole(config: Config, version: string): Pr
   };
 }
 
-/** GET /api/v1/registry: what the cluster registry holds (streams with their origins, nodes). */
-function registryRoutes(admin: AdminHttpServer, registry: Registry): void {
+/**
+ * The Redis registry of a cluster role, connected, its health in `relaycast_registry_up`, and
+ * GET /api/v1/registry: what it holds (streams with their origins, nodes).
+ */
+async function connectRegistry(
+  config: Config,
+  admin: AdminHttpServer,
+  metrics: RunningNode['metrics'],
+  log: RunningNode['log'],
+): Promise<Registry> {
+  const registry = createRegistry({ redisUrl: config.redisUrl });
+  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
+  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
+  await registry.start();
+  metrics.registryUp.set(1);
   admin.route('GET', '/api/v1/registry', async () => ({
     body: { streams: await registry.listStreams(), nodes: await registry.listNodes() },
   }));
+  return registry;
 }
 
 export async function startOrigin(config: Config, version: string): Promise<Started> {
   const { log, metrics, hub, stats, admin } = nodeBase(config, version);
-  const registry = createRegistry({ redisUrl: config.redisUrl });
-  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
-  await registry.start();
-  registryRoutes(admin, registry);
+  const registry = await connectRegistry(config, admin, metrics, log);
   const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const auth = new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics));
   const origin = new Origin(hub, auth, { maxStreams: config.maxStreams }, metrics, log);
@@ -100,24 +112,17 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
   if (config.internalPort) ports.internal = await internal.listen();
   if (config.adminPort) ports.admin = await admin.listen();
-  const host = config.advertiseHost;
-  const cluster = new OriginCluster(
+  const cluster = startOriginCluster(
+    config,
     registry,
     origin,
     stats,
-    {
-      nodeId: config.nodeId,
-      internalUrl: `http://${host}:${ports.internal ?? config.internalPort}`,
-      advertiseHost: host,
-      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
-      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
-      leaseTtlMs: config.leaseTtlMs,
-      version,
-    },
+    ports,
+    ports.internal ?? config.internalPort,
+    version,
     metrics,
     log,
   );
-  cluster.start();
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
   // DrainNode: refuse new publishers (readiness goes false so the load balancer moves them away);
@@ -152,12 +157,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
 
 export async function startEdge(config: Config, version: string): Promise<Started> {
   const { log, metrics, hub, stats, admin } = nodeBase(config, version);
-  const registry = createRegistry({ redisUrl: config.redisUrl });
-  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
-  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
-  await registry.start();
-  metrics.registryUp.set(1);
-  registryRoutes(admin, registry);
+  const registry = await connectRegistry(config, admin, metrics, log);
   const registryResolver = new RegistryResolver(registry);
   const cpApi = config.controlPlane
     ? new ControlPlaneApi(config.controlPlane, { token: config.clusterToken ?? config.adminToken })

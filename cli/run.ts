@@ -12,6 +12,7 @@ import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
+import type { Registry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
@@ -167,26 +168,19 @@ export async function startAll(
   if (config.httpPort) ports.http = pool ? await pool.start() : await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
-  const host = config.advertiseHost;
   // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
   // the viewer port serves the same /<app>/<name>.flv an edge would pull.
-  const cluster = new OriginCluster(
+  const cluster = startOriginCluster(
+    config,
     registry,
     origin,
     stats,
-    {
-      nodeId: config.nodeId,
-      internalUrl: `http://${host}:${ports.http ?? config.httpPort}`,
-      advertiseHost: host,
-      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
-      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
-      leaseTtlMs: config.leaseTtlMs,
-      version,
-    },
+    ports,
+    ports.http ?? config.httpPort,
+    version,
     metrics,
     log,
   );
-  cluster.start();
   const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
   log.info({ ports, config: redactedConfig(config) }, 'ready');
@@ -216,6 +210,39 @@ export async function startAll(
       await registry.close();
     },
   };
+}
+
+/** Registers the origin's streams under leases; `pullPort` serves /<app>/<name>.flv to edges. */
+export function startOriginCluster(
+  config: Config,
+  registry: Registry,
+  origin: Origin,
+  stats: StreamStatsSampler,
+  ports: Record<string, number>,
+  pullPort: number,
+  version: string,
+  metrics: Metrics,
+  log: Logger,
+): OriginCluster {
+  const host = config.advertiseHost;
+  const cluster = new OriginCluster(
+    registry,
+    origin,
+    stats,
+    {
+      nodeId: config.nodeId,
+      internalUrl: `http://${host}:${pullPort}`,
+      advertiseHost: host,
+      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
+      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
+      leaseTtlMs: config.leaseTtlMs,
+      version,
+    },
+    metrics,
+    log,
+  );
+  cluster.start();
+  return cluster;
 }
 
 export function hlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): HlsPackager {

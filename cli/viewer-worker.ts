@@ -4,29 +4,20 @@
  * main process aggregates this worker's metrics over IPC.
  */
 import type { Config } from '../core/config.ts';
-import { bindHubMetrics } from '../core/hub-metrics.ts';
-import { createLogger } from '../core/log.ts';
-import { createMetrics } from '../core/metrics.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { hubFor, viewerHttpLimits } from './run.ts';
+import { nodeBase, viewerHttpLimits } from './run.ts';
 import { RELAY_ENV, RELAY_TOKEN_ENV, workerChannel } from './workers.ts';
 
 export async function startViewerWorker(config: Config, version: string): Promise<void> {
   const index = Number(process.env.RELAYCAST_WORKER_INDEX ?? 0);
   const relay = process.env[RELAY_ENV]!;
   const token = process.env[RELAY_TOKEN_ENV];
-  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId, worker: index });
-  const metrics = createMetrics({
-    role: config.role,
-    nodeId: config.nodeId,
-    version,
-    maxStreams: config.metricsMaxStreams,
-  });
-  const hub = hubFor(config);
-  const hubMetrics = bindHubMetrics(hub, metrics);
+  const base = nodeBase(config, version); // its admin server never listens: the main process scrapes
+  const { metrics, hub, stats, admin } = base;
+  const log = base.log.child({ worker: index });
   const resolver = new RelayResolver(relay);
   const puller = new EdgePuller(
     hub,
@@ -82,12 +73,13 @@ export async function startViewerWorker(config: Config, version: string): Promis
   );
   const channel = workerChannel({
     metricsJson: () => {
-      hubMetrics.refresh();
+      for (const refresh of admin.beforeScrape) refresh();
       return metrics.registry.getMetricsAsJSON();
     },
     viewerCount: () => hub.viewerCount(),
     stopAccepting: () => viewers.stopAccepting(),
     close: async () => {
+      stats.close();
       puller.close();
       hub.close();
       viewers.closeAllConnections();

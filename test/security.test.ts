@@ -26,6 +26,24 @@ import {
 } from './helpers/process.ts';
 
 const KEY = 'k-studio-7f3a9c1e5b2d4f60';
+
+/** A raw RTMP connection past the handshake, with a chunk writer (for malformed input). */
+async function rtmpSession(port: number): Promise<{ sock: ReturnType<typeof connect>; w: ChunkWriter }> {
+  const sock = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  const hs = new ClientHandshake();
+  sock.write(hs.start());
+  await new Promise<void>((resolve) => {
+    sock.on('data', (d: Buffer) => {
+      const step = hs.push(d);
+      if (step.reply) {
+        sock.write(step.reply);
+        resolve();
+      }
+    });
+  });
+  return { sock, w: new ChunkWriter() };
+}
 const SECRET = 'play-secret-current-0123456789';
 const PREVIOUS = 'play-secret-previous-9876543210';
 
@@ -247,20 +265,7 @@ describe('security', { timeout: 240_000 }, () => {
   });
 
   it('a publisher that sends garbage after a valid start is closed; other streams and the process carry on', async () => {
-    const sock = connect({ host: '127.0.0.1', port: rc.ports.rtmp });
-    await new Promise<void>((r) => sock.once('connect', () => r()));
-    const hs = new ClientHandshake();
-    sock.write(hs.start());
-    await new Promise<void>((resolve) => {
-      sock.on('data', (d: Buffer) => {
-        const step = hs.push(d);
-        if (step.reply) {
-          sock.write(step.reply);
-          resolve();
-        }
-      });
-    });
-    const w = new ChunkWriter();
+    const { sock, w } = await rtmpSession(rc.ports.rtmp);
     sock.write(
       w.encode({
         csid: 3,
@@ -307,25 +312,8 @@ describe('configurable limits: AMF depth, chunk size, HTTP request head', { time
   });
   after(() => killAll());
 
-  async function rtmpSession(): Promise<{ sock: ReturnType<typeof connect>; w: ChunkWriter }> {
-    const sock = connect({ host: '127.0.0.1', port: rc.ports.rtmp });
-    await new Promise<void>((r) => sock.once('connect', () => r()));
-    const hs = new ClientHandshake();
-    sock.write(hs.start());
-    await new Promise<void>((resolve) => {
-      sock.on('data', (d: Buffer) => {
-        const step = hs.push(d);
-        if (step.reply) {
-          sock.write(step.reply);
-          resolve();
-        }
-      });
-    });
-    return { sock, w: new ChunkWriter() };
-  }
-
   it('--amf-max-depth: a connect nested deeper is refused with RC_AMF_TOO_DEEP', async () => {
-    const { sock, w } = await rtmpSession();
+    const { sock, w } = await rtmpSession(rc.ports.rtmp);
     const closed = new Promise<void>((r) => sock.once('close', () => r()));
     let nested: Record<string, unknown> = { leaf: 1 };
     for (let i = 0; i < 6; i++) nested = { n: nested };
@@ -357,7 +345,7 @@ describe('configurable limits: AMF depth, chunk size, HTTP request head', { time
   });
 
   it('--rtmp-max-chunk-size: a larger Set Chunk Size closes the session', async () => {
-    const { sock } = await rtmpSession();
+    const { sock } = await rtmpSession(rc.ports.rtmp);
     const closed = new Promise<void>((r) => sock.once('close', () => r()));
     const body = Buffer.alloc(4);
     body.writeUInt32BE(1_000_000);
