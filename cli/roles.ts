@@ -162,7 +162,9 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   const cpApi = config.controlPlane
     ? new ControlPlaneApi(config.controlPlane, { token: config.clusterToken ?? config.adminToken })
     : undefined;
+  // Only edges that use a control plane report whether they reach it (alerts key on it).
   if (cpApi) metrics.controlPlaneUp.set(1);
+  else metrics.registry.removeSingleMetric('relaycast_control_plane_up');
   const resolver: RouteResolver = cpApi
     ? new ControlPlaneResolver(cpApi, registryResolver, { resolveTimeoutMs: 1000 }, metrics, log)
     : registryResolver;

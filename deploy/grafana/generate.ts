@@ -110,6 +110,23 @@ export const overview = dashboard(
       exprs: [{ expr: 'sum by (surface) (rate(relaycast_auth_failures_total[5m])) * 60 or vector(0)', legend: '{{surface}}' }],
     },
     { title: 'Registry (Redis) up', exprs: [{ expr: 'min(relaycast_registry_up) or vector(1)', legend: 'up' }] },
+    {
+      title: 'Control plane: leader, edges reaching it',
+      exprs: [
+        { expr: 'sum(relaycast_control_plane_leader) or vector(0)', legend: 'leaders (want 1)' },
+        { expr: 'sum(relaycast_control_plane_up) or vector(0)', legend: 'edges reaching it' },
+      ],
+    },
+    {
+      title: 'Control plane gRPC (per minute)',
+      exprs: [{ expr: 'sum by (method) (rate(relaycast_grpc_requests_total[5m])) * 60 or vector(0)', legend: '{{method}}' }],
+    },
+    {
+      title: 'Edge route lookups by source (per minute)',
+      exprs: [
+        { expr: 'sum by (source) (rate(relaycast_route_resolutions_total[5m])) * 60 or vector(0)', legend: '{{source}}' },
+      ],
+    },
   ],
   [],
 );
