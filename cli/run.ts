@@ -181,6 +181,15 @@ export async function startAll(
     metrics,
     log,
   );
+  // DrainNode: refuse new publishers and viewers; readiness goes false; current ones continue.
+  cluster.onDrainRequest = () => {
+    accepting = false;
+    origin.draining = true;
+    play.draining = true;
+    viewers.stopAccepting();
+    pool?.stopAccepting();
+    cluster.markDraining();
+  };
   const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
   log.info({ ports, config: redactedConfig(config) }, 'ready');
@@ -237,6 +246,7 @@ export function startOriginCluster(
       adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
       leaseTtlMs: config.leaseTtlMs,
       version,
+      role: config.role === 'all' ? 'all' : 'origin',
     },
     metrics,
     log,

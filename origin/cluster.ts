@@ -23,6 +23,8 @@ export interface OriginClusterOptions {
   adminUrl: string;
   leaseTtlMs: number;
   version: string;
+  /** Role in the node record: 'all' for the all-in-one. */
+  role?: 'origin' | 'all';
 }
 
 interface Owned {
@@ -297,7 +299,7 @@ export class OriginCluster {
       await this.registry.heartbeatNode(
         {
           id: this.options.nodeId,
-          role: 'origin',
+          role: this.options.role ?? 'origin',
           advertiseHost: this.options.advertiseHost,
           internalUrl: this.options.internalUrl,
           rtmpUrl: this.options.rtmpUrl,

@@ -478,4 +478,57 @@ describe('all-in-one: the control plane runs in process', { timeout: 120_000 }, 
     );
     v.read.close();
   });
+
+  it('node list shows the node with its load; node drain makes it refuse new publishers and viewers', async () => {
+    const list = await cli(['node', 'list', '--json'], TOKEN);
+    assert.equal(list.code, 0, list.stderr);
+    const nodes = (JSON.parse(list.stdout) as { nodes: { id: string; role: string; draining: boolean }[] })
+      .nodes;
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0]!.role, 'all');
+    assert.equal((await fetch(`http://127.0.0.1:${aio.ports.admin}/readyz`)).status, 200);
+    const drained = await cli(['node', 'drain', nodes[0]!.id], TOKEN);
+    assert.equal(drained.code, 0, drained.stderr);
+    await waitFor(
+      'readiness goes false',
+      async () => (await fetch(`http://127.0.0.1:${aio.ports.admin}/readyz`)).status === 503 || undefined,
+    );
+    const after = JSON.parse((await cli(['node', 'list', '--json'], TOKEN)).stdout) as {
+      nodes: { draining: boolean }[];
+    };
+    assert.equal(after.nodes[0]?.draining, true);
+    const viewer = await fetch(`http://127.0.0.1:${aio.ports.http}/live/solo.flv`);
+    assert.equal(viewer.status, 503);
+    await viewer.body?.cancel();
+    const made = await cli(['channel', 'create', 'late', '--json'], TOKEN);
+    const lateKey = (JSON.parse(made.stdout) as { key: string }).key;
+    const refused = await run(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10',
+        '-t',
+        '3',
+      ].concat([
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-f',
+        'flv',
+        `rtmp://127.0.0.1:${aio.ports.rtmp}/live/${lateKey}`,
+      ]),
+      30_000,
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /draining/);
+    const unknown = await cli(['node', 'drain', 'no-such-node'], TOKEN);
+    assert.match(unknown.stderr, /no live node.*NOT_FOUND/);
+  });
 });
