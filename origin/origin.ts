@@ -51,7 +51,10 @@ export class Origin {
 
   async publish(req: PublishRequest, onEnd: (reason: PublicationEndReason) => void): Promise<Publication> {
     if (this.draining)
-      throw new RelaycastError('RC_PUBLISH_DRAINING', 'this origin is draining (shutting down, or drained by an operator); reconnect to another');
+      throw new RelaycastError(
+        'RC_PUBLISH_DRAINING',
+        'this origin is draining (shutting down, or drained by an operator); reconnect to another',
+      );
     const ip = req.remote.replace(/:\d+$/, '');
     let target: PublishTarget;
     try {
