@@ -308,7 +308,7 @@ describe('KubeLeaseElector', () => {
 
       assert.equal(leader.isLeader(), true);
       assert.equal(follower.isLeader(), false);
-      assert.deepEqual(leader.fence(), { name: LEASE, token: 0 });
+      assert.deepEqual(leader.fence(), { name: `kubernetes:${LEASE}`, token: 0 });
       assert.equal(follower.fence(), undefined);
       assert.equal(follower.currentHolder(), leader.identity);
       assert.equal(leader.currentHolder(), leader.identity);
@@ -450,7 +450,7 @@ describe('KubeLeaseElector', () => {
           ['PUT', 200],
         ],
       );
-      assert.deepEqual(a.fence(), { name: LEASE, token: 3 });
+      assert.deepEqual(a.fence(), { name: `kubernetes:${LEASE}`, token: 3 });
       assert.equal(stub.lease().spec.leaseTransitions, 3);
       assert.equal(stub.lease().spec.holderIdentity, 'replica-a');
     });
@@ -474,7 +474,7 @@ describe('KubeLeaseElector', () => {
       // Expiry is measured from when a first saw the record, not from renewTime (client-go's rule).
       const waitedMs = Date.now() - startedAt;
       assert.ok(waitedMs >= LEASE_DURATION_MS - 50, `took over after ${waitedMs} ms`);
-      assert.deepEqual(a.fence(), { name: LEASE, token: 5 });
+      assert.deepEqual(a.fence(), { name: `kubernetes:${LEASE}`, token: 5 });
       const lease = stub.lease();
       assert.equal(lease.spec.holderIdentity, 'replica-a');
       assert.equal(lease.spec.leaseTransitions, 5);

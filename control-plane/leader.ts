@@ -88,7 +88,7 @@ export abstract class PollingElector extends EventEmitter implements LeaderElect
 
   fence(): Fence | undefined {
     return this.isLeader() && this.token !== undefined
-      ? { name: this.options.leaseName, token: this.token }
+      ? { name: `${this.kind}:${this.options.leaseName}`, token: this.token } // tokens of different backends do not compare
       : undefined;
   }
 
