@@ -1,20 +1,40 @@
 /**
- * `npm run bench`: the fan-out ramps. Each run prints one JSON line (bench/run.ts); this prints
- * them all, then a Markdown table for README's performance section.
+ * `npm run bench`: the fan-out ramps (HTTP-FLV, RTMP, HLS; bench/run.ts) and the ingest ramp
+ * (bench/ingest.ts). Each run prints one JSON line; this prints them all, then Markdown tables for
+ * docs/performance.md and README's performance section.
+ *
+ *   node bench/all.ts [--only flv,rtmp,hls,ingest]
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
-const runs = [
-  ['--viewers', '1000', '--duration', '20'],
-  ['--viewers', '2000', '--duration', '20'],
-  ['--viewers', '4000', '--duration', '20', '--ramp', '10'],
-  ['--viewers', '5000', '--duration', '20', '--ramp', '10', '--kbps', '1000'],
-  ['--viewers', '1000', '--duration', '20', '--slow-fraction', '0.1'],
+const { values } = parseArgs({ options: { only: { type: 'string', default: 'flv,rtmp,hls,ingest' } } });
+const only = new Set(values.only.split(','));
+
+const runs: [string, string, string[]][] = [
+  ['flv', 'run.ts', ['--viewers', '1000', '--duration', '20']],
+  ['flv', 'run.ts', ['--viewers', '2000', '--duration', '20']],
+  ['flv', 'run.ts', ['--viewers', '4000', '--duration', '20', '--ramp', '10']],
+  ['flv', 'run.ts', ['--viewers', '5000', '--duration', '20', '--ramp', '10', '--kbps', '1000']],
+  ['flv', 'run.ts', ['--viewers', '1000', '--duration', '20', '--slow-fraction', '0.1']],
+  ['rtmp', 'run.ts', ['--protocol', 'rtmp', '--viewers', '1000', '--duration', '20']],
+  ['rtmp', 'run.ts', ['--protocol', 'rtmp', '--viewers', '2000', '--duration', '20', '--ramp', '10']],
+  ['hls', 'run.ts', ['--protocol', 'hls', '--viewers', '1000', '--duration', '20']],
+  ['hls', 'run.ts', ['--protocol', 'hls', '--viewers', '2000', '--duration', '20', '--ramp', '10']],
+  [
+    'hls',
+    'run.ts',
+    ['--protocol', 'hls', '--viewers', '5000', '--duration', '20', '--ramp', '10', '--kbps', '1000'],
+  ],
+  ['ingest', 'ingest.ts', ['--publishers', '50', '--duration', '20', '--ramp', '5']],
+  ['ingest', 'ingest.ts', ['--publishers', '100', '--duration', '20', '--ramp', '10']],
+  ['ingest', 'ingest.ts', ['--publishers', '200', '--duration', '20', '--ramp', '10']],
 ];
 const rows: Record<string, unknown>[] = [];
-for (const args of runs) {
-  const r = spawnSync(process.execPath, [join(import.meta.dirname, 'run.ts'), ...args], {
+for (const [kind, script, args] of runs) {
+  if (!only.has(kind)) continue;
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, script), ...args], {
     encoding: 'utf8',
     timeout: 180_000,
   });
@@ -23,16 +43,48 @@ for (const args of runs) {
   try {
     rows.push(JSON.parse(line) as Record<string, unknown>);
   } catch {
-    console.error(`run ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+    console.error(`run ${script} ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
   }
 }
-console.log(
-  '\n| viewers | stream | slow | failed | stalled | TTFK p50/p95 ms | server CPU % of a core | per 1000 viewers | RSS MB | skips/drops |',
-);
-console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const r of rows) {
-  const s = r.server as { cpuPercentOfCore: number; cpuPercentPer1000Viewers: number; rssPeakMb: number };
+
+type Server = { cpuPercentOfCore: number; cpuPercentPer1000Viewers: number; rssPeakMb: number };
+const fanout = rows.filter((r) => r.bench === 'fanout-http-flv' || r.bench === 'fanout-rtmp');
+if (fanout.length) {
   console.log(
-    `| ${r.viewers} | ${r.streamKbps} kbit/s | ${r.slowViewers} | ${r.failed} | ${r.stalled} | ${r.ttfkMsP50}/${r.ttfkMsP95} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer1000Viewers} | ${s.rssPeakMb} | ${r.serverSkips}/${r.serverDrops} |`,
+    '\n| protocol | viewers | stream | slow | failed | stalled | TTFK p50/p95 ms | server CPU % of a core | per 1000 viewers | RSS MB | skips/drops | swarm CPU % |',
   );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of fanout) {
+    const s = r.server as Server;
+    console.log(
+      `| ${r.protocol ?? 'flv'} | ${r.viewers} | ${r.streamKbps} kbit/s | ${r.slowViewers} | ${r.failed} | ${r.stalled} | ${r.ttfkMsP50}/${r.ttfkMsP95} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer1000Viewers} | ${s.rssPeakMb} | ${r.serverSkips}/${r.serverDrops} | ${r.swarmCpuPercentOfCore} |`,
+    );
+  }
+}
+const hls = rows.filter((r) => r.bench === 'fanout-hls');
+if (hls.length) {
+  console.log(
+    '\n| HLS viewers | stream | failed | errors | missed segments | segment fetch p50/p99 ms | behind live p50/p99 ms | server CPU % of a core | per 1000 viewers | RSS MB | swarm CPU % |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of hls) {
+    const s = r.server as Server;
+    console.log(
+      `| ${r.viewers} | ${r.streamKbps} kbit/s | ${r.failed} | ${r.errors} | ${r.missedSegments} | ${r.segmentMsP50}/${r.segmentMsP99} | ${r.behindLiveMsP50}/${r.behindLiveMsP99} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer1000Viewers} | ${s.rssPeakMb} | ${r.swarmCpuPercentOfCore} |`,
+    );
+  }
+}
+const ingest = rows.filter((r) => r.bench === 'ingest-rtmp');
+if (ingest.length) {
+  console.log(
+    '\n| publishers | failed | live (API) | at rate | ingest kbit/s min/p50 | server CPU % of a core | per 100 publishers | RSS MB | swarm CPU % |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of ingest) {
+    const s = r.server as { cpuPercentOfCore: number; cpuPercentPer100Publishers: number; rssPeakMb: number };
+    const a = r.api as { live: number; atRate: number; ingestKbpsMin: number; ingestKbpsP50: number };
+    console.log(
+      `| ${r.publishers} | ${r.failed} | ${a.live} | ${a.atRate} | ${a.ingestKbpsMin}/${a.ingestKbpsP50} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer100Publishers} | ${s.rssPeakMb} | ${r.swarmCpuPercentOfCore} |`,
+    );
+  }
 }

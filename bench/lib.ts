@@ -120,3 +120,20 @@ export function machine(): Record<string, unknown> {
     node: process.version,
   };
 }
+
+/**
+ * Kernel TCP counters that explain refused connections under load (from /proc/net/netstat):
+ * accept-queue overflows and SYN cookies that failed (the client then sees ECONNRESET).
+ */
+export function tcpCounters(): { listenOverflows: number; syncookiesFailed: number } {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const names = lines[i]!.split(' ');
+    const vals = lines[i + 1]!.split(' ');
+    const get = (n: string) => Number(vals[names.indexOf(n)] ?? 0);
+    return { listenOverflows: get('ListenOverflows'), syncookiesFailed: get('SyncookiesFailed') };
+  } catch {
+    return { listenOverflows: -1, syncookiesFailed: -1 };
+  }
+}

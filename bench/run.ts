@@ -1,15 +1,23 @@
 /**
  * Fan-out benchmark: starts relaycast (all-in-one), publishes the cached test stream in real time,
- * runs a viewer swarm in a separate process, samples the server's CPU and RSS from /proc during
+ * runs a viewer swarm in a separate process (HTTP-FLV: bench/swarm.ts, RTMP: bench/rtmp-swarm.ts,
+ * HLS: bench/hls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
  * the steady state, and prints one JSON line.
  *
- *   node bench/run.ts --viewers 1000 --duration 20 [--kbps 2650|1000] [--slow-fraction 0.1]
+ *   node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls] [--kbps 2650|1000]
+ *     [--slow-fraction 0.1] [--cpu-prof DIR]
+ *
+ * --cpu-prof DIR runs the server under `node --cpu-prof --cpu-prof-dir=DIR`, stops it with SIGTERM
+ * at the end (the profile is written on exit) and adds the top self-time functions to the line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, publishLoop, ROOT, sampleProcess, testStream } from './lib.ts';
+import { machine, publishLoop, ROOT, sampleProcess, tcpCounters, testStream } from './lib.ts';
+import { summariseProfile } from './profile-summary.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,8 +26,17 @@ const { values } = parseArgs({
     ramp: { type: 'string', default: '5' },
     kbps: { type: 'string', default: '2650' },
     'slow-fraction': { type: 'string', default: '0' },
+    protocol: { type: 'string', default: 'flv' },
+    'cpu-prof': { type: 'string' },
   },
 });
+const protocol = values.protocol as 'flv' | 'rtmp' | 'hls';
+if (!['flv', 'rtmp', 'hls'].includes(protocol)) {
+  console.error('--protocol is flv, rtmp or hls');
+  process.exit(2);
+}
+const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
+if (profDir) mkdirSync(profDir, { recursive: true });
 const viewers = Number(values.viewers);
 const durationS = Number(values.duration);
 const rampS = Number(values.ramp);
@@ -53,6 +70,7 @@ const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort(
 process.env.RELAYCAST_BANNER = '0';
 const server = withFdLimit([
   process.execPath,
+  ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
   'cli/main.ts',
   'all',
   '--host',
@@ -82,19 +100,25 @@ const publisher = publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`);
 children.push(publisher);
 await new Promise((r) => setTimeout(r, 3000));
 
+const SWARMS = {
+  flv: ['bench/swarm.ts', `http://127.0.0.1:${http}/live/bench.flv`],
+  rtmp: ['bench/rtmp-swarm.ts', `rtmp://127.0.0.1:${rtmp}/live/bench`],
+  hls: ['bench/hls-swarm.ts', `http://127.0.0.1:${http}/live/bench.m3u8`],
+} as const;
+const [script, url] = SWARMS[protocol];
+const tcp0 = tcpCounters();
 const swarm = withFdLimit([
   process.execPath,
-  'bench/swarm.ts',
+  script,
   '--url',
-  `http://127.0.0.1:${http}/live/bench.flv`,
+  url,
   '--viewers',
   String(viewers),
   '--ramp',
   String(rampS),
   '--duration',
   String(durationS),
-  '--slow-fraction',
-  String(values['slow-fraction']),
+  ...(protocol === 'flv' ? ['--slow-fraction', String(values['slow-fraction'])] : []),
 ]);
 let out = '';
 swarm.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -102,9 +126,15 @@ swarm.stdout!.setEncoding('utf8').on('data', (d: string) => {
 });
 // steady state: after the ramp and a settling second, until just before the swarm ends
 await new Promise((r) => setTimeout(r, (rampS + 2) * 1000));
-// bash exec()s node, so the child's pid is the server's own.
-const sample = await sampleProcess(server.pid!, Math.max(2000, (durationS - 3) * 1000));
-await once(swarm, 'exit');
+// bash exec()s node, so the child's pid is the server's own (and the swarm's).
+const windowMs = Math.max(2000, (durationS - 3) * 1000);
+const [sample, client] = await Promise.all([
+  sampleProcess(server.pid!, windowMs),
+  sampleProcess(swarm.pid!, windowMs),
+]);
+// The swarm stops itself after ramp + duration; never wait for it much longer than that.
+await Promise.race([once(swarm, 'exit'), new Promise((r) => setTimeout(r, 30_000))]);
+const tcp1 = tcpCounters();
 const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
 const counter = (name: string) =>
@@ -112,9 +142,26 @@ const counter = (name: string) =>
     .split('\n')
     .filter((l) => l.startsWith(name))
     .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+let profile: Record<string, unknown> | undefined;
+if (profDir) {
+  // SIGTERM: relaycast stops and exits, and node writes the profile on exit.
+  const exited = once(server, 'exit');
+  server.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  const file = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(profDir, f))
+    .sort()
+    .pop();
+  if (file) {
+    const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 15);
+    profile = { file, sampledMs: s.totalMs, busyMs: s.busyMs, areas: s.areas, top: s.rows };
+  }
+}
 console.log(
   JSON.stringify({
-    bench: 'fanout-http-flv',
+    bench: protocol === 'flv' ? 'fanout-http-flv' : protocol === 'rtmp' ? 'fanout-rtmp' : 'fanout-hls',
+    protocol,
     streamKbps: kbps,
     durationS,
     ...result,
@@ -122,8 +169,13 @@ console.log(
       ...sample,
       cpuPercentPer1000Viewers: Math.round((sample.cpuPercentOfCore / viewers) * 1000 * 10) / 10,
     },
-    serverSkips: counter('relaycast_viewer_skips_total'),
-    serverDrops: counter('relaycast_viewer_drops_total'),
+    swarmCpuPercentOfCore: client.cpuPercentOfCore,
+    ...(protocol === 'hls' ? {} : { serverSkips: counter('relaycast_viewer_skips_total') }),
+    ...(protocol === 'hls' ? {} : { serverDrops: counter('relaycast_viewer_drops_total') }),
+    // machine-wide kernel counters during the run (accept queue full → refused connections)
+    listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
+    syncookiesFailed: tcp1.syncookiesFailed - tcp0.syncookiesFailed,
+    ...(profile ? { profile } : {}),
     machine: machine(),
   }),
 );

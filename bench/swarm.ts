@@ -8,6 +8,7 @@
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { FlvScanner } from './flv-scan.ts';
+import { newViewer, onVideoFrame, summarise, type ViewerStats } from './viewer-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,35 +33,11 @@ const durationMs = Number(values.duration) * 1000;
 const stallMs = Number(values['stall-ms']);
 const slowFraction = Number(values['slow-fraction']);
 
-interface ViewerStats {
-  startedAt: number;
-  connectMs?: number;
-  firstKeyframeMs?: number;
-  firstVideoWasKeyframe?: boolean;
-  bytes: number;
-  firstTagWall?: number;
-  firstTagTs?: number;
-  maxLagMs: number;
-  lastLagMs: number;
-  lastDataAt: number;
-  failed?: string;
-  ended: boolean;
-  slow: boolean;
-}
-
 const stats: ViewerStats[] = [];
 const sockets: Socket[] = [];
 
 function startViewer(slow: boolean): void {
-  const v: ViewerStats = {
-    startedAt: performance.now(),
-    bytes: 0,
-    maxLagMs: 0,
-    lastLagMs: 0,
-    lastDataAt: performance.now(),
-    ended: false,
-    slow,
-  };
+  const v = newViewer(slow);
   stats.push(v);
   const scanner = new FlvScanner();
   let headerDone = false;
@@ -89,22 +66,12 @@ function startViewer(slow: boolean): void {
         return;
       }
       headerDone = true;
+      v.playStartMs = now - v.startedAt;
       body = Buffer.from(headerBuf.slice(end + 4), 'latin1');
     }
     v.bytes += body.length;
     scanner.push(body, (t) => {
-      if (t.type !== 9 || t.config) return;
-      if (t.keyframe && v.firstKeyframeMs === undefined) v.firstKeyframeMs = now - v.startedAt;
-      if (v.firstTagWall === undefined) {
-        v.firstTagWall = now;
-        v.firstTagTs = t.timestamp;
-        v.firstVideoWasKeyframe = t.keyframe;
-        return;
-      }
-      // lag = wall time elapsed − media time elapsed (positive when behind real time)
-      const lag = now - v.firstTagWall - (t.timestamp - v.firstTagTs!);
-      v.lastLagMs = lag;
-      if (lag > v.maxLagMs) v.maxLagMs = lag;
+      if (t.type === 9 && !t.config) onVideoFrame(v, now, t.timestamp, t.keyframe);
     });
   });
   sock.on('error', (err) => {
@@ -113,12 +80,6 @@ function startViewer(slow: boolean): void {
   sock.on('close', () => {
     v.ended = true;
   });
-}
-
-function percentile(xs: number[], p: number): number | null {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
 }
 
 const t0 = performance.now();
@@ -132,44 +93,7 @@ const rampTimer = setInterval(() => {
 }, 20);
 
 setTimeout(() => {
-  const now = performance.now();
-  const healthy = stats.filter((v) => !v.slow);
-  const failed = healthy.filter((v) => v.failed || (v.ended && !v.failed));
-  const stalled = healthy.filter((v) => !v.failed && (now - v.lastDataAt > stallMs || v.lastLagMs > stallMs));
-  const elapsed = (now - t0) / 1000;
-  const bytes = stats.reduce((a, v) => a + v.bytes, 0);
-  const result = {
-    viewers,
-    slowViewers: slowCount,
-    connected: stats.filter((v) => v.connectMs !== undefined).length,
-    failed: failed.length,
-    failures: [...new Set(failed.map((v) => v.failed ?? 'closed by server'))].slice(0, 5),
-    stalled: stalled.length,
-    startedOnKeyframe: healthy.filter((v) => v.firstVideoWasKeyframe).length,
-    slowDropped: stats.filter((v) => v.slow && v.ended).length,
-    connectMsP50: percentile(
-      healthy.flatMap((v) => (v.connectMs === undefined ? [] : [v.connectMs])),
-      50,
-    ),
-    ttfkMsP50: percentile(
-      healthy.flatMap((v) => (v.firstKeyframeMs === undefined ? [] : [v.firstKeyframeMs])),
-      50,
-    ),
-    ttfkMsP95: percentile(
-      healthy.flatMap((v) => (v.firstKeyframeMs === undefined ? [] : [v.firstKeyframeMs])),
-      95,
-    ),
-    lagMsP50: percentile(
-      healthy.map((v) => v.lastLagMs),
-      50,
-    ),
-    lagMsP99: percentile(
-      healthy.map((v) => v.lastLagMs),
-      99,
-    ),
-    lagMsMax: Math.round(Math.max(0, ...healthy.map((v) => v.maxLagMs))),
-    throughputMbps: Math.round(((bytes * 8) / elapsed / 1e6) * 10) / 10,
-  };
+  const result = summarise(stats, { viewers, slowCount, stallMs, t0, now: performance.now() });
   console.log(JSON.stringify(result));
   for (const s of sockets) s.destroy();
   clearInterval(rampTimer);

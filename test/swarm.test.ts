@@ -1,8 +1,12 @@
 /**
- * A small, fast run of the benchmark's viewer swarm (200 HTTP-FLV viewers for 5 s), asserting
- * correctness only: all connect, none fail or stall, all start on a keyframe. Figures: npm run bench.
+ * Small, fast runs of the benchmark swarms, asserting correctness only (never timing): 200 HTTP-FLV
+ * viewers for 5 s (all connect, none fail or stall, all start on a keyframe), 50 RTMP viewers, 50
+ * HLS viewers (all get segments, no errors) and 10 publishers from the publisher swarm (all go
+ * live). Figures: npm run bench.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -31,8 +35,51 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       200,
     );
   });
+  let tmp: string;
+  let flvFile: Promise<string>;
+  before(() => {
+    // A short, small FLV for the publisher swarm (encoded while the other cases run).
+    tmp = mkdtempSync(join(tmpdir(), 'relaycast-swarm-'));
+    const file = join(tmp, 'short.flv');
+    flvFile = run(
+      'ffmpeg',
+      [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=320x240:rate=30',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=44100',
+        '-t',
+        '4',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-g',
+        '30',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-f',
+        'flv',
+        file,
+      ],
+      30_000,
+    ).then((r) => {
+      assert.equal(r.code, 0, r.stderr);
+      return file;
+    });
+  });
   after(async () => {
     await killAll();
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('200 viewers for 5 s: all connect, none stalled, all start on a keyframe', async () => {
@@ -57,5 +104,99 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
     assert.equal(res.failed, 0);
     assert.equal(res.stalled, 0);
     assert.equal(res.startedOnKeyframe, 200);
+  });
+
+  it('50 RTMP viewers: all connect, play and start on a keyframe', async () => {
+    const r = await run(
+      NODE,
+      [
+        join(ROOT, 'bench', 'rtmp-swarm.ts'),
+        '--url',
+        `rtmp://127.0.0.1:${rc.ports.rtmp}/live/swarm`,
+        '--viewers',
+        '50',
+        '--ramp',
+        '1',
+        '--duration',
+        '3',
+        '--stall-ms',
+        '5000',
+      ],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(res.connected, 50);
+    assert.equal(res.failed, 0, JSON.stringify(res.failures));
+    assert.equal(res.stalled, 0);
+    assert.equal(res.startedOnKeyframe, 50);
+  });
+
+  it('50 HLS viewers: all fetch the playlist and segments, no errors', async () => {
+    const r = await run(
+      NODE,
+      [
+        join(ROOT, 'bench', 'hls-swarm.ts'),
+        '--url',
+        `http://127.0.0.1:${rc.ports.http}/live/swarm.m3u8`,
+        '--viewers',
+        '50',
+        '--ramp',
+        '1',
+        '--duration',
+        '4',
+      ],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(res.connected, 50);
+    assert.equal(res.gotSegments, 50);
+    assert.equal(res.errors, 0, JSON.stringify(res.failures));
+    assert.equal(res.missedSegments, 0);
+  });
+
+  it('10 publishers from the publisher swarm: all publish and are listed live with ingest', async () => {
+    const file = await flvFile;
+    const swarm = run(
+      NODE,
+      [
+        join(ROOT, 'bench', 'publish-swarm.ts'),
+        '--url',
+        `rtmp://127.0.0.1:${rc.ports.rtmp}/live`,
+        '--publishers',
+        '10',
+        '--ramp',
+        '1',
+        '--duration',
+        '9',
+        '--file',
+        file,
+        '--prefix',
+        'tpub',
+      ],
+      60_000,
+    );
+    // The admin API's rates come from a 2 s sampler: wait until every stream shows ingest.
+    const live = await waitFor(
+      '10 live streams with ingest',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${rc.ports.admin}/api/v1/streams`);
+        const { streams } = (await res.json()) as {
+          streams: { name: string; live: boolean; ingestKbps: number }[];
+        };
+        const ours = streams.filter((s) => s.name.startsWith('tpub') && s.live && s.ingestKbps > 0);
+        return ours.length === 10 ? ours : undefined;
+      },
+      20_000,
+      250,
+    );
+    assert.deepEqual(live.map((s) => s.name).sort(), [...Array(10).keys()].map((i) => `tpub${i}`).sort());
+    const r = await swarm;
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(res.publishing, 10);
+    assert.equal(res.failed, 0, JSON.stringify(res.failures));
+    assert.equal(res.liveAtEnd, 10);
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * RTMP viewer swarm: N concurrent RTMP players from one process (handshake, connect, createStream,
+ * play), each reassembling messages with the repo's ChunkReader (bench/rtmp-client.ts). Measures the
+ * same figures as the HTTP-FLV swarm (bench/swarm.ts): connect time, time to NetStream.Play.Start,
+ * time to first keyframe, lag behind real time, failed/stalled. Prints one JSON line. Bounded: every
+ * viewer stops after --duration seconds.
+ *
+ *   node bench/rtmp-swarm.ts --url rtmp://127.0.0.1:1935/live/bench --viewers 1000 --ramp 5 --duration 20
+ */
+import { parseArgs } from 'node:util';
+import { isVideoKeyframe, isVideoSequenceHeader } from '../media/tag.ts';
+import { RtmpClient } from './rtmp-client.ts';
+import { newViewer, onVideoFrame, summarise, type ViewerStats } from './viewer-stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    viewers: { type: 'string', default: '200' },
+    ramp: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '10' },
+    'stall-ms': { type: 'string', default: '2000' },
+  },
+});
+if (!values.url) {
+  console.error(
+    'usage: node bench/rtmp-swarm.ts --url rtmp://HOST:PORT/app/name [--viewers N] [--ramp S] [--duration S]',
+  );
+  process.exit(2);
+}
+const url = new URL(values.url);
+const slash = url.pathname.lastIndexOf('/');
+const app = url.pathname.slice(1, slash);
+const name = url.pathname.slice(slash + 1) + url.search;
+const viewers = Number(values.viewers);
+const rampMs = Number(values.ramp) * 1000;
+const durationMs = Number(values.duration) * 1000;
+const stallMs = Number(values['stall-ms']);
+
+const stats: ViewerStats[] = [];
+const clients: RtmpClient[] = [];
+let stopping = false;
+
+async function startViewer(): Promise<void> {
+  const v = newViewer(false);
+  stats.push(v);
+  let client: RtmpClient;
+  try {
+    client = await RtmpClient.open(url.hostname, Number(url.port || 1935), {
+      onConnect: () => {
+        v.connectMs = performance.now() - v.startedAt;
+      },
+    });
+    clients.push(client);
+    client.onClose = (reason) => {
+      if (stopping) return;
+      v.ended = true;
+      v.failed ??= reason;
+    };
+    client.onMedia = (msg) => {
+      const now = performance.now();
+      v.lastDataAt = now;
+      v.bytes = client.bytesIn;
+      if (msg.typeId === 9 && !isVideoSequenceHeader(msg.payload))
+        onVideoFrame(v, now, msg.timestamp, isVideoKeyframe(msg.payload));
+    };
+    await client.connect(app, `rtmp://${url.host}/${app}`);
+    const sid = await client.createStream();
+    await client.play(sid, name);
+    v.playStartMs = performance.now() - v.startedAt;
+  } catch (err) {
+    if (!stopping) {
+      v.failed ??= (err as Error).message;
+      v.ended = true;
+    }
+  }
+}
+
+const t0 = performance.now();
+let started = 0;
+const rampTimer = setInterval(() => {
+  const target =
+    rampMs > 0 ? Math.min(viewers, Math.ceil(((performance.now() - t0) / rampMs) * viewers)) : viewers;
+  while (started < target) {
+    started++;
+    void startViewer();
+  }
+  if (started >= viewers) clearInterval(rampTimer);
+}, 20);
+
+setTimeout(() => {
+  const result = summarise(stats, { viewers, slowCount: 0, stallMs, t0, now: performance.now() });
+  console.log(JSON.stringify(result));
+  stopping = true;
+  for (const c of clients) c.close();
+  clearInterval(rampTimer);
+  setTimeout(() => process.exit(0), 200).unref();
+}, rampMs + durationMs);
