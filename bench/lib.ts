@@ -89,21 +89,45 @@ export function procTimes(pid: number): { cpuSeconds: number; rssBytes: number }
   }
 }
 
-/** Samples a process: CPU share of one core over a window, and peak/last RSS. */
+/** A process and all its descendants (e.g. --workers): CPU seconds and RSS summed. */
+export function procTreeTimes(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  const own = procTimes(pid);
+  if (!own) return undefined;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    /* no children file: count the process alone */
+  }
+  for (const c of children) {
+    const t = procTreeTimes(c);
+    if (t) {
+      own.cpuSeconds += t.cpuSeconds;
+      own.rssBytes += t.rssBytes;
+    }
+  }
+  return own;
+}
+
+/** Samples a process (with its children): CPU share of one core over a window, and peak/last RSS. */
 export async function sampleProcess(
   pid: number,
   windowMs: number,
 ): Promise<{ cpuPercentOfCore: number; rssMb: number; rssPeakMb: number }> {
-  const a = procTimes(pid);
+  const a = procTreeTimes(pid);
   const t0 = performance.now();
   let peak = a?.rssBytes ?? 0;
   const end = t0 + windowMs;
   while (performance.now() < end) {
     await new Promise((r) => setTimeout(r, 500));
-    const s = procTimes(pid);
+    const s = procTreeTimes(pid);
     if (s && s.rssBytes > peak) peak = s.rssBytes;
   }
-  const b = procTimes(pid);
+  const b = procTreeTimes(pid);
   const seconds = (performance.now() - t0) / 1000;
   return {
     cpuPercentOfCore: a && b ? Math.round(((b.cpuSeconds - a.cpuSeconds) / seconds) * 1000) / 10 : -1,

@@ -28,6 +28,8 @@ const { values } = parseArgs({
     'slow-fraction': { type: 'string', default: '0' },
     protocol: { type: 'string', default: 'flv' },
     'cpu-prof': { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    'merge-write-ms': { type: 'string', default: '0' },
   },
 });
 const protocol = values.protocol as 'flv' | 'rtmp' | 'hls';
@@ -85,6 +87,10 @@ const server = withFdLimit([
   '0',
   '--log-level',
   'warn',
+  '--workers',
+  String(values.workers),
+  '--merge-write-ms',
+  String(values['merge-write-ms']),
 ]);
 server.stdout!.resume();
 const deadline = Date.now() + 20_000;
@@ -164,6 +170,8 @@ console.log(
     protocol,
     streamKbps: kbps,
     durationS,
+    workers: Number(values.workers),
+    mergeWriteMs: Number(values['merge-write-ms']),
     ...result,
     server: {
       ...sample,

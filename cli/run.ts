@@ -88,6 +88,7 @@ export function hubFor(config: Config): StreamHub {
     viewerHardMaxBufferBytes: config.viewerMaxBufferBytes * 4,
     viewerDropAfterMs: config.viewerDropAfterMs,
     republishWaitMs: config.republishWaitMs,
+    mergeWriteMs: config.mergeWriteMs,
   });
 }
 

@@ -4,7 +4,9 @@ import type { Server } from 'node:net';
 export async function listenOn(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // A deep accept queue: a reconnect storm (thousands of viewers after an outage) must queue,
+    // not be reset by the kernel (Node's default backlog is 511; the kernel caps it at somaxconn).
+    server.listen({ port, host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

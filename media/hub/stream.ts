@@ -2,8 +2,8 @@
  * One live stream in the hub: a publisher, the GOP cache, and the viewers it fans out to.
  *
  * Fan-out design (why it is shaped like this):
- * - Tags from the publisher are queued and flushed once per event-loop turn (setImmediate), so a
- *   socket 'data' event carrying many messages costs each viewer one write, not one per tag.
+ * - Tags from the publisher are queued and flushed once per event-loop turn (setImmediate), or at
+ *   most every `mergeWriteMs` (one timer per stream), so many tags cost each viewer one write.
  * - Viewers are grouped into cohorts by (format, timestamp offset). A flush serialises the batch once
  *   per cohort and every viewer of the cohort writes the same Buffer.
  * - A viewer whose socket backlog passes `viewerMaxBufferBytes` stops receiving ("skipping") and
@@ -47,6 +47,12 @@ export interface HubLimits {
   republishWaitMs: number;
   /** 0 = unlimited. */
   maxViewersPerStream: number;
+  /**
+   * Merged writes: hold tags up to this long and send them to viewers in one write (0 = flush
+   * once per event-loop turn). Fewer, larger socket writes cost far less CPU per viewer, at the
+   * price of this much added latency (SRS's `mw_latency` does the same, 350 ms by default).
+   */
+  mergeWriteMs: number;
 }
 
 export const DEFAULT_HUB_LIMITS: HubLimits = {
@@ -57,6 +63,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   maxCohorts: 32,
   republishWaitMs: 30_000,
   maxViewersPerStream: 0,
+  mergeWriteMs: 0,
 };
 
 /**
@@ -199,6 +206,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
   private readonly taps = new Set<StreamTap>();
   private pending: MediaTag[] = [];
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Increments per flush; a viewer started or resumed inside a flush is marked with it. */
   private flushSeq = 0;
   /** Highest timestamp on the stream timeline so far. */
@@ -340,7 +348,9 @@ export class HubStream extends EventEmitter<StreamEvents> {
     this.pending.push(tag);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushBound);
+      if (this.limits.mergeWriteMs > 0)
+        this.flushTimer = setTimeout(this.flushBound, this.limits.mergeWriteMs);
+      else setImmediate(this.flushBound);
     }
   }
 
@@ -509,6 +519,10 @@ export class HubStream extends EventEmitter<StreamEvents> {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
     const tags = this.pending;
     if (tags.length === 0) return;
     this.pending = [];
