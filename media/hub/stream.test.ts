@@ -77,6 +77,28 @@ describe('HubStream', () => {
     hub.close();
   });
 
+  it('merged writes: tags arriving over several turns reach a viewer in one write after mergeWriteMs', async () => {
+    const hub = new StreamHub({ mergeWriteMs: 40 });
+    const pub = startPublisher(hub);
+    feed(pub, 10, 0);
+    await new Promise((r) => setTimeout(r, 60));
+    const sink = new FakeSink();
+    hub.get('live', 's')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    const before = sink.chunks.length;
+    const t0 = performance.now();
+    for (let i = 10; i < 16; i++) {
+      feed(pub, 1, i * 40); // one frame per event-loop turn
+      await turn();
+    }
+    assert.equal(sink.chunks.length, before, 'nothing written before the merge window ends');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(sink.chunks.length, before + 1, 'one write for the whole window');
+    assert.ok(performance.now() - t0 >= 40);
+    const frames = sink.tags().filter((t) => t.type === TAG_VIDEO && t.data[1] === 1);
+    assert.equal(frames.length, 10 + 6, 'GOP start plus every merged frame');
+    hub.close();
+  });
+
   it('serialises once per cohort: viewers of a cohort get the very same Buffer', async () => {
     const hub = new StreamHub();
     const pub = startPublisher(hub);
