@@ -29,7 +29,7 @@ const { values } = parseArgs({
     protocol: { type: 'string', default: 'flv' },
     'cpu-prof': { type: 'string' },
     workers: { type: 'string', default: '1' },
-    'merge-write-ms': { type: 'string', default: '0' },
+    'merge-write-ms': { type: 'string', default: '50' }, // the server's default
   },
 });
 const protocol = values.protocol as 'flv' | 'rtmp' | 'hls';
