@@ -7,12 +7,21 @@
  *
  *   node bench/ingest.ts --publishers 200 --ramp 10 --duration 20
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { machine, ROOT, sampleProcess, tcpCounters, testStream } from './lib.ts';
+import {
+  killChildren,
+  machine,
+  sampleProcess,
+  startBenchServer,
+  tcpCounters,
+  testStream,
+  withFdLimit,
+} from './lib.ts';
+
 import { percentile } from './viewer-stats.ts';
+
+process.on('SIGINT', () => process.exit(130));
 
 const { values } = parseArgs({
   options: {
@@ -25,59 +34,8 @@ const publishers = Number(values.publishers);
 const durationS = Number(values.duration);
 const rampS = Number(values.ramp);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === 'object' && a ? a.port : 0;
-}
-
-const children: ChildProcess[] = [];
-const cleanup = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-/** Runs a command with a raised fd limit; bash exec()s it, so the child's pid is the command's. */
-function withFdLimit(args: string[]): ChildProcess {
-  const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec ${args.map((a) => `'${a}'`).join(' ')}`;
-  const p = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(p);
-  return p;
-}
-
 const file = testStream(2650);
-const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort()];
-process.env.RELAYCAST_BANNER = '0';
-const server = withFdLimit([
-  process.execPath,
-  'cli/main.ts',
-  'all',
-  '--host',
-  '127.0.0.1',
-  '--rtmp-port',
-  String(rtmp),
-  '--http-port',
-  String(http),
-  '--admin-port',
-  String(admin),
-  '--grpc-port',
-  '0',
-  '--log-level',
-  'warn',
-]);
-server.stdout!.resume();
-const deadline = Date.now() + 20_000;
-while (Date.now() < deadline) {
-  try {
-    if ((await fetch(`http://127.0.0.1:${admin}/readyz`)).ok) break;
-  } catch {
-    /* starting */
-  }
-  await new Promise((r) => setTimeout(r, 200));
-}
+const { server, rtmp, admin } = await startBenchServer();
 const idle = await sampleProcess(server.pid!, 2000);
 
 const tcp0 = tcpCounters();
@@ -158,5 +116,5 @@ console.log(
     machine: machine(),
   }),
 );
-cleanup();
+killChildren();
 process.exit(0);

@@ -1,6 +1,7 @@
 /** Shared pieces of the benchmarks: the cached test stream, process sampling from /proc, ports. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
@@ -160,4 +161,66 @@ export function tcpCounters(): { listenOverflows: number; syncookiesFailed: numb
   } catch {
     return { listenOverflows: -1, syncookiesFailed: -1 };
   }
+}
+
+/** Processes a runner started; all are killed (by PID) when it exits. */
+export const children: ChildProcess[] = [];
+export function killChildren(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killChildren);
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** Runs a command with a raised fd limit; bash exec()s it, so the child's pid is the command's. */
+export function withFdLimit(args: string[]): ChildProcess {
+  const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec ${args.map((a) => `'${a}'`).join(' ')}`;
+  const p = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(p);
+  return p;
+}
+
+/** Starts `relaycast all` on free loopback ports (log level warn) and waits until it is ready. */
+export async function startBenchServer(
+  nodeArgs: string[] = [],
+  extraArgs: string[] = [],
+): Promise<{ server: ChildProcess; rtmp: number; http: number; admin: number }> {
+  const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort()];
+  process.env.RELAYCAST_BANNER = '0';
+  const server = withFdLimit([
+    process.execPath,
+    ...nodeArgs,
+    'cli/main.ts',
+    'all',
+    '--host',
+    '127.0.0.1',
+    '--rtmp-port',
+    String(rtmp),
+    '--http-port',
+    String(http),
+    '--admin-port',
+    String(admin),
+    '--grpc-port',
+    '0',
+    '--log-level',
+    'warn',
+    ...extraArgs,
+  ]);
+  server.stdout!.resume();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${admin}/readyz`)).ok) break;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { server, rtmp, http, admin };
 }

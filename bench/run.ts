@@ -10,14 +10,24 @@
  * --cpu-prof DIR runs the server under `node --cpu-prof --cpu-prof-dir=DIR`, stops it with SIGTERM
  * at the end (the profile is written on exit) and adds the top self-time functions to the line.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, publishLoop, ROOT, sampleProcess, tcpCounters, testStream } from './lib.ts';
+import {
+  children,
+  killChildren,
+  machine,
+  publishLoop,
+  sampleProcess,
+  startBenchServer,
+  tcpCounters,
+  testStream,
+  withFdLimit,
+} from './lib.ts';
 import { summariseProfile } from './profile-summary.ts';
+
+process.on('SIGINT', () => process.exit(130));
 
 const { values } = parseArgs({
   options: {
@@ -44,64 +54,11 @@ const durationS = Number(values.duration);
 const rampS = Number(values.ramp);
 const kbps = Number(values.kbps) === 1000 ? 1000 : 2650;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return typeof a === 'object' && a ? a.port : 0;
-}
-
-const children: ChildProcess[] = [];
-const cleanup = () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-/** Runs a command with a raised fd limit (thousands of sockets). */
-function withFdLimit(args: string[]): ChildProcess {
-  const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec ${args.map((a) => `'${a}'`).join(' ')}`;
-  const p = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(p);
-  return p;
-}
-
 const file = testStream(kbps);
-const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort()];
-process.env.RELAYCAST_BANNER = '0';
-const server = withFdLimit([
-  process.execPath,
-  ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-  'cli/main.ts',
-  'all',
-  '--host',
-  '127.0.0.1',
-  '--rtmp-port',
-  String(rtmp),
-  '--http-port',
-  String(http),
-  '--admin-port',
-  String(admin),
-  '--grpc-port',
-  '0',
-  '--log-level',
-  'warn',
-  '--workers',
-  String(values.workers),
-  '--merge-write-ms',
-  String(values['merge-write-ms']),
-]);
-server.stdout!.resume();
-const deadline = Date.now() + 20_000;
-while (Date.now() < deadline) {
-  try {
-    if ((await fetch(`http://127.0.0.1:${admin}/readyz`)).ok) break;
-  } catch {
-    /* starting */
-  }
-  await new Promise((r) => setTimeout(r, 200));
-}
+const { server, rtmp, http, admin } = await startBenchServer(
+  profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+  ['--workers', String(values.workers), '--merge-write-ms', String(values['merge-write-ms'])],
+);
 const publisher = publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`);
 children.push(publisher);
 await new Promise((r) => setTimeout(r, 3000));
@@ -187,5 +144,5 @@ console.log(
     machine: machine(),
   }),
 );
-cleanup();
+killChildren();
 process.exit(0);
