@@ -65,9 +65,9 @@ export async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
-const isEntry = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isEntry || process.argv[1]?.endsWith('relaycast.js')) {
-  main(process.argv.slice(2)).then(
+/** Runs the command line and sets the exit code (the bin wrapper calls this too). */
+export function runCli(argv: string[]): void {
+  main(argv).then(
     (code) => {
       if (code !== -1) process.exitCode = code;
     },
@@ -82,3 +82,7 @@ if (isEntry || process.argv[1]?.endsWith('relaycast.js')) {
     },
   );
 }
+
+// `node cli/main.ts …` (npm scripts, tests, worker processes). The bin wrapper imports this module
+// under another argv[1] (e.g. node_modules/.bin/relaycast) and calls runCli itself.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) runCli(process.argv.slice(2));

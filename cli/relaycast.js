@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 24) {
-  await import(join(here, 'main.ts'));
+  // argv[1] is this wrapper (often through a node_modules/.bin symlink), so main.ts does not see
+  // itself as the entry point: run it explicitly.
+  const { runCli } = await import(join(here, 'main.ts'));
+  runCli(process.argv.slice(2));
 } else {
   let node;
   try {
