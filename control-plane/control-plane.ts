@@ -64,7 +64,7 @@ export async function startControlPlane(
       port: config.grpcPort,
       adminToken: config.adminToken,
       clusterToken: config.clusterToken,
-      watchRecheckMs: 1000,
+      watchRecheckMs: 2000,
     },
     service,
     metrics,

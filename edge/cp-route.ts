@@ -14,6 +14,7 @@ import type { Route__Output } from '../proto/gen/relaycast/v1/Route.ts';
 import type { RouteResolver } from './route.ts';
 
 const RETRY_MS = [250, 500, 1000, 2000, 4000];
+const SKIP_AFTER_FAILURE_MS = 3000;
 
 function fromProto(r: Route__Output): Route {
   return {
@@ -34,6 +35,9 @@ export class ControlPlaneResolver implements RouteResolver {
   private readonly log: Logger;
   private readonly resolveTimeoutMs: number;
   private reachable = true;
+  /** After a failure, go straight to the registry until then (a black-holed control plane would
+   * otherwise cost every new viewer the whole Resolve timeout). */
+  private skipUntil = 0;
 
   constructor(
     api: ControlPlaneApi,
@@ -58,6 +62,10 @@ export class ControlPlaneResolver implements RouteResolver {
   }
 
   async resolve(app: string, name: string): Promise<Route | undefined> {
+    if (Date.now() < this.skipUntil) {
+      this.metrics.routeResolutions.inc({ source: 'registry' });
+      return this.fallback.resolve(app, name);
+    }
     try {
       const r = await this.api.call('Resolve', { app, name }, this.resolveTimeoutMs);
       this.setReachable(true);
@@ -71,6 +79,7 @@ export class ControlPlaneResolver implements RouteResolver {
         return undefined;
       }
       this.setReachable(false, e.details ?? e.message);
+      this.skipUntil = Date.now() + SKIP_AFTER_FAILURE_MS;
       this.metrics.routeResolutions.inc({ source: 'registry' });
       return this.fallback.resolve(app, name);
     }
@@ -89,6 +98,7 @@ export class ControlPlaneResolver implements RouteResolver {
       let initial = true;
       c.on('data', (u: { reason: string }) => {
         attempt = 0;
+        this.skipUntil = 0;
         this.setReachable(true);
         // The first message is the state at subscription time; the pull already acted on it.
         if (initial) {
