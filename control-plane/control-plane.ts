@@ -47,7 +47,9 @@ export async function startControlPlane(
 ): Promise<ControlPlaneHandle> {
   const { registry, metrics, admin, version } = deps;
   const log = deps.log;
-  const service = new ControlService(registry, config.nodeId);
+  // The all-in-one has no edge pull to move, so it neither switches automatically nor on request.
+  const switching = config.role !== 'all';
+  const service = new ControlService(registry, config.nodeId, { switching });
   const elector = await createElector(config, registry, log);
   metrics.leader.set(0);
   elector.on('change', (leader: boolean) => metrics.leader.set(leader ? 1 : 0));
@@ -73,7 +75,7 @@ export async function startControlPlane(
   registerControlRoutes(admin, service);
   const grpcPort = config.grpcPort ? await grpc.listen() : undefined;
   elector.start();
-  switcher.start();
+  if (switching) switcher.start();
   let serving = true;
   admin.readiness.push({ name: 'control-plane', check: () => serving });
 

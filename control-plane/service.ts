@@ -81,9 +81,17 @@ export class ControlService {
   /** Node id of this replica, recorded as `by` on switches it makes. */
   readonly nodeId: string;
 
-  constructor(registry: Registry, nodeId: string) {
+  /**
+   * Whether viewers can be switched between a channel's publishers. In the all-in-one, viewers
+   * read the published stream directly (no edge pull to move), so switching is refused there with
+   * a message that says so, rather than recorded and silently ignored.
+   */
+  private readonly switching: boolean;
+
+  constructor(registry: Registry, nodeId: string, options: { switching?: boolean } = {}) {
     this.registry = registry;
     this.nodeId = nodeId;
+    this.switching = options.switching ?? true;
   }
 
   /** Registry calls fail as RC_REGISTRY_UNAVAILABLE (gRPC UNAVAILABLE, HTTP 503). */
@@ -236,6 +244,11 @@ export class ControlService {
     reason = 'manual',
     force = false,
   ): Promise<{ activeRole: PublisherRole; route: Route | undefined }> {
+    if (!this.switching)
+      throw new RelaycastError(
+        'RC_FAILED_PRECONDITION',
+        'the all-in-one serves viewers the primary publisher directly; switching to a backup needs edges (relaycast edge, or npm run cluster)',
+      );
     if (!force && !(await this.reg(() => this.registry.getStream(app, name, to))))
       throw new RelaycastError(
         'RC_FAILED_PRECONDITION',

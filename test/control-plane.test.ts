@@ -469,6 +469,9 @@ describe('all-in-one: the control plane runs in process', { timeout: 120_000 }, 
     await waitFor('the viewer gets frames', () => (v.videoFrames() > 10 ? true : undefined), 15_000);
     assert.equal(v.sizes[0]?.size, '320x240');
 
+    const sw = await cli(['stream', 'switch', 'live/solo', '--to', 'backup', '--force'], TOKEN);
+    assert.equal(sw.code, 1);
+    assert.match(sw.stderr, /switching to a backup needs edges.*FAILED_PRECONDITION/);
     const kicked = await cli(['stream', 'kick', 'live/solo', '--json'], TOKEN);
     assert.equal((JSON.parse(kicked.stdout) as { kicked: number }).kicked, 1);
     await waitFor(
