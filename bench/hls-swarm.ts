@@ -11,32 +11,14 @@
  *
  *   node bench/hls-swarm.ts --url http://127.0.0.1:8080/live/bench.m3u8 --viewers 1000 --ramp 5 --duration 20
  */
-import { parseArgs } from 'node:util';
 import { Client } from 'undici';
-import { percentile } from './viewer-stats.ts';
+import { percentile, swarmArgs } from './viewer-stats.ts';
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    viewers: { type: 'string', default: '200' },
-    ramp: { type: 'string', default: '2' },
-    duration: { type: 'string', default: '10' },
-    'sync-count': { type: 'string', default: '3' },
-    'stall-ms': { type: 'string', default: '2000' },
-  },
-});
-if (!values.url) {
-  console.error(
-    'usage: node bench/hls-swarm.ts --url http://HOST:PORT/app/name.m3u8 [--viewers N] [--ramp S] [--duration S]',
-  );
-  process.exit(2);
-}
-const url = new URL(values.url);
-const viewers = Number(values.viewers);
-const rampMs = Number(values.ramp) * 1000;
-const durationMs = Number(values.duration) * 1000;
+const { values, url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
+  'node bench/hls-swarm.ts --url http://HOST:PORT/app/name.m3u8 [--viewers N] [--ramp S] [--duration S]',
+  { 'sync-count': { type: 'string', default: '3' } },
+);
 const syncCount = Number(values['sync-count']);
-const stallMs = Number(values['stall-ms']);
 
 interface Segment {
   seq: number;

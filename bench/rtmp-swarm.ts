@@ -7,34 +7,17 @@
  *
  *   node bench/rtmp-swarm.ts --url rtmp://127.0.0.1:1935/live/bench --viewers 1000 --ramp 5 --duration 20
  */
-import { parseArgs } from 'node:util';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../media/tag.ts';
 import { RtmpClient } from './rtmp-client.ts';
-import { newViewer, onVideoFrame, summarise, type ViewerStats } from './viewer-stats.ts';
+import { newViewer, onVideoFrame, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    viewers: { type: 'string', default: '200' },
-    ramp: { type: 'string', default: '2' },
-    duration: { type: 'string', default: '10' },
-    'stall-ms': { type: 'string', default: '2000' },
-  },
-});
-if (!values.url) {
-  console.error(
-    'usage: node bench/rtmp-swarm.ts --url rtmp://HOST:PORT/app/name [--viewers N] [--ramp S] [--duration S]',
-  );
-  process.exit(2);
-}
-const url = new URL(values.url);
+const { url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
+  'node bench/rtmp-swarm.ts --url rtmp://HOST:PORT/app/name [--viewers N] [--ramp S] [--duration S]',
+  {},
+);
 const slash = url.pathname.lastIndexOf('/');
 const app = url.pathname.slice(1, slash);
 const name = url.pathname.slice(slash + 1) + url.search;
-const viewers = Number(values.viewers);
-const rampMs = Number(values.ramp) * 1000;
-const durationMs = Number(values.duration) * 1000;
-const stallMs = Number(values['stall-ms']);
 
 const stats: ViewerStats[] = [];
 const clients: RtmpClient[] = [];

@@ -6,31 +6,13 @@
  *   node bench/swarm.ts --url http://127.0.0.1:8080/live/bench.flv --viewers 1000 --ramp 5 --duration 20
  */
 import { connect, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 import { FlvScanner } from './flv-scan.ts';
-import { newViewer, onVideoFrame, summarise, type ViewerStats } from './viewer-stats.ts';
+import { newViewer, onVideoFrame, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    viewers: { type: 'string', default: '200' },
-    ramp: { type: 'string', default: '2' },
-    duration: { type: 'string', default: '10' },
-    'stall-ms': { type: 'string', default: '2000' },
-    'slow-fraction': { type: 'string', default: '0' },
-  },
-});
-if (!values.url) {
-  console.error(
-    'usage: node bench/swarm.ts --url http://HOST:PORT/app/name.flv [--viewers N] [--ramp S] [--duration S]',
-  );
-  process.exit(2);
-}
-const url = new URL(values.url);
-const viewers = Number(values.viewers);
-const rampMs = Number(values.ramp) * 1000;
-const durationMs = Number(values.duration) * 1000;
-const stallMs = Number(values['stall-ms']);
+const { values, url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
+  'node bench/swarm.ts --url http://HOST:PORT/app/name.flv [--viewers N] [--ramp S] [--duration S]',
+  { 'slow-fraction': { type: 'string', default: '0' } },
+);
 const slowFraction = Number(values['slow-fraction']);
 
 const stats: ViewerStats[] = [];

@@ -1,3 +1,34 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The command line every swarm takes: --url (required) --viewers --ramp --duration --stall-ms,
+ * plus its own `extra` options (string-valued). Exits with the usage line when --url is missing.
+ */
+export function swarmArgs(usage: string, extra: Record<string, { type: 'string'; default?: string }>) {
+  const values = parseArgs({
+    options: {
+      url: { type: 'string' },
+      viewers: { type: 'string', default: '200' },
+      ramp: { type: 'string', default: '2' },
+      duration: { type: 'string', default: '10' },
+      'stall-ms': { type: 'string', default: '2000' },
+      ...extra,
+    },
+  }).values as Record<string, string | undefined>;
+  if (!values.url) {
+    console.error(`usage: ${usage}`);
+    process.exit(2);
+  }
+  return {
+    values,
+    url: new URL(values.url),
+    viewers: Number(values.viewers),
+    rampMs: Number(values.ramp) * 1000,
+    durationMs: Number(values.duration) * 1000,
+    stallMs: Number(values['stall-ms']),
+  };
+}
+
 /**
  * What the viewer swarms measure per viewer, and the one summary they all print (HTTP-FLV and RTMP
  * swarms report the same figures, so their JSON lines compare field by field).
