@@ -7,7 +7,7 @@ import { RelaycastError } from '../core/errors.ts';
 import { validateStreamName } from '../core/names.ts';
 import { generateStreamKey, hashStreamKey } from '../core/registry/keys.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import { type Route, resolveRoute } from '../core/registry/route.ts';
+import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
 import type {
   ChannelRecord,
   NodeRecord,
@@ -262,6 +262,7 @@ export class ControlService {
     return this.reg(() => resolveRoute(this.registry, app, name));
   }
 
+  /** `records`: the stream's live publisher records, as the caller already read them. */
   private async streamView(
     app: string,
     name: string,
@@ -269,16 +270,19 @@ export class ControlService {
     channel: ChannelRecord | undefined,
   ): Promise<StreamView> {
     const timeout = (channel?.failover ?? DEFAULT_FAILOVER).noMediaTimeoutMs;
-    const [activeRole, route, switches] = await Promise.all([
+    const [activeRole, switches] = await Promise.all([
       this.reg(() => this.registry.getActiveRole(app, name)),
-      this.resolve(app, name),
       this.reg(() => this.registry.listSwitches(app, name)),
     ]);
+    const live = {
+      primary: records.find((r) => (r.role ?? 'primary') === 'primary'),
+      backup: records.find((r) => r.role === 'backup'),
+    };
     return {
       app,
       name,
       activeRole,
-      route,
+      route: pickRoute(activeRole, live),
       publishers: records
         .map((r) => ({ role: r.role ?? 'primary', record: r, stalled: isStalled(r, timeout) }))
         .sort((a, b) => a.role.localeCompare(b.role) * -1),

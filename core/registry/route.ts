@@ -34,7 +34,20 @@ export function routeFromRecord(rec: StreamRecord, role: 'primary' | 'backup'): 
 /**
  * The channel's active publisher if it is live; otherwise the other one if that is live (a backup
  * keeps a stream playing even before the control plane has switched, and with no control plane).
+ * For callers that already hold the live records.
  */
+export function pickRoute(
+  active: PublisherRole,
+  live: { primary?: StreamRecord | undefined; backup?: StreamRecord | undefined },
+): Route | undefined {
+  const other: PublisherRole = active === 'primary' ? 'backup' : 'primary';
+  const rec = live[active];
+  if (rec) return routeFromRecord(rec, active);
+  const alt = live[other];
+  return alt ? routeFromRecord(alt, other) : undefined;
+}
+
+/** pickRoute reading the registry, the second record only when the active one is not live. */
 export async function resolveRoute(
   registry: Registry,
   app: string,
@@ -42,8 +55,7 @@ export async function resolveRoute(
 ): Promise<Route | undefined> {
   const active: PublisherRole = await registry.getActiveRole(app, name);
   const rec = await registry.getStream(app, name, active);
-  if (rec) return routeFromRecord(rec, active);
+  if (rec) return pickRoute(active, { [active]: rec });
   const other: PublisherRole = active === 'primary' ? 'backup' : 'primary';
-  const alt = await registry.getStream(app, name, other);
-  return alt ? routeFromRecord(alt, other) : undefined;
+  return pickRoute(active, { [other]: await registry.getStream(app, name, other) });
 }
