@@ -12,7 +12,7 @@ import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import type { Route } from '../core/registry/route.ts';
-import type { NodeRecord, RegistryEvent } from '../core/registry/types.ts';
+import { type NodeRecord, type RegistryEvent, routeEventStreamId } from '../core/registry/types.ts';
 import { CONTROL_SERVICE, loadProtos, roleFromProto, roleToProto } from '../proto/client.ts';
 import type { HealthCheckResponse } from '../proto/gen/grpc/health/v1/HealthCheckResponse.ts';
 import type { Channel } from '../proto/gen/relaycast/v1/Channel.ts';
@@ -149,12 +149,9 @@ class RouteWatches {
     this.service = service;
     this.log = log;
     this.onEvent = (e) => {
-      if (e.type === 'stream-up' || e.type === 'stream-moved')
-        void this.refresh(`${e.stream.app}/${e.stream.name}`, e.type);
-      else if (e.type === 'stream-down') void this.refresh(`${e.app}/${e.name}`, 'stream-down');
-      else if (e.type === 'route-changed') void this.refresh(`${e.app}/${e.name}`, 'switch');
-      else if (e.type === 'node-draining')
-        for (const id of this.watches.keys()) void this.refresh(id, e.type);
+      const id = routeEventStreamId(e);
+      if (id) void this.refresh(id, e.type === 'route-changed' ? 'switch' : e.type);
+      else if (e.type === 'node-draining') for (const w of this.watches.keys()) void this.refresh(w, e.type);
     };
     registry.on('event', this.onEvent);
     this.timer = setInterval(() => {

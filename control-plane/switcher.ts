@@ -16,7 +16,13 @@
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import type { ChannelRecord, PublisherRole, RegistryEvent, StreamRecord } from '../core/registry/types.ts';
+import {
+  type ChannelRecord,
+  type PublisherRole,
+  type RegistryEvent,
+  routeEventStreamId,
+  type StreamRecord,
+} from '../core/registry/types.ts';
 import type { LeaderElector } from './leader.ts';
 import { isStalled } from './service.ts';
 
@@ -55,8 +61,9 @@ export class BackupSwitcher {
     this.metrics = metrics;
     this.log = log.child({ component: 'backup-switcher' });
     this.onEvent = (e) => {
-      if (e.type === 'stream-up' || e.type === 'stream-moved') this.poke(`${e.stream.app}/${e.stream.name}`);
-      else if (e.type === 'stream-down') this.poke(`${e.app}/${e.name}`);
+      // a route change is this switcher's own doing (or an operator's): nothing to decide
+      const id = e.type === 'route-changed' ? undefined : routeEventStreamId(e);
+      if (id) this.poke(id);
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Registry } from '../core/registry/registry.ts';
 import { type Route, resolveRoute } from '../core/registry/route.ts';
-import type { RegistryEvent } from '../core/registry/types.ts';
+import { type RegistryEvent, routeEventStreamId } from '../core/registry/types.ts';
 
 export type { Route } from '../core/registry/route.ts';
 
@@ -22,10 +22,8 @@ export class RegistryResolver implements RouteResolver {
   constructor(registry: Registry) {
     this.registry = registry;
     registry.on('event', (e: RegistryEvent) => {
-      let key: string | undefined;
-      if (e.type === 'stream-up' || e.type === 'stream-moved') key = `${e.stream.app}/${e.stream.name}`;
-      else if (e.type === 'stream-down' || e.type === 'route-changed') key = `${e.app}/${e.name}`;
-      else if (e.type === 'node-draining') {
+      const key = routeEventStreamId(e);
+      if (e.type === 'node-draining') {
         for (const set of this.watchers.values()) for (const fn of set) fn();
         return;
       }

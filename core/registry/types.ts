@@ -85,6 +85,16 @@ export type RegistryEvent =
   /** An operator asks a node to stop taking new publishers/viewers (DrainNode). */
   | { type: 'drain-request'; nodeId: string };
 
+/**
+ * `<app>/<name>` of the stream an event is about, for the events that concern one stream's route
+ * (stream-up/-moved/-down, route-changed); undefined for node and kick events.
+ */
+export function routeEventStreamId(e: RegistryEvent): string | undefined {
+  if (e.type === 'stream-up' || e.type === 'stream-moved') return streamId(e.stream);
+  if (e.type === 'stream-down' || e.type === 'route-changed') return streamId(e);
+  return undefined;
+}
+
 /** One change of a channel's active publisher (kept, newest first, per stream). */
 export interface SwitchRecord {
   at: number;
