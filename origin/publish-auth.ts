@@ -4,9 +4,9 @@
  * channel; the channel's public name is what viewers see (the key never appears in play URLs).
  * Keys are compared as SHA-256 hashes only; failed attempts are rate-limited per source IP.
  */
-import { createHash } from 'node:crypto';
 import { RelaycastError } from '../core/errors.ts';
 import { validateStreamName } from '../core/names.ts';
+import { hashStreamKey } from '../core/registry/keys.ts';
 import type { Registry } from '../core/registry/registry.ts';
 
 export interface ChannelLookup {
@@ -22,17 +22,14 @@ export interface PublishTarget {
   role: 'primary' | 'backup';
 }
 
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
 /** Static channels from the config file (the control plane makes them dynamic). */
 export class StaticChannels implements ChannelLookup {
   private readonly byHash = new Map<string, { app: string; name: string; role: 'primary' | 'backup' }>();
   constructor(channels: { app: string; name: string; key: string; backupKey?: string }[]) {
     for (const c of channels) {
-      this.byHash.set(hashKey(c.key), { app: c.app, name: c.name, role: 'primary' });
-      if (c.backupKey) this.byHash.set(hashKey(c.backupKey), { app: c.app, name: c.name, role: 'backup' });
+      this.byHash.set(hashStreamKey(c.key), { app: c.app, name: c.name, role: 'primary' });
+      if (c.backupKey)
+        this.byHash.set(hashStreamKey(c.backupKey), { app: c.app, name: c.name, role: 'backup' });
     }
   }
   async findByKeyHash(keyHash: string) {
@@ -102,11 +99,8 @@ export class PublishAuthorizer {
   async resolve(app: string, streamName: string, query: URLSearchParams, ip: string): Promise<PublishTarget> {
     if (this.mode === 'open') {
       // A channel's key still maps to its channel (so backups work on an open cluster too);
-      // anything else publishes under its own name.
-      const key = query.get('key') ?? streamName;
-      const found = this.channels
-        ? await this.channels.findByKeyHash(hashKey(key)).catch(() => undefined)
-        : undefined;
+      // anything else, or a lookup that fails, publishes under its own name.
+      const found = await this.lookup(streamName, query).catch(() => undefined);
       if (found && found.app === app) return found;
       validateStreamName(app, streamName);
       return { app, name: streamName, role: 'primary' };
@@ -116,8 +110,7 @@ export class PublishAuthorizer {
         'RC_PUBLISH_RATE_LIMITED',
         'too many failed publish attempts from this address; wait a minute',
       );
-    const key = query.get('key') ?? streamName;
-    const found = this.channels ? await this.channels.findByKeyHash(hashKey(key)) : undefined;
+    const found = await this.lookup(streamName, query);
     if (!found || found.app !== app || (query.has('key') && streamName !== found.name)) {
       this.limiter.record(ip);
       throw new RelaycastError(
@@ -126,5 +119,11 @@ export class PublishAuthorizer {
       );
     }
     return found;
+  }
+
+  /** The channel of the key the encoder sent: `?key=`, else the stream name itself. */
+  private async lookup(streamName: string, query: URLSearchParams): Promise<PublishTarget | undefined> {
+    const key = query.get('key') ?? streamName;
+    return this.channels?.findByKeyHash(hashStreamKey(key));
   }
 }
