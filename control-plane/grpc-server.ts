@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { errorCode, RelaycastError } from '../core/errors.ts';
-import { secretEquals } from '../core/http-util.ts';
+import { isLoopbackAddress, parseBearer, secretEquals } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
@@ -126,8 +126,9 @@ function policyFrom(p: FailoverPolicy__Output | null | undefined): Partial<Failo
   return { autoRevert: p.autoRevert, revertAfterMs: p.revertAfterMs, noMediaTimeoutMs: p.noMediaTimeoutMs };
 }
 
-function isLoopback(peer: string): boolean {
-  return /^(ipv4:)?127\.|^(ipv6:)?\[?::1\]?|^\[?::ffff:127\.|^unix:/.test(peer);
+/** grpc-js server peers are `<remoteAddress>:<remotePort>`. */
+function peerIsLoopback(peer: string): boolean {
+  return isLoopbackAddress(peer.replace(/:\d+$/, ''));
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -273,13 +274,10 @@ export class ControlPlaneGrpcServer {
   private authorize(call: AnyCall, admin: boolean): void {
     const { adminToken, clusterToken } = this.options;
     const header = call.metadata.get('authorization')[0];
-    const presented =
-      typeof header === 'string' && /^Bearer\s+/i.test(header)
-        ? header.replace(/^Bearer\s+/i, '')
-        : undefined;
+    const presented = parseBearer(typeof header === 'string' ? header : undefined);
     const ok = (t: string | undefined) => !!t && presented !== undefined && secretEquals(presented, t);
     if (admin) {
-      if (adminToken ? ok(adminToken) : isLoopback(call.getPeer())) return;
+      if (adminToken ? ok(adminToken) : peerIsLoopback(call.getPeer())) return;
     } else if ((!adminToken && !clusterToken) || ok(adminToken) || ok(clusterToken)) return;
     this.metrics.authFailures.inc({ surface: 'admin', reason: 'RC_ADMIN_UNAUTHORIZED' });
     throw new RelaycastError(

@@ -6,7 +6,15 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorCode } from './errors.ts';
-import { bearerToken, readBody, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
+import {
+  bearerToken,
+  isLoopbackAddress,
+  readBody,
+  secretEquals,
+  sendError,
+  sendJson,
+  sendText,
+} from './http-util.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { listenOn } from './net-limits.ts';
@@ -90,8 +98,7 @@ export class AdminHttpServer {
       return presented !== undefined && secretEquals(presented, token);
     }
     if (req.method === 'GET') return true;
-    const ip = req.socket.remoteAddress ?? '';
-    return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
+    return isLoopbackAddress(req.socket.remoteAddress ?? '');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

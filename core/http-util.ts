@@ -63,10 +63,19 @@ export function secretEquals(presented: string, expected: string): boolean {
 }
 
 export function bearerToken(req: IncomingMessage): string | undefined {
-  const h = req.headers.authorization;
-  if (!h) return undefined;
-  const m = /^Bearer\s+(.+)$/i.exec(h);
+  return parseBearer(req.headers.authorization);
+}
+
+/** The token of an `Authorization: Bearer <token>` value (HTTP header or gRPC metadata). */
+export function parseBearer(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(value);
   return m?.[1]?.trim();
+}
+
+/** Whether a peer address is this machine (what admin changes without a token are limited to). */
+export function isLoopbackAddress(ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }
 
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
