@@ -9,6 +9,7 @@ import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
 import { InternalHttpServer } from '../core/internal-http.ts';
+import { startNodeHeartbeat } from '../core/registry/heartbeat.ts';
 import { createRegistry, type Registry } from '../core/registry/registry.ts';
 import type { RegistryEvent } from '../core/registry/types.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
@@ -30,7 +31,7 @@ import {
   startOriginCluster,
   viewerHttpLimits,
 } from './run.ts';
-import { nonRelayViewers, WorkerPool } from './workers.ts';
+import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
 
@@ -209,28 +210,30 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     (await registry.listStreams())
       .filter((s) => s.role !== 'backup')
       .map((s) => ({ app: s.app, name: s.name }));
-  const viewers = new ViewerHttpServer(
-    puller,
-    hlsProxy,
-    {
-      host: config.host,
-      port: config.httpPort,
-      ...limits,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      ...viewerHttpLimits(config),
-      listStreams,
-    },
-    metrics,
-    log,
-  );
   // --workers: HTTP viewers move to worker processes that pull through this process (one origin
   // pull per stream per node).
   const pool =
     config.workers > 1 ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log) : undefined;
+  const viewers: ViewerFrontend =
+    pool ??
+    new ViewerHttpServer(
+      puller,
+      hlsProxy,
+      {
+        host: config.host,
+        port: config.httpPort,
+        ...limits,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        ...viewerHttpLimits(config),
+        listStreams,
+      },
+      metrics,
+      log,
+    );
   const viewerCount = () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount());
   const ports: Record<string, number> = {};
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
-  if (config.httpPort) ports.http = pool ? await pool.start() : await viewers.listen();
+  if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
   const host = config.advertiseHost;
@@ -242,40 +245,29 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     accepting = false;
     play.draining = true;
     viewers.stopAccepting();
-    pool?.stopAccepting();
   });
   const startedAt = Date.now();
-  const heartbeat = async () => {
+  const heartbeat = startNodeHeartbeat(registry, config.leaseTtlMs, metrics, () => {
     let egress = 0;
     for (const s of hub.list()) egress += stats.describe(s).egressKbps;
-    try {
-      await registry.heartbeatNode(
-        {
-          id: config.nodeId,
-          role: 'edge',
-          advertiseHost: host,
-          httpUrl: `http://${host}:${ports.http ?? config.httpPort}`,
-          rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
-          adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
-          load: {
-            streams: puller.activePulls,
-            viewers: viewerCount(),
-            egressMbps: egress / 1000,
-            ingressMbps: 0,
-          },
-          draining: !accepting,
-          startedAt,
-          version,
-        },
-        config.leaseTtlMs,
-      );
-    } catch {
-      metrics.registryErrors.inc({ op: 'heartbeatNode' });
-    }
-  };
-  const hbTimer = setInterval(() => void heartbeat(), Math.max(200, config.leaseTtlMs / 3));
-  hbTimer.unref();
-  void heartbeat();
+    return {
+      id: config.nodeId,
+      role: 'edge',
+      advertiseHost: host,
+      httpUrl: `http://${host}:${ports.http ?? config.httpPort}`,
+      rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
+      adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,
+      load: {
+        streams: puller.activePulls,
+        viewers: viewerCount(),
+        egressMbps: egress / 1000,
+        ingressMbps: 0,
+      },
+      draining: !accepting,
+      startedAt,
+      version,
+    };
+  });
   log.info({ ports, config: redactedConfig(config) }, 'ready');
   return {
     log,
@@ -285,13 +277,11 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       accepting = false;
       play.draining = true;
       viewers.stopAccepting();
-      pool?.stopAccepting();
       rtmp.stopAccepting();
     },
     viewerCount,
     async close() {
-      clearInterval(hbTimer);
-      await pool?.close();
+      heartbeat.stop();
       cpApi?.close();
       stats.close();
       puller.close();

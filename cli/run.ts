@@ -24,7 +24,7 @@ import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { registerStreamRoutes } from './routes.ts';
-import { isViewerWorker, nonRelayViewers, WorkerPool } from './workers.ts';
+import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 export interface RunningNode {
   log: Logger;
@@ -140,33 +140,35 @@ export async function startAll(
       .list()
       .filter((s) => s.live && !s.name.endsWith('~backup'))
       .map((s) => ({ app: s.app, name: s.name }));
-  const viewers = new ViewerHttpServer(
-    source,
-    hls,
-    {
-      host: config.host,
-      port: config.httpPort,
-      playAuth: config.playAuth,
-      playSecrets,
-      maxViewersPerNode: config.maxViewersPerNode,
-      maxViewersPerStream: config.maxViewersPerStream,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      ...viewerHttpLimits(config),
-      listStreams,
-      viewerCount: () => hub.viewerCount(),
-    },
-    metrics,
-    log,
-  );
   // --workers: HTTP viewers move to worker processes fed over a loopback relay.
   const pool =
     config.workers > 1 ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log) : undefined;
+  const viewers: ViewerFrontend =
+    pool ??
+    new ViewerHttpServer(
+      source,
+      hls,
+      {
+        host: config.host,
+        port: config.httpPort,
+        playAuth: config.playAuth,
+        playSecrets,
+        maxViewersPerNode: config.maxViewersPerNode,
+        maxViewersPerStream: config.maxViewersPerStream,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        ...viewerHttpLimits(config),
+        listStreams,
+        viewerCount: () => hub.viewerCount(),
+      },
+      metrics,
+      log,
+    );
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 
   const ports: Record<string, number> = {};
   if (config.rtmpPort) ports.rtmp = await rtmp.listen();
-  if (config.httpPort) ports.http = pool ? await pool.start() : await viewers.listen();
+  if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
   // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
@@ -188,7 +190,6 @@ export async function startAll(
     origin.draining = true;
     play.draining = true;
     viewers.stopAccepting();
-    pool?.stopAccepting();
     cluster.markDraining();
   };
   const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
@@ -205,12 +206,10 @@ export async function startAll(
       origin.draining = true;
       play.draining = true;
       viewers.stopAccepting();
-      pool?.stopAccepting();
       rtmp.stopAccepting();
     },
     viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
     async close() {
-      await pool?.close();
       cluster.close();
       stats.close();
       hub.close();

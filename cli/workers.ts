@@ -19,6 +19,7 @@ import { InternalHttpServer } from '../core/internal-http.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { HlsSource, StreamSource } from '../core/sources.ts';
+import type { ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
 export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
@@ -37,6 +38,12 @@ export function nonRelayViewers(hub: StreamHub): number {
   for (const s of hub.list()) for (const v of s.viewers) if (v.protocol !== 'pull') n++;
   return n;
 }
+
+/** What serves HTTP viewers: a ViewerHttpServer in this process, or a WorkerPool of them. */
+export type ViewerFrontend = Pick<
+  ViewerHttpServer,
+  'listen' | 'stopAccepting' | 'closeAllConnections' | 'close'
+>;
 
 export function isViewerWorker(): boolean {
   return cluster.isWorker && !!process.env[RELAY_ENV];
@@ -92,7 +99,7 @@ export class WorkerPool {
   }
 
   /** Starts the relay and the workers; resolves with the shared HTTP port once all listen. */
-  async start(): Promise<number> {
+  async listen(): Promise<number> {
     const relayPort = await this.relay.listen();
     cluster.setupPrimary({ silent: false });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
@@ -179,6 +186,9 @@ export class WorkerPool {
   stopAccepting(): void {
     this.broadcast({ type: 'stop-accepting' });
   }
+
+  /** Each worker closes its own viewer connections when told to close. */
+  closeAllConnections(): void {}
 
   async close(): Promise<void> {
     this.stopping = true;

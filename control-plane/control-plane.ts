@@ -7,6 +7,7 @@ import type { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { startNodeHeartbeat } from '../core/registry/heartbeat.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { ControlPlaneGrpcServer } from './grpc-server.ts';
 import { type LeaderElector, LockLeaderElector } from './leader.ts';
@@ -81,12 +82,11 @@ export async function startControlPlane(
 
   // Only the role's own process heartbeats as a control plane (the all-in-one is one node).
   const startedAt = Date.now();
-  const heartbeat = async () => {
-    try {
-      await registry.heartbeatNode(
-        {
+  const heartbeat =
+    config.role === 'control-plane'
+      ? startNodeHeartbeat(registry, config.leaseTtlMs, metrics, () => ({
           id: config.nodeId,
-          role: config.role === 'all' ? 'all' : 'control-plane',
+          role: 'control-plane',
           advertiseHost: config.advertiseHost,
           ...(grpcPort ? { grpcUrl: `${config.advertiseHost}:${grpcPort}` } : {}),
           ...(config.adminPort ? { adminUrl: `http://${config.advertiseHost}:${config.adminPort}` } : {}),
@@ -95,22 +95,9 @@ export async function startControlPlane(
           leader: elector.isLeader(),
           startedAt,
           version,
-        },
-        config.leaseTtlMs,
-      );
-    } catch {
-      metrics.registryErrors.inc({ op: 'heartbeatNode' });
-    }
-  };
-  const hb =
-    config.role === 'control-plane'
-      ? setInterval(() => void heartbeat(), Math.max(200, config.leaseTtlMs / 3))
+        }))
       : undefined;
-  hb?.unref();
-  if (hb) {
-    elector.on('change', () => void heartbeat());
-    void heartbeat();
-  }
+  elector.on('change', () => void heartbeat?.beat());
   log.info({ grpcPort, election: elector.kind, lease: config.leaseName }, 'control plane started');
 
   return {
@@ -124,11 +111,11 @@ export async function startControlPlane(
       await elector.stop();
     },
     async close() {
-      if (hb) clearInterval(hb);
+      heartbeat?.stop();
       switcher.stop();
       await elector.stop();
       await grpc.close();
-      if (hb) {
+      if (heartbeat) {
         try {
           await registry.removeNode(config.nodeId);
         } catch {
