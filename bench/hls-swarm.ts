@@ -12,7 +12,7 @@
  *   node bench/hls-swarm.ts --url http://127.0.0.1:8080/live/bench.m3u8 --viewers 1000 --ramp 5 --duration 20
  */
 import { Client } from 'undici';
-import { percentile, swarmArgs } from './viewer-stats.ts';
+import { percentile, rampUp, swarmArgs } from './viewer-stats.ts';
 
 const { values, url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
   'node bench/hls-swarm.ts --url http://HOST:PORT/app/name.m3u8 [--viewers N] [--ramp S] [--duration S]',
@@ -211,16 +211,7 @@ const sampler = setInterval(() => {
   }
 }, 250);
 
-let started = 0;
-const rampTimer = setInterval(() => {
-  const target =
-    rampMs > 0 ? Math.min(viewers, Math.ceil(((performance.now() - t0) / rampMs) * viewers)) : viewers;
-  while (started < target) {
-    started++;
-    void runViewer();
-  }
-  if (started >= viewers) clearInterval(rampTimer);
-}, 20);
+const rampTimer = rampUp(viewers, rampMs, t0, () => void runViewer());
 
 setTimeout(() => {
   stopping = true;

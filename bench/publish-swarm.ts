@@ -14,7 +14,7 @@ import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import { isAudioSequenceHeader, isVideoSequenceHeader, type MediaTag, TAG_SCRIPT } from '../media/tag.ts';
 import { testStream } from './lib.ts';
 import { RtmpClient } from './rtmp-client.ts';
-import { percentile } from './viewer-stats.ts';
+import { percentile, rampUp } from './viewer-stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -161,15 +161,7 @@ function pace(): void {
 }
 
 const t0 = performance.now();
-let started = 0;
-const rampTimer = setInterval(() => {
-  const target =
-    rampMs > 0
-      ? Math.min(publishers, Math.ceil(((performance.now() - t0) / rampMs) * publishers))
-      : publishers;
-  while (started < target) void startPublisher(started++);
-  if (started >= publishers) clearInterval(rampTimer);
-}, 20);
+const rampTimer = rampUp(publishers, rampMs, t0, (i) => void startPublisher(i));
 const paceTimer = setInterval(pace, 5);
 
 setTimeout(() => {

@@ -9,7 +9,7 @@
  */
 import { isVideoKeyframe, isVideoSequenceHeader } from '../media/tag.ts';
 import { RtmpClient } from './rtmp-client.ts';
-import { newViewer, onVideoFrame, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
+import { newViewer, onVideoFrame, rampUp, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
 
 const { url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
   'node bench/rtmp-swarm.ts --url rtmp://HOST:PORT/app/name [--viewers N] [--ramp S] [--duration S]',
@@ -59,16 +59,7 @@ async function startViewer(): Promise<void> {
 }
 
 const t0 = performance.now();
-let started = 0;
-const rampTimer = setInterval(() => {
-  const target =
-    rampMs > 0 ? Math.min(viewers, Math.ceil(((performance.now() - t0) / rampMs) * viewers)) : viewers;
-  while (started < target) {
-    started++;
-    void startViewer();
-  }
-  if (started >= viewers) clearInterval(rampTimer);
-}, 20);
+const rampTimer = rampUp(viewers, rampMs, t0, () => void startViewer());
 
 setTimeout(() => {
   const result = summarise(stats, { viewers, slowCount: 0, stallMs, t0, now: performance.now() });

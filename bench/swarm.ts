@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { FlvScanner } from './flv-scan.ts';
-import { newViewer, onVideoFrame, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
+import { newViewer, onVideoFrame, rampUp, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
 
 const { values, url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
   'node bench/swarm.ts --url http://HOST:PORT/app/name.flv [--viewers N] [--ramp S] [--duration S]',
@@ -66,13 +66,7 @@ function startViewer(slow: boolean): void {
 
 const t0 = performance.now();
 const slowCount = Math.round(viewers * slowFraction);
-let started = 0;
-const rampTimer = setInterval(() => {
-  const target =
-    rampMs > 0 ? Math.min(viewers, Math.ceil(((performance.now() - t0) / rampMs) * viewers)) : viewers;
-  while (started < target) startViewer(started++ < slowCount);
-  if (started >= viewers) clearInterval(rampTimer);
-}, 20);
+const rampTimer = rampUp(viewers, rampMs, t0, (i) => startViewer(i < slowCount));
 
 setTimeout(() => {
   const result = summarise(stats, { viewers, slowCount, stallMs, t0, now: performance.now() });

@@ -30,6 +30,26 @@ export function swarmArgs(usage: string, extra: Record<string, { type: 'string';
 }
 
 /**
+ * Starts `count` clients spread evenly over `rampMs` from `t0` (all at once when 0), calling
+ * `start(i)` for each; returns the timer (it clears itself once all have started).
+ */
+export function rampUp(
+  count: number,
+  rampMs: number,
+  t0: number,
+  start: (i: number) => void,
+): NodeJS.Timeout {
+  let started = 0;
+  const timer = setInterval(() => {
+    const target =
+      rampMs > 0 ? Math.min(count, Math.ceil(((performance.now() - t0) / rampMs) * count)) : count;
+    while (started < target) start(started++);
+    if (started >= count) clearInterval(timer);
+  }, 20);
+  return timer;
+}
+
+/**
  * What the viewer swarms measure per viewer, and the one summary they all print (HTTP-FLV and RTMP
  * swarms report the same figures, so their JSON lines compare field by field).
  */
