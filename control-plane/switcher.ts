@@ -118,8 +118,16 @@ export class BackupSwitcher {
     try {
       await this.loadChannels();
       if (this.channels.size === 0) return;
-      const live = new Set((await this.registry.listStreams()).map((s) => `${s.app}/${s.name}`));
-      for (const [id, ch] of this.channels) if (live.has(id)) await this.evaluate(ch);
+      // One scan gives every live publisher record; evaluate() need not read them again.
+      const live = new Map<string, { primary?: StreamRecord; backup?: StreamRecord }>();
+      for (const r of await this.registry.listStreams()) {
+        const id = `${r.app}/${r.name}`;
+        live.set(id, { ...live.get(id), [r.role ?? 'primary']: r });
+      }
+      for (const [id, ch] of this.channels) {
+        const records = live.get(id);
+        if (records) await this.evaluate(ch, records);
+      }
       for (const id of this.primaryHealthySince.keys())
         if (!live.has(id)) this.primaryHealthySince.delete(id);
     } catch (err) {
@@ -130,12 +138,16 @@ export class BackupSwitcher {
     if (this.pending.size) void this.drainPending();
   }
 
-  private async evaluate(ch: ChannelRecord): Promise<void> {
+  /** `records`: the live publishers if the caller has just read them; otherwise read here. */
+  private async evaluate(
+    ch: ChannelRecord,
+    records?: { primary?: StreamRecord | undefined; backup?: StreamRecord | undefined },
+  ): Promise<void> {
     const id = `${ch.app}/${ch.name}`;
     const [active, primary, backup] = await Promise.all([
       this.registry.getActiveRole(ch.app, ch.name),
-      this.registry.getStream(ch.app, ch.name, 'primary'),
-      this.registry.getStream(ch.app, ch.name, 'backup'),
+      records ? records.primary : this.registry.getStream(ch.app, ch.name, 'primary'),
+      records ? records.backup : this.registry.getStream(ch.app, ch.name, 'backup'),
     ]);
     const timeout = ch.failover.noMediaTimeoutMs;
     const healthy = (r: StreamRecord | undefined) => !!r && !isStalled(r, timeout);
