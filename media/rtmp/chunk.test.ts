@@ -167,3 +167,59 @@ describe('ChunkReader', () => {
     );
   });
 });
+
+/**
+ * Messages with extended timestamps spanning several chunks, in the two forms found in the wild:
+ * the extended timestamp repeated on every type 3 continuation (Adobe's spec 5.3.1.3, ffmpeg, OBS)
+ * or omitted there (older librtmp-based encoders).
+ */
+function extendedStream(repeat: boolean): { bytes: Buffer; expected: RtmpMessage[] } {
+  const out: number[] = [];
+  const expected: RtmpMessage[] = [];
+  const cont = (csid: number, ext: number) => [...basic(3, csid), ...(repeat ? u32(ext) : [])];
+  // 1. fmt 0, absolute extended timestamp 0x01000000, 300 bytes at chunk size 128: 128 + 128 + 44
+  const a = payload(300, 21);
+  out.push(...basic(0, 4), 0xff, 0xff, 0xff, ...u24(300), 9, ...le32(1), ...u32(0x01000000));
+  out.push(...a.slice(0, 128), ...cont(4, 0x01000000), ...a.slice(128, 256));
+  out.push(...cont(4, 0x01000000), ...a.slice(256));
+  expected.push({ csid: 4, typeId: 9, streamId: 1, timestamp: 0x01000000, payload: Buffer.from(a) });
+  // 2. a 130-byte message: its continuation holds 2 payload bytes, fewer than the 4 the reader
+  //    peeks, and the next chunk's header follows straight after them
+  const b = payload(130, 22);
+  out.push(...basic(0, 5), 0xff, 0xff, 0xff, ...u24(130), 8, ...le32(1), ...u32(0x02000000));
+  out.push(...b.slice(0, 128), ...cont(5, 0x02000000), ...b.slice(128));
+  expected.push({ csid: 5, typeId: 8, streamId: 1, timestamp: 0x02000000, payload: Buffer.from(b) });
+  // 3. fmt 1 with an extended delta (0x01000010) and one continuation
+  const c = payload(200, 23);
+  out.push(...basic(1, 4), 0xff, 0xff, 0xff, ...u24(200), 9, ...u32(0x01000010));
+  out.push(...c.slice(0, 128), ...cont(4, 0x01000010), ...c.slice(128));
+  expected.push({ csid: 4, typeId: 9, streamId: 1, timestamp: 0x02000010, payload: Buffer.from(c) });
+  // 4. a plain message after them: the reader is still aligned
+  const d = payload(10, 24);
+  out.push(...basic(0, 6), ...u24(5), ...u24(10), 18, ...le32(1), ...d);
+  expected.push({ csid: 6, typeId: 18, streamId: 1, timestamp: 5, payload: Buffer.from(d) });
+  return { bytes: Buffer.from(out), expected };
+}
+
+describe('ChunkReader: extended timestamps on type 3 continuation chunks', () => {
+  for (const repeat of [true, false]) {
+    const label = repeat ? 'repeated (spec, ffmpeg, OBS)' : 'omitted (older librtmp encoders)';
+    const { bytes, expected } = extendedStream(repeat);
+    it(`reads messages with the field ${label}, in one piece and split at every byte boundary`, () => {
+      assert.deepEqual(readAll([bytes]), expected);
+      for (let i = 1; i < bytes.length; i++) {
+        assert.deepEqual(readAll([bytes.subarray(0, i), bytes.subarray(i)]), expected, `split at ${i}`);
+      }
+      const single = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
+      assert.deepEqual(readAll(single), expected, 'byte by byte');
+    });
+  }
+
+  it('counts every byte once, replayed or not', () => {
+    const { bytes } = extendedStream(false);
+    const r = new ChunkReader();
+    r.push(bytes.subarray(0, 140));
+    r.push(bytes.subarray(140));
+    assert.equal(r.bytesReceived, bytes.length);
+  });
+});

@@ -36,6 +36,8 @@ interface ChunkStreamState {
   typeId: number;
   streamId: number;
   extended: boolean;
+  /** Value of the last extended timestamp field (5.3.1.3), to recognise it when a type 3 chunk repeats it. */
+  extendedField: number;
   hasHeader: boolean;
   /** Message being reassembled, if any. */
   buf: Buffer | undefined;
@@ -46,6 +48,8 @@ export class ChunkReader {
   private readonly limits: ChunkReaderLimits;
   private readonly streams = new Map<number, ChunkStreamState>();
   private readonly hdr = Buffer.alloc(18); // max 3 basic + 11 message + 4 extended
+  /** The 4 bytes after a type 3 basic header that turned out to be payload, fed again. */
+  private readonly replay = Buffer.alloc(4);
   private hdrLen = 0;
   private cur: ChunkStreamState | undefined;
   private curCsid = 0;
@@ -73,8 +77,17 @@ export class ChunkReader {
   private parse(chunk: Buffer): RtmpMessage[] {
     const out: RtmpMessage[] = [];
     this.bytesReceived += chunk.length;
-    let pos = 0;
-    const len = chunk.length;
+    this.feed(chunk, 0, chunk.length, out);
+    return out;
+  }
+
+  /**
+   * Reads chunks from chunk[pos..len). Re-entered at most one level deep, for the 4 replayed bytes
+   * of a type 3 chunk without a repeated extended timestamp: at least one of them is payload (a
+   * continuation chunk has ≥ 1 byte left), so the rest cannot complete another such header.
+   */
+  private feed(chunk: Buffer, start: number, len: number, out: RtmpMessage[]): void {
+    let pos = start;
     while (pos < len) {
       if (this.payloadLeft > 0) {
         const cur = this.cur!;
@@ -104,9 +117,19 @@ export class ChunkReader {
       if (this.hdrLen < need) break;
       this.hdrLen = 0;
       const ext = extended ? this.hdr.readUInt32BE(need - 4) : 0;
+      if (fmt === 3 && extended && state.buf && ext !== state.extendedField) {
+        // A continuation chunk of a message whose header carried an extended timestamp. Adobe's
+        // spec (5.3.1.3) repeats the field here, and ffmpeg, OBS and SRS do; older librtmp-based
+        // encoders omit it. As SRS does, the 4 bytes are taken as the repeated field only if they
+        // equal the stored one; otherwise they are the chunk's first payload bytes and are fed
+        // again (they may run past this chunk's payload into the next chunk's header).
+        this.hdr.copy(this.replay, 0, need - 4, need);
+        this.onHeader(state, csid, fmt, basic, 0, extended, out);
+        this.feed(this.replay, 0, 4, out);
+        continue;
+      }
       this.onHeader(state, csid, fmt, basic, extended ? ext : field, extended, out);
     }
-    return out;
   }
 
   private state(csid: number, fmt: number): ChunkStreamState {
@@ -129,6 +152,7 @@ export class ChunkReader {
         typeId: 0,
         streamId: 0,
         extended: false,
+        extendedField: 0,
         hasHeader: false,
         buf: undefined,
         received: 0,
@@ -148,7 +172,10 @@ export class ChunkReader {
     out: RtmpMessage[],
   ): void {
     const h = this.hdr;
-    if (fmt < 3) s.extended = extended;
+    if (fmt < 3) {
+      s.extended = extended;
+      if (extended) s.extendedField = tsField;
+    }
     if (fmt === 0) {
       // 5.3.1.2.1: absolute timestamp, length, type id, message stream id (little-endian)
       s.timestamp = tsField;
