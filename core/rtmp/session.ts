@@ -31,6 +31,15 @@ import type { Logger } from '../log.ts';
 /** Window acknowledgement size we announce (RTMP spec 5.4.4), as SRS and nginx-rtmp do. */
 const WINDOW_ACK_SIZE = 2_500_000;
 
+/**
+ * Media held while a command is in flight (a publish being authorised, e.g. a Redis round trip).
+ * Encoders send metadata and sequence headers right after `publish` without waiting for
+ * NetStream.Publish.Start; dropping them would leave HLS and late joiners without SPS/PPS/ASC.
+ * A few seconds of a high-bitrate stream fit; past either bound the connection is closed.
+ */
+export const PENDING_MEDIA_MAX_BYTES = 16 * 1024 * 1024;
+export const PENDING_MEDIA_MAX_MESSAGES = 4096;
+
 export interface PublishRequest {
   app: string;
   /** Stream name as sent (without query). With open auth this is the stream name; with keys, the key. */
@@ -65,6 +74,9 @@ export interface RtmpSessionOptions {
   /** AMF nesting depth and string length accepted in commands and metadata. */
   amfMaxDepth: number;
   amfMaxStringBytes: number;
+  /** Bounds on media held while a command is in flight (defaults PENDING_MEDIA_MAX_*). */
+  pendingMediaMaxBytes?: number;
+  pendingMediaMaxMessages?: number;
 }
 
 function splitName(raw: string): { name: string; query: URLSearchParams } {
@@ -102,7 +114,14 @@ export class RtmpSession {
   private publishStreamId = 0;
   private viewer: { stream: HubStream; viewer: Viewer; streamId: number; name: string } | undefined;
   private lastMediaAt = 0;
+  /** Handshake/connect deadline. */
   private timer: NodeJS.Timeout | undefined;
+  /** Checks a publication for media; one per publication, cleared when it ends. */
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Commands queued or running; while > 0, media waits behind them (see PENDING_MEDIA_MAX_BYTES). */
+  private commandsInFlight = 0;
+  private pendingMediaMessages = 0;
+  private pendingMediaBytes = 0;
   private closed = false;
   private readonly amfLimits: { maxDepth: number; maxStringBytes: number };
   /** Messages are processed strictly in order; publish/play resolve asynchronously. */
@@ -159,27 +178,22 @@ export class RtmpSession {
     switch (msg.typeId) {
       case M.AUDIO:
       case M.VIDEO:
-        // Media is accepted whatever its message stream id: some clients (node-media-server's
-        // relay) send it on stream 0. A connection carries at most one publication.
-        if (this.publication) {
-          this.lastMediaAt = performance.now();
-          this.publication.pushTag(
-            msg.typeId === M.AUDIO ? TAG_AUDIO : TAG_VIDEO,
-            msg.timestamp,
-            msg.payload,
-          );
-        }
-        return;
       case M.AGGREGATE:
-        for (const sub of M.splitAggregate(msg)) this.onMessage(sub);
-        return;
       case M.DATA_AMF0:
       case M.DATA_AMF3:
-        this.onDataMessage(msg);
+        if (this.commandsInFlight > 0) this.holdMedia(msg);
+        else this.onMedia(msg);
         return;
       case M.COMMAND_AMF0:
       case M.COMMAND_AMF3:
-        this.enqueue(() => this.onCommand(msg));
+        this.commandsInFlight++;
+        this.enqueue(async () => {
+          try {
+            await this.onCommand(msg);
+          } finally {
+            this.commandsInFlight--;
+          }
+        });
         return;
       case M.WINDOW_ACK_SIZE:
         this.peerWindowAckSize = M.parseUint32Payload(msg.payload);
@@ -193,6 +207,48 @@ export class RtmpSession {
         // Set Chunk Size / Abort are applied by the reader; Ack, Set Peer Bandwidth and shared
         // objects need no action from a server.
         return;
+    }
+  }
+
+  /** Queues media behind the commands in flight, in order, within the pending bounds. */
+  private holdMedia(msg: RtmpMessage): void {
+    const maxBytes = this.options.pendingMediaMaxBytes ?? PENDING_MEDIA_MAX_BYTES;
+    const maxMessages = this.options.pendingMediaMaxMessages ?? PENDING_MEDIA_MAX_MESSAGES;
+    this.pendingMediaMessages++;
+    this.pendingMediaBytes += msg.payload.length;
+    if (this.pendingMediaBytes > maxBytes || this.pendingMediaMessages > maxMessages) {
+      throw new RelaycastError(
+        'RC_PUBLISH_PENDING_LIMIT',
+        `more than ${maxMessages} messages or ${maxBytes} bytes of media arrived before the publish was answered; send media after NetStream.Publish.Start`,
+      );
+    }
+    this.enqueue(() => {
+      this.pendingMediaMessages--;
+      this.pendingMediaBytes -= msg.payload.length;
+      if (!this.closed) this.onMedia(msg);
+    });
+  }
+
+  private onMedia(msg: RtmpMessage): void {
+    switch (msg.typeId) {
+      case M.AUDIO:
+      case M.VIDEO:
+        // Media is accepted whatever its message stream id: some clients (node-media-server's
+        // relay) send it on stream 0. A connection carries at most one publication.
+        if (this.publication) {
+          this.lastMediaAt = performance.now();
+          this.publication.pushTag(
+            msg.typeId === M.AUDIO ? TAG_AUDIO : TAG_VIDEO,
+            msg.timestamp,
+            msg.payload,
+          );
+        }
+        return;
+      case M.AGGREGATE:
+        for (const sub of M.splitAggregate(msg)) this.onMedia(sub);
+        return;
+      default:
+        this.onDataMessage(msg);
     }
   }
 
@@ -347,8 +403,9 @@ export class RtmpSession {
   }
 
   private armIdleTimer(): void {
+    this.disarmIdleTimer();
     const period = Math.max(250, Math.min(this.options.idlePublisherTimeoutMs / 4, 5000));
-    this.timer = setInterval(() => {
+    this.idleTimer = setInterval(() => {
       if (!this.publication) return;
       if (performance.now() - this.lastMediaAt > this.options.idlePublisherTimeoutMs) {
         this.log.warn({ stream: this.publication.stream.key }, 'publisher sent no media: closing');
@@ -356,13 +413,19 @@ export class RtmpSession {
         this.close('idle publisher');
       }
     }, period);
-    this.timer.unref();
+    this.idleTimer.unref();
+  }
+
+  private disarmIdleTimer(): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   /** The hub ended our publication (takeover, kick, lost lease). */
   private onPublicationEnded(reason: PublicationEndReason): void {
     const pub = this.publication;
     this.publication = undefined;
+    this.disarmIdleTimer();
     if (pub) this.log.info({ stream: pub.stream.key, reason }, 'publisher closed by server');
     this.send(
       onStatus(
@@ -379,6 +442,7 @@ export class RtmpSession {
     const pub = this.publication;
     if (!pub) return;
     this.publication = undefined;
+    this.disarmIdleTimer();
     pub.close(reason);
     this.log.info({ stream: pub.stream.key, reason }, 'publish stopped');
   }
@@ -492,10 +556,8 @@ export class RtmpSession {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      clearInterval(this.timer);
-    }
+    if (this.timer) clearTimeout(this.timer);
+    this.disarmIdleTimer();
     this.endPublish(reason === 'client closed' ? 'disconnected' : reason === 'shutdown' ? 'closed' : 'error');
     this.stopPlay();
     this.log.debug({ reason }, 'rtmp session closed');
