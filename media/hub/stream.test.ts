@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { encodeAmf0 } from '../amf/amf0.ts';
 import { FlvDemuxer } from '../flv/demuxer.ts';
 import { ChunkReader } from '../rtmp/chunk.ts';
 import { type MediaTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../tag.ts';
@@ -313,6 +314,73 @@ describe('HubStream start-up order', () => {
     await turn();
     const viewer = hub.get('live', 'a')!.addViewer(new FakeSink(), { format: 'flv', protocol: 'flv' });
     assert.equal(viewer.state, 'live');
+    hub.close();
+  });
+});
+
+describe('HubStream: a new publisher with other tracks', () => {
+  /** FLV header TypeFlags (FLV spec E.2): 0x04 audio, 0x01 video. */
+  const flvFlags = (sink: FakeSink) => sink.chunks[0]![4]!;
+
+  async function avThen(): Promise<{ hub: StreamHub; old: FakeSink }> {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    feed(pub, 20, 0);
+    await turn();
+    const old = new FakeSink();
+    hub.get('live', 's')!.addViewer(old, { format: 'flv', protocol: 'flv' });
+    assert.equal(flvFlags(old), 0x05, 'A/V header');
+    pub.close();
+    return { hub, old };
+  }
+
+  it('A/V → video-only: new viewers get a video-only header and no old AAC config', async () => {
+    const { hub, old } = await avThen();
+    const pub = hub.publish('live', 's', { sessionId: 'v', kind: 'test' });
+    pub.pushTag(TAG_VIDEO, 0, VIDEO_SEQ_2);
+    for (let i = 0; i < 10; i++) pub.pushTag(TAG_VIDEO, i * 40, i === 0 ? key(i) : inter(i));
+    await turn();
+    const stream = hub.get('live', 's')!;
+    assert.equal(stream.hasAudio, false);
+    const sink = new FakeSink();
+    const viewer = stream.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    assert.equal(viewer.state, 'live');
+    assert.equal(flvFlags(sink), 0x01, 'video-only header');
+    const tags = sink.tags();
+    assert.equal(tags.filter((t) => t.type === TAG_AUDIO).length, 0, 'no audio config or frames');
+    assert.deepEqual(tags.find((t) => t.type === TAG_VIDEO)!.data, VIDEO_SEQ_2, 'the new video config');
+    assert.equal(old.closed, undefined, 'the connected viewer continues');
+    assert.ok(
+      old.tags().some((t) => t.data.equals(VIDEO_SEQ_2)),
+      'and gets the new config in-band',
+    );
+    hub.close();
+  });
+
+  it('A/V → audio-only: new viewers start at once on audio with an audio-only header', async () => {
+    const { hub, old } = await avThen();
+    const pub = hub.publish('live', 's', { sessionId: 'a', kind: 'test' });
+    // ffmpeg -vn: onMetaData names an audio codec and no video
+    const meta = encodeAmf0(['onMetaData', { audiocodecid: 10, audiosamplerate: 44100 }]);
+    pub.pushTag(TAG_SCRIPT, 0, meta);
+    pub.pushTag(TAG_AUDIO, 0, AUDIO_SEQ);
+    for (let i = 0; i < 5; i++) pub.pushTag(TAG_AUDIO, i * 23, audio(i));
+    await turn();
+    const stream = hub.get('live', 's')!;
+    assert.equal(stream.hasVideo, false);
+    const sink = new FakeSink();
+    const viewer = stream.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    assert.equal(viewer.state, 'live', 'no wait for a video keyframe that never comes');
+    assert.equal(flvFlags(sink), 0x04, 'audio-only header');
+    pub.pushTag(TAG_AUDIO, 200, audio(9));
+    await turn();
+    const tags = sink.tags();
+    assert.equal(tags.filter((t) => t.type === TAG_VIDEO).length, 0, 'no old video config');
+    assert.ok(
+      tags.some((t) => t.type === TAG_AUDIO && t.data[1] === 1),
+      'audio frames flow',
+    );
+    assert.equal(old.closed, undefined);
     hub.close();
   });
 });

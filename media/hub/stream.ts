@@ -267,12 +267,24 @@ export class HubStream extends EventEmitter<StreamEvents> {
     this.timelineBase = continuing ? this.lastTimestamp + REPUBLISH_GAP_MS : 0;
     this.rawFirst = undefined;
     this.rawWrap = 0;
-    // Old GOP and codec config belong to the old publisher; viewers wait for the new keyframe.
+    // Old GOP, codec config and track set belong to the old publisher: a new one may bring other
+    // tracks (A/V → video-only, A/V → audio-only, a backup encoder set up differently). New viewers
+    // wait for its keyframe (or its audio, if it turns out audio-only) and get an FLV header and
+    // configs that describe it. Viewers already connected keep their connection: their FLV header
+    // cannot change, so a track the new publisher lacks simply stops (players that wait for it,
+    // e.g. MSE with an audio SourceBuffer, may stall until they reconnect); new configs reach them
+    // in-band as the new publisher sends them.
     this.gop = [];
     this.gopBytes = 0;
     this.metadata = undefined;
     this.metadataVideo = undefined;
     this.audioFramesThisPublish = 0;
+    this.videoSequenceHeader = undefined;
+    this.audioSequenceHeader = undefined;
+    this.lastAudioTag = undefined;
+    this.hasVideo = false;
+    this.hasAudio = false;
+    this.configVersion++; // what was described from the old configs (stream info) is stale
     if (continuing) for (const tap of this.taps) tap.onPublisherChange?.();
     this.emit('publish', next);
     return next;
