@@ -29,10 +29,13 @@ export class StreamHub extends EventEmitter<HubEvents> {
   readonly limits: HubLimits;
   private readonly streams = new Map<string, HubStream>();
   private closed = false;
+  private readonly now: (() => number) | undefined;
 
-  constructor(limits?: Partial<HubLimits>) {
+  /** `options.now`: a monotonic ms clock for the streams' rate and slow-viewer timing (tests). */
+  constructor(limits?: Partial<HubLimits>, options: { now?: () => number } = {}) {
     super();
     this.limits = { ...DEFAULT_HUB_LIMITS, ...limits };
+    this.now = options.now;
   }
 
   get size(): number {
@@ -59,7 +62,7 @@ export class StreamHub extends EventEmitter<HubEvents> {
     const key = `${app}/${name}`;
     let stream = this.streams.get(key);
     if (!stream) {
-      stream = new HubStream(app, name, this.limits, (s) => this.forget(s));
+      stream = new HubStream(app, name, this.limits, (s) => this.forget(s), this.now);
       this.wire(stream);
       this.streams.set(key, stream);
       this.emit('stream-create', stream);

@@ -384,3 +384,98 @@ describe('HubStream: a new publisher with other tracks', () => {
     hub.close();
   });
 });
+
+describe('HubStream: slow viewers are judged on drain rate over time, with credit for the join burst', () => {
+  /** A viewer connection that takes `bytesPerMs` from its backlog as the fake clock advances. */
+  class DrainingSink implements ViewerSink {
+    private queued = 0;
+    private at: number;
+    maxBacklog = 0;
+    received = 0;
+    closed: ViewerCloseReason | undefined;
+    private readonly clock: { t: number };
+    private readonly bytesPerMs: number;
+    constructor(clock: { t: number }, bytesPerMs: number) {
+      this.clock = clock;
+      this.bytesPerMs = bytesPerMs;
+      this.at = clock.t;
+    }
+    get bufferedBytes(): number {
+      this.queued = Math.max(0, this.queued - (this.clock.t - this.at) * this.bytesPerMs);
+      this.at = this.clock.t;
+      return this.queued;
+    }
+    write(chunk: Buffer) {
+      this.queued = this.bufferedBytes + chunk.length;
+      this.received += chunk.length;
+      this.maxBacklog = Math.max(this.maxBacklog, this.queued);
+    }
+    close(reason: ViewerCloseReason) {
+      this.closed ??= reason;
+    }
+  }
+
+  const FRAME_MS = 40; // 25 fps
+  const FRAME_BYTES = 50_000; // × 25 fps = 1.25 MB/s = 10 Mbit/s
+  const GOP_FRAMES = 200; // an 8 s GOP: 10 MB cached for a joiner
+  const frame = (i: number) => {
+    const b = Buffer.alloc(FRAME_BYTES, 0x5a);
+    b.set(i % GOP_FRAMES === 0 ? key(i) : inter(i));
+    return b;
+  };
+  const mbitToBytesPerMs = (mbit: number) => (mbit * 1_000_000) / 8 / 1000;
+
+  /** 10 Mbit/s stream; a viewer joins on a full 10 MB GOP and watches `watchFrames` more frames. */
+  async function joinBigGop(linkMbit: number, watchFrames: number) {
+    const clock = { t: 0 };
+    const hub = new StreamHub({}, { now: () => clock.t });
+    const pub = hub.publish('live', 'big', { sessionId: 'big', kind: 'test' });
+    pub.pushTag(TAG_VIDEO, 0, VIDEO_SEQ);
+    let i = 0;
+    const step = async () => {
+      clock.t = i * FRAME_MS;
+      pub.pushTag(TAG_VIDEO, i * FRAME_MS, frame(i));
+      i++;
+      await turn();
+    };
+    while (i < GOP_FRAMES) await step();
+    const stream = hub.get('live', 'big')!;
+    assert.ok(stream.gopCacheBytes >= 9_900_000, `a 10 MB GOP is cached (${stream.gopCacheBytes})`);
+    const sink = new DrainingSink(clock, mbitToBytesPerMs(linkMbit));
+    const viewer = stream.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    assert.ok(sink.received >= 9_900_000, 'the joiner got the whole GOP at once');
+    for (let k = 0; k < watchFrames && !sink.closed; k++) await step();
+    return { hub, stream, sink, viewer };
+  }
+
+  it('keeps a 10 MB GOP joiner that drains at 100 Mbit/s a 10 Mbit/s stream', async () => {
+    const { hub, stream, sink, viewer } = await joinBigGop(100, 500); // 20 s
+    assert.equal(sink.closed, undefined, 'not dropped');
+    assert.equal(viewer.skips, 0, 'never skipped');
+    assert.equal(stream.counters.viewerSkips + stream.counters.viewerDrops, 0);
+    assert.equal(viewer.state, 'live');
+    assert.ok(sink.bufferedBytes < 2 * FRAME_BYTES, 'caught up with the live edge');
+    assert.equal(viewer.burstBytes, 0, 'burst credit used up once caught up');
+    hub.close();
+  });
+
+  it('keeps a joiner that drains only a little faster than the stream (12 Mbit/s) while its backlog shrinks', async () => {
+    const { hub, sink, viewer } = await joinBigGop(12, 250); // 10 s: the 10 MB burst is still draining
+    assert.equal(sink.closed, undefined);
+    assert.equal(viewer.skips, 0);
+    assert.ok(sink.bufferedBytes > 2 * 1024 * 1024, 'still behind, but catching up');
+    hub.close();
+  });
+
+  it('skips a joiner whose link is slower than the stream (5 Mbit/s for 10 Mbit/s), with its memory bounded', async () => {
+    const { hub, stream, sink, viewer } = await joinBigGop(5, 150);
+    assert.ok(viewer.skips >= 1 || sink.closed === 'slow', 'skipped or dropped');
+    assert.ok(stream.counters.viewerSkips >= 1);
+    const limits = hub.limits;
+    assert.ok(
+      sink.maxBacklog <= limits.viewerHardMaxBufferBytes + GOP_FRAMES * (FRAME_BYTES + 15) + 1000,
+      `backlog stayed within the hard limit plus the burst (${sink.maxBacklog})`,
+    );
+    hub.close();
+  });
+});

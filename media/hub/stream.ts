@@ -6,9 +6,13 @@
  *   most every `mergeWriteMs` (one timer per stream), so many tags cost each viewer one write.
  * - Viewers are grouped into cohorts by (format, timestamp offset). A flush serialises the batch once
  *   per cohort and every viewer of the cohort writes the same Buffer.
- * - A viewer whose socket backlog passes `viewerMaxBufferBytes` stops receiving ("skipping") and
- *   rejoins at the next keyframe once its backlog has halved; past `viewerDropAfterMs` of skipping or
- *   `viewerHardMaxBufferBytes` of backlog it is dropped. Memory per viewer is therefore bounded.
+ * - Slow viewers are judged on how fast they drain against the stream's rate over time, not on a
+ *   snapshot of their backlog (see `judgeViewer`): a joining viewer's cached-GOP burst is credited,
+ *   and a viewer whose connection drains faster than the stream is catching up. One that falls
+ *   behind stops receiving ("skipping") and rejoins at the next keyframe once its backlog has
+ *   halved; past `viewerDropAfterMs` of skipping, or past its hard backlog limit, it is dropped.
+ *   Memory per viewer is bounded by `viewerHardMaxBufferBytes` plus its join burst (itself at most
+ *   `gopCacheMaxBytes` and the configs).
  */
 import { EventEmitter } from 'node:events';
 import { decodeAmf0 } from '../amf/amf0.ts';
@@ -23,6 +27,7 @@ import {
   TAG_VIDEO,
 } from '../tag.ts';
 import { flvHeaderFor, serializeTags } from './output.ts';
+import { RateMeter } from './rate.ts';
 import {
   Cohort,
   cohortKey,
@@ -35,9 +40,12 @@ import {
 export interface HubLimits {
   /** A GOP larger than this is not cached; new viewers then wait for the next keyframe. */
   gopCacheMaxBytes: number;
-  /** Socket backlog at which a viewer starts skipping to the next keyframe. */
+  /**
+   * Socket backlog past which a viewer is judged: beyond its join burst, and unless it drains
+   * faster than the stream's rate, it starts skipping to the next keyframe.
+   */
   viewerMaxBufferBytes: number;
-  /** Backlog at which a viewer is dropped at once. */
+  /** Backlog at which a viewer is dropped at once (plus its join burst while it catches up). */
   viewerHardMaxBufferBytes: number;
   /** A viewer still skipping after this long is dropped. */
   viewerDropAfterMs: number;
@@ -86,6 +94,9 @@ function metadataAnnouncesVideo(body: Buffer): boolean | undefined {
     return undefined;
   }
 }
+
+/** Window over which the stream's ingest rate is measured (several GOPs of a typical encoder). */
+export const STREAM_RATE_WINDOW_MS = 10_000;
 
 /** Gap inserted in the stream timeline when a new publisher continues it (about one video frame). */
 export const REPUBLISH_GAP_MS = 40;
@@ -217,6 +228,10 @@ export class HubStream extends EventEmitter<StreamEvents> {
   private rawWrap = 0;
   private endTimer: NodeJS.Timeout | undefined;
   private readonly onEmpty: (s: HubStream) => void;
+  /** Monotonic clock in ms (performance.now; tests drive their own). */
+  private readonly now: () => number;
+  /** Publisher bytes per second, what a viewer must drain to keep up. */
+  readonly ingestRate = new RateMeter(STREAM_RATE_WINDOW_MS, 10);
   closed = false;
   readonly counters: StreamCounters = {
     bytesIn: 0,
@@ -230,8 +245,15 @@ export class HubStream extends EventEmitter<StreamEvents> {
     takeovers: 0,
   };
 
-  constructor(app: string, name: string, limits: HubLimits, onEmpty: (s: HubStream) => void) {
+  constructor(
+    app: string,
+    name: string,
+    limits: HubLimits,
+    onEmpty: (s: HubStream) => void,
+    now: () => number = () => performance.now(),
+  ) {
     super();
+    this.now = now;
     this.app = app;
     this.name = name;
     this.key = `${app}/${name}`;
@@ -516,6 +538,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     );
     viewer.send(buf);
     this.counters.bytesOut += buf.length;
+    viewer.burstBytes = buf.length;
     viewer.configVersion = this.configVersion;
     viewer.state = 'live';
     viewer.servedFlush = this.flushSeq;
@@ -538,6 +561,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     const tags = this.pending;
     if (tags.length === 0) return;
     this.pending = [];
+    this.ingestRate.sample(this.now(), this.counters.bytesIn);
     if (this.viewers.size === 0) return;
     const seq = ++this.flushSeq;
     const n = tags.length;
@@ -555,34 +579,13 @@ export class HubStream extends EventEmitter<StreamEvents> {
     } else if (this.audioOnly) {
       startAt = 0;
     }
-    const now = performance.now();
-    const limits = this.limits;
+    const now = this.now();
     for (const viewer of [...this.viewers]) {
       if (viewer.state === 'waiting') {
         if (startAt >= 0) this.startViewer(viewer, tags, startAt, n);
         continue;
       }
-      const backlog = viewer.sink.bufferedBytes;
-      if (backlog > limits.viewerHardMaxBufferBytes) {
-        this.removeViewer(viewer, 'slow');
-        continue;
-      }
-      if (viewer.state === 'skipping') {
-        if (now - viewer.skippingSince > limits.viewerDropAfterMs) {
-          this.removeViewer(viewer, 'slow');
-        } else if (startAt >= 0 && backlog <= limits.viewerMaxBufferBytes / 2) {
-          viewer.state = 'live';
-          this.resumeViewer(viewer, tags, startAt, n);
-        }
-        continue;
-      }
-      if (backlog > limits.viewerMaxBufferBytes) {
-        viewer.state = 'skipping';
-        viewer.skippingSince = now;
-        viewer.skips++;
-        this.counters.viewerSkips++;
-        this.emit('viewer-skip', viewer);
-      }
+      this.judgeViewer(viewer, now, tags, startAt, n);
     }
     // One serialisation per cohort; every live viewer in it writes the same buffer.
     for (const cohort of this.cohorts.values()) {
@@ -595,6 +598,54 @@ export class HubStream extends EventEmitter<StreamEvents> {
         this.counters.bytesOut += buf.length;
       }
     }
+  }
+
+  /**
+   * The slow-viewer rule. A backlog is only a problem if the viewer is not catching up:
+   * - the join burst (a whole cached GOP, 10 MB and more for an 8 s GOP at 10 Mbit/s) is credited
+   *   until the viewer first gets under `viewerMaxBufferBytes`: only backlog beyond it counts;
+   * - a viewer whose connection drained faster than the stream's rate over the last
+   *   VIEWER_DRAIN_WINDOW_MS is shrinking its backlog, whatever its size;
+   * - anything else past `viewerMaxBufferBytes` skips to the next keyframe.
+   * The hard limit stays a memory bound: `viewerHardMaxBufferBytes` plus the burst still credited.
+   */
+  private judgeViewer(
+    viewer: Viewer,
+    now: number,
+    tags: readonly MediaTag[],
+    startAt: number,
+    n: number,
+  ): void {
+    const limits = this.limits;
+    const backlog = viewer.sink.bufferedBytes;
+    viewer.drain.sample(now, viewer.bytesSent - backlog);
+    if (backlog > limits.viewerHardMaxBufferBytes + viewer.burstBytes) {
+      this.removeViewer(viewer, 'slow');
+      return;
+    }
+    if (viewer.state === 'skipping') {
+      if (now - viewer.skippingSince > limits.viewerDropAfterMs) {
+        this.removeViewer(viewer, 'slow');
+      } else if (startAt >= 0 && backlog <= limits.viewerMaxBufferBytes / 2) {
+        viewer.state = 'live';
+        this.resumeViewer(viewer, tags, startAt, n);
+      }
+      return;
+    }
+    if (backlog <= limits.viewerMaxBufferBytes) {
+      viewer.burstBytes = 0; // caught up: from here on its whole backlog counts
+      return;
+    }
+    if (backlog - viewer.burstBytes <= limits.viewerMaxBufferBytes) return;
+    const drainBps = viewer.drain.bytesPerSecond;
+    const streamBps = this.ingestRate.bytesPerSecond;
+    if (drainBps >= 0 && streamBps > 0 && drainBps >= streamBps) return;
+    viewer.state = 'skipping';
+    viewer.skippingSince = now;
+    viewer.burstBytes = 0;
+    viewer.skips++;
+    this.counters.viewerSkips++;
+    this.emit('viewer-skip', viewer);
   }
 
   private resumeViewer(viewer: Viewer, tags: readonly MediaTag[], from: number, n: number): void {

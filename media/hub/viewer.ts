@@ -1,4 +1,8 @@
 import type { OutputFormat } from './output.ts';
+import { RateMeter } from './rate.ts';
+
+/** Window over which a viewer's drain rate is measured (see HubStream's slow-viewer rule). */
+export const VIEWER_DRAIN_WINDOW_MS = 2000;
 
 /** Where a viewer's bytes go. The server owns the socket; the hub only sees this. */
 export interface ViewerSink {
@@ -70,6 +74,13 @@ export class Viewer {
   headerSent = false;
   /** Flush sequence in which this viewer was started or resumed (it already has that batch). */
   servedFlush = 0;
+  /**
+   * Size of the join burst (cached GOP, configs) while the viewer has not yet caught up with it:
+   * backlog up to this much is the burst, not a sign of a slow connection. 0 once caught up.
+   */
+  burstBytes = 0;
+  /** How fast the connection takes bytes: sent minus still buffered, per second. */
+  readonly drain = new RateMeter(VIEWER_DRAIN_WINDOW_MS);
   constructor(sink: ViewerSink, options: ViewerOptions, now: number) {
     this.sink = sink;
     this.format = options.format;
