@@ -310,7 +310,10 @@ export class ControlPlaneGrpcServer {
           const code = STATUS[errorCode(err)] ?? grpc.status.INTERNAL;
           this.metrics.grpcRequests.inc({ method, code: grpc.status[code] ?? String(code) });
           if (code === grpc.status.INTERNAL) this.log.error({ err, method }, 'gRPC call failed');
-          cb({ code, details: (err as Error).message });
+          // The stable RC_* code travels as metadata, so `relaycast … --json` can print it.
+          const metadata = new grpc.Metadata();
+          metadata.set('rc-code', errorCode(err));
+          cb({ code, details: (err as Error).message, metadata });
         },
       );
     };
