@@ -457,11 +457,17 @@ export class ControlPlaneGrpcServer {
       this.server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
         if (err)
           reject(
-            new RelaycastError(
-              'RC_CONFIG_INVALID',
-              `cannot listen for gRPC on ${host}:${port}: ${err.message}; pick another --grpc-port`,
-              { cause: err },
-            ),
+            /EADDRINUSE/.test(err.message)
+              ? new RelaycastError(
+                  'RC_PORT_IN_USE',
+                  `port ${host}:${port} (--grpc-port) is already in use by another process; stop that process or start with --grpc-port set to a free port`,
+                  { cause: err },
+                )
+              : new RelaycastError(
+                  'RC_CONFIG_INVALID',
+                  `cannot listen for gRPC on ${host}:${port}: ${err.message}; pick another --grpc-port`,
+                  { cause: err },
+                ),
           );
         else resolve(bound);
       });
