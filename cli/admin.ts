@@ -139,8 +139,9 @@ function channelJson(c: Channel__Output) {
     name: c.name,
     hasBackup: c.hasBackup,
     activeRole: roleName(c.activeRole),
-    createdAt: new Date(c.createdAtMs).toISOString(),
+    createdAt: c.createdAtMs ? new Date(c.createdAtMs).toISOString() : null,
     failover: c.failover,
+    fromConfig: c.fromConfig,
   };
 }
 
@@ -274,11 +275,12 @@ export async function runAdmin(
           c.hasBackup ? 'yes' : 'no',
           roleName(c.activeRole),
           c.failover ? `${c.failover.autoRevert ? 'on' : 'off'}/${c.failover.revertAfterMs / 1000}s` : '-',
-          new Date(c.createdAtMs).toISOString(),
+          c.createdAtMs ? new Date(c.createdAtMs).toISOString() : '-',
+          c.fromConfig ? 'config file' : 'api',
         ]);
         print(
           rows.length
-            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED'], ...rows])
+            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM'], ...rows])
             : 'no channels; create one with: relaycast channel create NAME',
           { channels: res.channels.map(channelJson) },
         );

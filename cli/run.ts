@@ -4,6 +4,7 @@
  * path.
  */
 
+import { join, resolve } from 'node:path';
 import { format } from 'node:util';
 import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import { startControlPlane } from '../control-plane/control-plane.ts';
@@ -14,6 +15,7 @@ import { RelaycastError } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
@@ -103,7 +105,7 @@ export async function startAll(
   metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
   // The control plane runs in process on an in-memory registry: channels made with
   // `relaycast channel create` (or the REST API) can publish at once; static ones still work.
-  const registry = new MemoryRegistry();
+  const registry = new MemoryRegistry({ store: new JsonFileChannelStore(resolve(config.dataDir)) });
   await registry.start();
   const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const origin = new Origin(
@@ -296,6 +298,8 @@ export function banner(config: Config, ports: Record<string, number>): string {
   if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
   if (ports.admin)
     lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
+  if (config.role === 'all')
+    lines.push(`  channels:    kept in ${join(resolve(config.dataDir), 'channels.json')} (--data-dir)`);
   if (ports.grpc)
     lines.push(
       `  gRPC:        ${host}:${ports.grpc}   e.g. npx relaycast channel create mychannel --control-plane ${host}:${ports.grpc}`,

@@ -63,6 +63,7 @@ function toProtoChannel(c: ChannelView): Channel {
     createdAtMs: c.createdAt,
     failover: c.failover,
     activeRole: roleToProto(c.activeRole),
+    fromConfig: c.fromConfig,
   };
 }
 
@@ -445,6 +446,10 @@ export class ControlPlaneGrpcServer {
       })),
       DrainNode: this.unary('DrainNode', true, async (req: { nodeId: string }) => {
         await s.drainNode(req.nodeId);
+        return { accepted: true };
+      }),
+      UndrainNode: this.unary('UndrainNode', true, async (req: { nodeId: string }) => {
+        await s.undrainNode(req.nodeId);
         return { accepted: true };
       }),
     };

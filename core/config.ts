@@ -274,6 +274,12 @@ export const OPTIONS = {
     min: 1,
     help: 'seconds a stream/node lease lives without renewal',
   },
+  'data-dir': {
+    kind: 'string',
+    default: './data',
+    help: 'all-in-one: directory where channels (with hashed keys) are kept across restarts; created on first start',
+    roles: ['all'],
+  },
   'metrics-max-streams': {
     kind: 'int',
     default: 500,
@@ -342,6 +348,7 @@ export interface Config {
   leaseName: string;
   leaderElection: 'auto' | 'kubernetes' | 'redis';
   metricsMaxStreams: number;
+  dataDir: string;
   channels: StaticChannel[];
 }
 
@@ -547,6 +554,7 @@ export function loadConfig(
     leaseName: str('lease-name') ?? 'relaycast-control-plane',
     leaderElection: str('leader-election') as Config['leaderElection'],
     metricsMaxStreams: num('metrics-max-streams'),
+    dataDir: str('data-dir') ?? './data',
     channels: parseChannels(yaml.channels),
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)

@@ -5,9 +5,25 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, freePort, killAll, NODE, ROOT, stopProcess, track, waitFor } from './helpers/process.ts';
+import {
+  CLI,
+  freePort,
+  getJson,
+  killAll,
+  NODE,
+  publish,
+  ROOT,
+  run,
+  startRelaycast,
+  stopProcess,
+  track,
+  waitFor,
+} from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 
 after(killAll);
@@ -205,4 +221,81 @@ describe('npm start under a signal', () => {
       }
     });
   }
+});
+
+describe('the all-in-one keeps what users create', () => {
+  it('a channel created over the API survives a restart and its key still publishes; config channels are listed', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'rc-ops-')), 'data'); // created on first start
+    const configFile = join(dirname(dataDir), 'relaycast.yaml');
+    writeFileSync(configFile, 'channels:\n  - { name: fromfile, key: "file-key-0123456789" }\n');
+    const args = ['--publish-auth', 'keys', '--data-dir', dataDir, '--config', configFile];
+    const cli = (node: { ports: { grpc: number } }, ...a: string[]) =>
+      run(NODE, [CLI, ...a, '--control-plane', `127.0.0.1:${node.ports.grpc}`], 60_000);
+    try {
+      const first = await startRelaycast('all', args);
+      const created = await cli(first, 'channel', 'create', 'tv1', '--backup', '--json');
+      assert.equal(created.code, 0, created.stderr);
+      const { key } = JSON.parse(created.stdout) as { key: string };
+      assert.match(first.stderr.join(''), new RegExp(`channels: +kept in ${dataDir}/channels\\.json`));
+      await first.stop();
+
+      const second = await startRelaycast('all', args, {}, first.ports);
+      try {
+        const list = await cli(second, 'channel', 'list', '--json');
+        assert.equal(list.code, 0, list.stderr);
+        const channels = (
+          JSON.parse(list.stdout) as { channels: { name: string; hasBackup: boolean; fromConfig: boolean }[] }
+        ).channels;
+        assert.deepEqual(
+          channels.map((c) => [c.name, c.hasBackup, c.fromConfig]),
+          [
+            ['fromfile', false, true],
+            ['tv1', true, false],
+          ],
+        );
+        const human = await cli(second, 'channel', 'list');
+        assert.match(human.stdout, /live\/fromfile .*config file/);
+        // the key printed before the restart still publishes
+        const pub = publish(`rtmp://127.0.0.1:${second.ports.rtmp}/live/${key}`, {
+          size: '320x180',
+          audio: 'none',
+        });
+        try {
+          await waitFor(
+            'live/tv1 published with the key from before the restart',
+            async () => {
+              const r = await getJson<{ streams: { app: string; name: string }[] }>(
+                `http://127.0.0.1:${second.ports.admin}/api/v1/streams`,
+              );
+              return r.body.streams.some((st) => st.app === 'live' && st.name === 'tv1') || undefined;
+            },
+            30_000,
+            250,
+          );
+        } finally {
+          await pub.stop();
+        }
+        // a wrong key is refused with wording that fits API and config channels alike
+        const wrong = publish(`rtmp://127.0.0.1:${second.ports.rtmp}/live/not-a-key`, {
+          size: '320x180',
+          audio: 'none',
+          durationSec: 5,
+        });
+        const refused = await second.waitForLog(
+          (l) =>
+            l.code === 'RC_PUBLISH_KEY_INVALID' || /unknown stream key/.test(String(l.msg ?? l.err ?? '')),
+          30_000,
+        );
+        await waitFor('the refused ffmpeg to exit', () => wrong.proc.exitCode !== null || undefined, 30_000);
+        assert.match(JSON.stringify(refused), /channel create.*channels: in the config file/);
+        const refusals = second.logs.filter((l) => l.msg === 'publish refused');
+        assert.equal(refusals.length, 1, 'a refused publish is logged once');
+        assert.ok(!JSON.stringify(second.logs).includes('not-a-key'), 'the presented key is not logged');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dirname(dataDir), { recursive: true, force: true });
+    }
+  });
 });
