@@ -4,13 +4,41 @@
  */
 import type { ServiceError } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
+import { type OptionTypes, parseCommandArgs, UsageError } from '../core/args.ts';
 import { envName } from '../core/config.ts';
 import { ControlPlaneApi, roleFromProto, roleToProto } from '../proto/client.ts';
 import type { Channel__Output } from '../proto/gen/relaycast/v1/Channel.ts';
 import type { FailoverPolicy } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
 import type { StreamInfo__Output } from '../proto/gen/relaycast/v1/StreamInfo.ts';
 
-type Flags = ReadonlyMap<string, string | true>;
+type Flags = ReadonlyMap<string, string | true | string[]>;
+
+const S = { type: 'string' } as const;
+const B = { type: 'boolean' } as const;
+const COMMON_OPTIONS = { 'control-plane': S, 'admin-token': S, json: B, timeout: S } as const;
+const POLICY_OPTIONS = { 'auto-revert': S, 'revert-after': S, 'no-media-timeout': S } as const;
+
+/** Each subcommand's flags (besides COMMON_OPTIONS) and how many words follow it. */
+const COMMANDS: Record<string, Record<string, { options: OptionTypes; positionals: number }>> = {
+  channel: {
+    create: { options: { app: S, backup: B, ...POLICY_OPTIONS }, positionals: 1 },
+    list: { options: { app: S }, positionals: 0 },
+    get: { options: { app: S }, positionals: 1 },
+    delete: { options: { app: S }, positionals: 1 },
+    'reset-key': { options: { app: S, backup: B }, positionals: 1 },
+    backup: { options: { app: S, enable: B, disable: B, ...POLICY_OPTIONS }, positionals: 1 },
+  },
+  stream: {
+    list: { options: { app: S }, positionals: 0 },
+    get: { options: { app: S }, positionals: 1 },
+    kick: { options: { app: S, role: S }, positionals: 1 },
+    switch: { options: { app: S, to: S, reason: S, force: B }, positionals: 1 },
+  },
+  node: {
+    list: { options: { role: S }, positionals: 0 },
+    drain: { options: {}, positionals: 1 },
+  },
+};
 
 const COMMON = `Common flags:
   --control-plane HOST:PORT   control plane gRPC address (env RELAYCAST_CONTROL_PLANE, default 127.0.0.1:50051)
@@ -49,8 +77,6 @@ export const NODE_USAGE = `relaycast node — cluster nodes (admin over gRPC)
   relaycast node drain NODE_ID     stop taking new publishers/viewers (readiness goes false)
 
 ${COMMON}`;
-
-class UsageError extends Error {}
 
 function str(flags: Flags, name: string): string | undefined {
   const v = flags.get(name);
@@ -113,8 +139,9 @@ function channelJson(c: Channel__Output) {
     name: c.name,
     hasBackup: c.hasBackup,
     activeRole: roleName(c.activeRole),
-    createdAt: new Date(c.createdAtMs).toISOString(),
+    createdAt: c.createdAtMs ? new Date(c.createdAtMs).toISOString() : null,
     failover: c.failover,
+    fromConfig: c.fromConfig,
   };
 }
 
@@ -148,6 +175,12 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** The RC_* code the control plane put in the error's metadata, else the gRPC status name. */
+function grpcErrorCode(err: ServiceError): string {
+  const fromServer = err.metadata?.get('rc-code')[0];
+  return typeof fromServer === 'string' ? fromServer : `GRPC_${status[err.code] ?? err.code}`;
+}
+
 function describeGrpcError(err: ServiceError, target: string): string {
   if (err.code === status.UNAVAILABLE)
     return `cannot reach the control plane at ${target} (${err.details}); is it running? Pass --control-plane HOST:PORT or set ${envName('control-plane')}`;
@@ -160,18 +193,49 @@ function describeGrpcError(err: ServiceError, target: string): string {
 export async function runAdmin(
   group: 'channel' | 'stream' | 'node',
   args: string[],
-  flags: Flags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const usage = group === 'channel' ? CHANNEL_USAGE : group === 'stream' ? STREAM_USAGE : NODE_USAGE;
-  const [sub, target] = args;
-  if (!sub || flags.has('help') || sub === 'help') {
+  const wantsJson = args.includes('--json');
+  const fail = (code: string, message: string, exitCode: number, showUsage = false): number => {
+    if (wantsJson) console.log(JSON.stringify({ error: { code, message } }, null, 2));
+    else console.error(`relaycast: ${message}${showUsage ? `\n\n${usage}` : ''}`);
+    return exitCode;
+  };
+  const sub = args[0] && !args[0].startsWith('-') ? args[0] : undefined;
+  if (!sub || sub === 'help') {
+    const help = sub === 'help' || args.includes('--help') || args.includes('-h');
+    if (!help && args.length)
+      return fail('RC_BAD_REQUEST', `give a ${group} command first, e.g. 'relaycast ${group} list'`, 2, true);
     console.log(usage);
-    return sub || flags.has('help') ? 0 : 2;
+    return help ? 0 : 2;
+  }
+  const spec = COMMANDS[group]?.[sub];
+  if (!spec) return fail('RC_BAD_REQUEST', `unknown command '${group} ${sub}'`, 2, true);
+  let flags: Flags;
+  let target: string | undefined;
+  try {
+    const parsed = parseCommandArgs(
+      args.slice(1),
+      { ...COMMON_OPTIONS, ...spec.options },
+      `${group} ${sub}`,
+      spec.positionals,
+    );
+    flags = parsed.flags;
+    target = parsed.positionals[0];
+  } catch (err) {
+    if (err instanceof UsageError) return fail('RC_BAD_REQUEST', err.message, 2);
+    throw err;
+  }
+  if (flags.has('help')) {
+    console.log(usage);
+    return 0;
   }
   const address = str(flags, 'control-plane') ?? env[envName('control-plane')] ?? '127.0.0.1:50051';
   const token = str(flags, 'admin-token') ?? env[envName('admin-token')];
   const timeoutS = Number(str(flags, 'timeout') ?? 5);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0)
+    return fail('RC_BAD_REQUEST', `--timeout takes seconds (> 0), got '${str(flags, 'timeout')}'`, 2);
   const json = flags.has('json');
   const api = new ControlPlaneApi(address, { token, timeoutMs: Math.max(100, timeoutS * 1000) });
   const print = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
@@ -211,11 +275,12 @@ export async function runAdmin(
           c.hasBackup ? 'yes' : 'no',
           roleName(c.activeRole),
           c.failover ? `${c.failover.autoRevert ? 'on' : 'off'}/${c.failover.revertAfterMs / 1000}s` : '-',
-          new Date(c.createdAtMs).toISOString(),
+          c.createdAtMs ? new Date(c.createdAtMs).toISOString() : '-',
+          c.fromConfig ? 'config file' : 'api',
         ]);
         print(
           rows.length
-            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED'], ...rows])
+            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM'], ...rows])
             : 'no channels; create one with: relaycast channel create NAME',
           { channels: res.channels.map(channelJson) },
         );
@@ -351,15 +416,9 @@ export async function runAdmin(
     }
     throw new UsageError(`unknown command '${group} ${sub}'`);
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`relaycast: ${err.message}\n\n${usage}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return fail('RC_BAD_REQUEST', err.message, 2, true);
     const e = err as ServiceError;
-    if (typeof e.code === 'number') {
-      console.error(`relaycast: ${describeGrpcError(e, api.target)}`);
-      return 1;
-    }
+    if (typeof e.code === 'number') return fail(grpcErrorCode(e), describeGrpcError(e, api.target), 1);
     throw err;
   } finally {
     api.close();

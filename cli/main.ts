@@ -36,30 +36,29 @@ Run 'relaycast <role> --help' for the flags of a role. Every flag is also an env
 RELAYCAST_<FLAG> and a camelCase key in the YAML file given with --config.`;
 
 export async function main(argv: string[]): Promise<number> {
-  const { positionals, flags } = parseArgv(argv);
-  const command = positionals[0];
-  if (flags.has('version')) {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') {
     console.log(VERSION);
     return 0;
   }
-  if (!command || command === 'help') {
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
-    return command || flags.has('help') ? 0 : 1;
+    return command ? 0 : 1;
   }
   if ((ROLES as readonly string[]).includes(command)) {
     const role = command as Role;
-    if (flags.has('help')) {
+    if (rest.includes('--help') || rest.includes('-h')) {
       console.log(`relaycast ${role} [flags]\n\nFlags:\n${renderHelp(role)}`);
       return 0;
     }
-    const config = loadConfig(role, flags);
+    const config = loadConfig(role, parseArgv(rest, role).flags);
     const { runRole } = await import('./run.ts');
     return runRole(config, VERSION);
   }
-  if (command === 'sign') return runSign(positionals.slice(1), flags);
+  if (command === 'sign') return runSign(rest);
   if (command === 'channel' || command === 'stream' || command === 'node') {
     const { runAdmin } = await import('./admin.ts');
-    return runAdmin(command, positionals.slice(1), flags);
+    return runAdmin(command, rest);
   }
   console.error(`relaycast: unknown command '${command}'\n\n${USAGE}`);
   return 2;

@@ -74,15 +74,60 @@ async function connectRegistry(
   metrics: RunningNode['metrics'],
   log: RunningNode['log'],
 ): Promise<Registry> {
-  const registry = createRegistry({ redisUrl: config.redisUrl });
-  registry.on('error', (err: Error) => log.debug({ err: err.message }, 'registry error'));
-  registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
-  await registry.start();
-  metrics.registryUp.set(1);
+  const registry = await connectWithRetry(config, metrics, log);
   admin.route('GET', '/api/v1/registry', async () => ({
     body: { streams: await registry.listStreams(), nodes: await registry.listNodes() },
   }));
   return registry;
+}
+
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * Connects the registry, waiting for Redis if it is down at start: a dependency that is only
+ * temporarily away is retried with backoff (logged as such), and the role goes on starting, and
+ * becomes ready, once it answers. No port opens meanwhile, so nothing half-works.
+ */
+async function connectWithRetry(
+  config: Config,
+  metrics: RunningNode['metrics'],
+  log: RunningNode['log'],
+): Promise<Registry> {
+  const where = redactedConfig(config).redisUrl;
+  let delayMs = RETRY_FIRST_MS;
+  for (let attempt = 1; ; attempt++) {
+    const registry = createRegistry({ redisUrl: config.redisUrl });
+    let lastError: string | undefined;
+    registry.on('error', (err: Error) => {
+      lastError = err.message;
+      log.debug({ err: err.message }, 'registry error');
+    });
+    try {
+      await registry.start();
+    } catch (err) {
+      await registry.close();
+      metrics.registryUp.set(0);
+      // A refused password will not fix itself: say so and stop.
+      if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(lastError ?? (err as Error).message))
+        throw new RelaycastError(
+          'RC_REGISTRY_UNAVAILABLE',
+          `Redis at ${where} refused the credentials (${lastError ?? (err as Error).message}); fix the password in --redis-url`,
+          { cause: err },
+        );
+      log.warn(
+        { redis: where, attempt, retryInMs: delayMs, err: lastError ?? (err as Error).message },
+        'Redis is not reachable; retrying until it is (the role starts when it answers)',
+      );
+      await new Promise((r) => setTimeout(r, delayMs));
+      delayMs = Math.min(delayMs * 2, RETRY_MAX_MS);
+      continue;
+    }
+    if (attempt > 1) log.info({ redis: where, attempt }, 'Redis is reachable; starting');
+    registry.on('connection', (state: 'up' | 'down') => metrics.registryUp.set(state === 'up' ? 1 : 0));
+    metrics.registryUp.set(1);
+    return registry;
+  }
 }
 
 export async function startOrigin(config: Config, version: string): Promise<Started> {

@@ -4,13 +4,18 @@
  * path.
  */
 
+import { join, resolve } from 'node:path';
+import { format } from 'node:util';
+import { setLogger as setGrpcLogger } from '@grpc/grpc-js';
 import { startControlPlane } from '../control-plane/control-plane.ts';
 import { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
+import { RelaycastError } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
@@ -100,7 +105,7 @@ export async function startAll(
   metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
   // The control plane runs in process on an in-memory registry: channels made with
   // `relaycast channel create` (or the REST API) can publish at once; static ones still work.
-  const registry = new MemoryRegistry();
+  const registry = new MemoryRegistry({ store: new JsonFileChannelStore(resolve(config.dataDir)) });
   await registry.start();
   const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const origin = new Origin(
@@ -293,12 +298,39 @@ export function banner(config: Config, ports: Record<string, number>): string {
   if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
   if (ports.admin)
     lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
+  if (config.role === 'all')
+    lines.push(`  channels:    kept in ${join(resolve(config.dataDir), 'channels.json')} (--data-dir)`);
   if (ports.grpc)
     lines.push(
       `  gRPC:        ${host}:${ports.grpc}   e.g. npx relaycast channel create mychannel --control-plane ${host}:${ports.grpc}`,
     );
   lines.push('  Ctrl-C stops.', '');
   return lines.join('\n');
+}
+
+const PORT_FLAGS = [
+  ['rtmpPort', 'rtmp-port'],
+  ['httpPort', 'http-port'],
+  ['internalPort', 'internal-port'],
+  ['adminPort', 'admin-port'],
+  ['grpcPort', 'grpc-port'],
+] as const;
+
+/** One line for a fatal start-up error: the port or cause, and what to do next, with its code. */
+export function describeStartupError(err: unknown, config: Config): string {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e && (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')) {
+    const flag = PORT_FLAGS.find(([key]) => config[key] === e.port)?.[1];
+    const which = `${e.address ?? config.host}:${e.port}${flag ? ` (--${flag})` : ''}`;
+    const pick = flag ? `start with --${flag} set to a free port` : 'pick another port';
+    if (e.code === 'EADDRINUSE')
+      return `port ${which} is already in use by another process; stop that process or ${pick} (RC_PORT_IN_USE)`;
+    if (e.code === 'EACCES')
+      return `not allowed to listen on port ${which} (ports below 1024 need privileges); ${pick} (RC_PORT_IN_USE)`;
+    return `cannot listen on ${which}: the address is not on this machine; check --host (RC_CONFIG_INVALID)`;
+  }
+  if (err instanceof RelaycastError) return `${err.message} (${err.code})`;
+  return `could not start: ${(err as Error)?.message ?? String(err)} (RC_INTERNAL)`;
 }
 
 /** Runs a role until SIGINT/SIGTERM. Resolves with -1: the process exits when its handles close. */
@@ -308,10 +340,29 @@ export async function runRole(config: Config, version: string): Promise<number> 
     await startViewerWorker(config, version);
     return -1;
   }
-  const node =
-    config.role === 'all'
-      ? await startAll(config, version)
-      : await (await import('./roles.ts')).startRole(config, version);
+  // grpc-js writes its own errors to stderr ("E No address added…"); they belong in the log.
+  const grpcLog = createLogger(config.logLevel, {
+    role: config.role,
+    node: config.nodeId,
+    component: 'grpc',
+  });
+  setGrpcLogger({
+    error: (...args: unknown[]) => grpcLog.warn(format(...args)),
+    info: (...args: unknown[]) => grpcLog.debug(format(...args)),
+    debug: (...args: unknown[]) => grpcLog.debug(format(...args)),
+  });
+  let node: RunningNode & { ports: Record<string, number> };
+  try {
+    node =
+      config.role === 'all'
+        ? await startAll(config, version)
+        : await (await import('./roles.ts')).startRole(config, version);
+  } catch (err) {
+    // A start-up failure must not leave a half-started process (e.g. still accepting RTMP while the
+    // HTTP port was taken): one line naming the cause and what to do, then exit at once.
+    process.stderr.write(`relaycast ${config.role}: ${describeStartupError(err, config)}\n`);
+    process.exit(1);
+  }
   // The local cluster launcher prints one banner for all its processes.
   if (process.env.RELAYCAST_BANNER !== '0') process.stderr.write(banner(config, node.ports));
   let stopping = false;
@@ -335,5 +386,23 @@ export async function runRole(config: Config, version: string): Promise<number> 
   };
   process.on('SIGINT', (s) => void stop(s));
   process.on('SIGTERM', (s) => void stop(s));
+  // Under `npm start` / `npm run cluster` a killed parent (even with SIGKILL) must not leave this
+  // process orphaned holding the ports. A supervisor that runs node directly needs none of this.
+  if (process.env.npm_lifecycle_event || process.env.RELAYCAST_EXIT_WITH_PARENT === '1')
+    exitWithParent(() => {
+      node.log.warn('parent process is gone: shutting down');
+      void stop('SIGTERM');
+    });
   return -1;
+}
+
+/** Calls `onOrphaned` once when this process's parent exits (Linux/macOS re-parent orphans). */
+export function exitWithParent(onOrphaned: () => void, checkMs = 500): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onOrphaned();
+  }, checkMs);
+  timer.unref();
 }

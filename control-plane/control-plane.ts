@@ -50,7 +50,10 @@ export async function startControlPlane(
   const log = deps.log;
   // The all-in-one has no edge pull to move, so it neither switches automatically nor on request.
   const switching = config.role !== 'all';
-  const service = new ControlService(registry, config.nodeId, { switching });
+  const service = new ControlService(registry, config.nodeId, {
+    switching,
+    configChannels: config.channels.map((c) => ({ app: c.app, name: c.name, hasBackup: !!c.backupKey })),
+  });
   const elector = await createElector(config, registry, log);
   metrics.leader.set(0);
   elector.on('change', (leader: boolean) => metrics.leader.set(leader ? 1 : 0));

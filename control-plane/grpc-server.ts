@@ -63,6 +63,7 @@ function toProtoChannel(c: ChannelView): Channel {
     createdAtMs: c.createdAt,
     failover: c.failover,
     activeRole: roleToProto(c.activeRole),
+    fromConfig: c.fromConfig,
   };
 }
 
@@ -310,7 +311,10 @@ export class ControlPlaneGrpcServer {
           const code = STATUS[errorCode(err)] ?? grpc.status.INTERNAL;
           this.metrics.grpcRequests.inc({ method, code: grpc.status[code] ?? String(code) });
           if (code === grpc.status.INTERNAL) this.log.error({ err, method }, 'gRPC call failed');
-          cb({ code, details: (err as Error).message });
+          // The stable RC_* code travels as metadata, so `relaycast … --json` can print it.
+          const metadata = new grpc.Metadata();
+          metadata.set('rc-code', errorCode(err));
+          cb({ code, details: (err as Error).message, metadata });
         },
       );
     };
@@ -444,6 +448,10 @@ export class ControlPlaneGrpcServer {
         await s.drainNode(req.nodeId);
         return { accepted: true };
       }),
+      UndrainNode: this.unary('UndrainNode', true, async (req: { nodeId: string }) => {
+        await s.undrainNode(req.nodeId);
+        return { accepted: true };
+      }),
     };
   }
 
@@ -454,11 +462,17 @@ export class ControlPlaneGrpcServer {
       this.server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
         if (err)
           reject(
-            new RelaycastError(
-              'RC_CONFIG_INVALID',
-              `cannot listen for gRPC on ${host}:${port}: ${err.message}; pick another --grpc-port`,
-              { cause: err },
-            ),
+            /EADDRINUSE/.test(err.message)
+              ? new RelaycastError(
+                  'RC_PORT_IN_USE',
+                  `port ${host}:${port} (--grpc-port) is already in use by another process; stop that process or start with --grpc-port set to a free port`,
+                  { cause: err },
+                )
+              : new RelaycastError(
+                  'RC_CONFIG_INVALID',
+                  `cannot listen for gRPC on ${host}:${port}: ${err.message}; pick another --grpc-port`,
+                  { cause: err },
+                ),
           );
         else resolve(bound);
       });

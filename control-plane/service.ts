@@ -31,6 +31,15 @@ export interface ChannelView {
   createdAt: number;
   failover: FailoverPolicy;
   activeRole: PublisherRole;
+  /** Declared in the YAML config (`channels:`): its keys live in that file, not in the registry. */
+  fromConfig: boolean;
+}
+
+/** A channel from the YAML config as the control plane shows it (keys stay in the file). */
+export interface ConfigChannel {
+  app: string;
+  name: string;
+  hasBackup: boolean;
 }
 
 export interface PublisherView {
@@ -88,10 +97,17 @@ export class ControlService {
    */
   private readonly switching: boolean;
 
-  constructor(registry: Registry, nodeId: string, options: { switching?: boolean } = {}) {
+  private readonly configChannels: readonly ConfigChannel[];
+
+  constructor(
+    registry: Registry,
+    nodeId: string,
+    options: { switching?: boolean; configChannels?: readonly ConfigChannel[] } = {},
+  ) {
     this.registry = registry;
     this.nodeId = nodeId;
     this.switching = options.switching ?? true;
+    this.configChannels = options.configChannels ?? [];
   }
 
   /** Registry calls fail as RC_REGISTRY_UNAVAILABLE (gRPC UNAVAILABLE, HTTP 503). */
@@ -116,6 +132,19 @@ export class ControlService {
       createdAt: rec.createdAt,
       failover: rec.failover,
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
+      fromConfig: false,
+    };
+  }
+
+  private async configView(c: ConfigChannel): Promise<ChannelView> {
+    return {
+      app: c.app,
+      name: c.name,
+      hasBackup: c.hasBackup,
+      createdAt: 0,
+      failover: DEFAULT_FAILOVER,
+      activeRole: await this.reg(() => this.registry.getActiveRole(c.app, c.name)),
+      fromConfig: true,
     };
   }
 
@@ -158,13 +187,24 @@ export class ControlService {
     return { channel: await this.view(rec), key, ...(backupKey ? { backupKey } : {}) };
   }
 
+  /** Channels in the registry, and those of the YAML config that the registry does not shadow. */
   async listChannels(app?: string): Promise<ChannelView[]> {
     const all = await this.reg(() => this.registry.listChannels());
-    const list = all.filter((c) => !app || c.app === app).sort((a, b) => a.name.localeCompare(b.name));
-    return Promise.all(list.map((c) => this.view(c)));
+    const stored = new Set(all.map((c) => `${c.app}/${c.name}`));
+    const views = await Promise.all([
+      ...all.filter((c) => !app || c.app === app).map((c) => this.view(c)),
+      ...this.configChannels
+        .filter((c) => (!app || c.app === app) && !stored.has(`${c.app}/${c.name}`))
+        .map((c) => this.configView(c)),
+    ]);
+    return views.sort((a, b) => a.app.localeCompare(b.app) || a.name.localeCompare(b.name));
   }
 
   async getChannel(app: string, name: string): Promise<ChannelView> {
+    const rec = await this.reg(() => this.registry.getChannel(app, name));
+    if (rec) return this.view(rec);
+    const fromConfig = this.configChannels.find((c) => c.app === app && c.name === name);
+    if (fromConfig) return this.configView(fromConfig);
     return this.view(await this.mustChannel(app, name));
   }
 
@@ -338,5 +378,16 @@ export class ControlService {
         `no live node '${nodeId}'; 'relaycast node list' or ListNodes shows the ids`,
       );
     await this.reg(() => this.registry.publish({ type: 'drain-request', nodeId }));
+  }
+
+  /** The inverse of drainNode: the node takes new publishers and viewers again. */
+  async undrainNode(nodeId: string): Promise<void> {
+    const nodes = await this.listNodes();
+    if (!nodes.some((n) => n.id === nodeId))
+      throw new RelaycastError(
+        'RC_NOT_FOUND',
+        `no live node '${nodeId}'; 'relaycast node list' or ListNodes shows the ids`,
+      );
+    await this.reg(() => this.registry.publish({ type: 'undrain-request', nodeId }));
   }
 }

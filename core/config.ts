@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
+import { type OptionTypes, parseCommandArgs, UsageError } from './args.ts';
 import { RelaycastError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
 
@@ -273,6 +274,12 @@ export const OPTIONS = {
     min: 1,
     help: 'seconds a stream/node lease lives without renewal',
   },
+  'data-dir': {
+    kind: 'string',
+    default: './data',
+    help: 'all-in-one: directory where channels (with hashed keys) are kept across restarts; created on first start',
+    roles: ['all'],
+  },
   'metrics-max-streams': {
     kind: 'int',
     default: 500,
@@ -341,6 +348,7 @@ export interface Config {
   leaseName: string;
   leaderElection: 'auto' | 'kubernetes' | 'redis';
   metricsMaxStreams: number;
+  dataDir: string;
   channels: StaticChannel[];
 }
 
@@ -382,33 +390,30 @@ function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): s
   return s;
 }
 
-/** Splits argv into positionals and --flags (`--a b`, `--a=b`, `--flag` for booleans). */
-export function parseArgv(argv: readonly string[]): {
+/**
+ * Parses a role's command line against the option schema (node:util parseArgs, strict): an
+ * unknown flag or a flag without its value is an RC_CONFIG_INVALID error naming it.
+ */
+export function parseArgv(
+  argv: readonly string[],
+  role: Role = 'all',
+): {
   positionals: string[];
   flags: Map<string, string | true>;
 } {
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-      else {
-        const next = argv[i + 1];
-        if (next !== undefined && !next.startsWith('--')) {
-          flags.set(arg.slice(2), next);
-          i++;
-        } else flags.set(arg.slice(2), true);
-      }
-    } else if (arg === '-h') flags.set('help', true);
-    else positionals.push(arg);
+  const options: OptionTypes = Object.fromEntries(
+    Object.entries(OPTIONS as Record<string, OptionSpec>).map(([name, spec]) => [
+      name,
+      { type: spec.kind === 'bool' ? ('boolean' as const) : ('string' as const) },
+    ]),
+  );
+  try {
+    const { positionals, flags } = parseCommandArgs(argv, options, role, 0);
+    return { positionals, flags: flags as Map<string, string | true> };
+  } catch (err) {
+    if (err instanceof UsageError) throw invalid(err.message);
+    throw err;
   }
-  return { positionals, flags };
 }
 
 function loadYaml(file: string): Record<string, unknown> {
@@ -549,6 +554,7 @@ export function loadConfig(
     leaseName: str('lease-name') ?? 'relaycast-control-plane',
     leaderElection: str('leader-election') as Config['leaderElection'],
     metricsMaxStreams: num('metrics-max-streams'),
+    dataDir: str('data-dir') ?? './data',
     channels: parseChannels(yaml.channels),
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)

@@ -4,6 +4,7 @@
  */
 export type RelaycastErrorCode =
   | 'RC_CONFIG_INVALID'
+  | 'RC_PORT_IN_USE'
   | 'RC_PUBLISH_KEY_INVALID'
   | 'RC_PUBLISH_RATE_LIMITED'
   | 'RC_PUBLISH_STREAM_LIMIT'

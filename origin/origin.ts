@@ -49,7 +49,34 @@ export class Origin {
     return target.role === 'backup' ? `${target.name}~backup` : target.name;
   }
 
+  /** Admits a publish; a refusal is logged here, once, naming the stream (never a key). */
   async publish(req: PublishRequest, onEnd: (reason: PublicationEndReason) => void): Promise<Publication> {
+    let resolved: PublishTarget | undefined;
+    try {
+      return await this.admit(req, onEnd, (t) => {
+        resolved = t;
+      });
+    } catch (err) {
+      // In keys mode the stream name the encoder sent is the secret key: name the stream only
+      // once the key has mapped to it.
+      const stream = resolved
+        ? `${resolved.app}/${resolved.name}`
+        : this.auth.mode === 'open'
+          ? `${req.app}/${req.streamName}`
+          : undefined;
+      this.log.warn(
+        { stream, app: req.app, remote: req.remote, code: errorCode(err), reason: (err as Error).message },
+        'publish refused',
+      );
+      throw err;
+    }
+  }
+
+  private async admit(
+    req: PublishRequest,
+    onEnd: (reason: PublicationEndReason) => void,
+    onResolved: (target: PublishTarget) => void,
+  ): Promise<Publication> {
     if (this.draining)
       throw new RelaycastError(
         'RC_PUBLISH_DRAINING',
@@ -61,10 +88,9 @@ export class Origin {
       target = await this.auth.resolve(req.app, req.streamName, req.query, ip);
     } catch (err) {
       this.metrics.authFailures.inc({ surface: 'publish', reason: errorCode(err) });
-      // Never log the key itself.
-      this.log.warn({ app: req.app, remote: req.remote, code: errorCode(err) }, 'publish refused');
       throw err;
     }
+    onResolved(target);
     const hubName = Origin.hubName(target);
     const existing = this.hub.getLive(target.app, hubName);
     if (!existing && this.options.maxStreams > 0) {

@@ -87,7 +87,7 @@ export class FailureLimiter {
 export { validateStreamName } from '../core/names.ts';
 
 export class PublishAuthorizer {
-  private readonly mode: 'open' | 'keys';
+  readonly mode: 'open' | 'keys';
   private readonly channels: ChannelLookup | undefined;
   private readonly limiter = new FailureLimiter(10, 60_000);
   constructor(mode: 'open' | 'keys', channels: ChannelLookup | undefined) {
@@ -115,7 +115,7 @@ export class PublishAuthorizer {
       this.limiter.record(ip);
       throw new RelaycastError(
         'RC_PUBLISH_KEY_INVALID',
-        `unknown stream key for app '${app}'; use the key from 'relaycast channel create'`,
+        `unknown stream key for app '${app}': use the key that 'relaycast channel create' (or 'channel reset-key') printed, or a key from channels: in the config file`,
       );
     }
     return found;

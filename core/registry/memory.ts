@@ -1,5 +1,6 @@
 /** In-process registry with the same semantics as RedisRegistry (leases, fencing, async events). */
 import { EventEmitter } from 'node:events';
+import type { ChannelStore } from './channel-store.ts';
 import type { RegisterResult, Registry } from './registry.ts';
 import {
   type ChannelRecord,
@@ -31,8 +32,16 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   private readonly switches = new Map<string, SwitchRecord[]>();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly store: ChannelStore | undefined;
+
+  /** With a `store`, channels survive a restart (the all-in-one's --data-dir); the rest is live state. */
+  constructor(options: { store?: ChannelStore } = {}) {
+    super();
+    this.store = options.store;
+  }
 
   async start(): Promise<void> {
+    for (const rec of this.store?.load() ?? []) this.indexChannel(rec);
     // Expired stream leases announce themselves, like an origin that vanished.
     this.sweeper = setInterval(() => this.sweep(), 250);
     this.sweeper.unref();
@@ -184,17 +193,39 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   }
 
   async putChannel(rec: ChannelRecord, opts?: { onlyIfAbsent?: boolean }): Promise<boolean> {
-    const key = `${rec.app}/${rec.name}`;
-    const old = this.channels.get(key);
+    const old = this.channels.get(`${rec.app}/${rec.name}`);
     if (old && opts?.onlyIfAbsent) return false;
-    if (old) {
-      this.keyIndex.delete(old.keyHash);
-      if (old.backupKeyHash) this.keyIndex.delete(old.backupKeyHash);
-    }
-    this.channels.set(key, { ...rec });
+    if (old) this.unindexChannel(old);
+    this.indexChannel({ ...rec });
+    this.persist(() => {
+      this.unindexChannel(rec);
+      if (old) this.indexChannel(old);
+    });
+    return true;
+  }
+
+  private indexChannel(rec: ChannelRecord): void {
+    const key = `${rec.app}/${rec.name}`;
+    this.channels.set(key, rec);
     this.keyIndex.set(rec.keyHash, `${key}|primary`);
     if (rec.backupKeyHash) this.keyIndex.set(rec.backupKeyHash, `${key}|backup`);
-    return true;
+  }
+
+  private unindexChannel(rec: ChannelRecord): void {
+    this.channels.delete(`${rec.app}/${rec.name}`);
+    this.keyIndex.delete(rec.keyHash);
+    if (rec.backupKeyHash) this.keyIndex.delete(rec.backupKeyHash);
+  }
+
+  /** Saves the channels; if that fails, `undo` restores the previous state and the error is thrown. */
+  private persist(undo: () => void): void {
+    if (!this.store) return;
+    try {
+      this.store.save([...this.channels.values()]);
+    } catch (err) {
+      undo();
+      throw err;
+    }
   }
 
   async getChannel(app: string, name: string): Promise<ChannelRecord | undefined> {
@@ -212,12 +243,10 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   }
 
   async deleteChannel(app: string, name: string): Promise<boolean> {
-    const key = `${app}/${name}`;
-    const old = this.channels.get(key);
+    const old = this.channels.get(`${app}/${name}`);
     if (!old) return false;
-    this.channels.delete(key);
-    this.keyIndex.delete(old.keyHash);
-    if (old.backupKeyHash) this.keyIndex.delete(old.backupKeyHash);
+    this.unindexChannel(old);
+    this.persist(() => this.indexChannel(old));
     return true;
   }
 

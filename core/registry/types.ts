@@ -83,7 +83,9 @@ export type RegistryEvent =
   | { type: 'kick'; app: string; name: string; generation?: number; role?: PublisherRole; reason: string }
   | { type: 'node-draining'; nodeId: string }
   /** An operator asks a node to stop taking new publishers/viewers (DrainNode). */
-  | { type: 'drain-request'; nodeId: string };
+  | { type: 'drain-request'; nodeId: string }
+  /** An operator lets a drained node take new publishers/viewers again (UndrainNode). */
+  | { type: 'undrain-request'; nodeId: string };
 
 /**
  * `<app>/<name>` of the stream an event is about, for the events that concern one stream's route

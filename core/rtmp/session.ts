@@ -379,7 +379,8 @@ export class RtmpSession {
       const code = errorCode(err);
       const statusCode =
         code === 'RC_PUBLISH_KEY_INVALID' ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Denied';
-      this.log.warn({ app: this.app, code, err: (err as Error).message }, 'publish refused');
+      // the publish handler (the origin) logs the refusal once, naming the stream
+      this.log.debug({ app: this.app, code }, 'publish handler refused the stream');
       this.send(onStatus(streamId, 'error', statusCode, `${(err as Error).message} (${code})`));
       // Give the client a moment to read the status before the socket goes.
       setTimeout(() => this.close('publish refused'), 100).unref();

@@ -32,6 +32,8 @@ import type { StreamRef as _relaycast_v1_StreamRef, StreamRef__Output as _relayc
 import type { SwitchChannelRequest as _relaycast_v1_SwitchChannelRequest, SwitchChannelRequest__Output as _relaycast_v1_SwitchChannelRequest__Output } from './relaycast/v1/SwitchChannelRequest.ts';
 import type { SwitchChannelResponse as _relaycast_v1_SwitchChannelResponse, SwitchChannelResponse__Output as _relaycast_v1_SwitchChannelResponse__Output } from './relaycast/v1/SwitchChannelResponse.ts';
 import type { SwitchEvent as _relaycast_v1_SwitchEvent, SwitchEvent__Output as _relaycast_v1_SwitchEvent__Output } from './relaycast/v1/SwitchEvent.ts';
+import type { UndrainNodeRequest as _relaycast_v1_UndrainNodeRequest, UndrainNodeRequest__Output as _relaycast_v1_UndrainNodeRequest__Output } from './relaycast/v1/UndrainNodeRequest.ts';
+import type { UndrainNodeResponse as _relaycast_v1_UndrainNodeResponse, UndrainNodeResponse__Output as _relaycast_v1_UndrainNodeResponse__Output } from './relaycast/v1/UndrainNodeResponse.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -72,6 +74,8 @@ export interface ProtoGrpcType {
       SwitchChannelRequest: MessageTypeDefinition<_relaycast_v1_SwitchChannelRequest, _relaycast_v1_SwitchChannelRequest__Output>
       SwitchChannelResponse: MessageTypeDefinition<_relaycast_v1_SwitchChannelResponse, _relaycast_v1_SwitchChannelResponse__Output>
       SwitchEvent: MessageTypeDefinition<_relaycast_v1_SwitchEvent, _relaycast_v1_SwitchEvent__Output>
+      UndrainNodeRequest: MessageTypeDefinition<_relaycast_v1_UndrainNodeRequest, _relaycast_v1_UndrainNodeRequest__Output>
+      UndrainNodeResponse: MessageTypeDefinition<_relaycast_v1_UndrainNodeResponse, _relaycast_v1_UndrainNodeResponse__Output>
     }
   }
 }

@@ -4,7 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -125,6 +127,10 @@ export async function startRelaycast(
     String(p.grpc),
     '--log-level',
     'debug',
+    // the all-in-one keeps channels in --data-dir: one fresh directory per process unless given
+    ...(role === 'all' && !extraArgs.includes('--data-dir')
+      ? ['--data-dir', mkdtempSync(join(tmpdir(), 'relaycast-data-'))]
+      : []),
     ...extraArgs,
   ];
   const [cmd, ...cmdArgs] = [...(launch.prefix ?? []), NODE, ...args] as [string, ...string[]];

@@ -11,6 +11,11 @@ export interface Channel {
   'createdAtMs'?: (number | string | Long);
   'failover'?: (_relaycast_v1_FailoverPolicy | null);
   'activeRole'?: (_relaycast_v1_PublisherRole);
+  /**
+   * Declared in a node's YAML config (`channels:`), not created over the API: its keys live in
+   * that file, so delete and reset-key do not apply.
+   */
+  'fromConfig'?: (boolean);
 }
 
 export interface Channel__Output {
@@ -20,4 +25,9 @@ export interface Channel__Output {
   'createdAtMs': (number);
   'failover': (_relaycast_v1_FailoverPolicy__Output | null);
   'activeRole': (_relaycast_v1_PublisherRole__Output);
+  /**
+   * Declared in a node's YAML config (`channels:`), not created over the API: its keys live in
+   * that file, so delete and reset-key do not apply.
+   */
+  'fromConfig': (boolean);
 }

@@ -26,6 +26,8 @@ import type { StreamInfo as _relaycast_v1_StreamInfo, StreamInfo__Output as _rel
 import type { StreamRef as _relaycast_v1_StreamRef, StreamRef__Output as _relaycast_v1_StreamRef__Output } from '../../relaycast/v1/StreamRef.ts';
 import type { SwitchChannelRequest as _relaycast_v1_SwitchChannelRequest, SwitchChannelRequest__Output as _relaycast_v1_SwitchChannelRequest__Output } from '../../relaycast/v1/SwitchChannelRequest.ts';
 import type { SwitchChannelResponse as _relaycast_v1_SwitchChannelResponse, SwitchChannelResponse__Output as _relaycast_v1_SwitchChannelResponse__Output } from '../../relaycast/v1/SwitchChannelResponse.ts';
+import type { UndrainNodeRequest as _relaycast_v1_UndrainNodeRequest, UndrainNodeRequest__Output as _relaycast_v1_UndrainNodeRequest__Output } from '../../relaycast/v1/UndrainNodeRequest.ts';
+import type { UndrainNodeResponse as _relaycast_v1_UndrainNodeResponse, UndrainNodeResponse__Output as _relaycast_v1_UndrainNodeResponse__Output } from '../../relaycast/v1/UndrainNodeResponse.ts';
 
 export interface ControlPlaneClient extends grpc.Client {
   /**
@@ -220,6 +222,23 @@ export interface ControlPlaneClient extends grpc.Client {
   switchChannel(argument: _relaycast_v1_SwitchChannelRequest, callback: grpc.requestCallback<_relaycast_v1_SwitchChannelResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * The inverse of DrainNode: the node takes new publishers and viewers again (readiness comes
+   * back). A node that is shutting down (SIGTERM) does not resume.
+   */
+  UndrainNode(argument: _relaycast_v1_UndrainNodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  UndrainNode(argument: _relaycast_v1_UndrainNodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  UndrainNode(argument: _relaycast_v1_UndrainNodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  UndrainNode(argument: _relaycast_v1_UndrainNodeRequest, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The inverse of DrainNode: the node takes new publishers and viewers again (readiness comes
+   * back). A node that is shutting down (SIGTERM) does not resume.
+   */
+  undrainNode(argument: _relaycast_v1_UndrainNodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  undrainNode(argument: _relaycast_v1_UndrainNodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  undrainNode(argument: _relaycast_v1_UndrainNodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  undrainNode(argument: _relaycast_v1_UndrainNodeRequest, callback: grpc.requestCallback<_relaycast_v1_UndrainNodeResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * The current route first, then one message each time it changes (origin failover, republish
    * elsewhere, backup switch, stream end). The stream stays open until the client cancels.
    */
@@ -301,6 +320,12 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   SwitchChannel: grpc.handleUnaryCall<_relaycast_v1_SwitchChannelRequest__Output, _relaycast_v1_SwitchChannelResponse>;
   
   /**
+   * The inverse of DrainNode: the node takes new publishers and viewers again (readiness comes
+   * back). A node that is shutting down (SIGTERM) does not resume.
+   */
+  UndrainNode: grpc.handleUnaryCall<_relaycast_v1_UndrainNodeRequest__Output, _relaycast_v1_UndrainNodeResponse>;
+  
+  /**
    * The current route first, then one message each time it changes (origin failover, republish
    * elsewhere, backup switch, stream end). The stream stays open until the client cancels.
    */
@@ -322,5 +347,6 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   Resolve: MethodDefinition<_relaycast_v1_StreamRef, _relaycast_v1_Route, _relaycast_v1_StreamRef__Output, _relaycast_v1_Route__Output>
   SetBackup: MethodDefinition<_relaycast_v1_SetBackupRequest, _relaycast_v1_SetBackupResponse, _relaycast_v1_SetBackupRequest__Output, _relaycast_v1_SetBackupResponse__Output>
   SwitchChannel: MethodDefinition<_relaycast_v1_SwitchChannelRequest, _relaycast_v1_SwitchChannelResponse, _relaycast_v1_SwitchChannelRequest__Output, _relaycast_v1_SwitchChannelResponse__Output>
+  UndrainNode: MethodDefinition<_relaycast_v1_UndrainNodeRequest, _relaycast_v1_UndrainNodeResponse, _relaycast_v1_UndrainNodeRequest__Output, _relaycast_v1_UndrainNodeResponse__Output>
   WatchRoute: MethodDefinition<_relaycast_v1_StreamRef, _relaycast_v1_RouteUpdate, _relaycast_v1_StreamRef__Output, _relaycast_v1_RouteUpdate__Output>
 }
