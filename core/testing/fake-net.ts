@@ -40,6 +40,20 @@ export function fakeSocketPair(options: FakeSocketOptions = {}): [client: Socket
   const [a, b] = duplexPair();
   const remoteAddress = options.remoteAddress ?? '127.0.0.1';
   const remotePort = options.remotePort ?? 40000 + Math.floor(Math.random() * 20000);
+  // As TCP with allowHalfOpen off (net.Socket's default): a side whose peer ended ends too, and a
+  // side that is destroyed ends its peer's reading (the FIN/RST the peer would get).
+  for (const [self, peer] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    self.on('end', () => {
+      if (!self.writableEnded) self.end();
+    });
+    self.on('close', () => {
+      if (!peer.destroyed) setImmediate(() => peer.destroy());
+    });
+    self.on('error', () => {});
+  }
   return [dress(a, '127.0.0.1', 0), dress(b, remoteAddress, remotePort)];
 }
 
