@@ -43,6 +43,10 @@ export class RtmpClient {
   closeReason: string | undefined;
   /** Bytes received from the server (handshake included). */
   bytesIn = 0;
+  /** Every onStatus code received, in order. */
+  readonly statusCodes: string[] = [];
+  /** Sequence numbers of the server's Acknowledgements (RTMP spec 5.4.3), in order. */
+  readonly acks: number[] = [];
 
   private handshake: ClientHandshake | undefined = new ClientHandshake();
   private handshakeDone: (() => void) | undefined;
@@ -94,6 +98,43 @@ export class RtmpClient {
     });
   }
 
+  /**
+   * The handshake over a socket that is already connected (an in-memory fake socket in unit tests,
+   * see core/testing/fake-net.ts).
+   */
+  static over(socket: Socket, timeoutMs = 10_000): Promise<RtmpClient> {
+    const client = new RtmpClient(socket);
+    return new Promise<RtmpClient>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.close('handshake timeout');
+        reject(new RtmpClientError('handshake timeout'));
+      }, timeoutMs);
+      timer.unref();
+      client.onClose = (err) => {
+        clearTimeout(timer);
+        reject(new RtmpClientError(err ?? 'closed during handshake'));
+      };
+      client.handshakeDone = () => {
+        clearTimeout(timer);
+        client.onClose = undefined;
+        resolve(client);
+      };
+      socket.write(client.handshake!.start());
+    });
+  }
+
+  /** Sends one raw message (tests: a window ack size, a command the helpers do not cover). */
+  sendMessage(msg: RtmpMessage): void {
+    this.send(msg);
+  }
+
+  /** Sends a command with no answer awaited (FCUnpublish, deleteStream). */
+  sendCommand(name: string, streamId: number, ...args: AmfValue[]): void {
+    this.send(
+      encodeCommand(streamId ? CSID_STREAM : CSID_COMMAND, streamId, name, this.nextTx++, null, ...args),
+    );
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.bytesIn += chunk.length;
@@ -134,6 +175,9 @@ export class RtmpClient {
       case M.WINDOW_ACK_SIZE:
         this.windowAckSize = M.parseUint32Payload(msg.payload);
         return;
+      case M.ACK:
+        this.acks.push(M.parseUint32Payload(msg.payload));
+        return;
       case M.USER_CONTROL: {
         const uc = M.parseUserControl(msg.payload);
         if (uc.event === M.PING_REQUEST) this.send(M.pingResponseMessage(uc.value));
@@ -153,6 +197,7 @@ export class RtmpClient {
           }
         } else if (cmd.name === 'onStatus') {
           const info = (cmd.args[0] ?? {}) as AmfObject;
+          this.statusCodes.push(String(info.code ?? ''));
           for (const w of this.statusWaiters.splice(0)) w(info);
         }
         return;

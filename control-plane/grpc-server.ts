@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { errorCode, RelaycastError } from '../core/errors.ts';
+import { errorStatus, RelaycastError } from '../core/errors.ts';
 import { isLoopbackAddress, parseBearer, secretEquals } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -32,16 +32,6 @@ export interface GrpcServerOptions {
   /** Safety net for WatchRoute: re-resolve watched streams this often even without events. */
   watchRecheckMs: number;
 }
-
-const STATUS: Record<string, grpc.status> = {
-  RC_NOT_FOUND: grpc.status.NOT_FOUND,
-  RC_PLAY_NOT_FOUND: grpc.status.NOT_FOUND,
-  RC_BAD_REQUEST: grpc.status.INVALID_ARGUMENT,
-  RC_CONFLICT: grpc.status.ALREADY_EXISTS,
-  RC_FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
-  RC_ADMIN_UNAUTHORIZED: grpc.status.UNAUTHENTICATED,
-  RC_REGISTRY_UNAVAILABLE: grpc.status.UNAVAILABLE,
-};
 
 export function toProtoRoute(r: Route): ProtoRoute {
   return {
@@ -308,12 +298,13 @@ export class ControlPlaneGrpcServer {
         },
         (err: unknown) => {
           end();
-          const code = STATUS[errorCode(err)] ?? grpc.status.INTERNAL;
+          const status = errorStatus(err);
+          const code: grpc.status = status.grpc;
           this.metrics.grpcRequests.inc({ method, code: grpc.status[code] ?? String(code) });
           if (code === grpc.status.INTERNAL) this.log.error({ err, method }, 'gRPC call failed');
           // The stable RC_* code travels as metadata, so `relaycast … --json` can print it.
           const metadata = new grpc.Metadata();
-          metadata.set('rc-code', errorCode(err));
+          metadata.set('rc-code', status.code);
           cb({ code, details: (err as Error).message, metadata });
         },
       );
@@ -361,7 +352,7 @@ export class ControlPlaneGrpcServer {
             (err: unknown) => {
               finish();
               call.emit('error', {
-                code: STATUS[errorCode(err)] ?? grpc.status.INTERNAL,
+                code: errorStatus(err).grpc,
                 details: (err as Error).message,
               });
             },

@@ -5,7 +5,7 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorCode } from './errors.ts';
+import { errorStatus, RelaycastError } from './errors.ts';
 import {
   bearerToken,
   isLoopbackAddress,
@@ -34,17 +34,6 @@ interface Route {
   keys: string[];
   handler: AdminHandler;
 }
-
-const STATUS_FOR: Record<string, number> = {
-  RC_NOT_FOUND: 404,
-  RC_PLAY_NOT_FOUND: 404,
-  RC_BAD_REQUEST: 400,
-  RC_CONFIG_INVALID: 400,
-  RC_CONFLICT: 409,
-  RC_FAILED_PRECONDITION: 409,
-  RC_ADMIN_UNAUTHORIZED: 401,
-  RC_REGISTRY_UNAVAILABLE: 503,
-};
 
 export interface AdminHttpOptions {
   host: string;
@@ -150,14 +139,16 @@ export class AdminHttpServer {
             try {
               return JSON.parse(raw.toString('utf8'));
             } catch {
-              throw Object.assign(new Error('request body is not valid JSON'), { code: 'RC_BAD_REQUEST' });
+              throw new RelaycastError(
+                'RC_BAD_REQUEST',
+                'request body is not valid JSON; send a JSON object',
+              );
             }
           },
         });
         sendJson(res, out.status ?? 200, out.body);
       } catch (err) {
-        const code = errorCode(err);
-        const status = STATUS_FOR[code] ?? 500;
+        const { code, http: status } = errorStatus(err);
         if (status === 500) this.log.error({ err }, 'admin route failed');
         sendError(res, status, code, (err as Error).message);
       }

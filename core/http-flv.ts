@@ -53,6 +53,6 @@ export function serveFlv(
     },
     { format: chunked ? 'flv-chunked' : 'flv', protocol, remote: socket.remoteAddress },
   );
-  socket.once('close', () => stream.removeViewer(viewer, 'client-gone'));
+  socket.once('close', () => viewer.close('client-gone'));
   return viewer;
 }

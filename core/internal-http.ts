@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
-import { errorCode } from './errors.ts';
+import { errorStatus } from './errors.ts';
 import { serveFlv } from './http-flv.ts';
 import { bearerToken, parseStreamPath, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
 import type { Logger } from './log.ts';
@@ -111,8 +111,8 @@ export class InternalHttpServer {
       try {
         stream = await this.source.acquire(app, name);
       } catch (err) {
-        const code = errorCode(err);
-        sendError(res, code === 'RC_PLAY_NOT_FOUND' ? 404 : 502, code, (err as Error).message);
+        const { code, http } = errorStatus(err);
+        sendError(res, http, code, (err as Error).message);
         return;
       }
       this.pullsServed++;

@@ -13,6 +13,7 @@ import type { StreamSource } from '../core/sources.ts';
 import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream, Publication } from '../media/hub/stream.ts';
+import { InvalidStateError, Lifecycle, LifecycleState } from '../media/lifecycle.ts';
 import type { Route, RouteResolver } from './route.ts';
 
 export interface EdgePullOptions {
@@ -29,7 +30,15 @@ export interface EdgePullOptions {
 
 const BACKOFF_MS = [50, 100, 200, 400, 800, 1000];
 
-class OriginPull {
+/** Why a pull ended (logs, and the 'close' event). */
+export type PullCloseReason = 'idle' | 'stream-closed' | 'connect-failed' | 'failover-deadline' | 'shutdown';
+
+/**
+ * One stream's pull from its origin (media/lifecycle.ts). It owns the hub stream it feeds: when
+ * the pull closes, the stream closes (and with it its viewers); when the stream closes, so does
+ * the pull.
+ */
+export class OriginPull extends Lifecycle<PullCloseReason> {
   readonly stream: HubStream;
   private readonly owner: EdgePuller;
   private route: Route | undefined;
@@ -38,10 +47,10 @@ class OriginPull {
   private idleTimer: NodeJS.Timeout | undefined;
   private unwatch: () => void;
   private wake: (() => void) | undefined;
-  closed = false;
   private readonly log: Logger;
 
   constructor(owner: EdgePuller, stream: HubStream, log: Logger) {
+    super();
     this.owner = owner;
     this.stream = stream;
     this.log = log.child({ stream: stream.key });
@@ -51,7 +60,7 @@ class OriginPull {
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     });
-    stream.on('close', () => this.close('stream closed'));
+    stream.on('close', () => this.close('stream-closed'));
   }
 
   private checkIdle(): void {
@@ -83,6 +92,10 @@ class OriginPull {
         res.statusCode === 404 ? 'RC_PLAY_NOT_FOUND' : 'RC_PULL_FAILED',
         `origin ${route.originNodeId} answered ${res.statusCode} for ${route.app}/${route.name}`,
       );
+    }
+    if (this.closed) {
+      res.body.destroy();
+      throw new InvalidStateError(`pull of ${this.stream.key}`, this.closeReason);
     }
     this.owner.metrics.pullsStarted.inc();
     const demux = new FlvDemuxer();
@@ -171,20 +184,19 @@ class OriginPull {
     }
     if (!this.closed) {
       this.log.warn({ reason }, 'stream not found again before the deadline: ending it');
-      this.close('failover deadline');
+      this.close('failover-deadline');
     }
   }
 
-  close(why: string): void {
-    if (this.closed) return;
-    this.closed = true;
+  protected override onClose(why: PullCloseReason): void {
     this.unwatch();
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.wake?.(); // a failover backoff ends now, not when its timer fires
     this.abort?.abort();
     this.publication?.close('closed');
     this.owner.forget(this);
     this.log.info({ why }, 'pull closed');
-    if (!this.stream.closed) this.stream.close('stream-ended');
+    if (!this.stream.closed) this.stream.close(why === 'shutdown' ? 'shutdown' : 'stream-ended');
   }
 
   startIdleWatch(): void {
@@ -200,6 +212,7 @@ export class EdgePuller implements StreamSource {
   private readonly log: Logger;
   private readonly pulls = new Map<string, OriginPull>();
   private readonly starting = new Map<string, Promise<HubStream>>();
+  private readonly lifecycle = new LifecycleState<'shutdown'>();
 
   constructor(
     hub: StreamHub,
@@ -219,7 +232,21 @@ export class EdgePuller implements StreamSource {
     return this.pulls.size;
   }
 
+  get closed(): boolean {
+    return this.lifecycle.closed;
+  }
+
+  get closeReason(): 'shutdown' | undefined {
+    return this.lifecycle.closeReason;
+  }
+
+  /** The pull of app/name, if one runs. */
+  pullOf(app: string, name: string): OriginPull | undefined {
+    return this.pulls.get(`${app}/${name}`);
+  }
+
   acquire(app: string, name: string): Promise<HubStream> {
+    if (this.closed) return Promise.reject(new InvalidStateError('edge puller', this.closeReason));
     const key = `${app}/${name}`;
     const existing = this.pulls.get(key);
     if (existing && !existing.closed) return Promise.resolve(existing.stream);
@@ -244,6 +271,7 @@ export class EdgePuller implements StreamSource {
 
   private async start(app: string, name: string): Promise<HubStream> {
     const route = await this.resolveWaiting(app, name);
+    if (this.closed) throw new InvalidStateError('edge puller', this.closeReason);
     const stream = this.hub.ensure(app, name);
     const pull = new OriginPull(this, stream, this.log);
     this.pulls.set(stream.key, pull);
@@ -252,7 +280,7 @@ export class EdgePuller implements StreamSource {
       await pull.connect(route);
     } catch (err) {
       this.metrics.pullsFailed.inc({ reason: 'connect' });
-      pull.close('connect failed');
+      pull.close('connect-failed');
       throw err;
     }
     // If no viewer attaches (client went away meanwhile), the idle timer ends the pull.
@@ -266,7 +294,9 @@ export class EdgePuller implements StreamSource {
     this.metrics.pullsActive.set(this.pulls.size);
   }
 
-  close(): void {
-    for (const p of [...this.pulls.values()]) p.close('shutdown');
+  /** Ends every pull (and so their streams and viewers); later acquires fail. Idempotent. */
+  close(reason: 'shutdown' = 'shutdown'): void {
+    if (!this.lifecycle.begin(reason)) return;
+    for (const p of [...this.pulls.values()]) p.close(reason);
   }
 }

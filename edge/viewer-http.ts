@@ -3,7 +3,7 @@
  * index of live streams. Nothing administrative is served here.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorCode, RelaycastError } from '../core/errors.ts';
+import { errorCode, errorStatus, RelaycastError } from '../core/errors.ts';
 import { serveFlv } from '../core/http-flv.ts';
 import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
@@ -30,15 +30,6 @@ export interface ViewerHttpOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
-
-const STATUS_FOR: Record<string, number> = {
-  RC_PLAY_NOT_FOUND: 404,
-  RC_PLAY_SIGNATURE_MISSING: 403,
-  RC_PLAY_SIGNATURE_INVALID: 403,
-  RC_PLAY_SIGNATURE_EXPIRED: 403,
-  RC_VIEWER_LIMIT: 503,
-  RC_PULL_FAILED: 502,
-};
 
 export class ViewerHttpServer {
   readonly server: Server;
@@ -157,8 +148,7 @@ export class ViewerHttpServer {
         await this.serveSegment(req, res, target.app, target.name, url.searchParams);
       else sendError(res, 404, 'RC_NOT_FOUND', `unknown extension .${target.ext}`, true);
     } catch (err) {
-      const code = errorCode(err);
-      const status = STATUS_FOR[code] ?? 500;
+      const { code, http: status } = errorStatus(err);
       if (status === 500) this.log.error({ err }, 'viewer request failed');
       if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
       else res.destroy();

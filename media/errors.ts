@@ -27,7 +27,9 @@ export type MediaErrorCode =
   | 'RC_CODEC_INVALID'
   | 'RC_CODEC_UNSUPPORTED'
   // MPEG-TS / HLS
-  | 'RC_TS_INVALID_INPUT';
+  | 'RC_TS_INVALID_INPUT'
+  // Lifecycle: a method called on an object that is already closed (media/lifecycle.ts)
+  | 'RC_INVALID_STATE';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;

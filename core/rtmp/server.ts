@@ -27,6 +27,14 @@ export class RtmpServer {
     this.server.on('error', (err) => this.log.error({ err }, 'rtmp listener error'));
   }
 
+  /**
+   * Serves a connection that did not come from the listener: in-memory tests hand it one end of a
+   * fake socket pair (core/testing/fake-net.ts). Same limits and bookkeeping as a TCP connection.
+   */
+  accept(socket: Socket): void {
+    this.server.emit('connection', socket);
+  }
+
   private onConnection(socket: Socket, handlers: RtmpHandlers): void {
     const ip = socket.remoteAddress ?? '';
     if (!this.accepting || !this.limiter.acquire(ip)) {

@@ -519,7 +519,7 @@ export class RtmpSession {
     const v = this.viewer;
     if (!v) return;
     this.viewer = undefined;
-    v.stream.removeViewer(v.viewer, 'client-gone');
+    v.viewer.close('client-gone');
   }
 
   private onPause(streamId: number, args: AmfValue[]): void {

@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { decodeAmf0 } from '../amf/amf0.ts';
+import { type Closable, Lifecycle, LifecycleState } from '../lifecycle.ts';
 import {
   isAudioSequenceHeader,
   isVideoInfoFrame,
@@ -138,21 +139,31 @@ export interface StreamEvents {
   'viewer-leave': [Viewer, ViewerCloseReason];
   'viewer-skip': [Viewer];
   'viewer-first-frame': [Viewer, number];
-  close: [];
+  close: [reason: ViewerCloseReason];
 }
 
-export class Publication {
+/**
+ * One publisher's turn on a stream (media/lifecycle.ts). Both ways it can end converge on one
+ * closed state and one 'close' event carrying the reason:
+ * - close(reason): its owner (the RTMP session, the edge pull, a source) ends it; the stream lets
+ *   it go (unpublish event, taps told, the republish wait starts). The owner's onRevoked is not
+ *   called: it knows.
+ * - revoke(reason): the stream takes it away (takeover, kick, stream closed); the owner's
+ *   onRevoked callback runs so it can close its connection.
+ */
+export class Publication extends Lifecycle<PublicationEndReason> {
   readonly stream: HubStream;
   readonly info: PublisherInfo;
   readonly startedAt = Date.now();
-  private readonly onEnd: ((reason: PublicationEndReason) => void) | undefined;
-  closed = false;
+  private readonly onRevoked: ((reason: PublicationEndReason) => void) | undefined;
+  private revoked = false;
   /** Date.now() of the last audio/video tag (0 = none yet): lets the cluster spot a stalled encoder. */
   lastMediaAt = 0;
-  constructor(stream: HubStream, info: PublisherInfo, onEnd?: (reason: PublicationEndReason) => void) {
+  constructor(stream: HubStream, info: PublisherInfo, onRevoked?: (reason: PublicationEndReason) => void) {
+    super();
     this.stream = stream;
     this.info = info;
-    this.onEnd = onEnd;
+    this.onRevoked = onRevoked;
   }
 
   /** Feed one tag with the publisher's own (raw) timestamp. Ignored once closed. */
@@ -162,18 +173,21 @@ export class Publication {
     this.stream.ingest(this, type, rawTimestamp, data);
   }
 
-  /** The publisher left on its own (unpublish, socket closed). Safe to call twice. */
-  close(reason: PublicationEndReason = 'unpublish'): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stream.detach(this, reason);
+  /** The owner ends the publication (unpublish, socket closed). Safe to call twice. */
+  override close(reason: PublicationEndReason = 'unpublish'): void {
+    super.close(reason);
   }
 
-  /** Called by the hub when the stream is taken from this publisher. */
-  end(reason: PublicationEndReason): void {
+  /** @internal The stream took the publication away (it no longer is the stream's publisher). */
+  revoke(reason: PublicationEndReason): void {
     if (this.closed) return;
-    this.closed = true;
-    this.onEnd?.(reason);
+    this.revoked = true;
+    this.close(reason);
+  }
+
+  protected override onClose(reason: PublicationEndReason): void {
+    if (this.revoked) this.onRevoked?.(reason);
+    else this.stream.detach(this, reason);
   }
 }
 
@@ -189,7 +203,7 @@ export interface StreamCounters {
   takeovers: number;
 }
 
-export class HubStream extends EventEmitter<StreamEvents> {
+export class HubStream extends EventEmitter<StreamEvents> implements Closable<ViewerCloseReason> {
   readonly app: string;
   readonly name: string;
   readonly key: string;
@@ -232,7 +246,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
   private readonly now: () => number;
   /** Publisher bytes per second, what a viewer must drain to keep up. */
   readonly ingestRate = new RateMeter(STREAM_RATE_WINDOW_MS, 10);
-  closed = false;
+  private readonly lifecycle = new LifecycleState<ViewerCloseReason>();
   readonly counters: StreamCounters = {
     bytesIn: 0,
     bytesOut: 0,
@@ -265,15 +279,23 @@ export class HubStream extends EventEmitter<StreamEvents> {
     return this.publisher !== undefined;
   }
 
+  get closed(): boolean {
+    return this.lifecycle.closed;
+  }
+
+  get closeReason(): ViewerCloseReason | undefined {
+    return this.lifecycle.closeReason;
+  }
+
   /** Attach a publisher. An existing one is ended with 'takeover' (the newer session always wins). */
   attach(info: PublisherInfo, onEnd?: (reason: PublicationEndReason) => void): Publication {
-    if (this.closed) throw new Error(`stream ${this.key} is closed`);
+    this.lifecycle.assertOpen(`stream ${this.key}`, 'publish again to open it anew');
     const next = new Publication(this, info, onEnd);
     const old = this.publisher;
     if (old) {
       this.flushNow();
       this.publisher = undefined;
-      old.end('takeover');
+      old.revoke('takeover');
       this.counters.takeovers++;
       this.emit('takeover', old, next);
       this.emit('unpublish', old, 'takeover');
@@ -328,7 +350,7 @@ export class HubStream extends EventEmitter<StreamEvents> {
     if (!pub) return false;
     this.flushNow();
     this.publisher = undefined;
-    pub.end(reason);
+    pub.revoke(reason);
     this.emit('unpublish', pub, reason);
     for (const tap of this.taps) tap.onUnpublish?.();
     this.scheduleEnd();
@@ -457,7 +479,9 @@ export class HubStream extends EventEmitter<StreamEvents> {
    * streams), otherwise it waits for the next keyframe.
    */
   addViewer(sink: ViewerSink, options: ViewerOptions): Viewer {
+    this.lifecycle.assertOpen(`stream ${this.key}`, 'play it again once it is live');
     const viewer = new Viewer(sink, options, performance.now());
+    viewer.release = (v, r) => this.releaseViewer(v, r);
     // Queued tags are already in the GOP cache: send them to the others first so the new viewer
     // does not get them twice.
     this.flushNow();
@@ -471,8 +495,13 @@ export class HubStream extends EventEmitter<StreamEvents> {
     return viewer;
   }
 
+  /** Same as viewer.close(reason). */
   removeViewer(viewer: Viewer, reason: ViewerCloseReason): void {
-    if (viewer.state === 'closed') return;
+    viewer.close(reason);
+  }
+
+  /** Called once by Viewer.close: the stream forgets the viewer. */
+  private releaseViewer(viewer: Viewer, reason: ViewerCloseReason): void {
     viewer.state = 'closed';
     this.viewers.delete(viewer);
     const cohort = viewer.cohort;
@@ -671,15 +700,15 @@ export class HubStream extends EventEmitter<StreamEvents> {
     if (this.publisher) {
       const pub = this.publisher;
       this.publisher = undefined;
-      pub.end(reason === 'shutdown' ? 'closed' : 'kicked');
+      pub.revoke(reason === 'shutdown' ? 'closed' : 'kicked');
       this.emit('unpublish', pub, 'closed');
     }
-    this.closed = true;
+    this.lifecycle.begin(reason);
     if (this.endTimer) clearTimeout(this.endTimer);
     for (const viewer of [...this.viewers]) this.removeViewer(viewer, reason);
     for (const tap of this.taps) tap.onClose?.();
     this.taps.clear();
-    this.emit('close');
+    this.emit('close', reason);
     this.onEmpty(this);
   }
 }

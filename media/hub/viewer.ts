@@ -1,3 +1,4 @@
+import { Lifecycle } from '../lifecycle.ts';
 import type { OutputFormat } from './output.ts';
 import { RateMeter } from './rate.ts';
 
@@ -54,7 +55,12 @@ export function cohortKey(format: OutputFormat, offset: number, rtmpStreamId: nu
 
 let nextViewerId = 1;
 
-export class Viewer {
+/**
+ * One viewer of a stream (media/lifecycle.ts): `close(reason)` ends it from either side — the
+ * server when its connection goes, the stream when it ends or drops a slow viewer. The stream
+ * forgets it and its sink is closed; 'close' fires with the reason.
+ */
+export class Viewer extends Lifecycle<ViewerCloseReason> {
   readonly id = nextViewerId++;
   readonly sink: ViewerSink;
   readonly format: OutputFormat;
@@ -64,6 +70,8 @@ export class Viewer {
   /** performance.now() at creation, for time-to-first-frame. */
   readonly createdAt: number;
   readonly joinedAtMs = Date.now();
+  /** @internal The stream's side of close (it forgets the viewer, then closes the sink). */
+  release: ((viewer: Viewer, reason: ViewerCloseReason) => void) | undefined;
   state: ViewerState = 'waiting';
   cohort: Cohort | undefined;
   /** Codec configuration generation this viewer last received (see HubStream.configVersion). */
@@ -82,12 +90,22 @@ export class Viewer {
   /** How fast the connection takes bytes: sent minus still buffered, per second. */
   readonly drain = new RateMeter(VIEWER_DRAIN_WINDOW_MS);
   constructor(sink: ViewerSink, options: ViewerOptions, now: number) {
+    super();
     this.sink = sink;
     this.format = options.format;
     this.protocol = options.protocol;
     this.rtmpStreamId = options.rtmpStreamId ?? 1;
     this.remote = options.remote;
     this.createdAt = now;
+  }
+
+  protected override onClose(reason: ViewerCloseReason): void {
+    if (this.release) {
+      this.release(this, reason);
+      return;
+    }
+    this.state = 'closed';
+    this.sink.close(reason);
   }
 
   send(buf: Buffer): void {
