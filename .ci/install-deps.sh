@@ -14,6 +14,10 @@ have promtool || need+=(prometheus)
 have chromium || need+=(chromium)
 have ip || need+=(iproute2)
 have protoc || need+=(protobuf-compiler)
+# test/image-build.test.ts builds and runs the real image without a Docker engine
+have buildah || need+=(buildah)
+have podman || need+=(podman)
+have mmdebstrap || need+=(mmdebstrap)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: all Debian packages present"

@@ -271,6 +271,8 @@ describe('container image', () => {
       assert.match(ignore, new RegExp(`^${x.replace('.', '\\.')}$`, 'm'));
   });
 
+  // `--help` returns before the roles' imports load; test/image.test.ts and image-build.test.ts
+  // start every role from the image's own files.
   it("the entrypoint's command line runs", () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'cli', 'main.ts'), 'edge', '--help'], {
       encoding: 'utf8',
