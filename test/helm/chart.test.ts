@@ -249,7 +249,8 @@ describe('helm chart', { timeout: 120_000 }, () => {
 describe('container image', () => {
   const dockerfile = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
   it('Dockerfile: pinned Node 24 slim, deps before sources, npm ci --omit=dev, non-root, entrypoint, ports match the chart', () => {
-    assert.match(dockerfile, /^FROM node:24-slim$/m);
+    assert.match(dockerfile, /^ARG BASE=node:24-slim$/m);
+    assert.match(dockerfile, /^FROM \$\{BASE\}$/m);
     const lines = dockerfile.split('\n');
     const pkgCopy = lines.findIndex((l) => /^COPY package\.json package-lock\.json/.test(l));
     const srcCopy = lines.findIndex((l) => /^COPY (media|core|cli)/.test(l));
