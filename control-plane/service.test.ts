@@ -81,8 +81,12 @@ describe('ControlService', () => {
     );
     assert.deepEqual(res.channel.failover, { autoRevert: true, revertAfterMs: 5000, noMediaTimeoutMs: 2000 });
     await assert.rejects(s.createChannel('live', 'news'), { code: 'RC_CONFLICT' });
-    await assert.rejects(s.createChannel('live', 'bad name'), { code: 'RC_BAD_REQUEST' });
-    await assert.rejects(s.createChannel('live', 'news~backup'), { code: 'RC_BAD_REQUEST' });
+    await assert.rejects(s.createChannel('live', 'bad name'), { code: 'RC_NAME_INVALID' });
+    await assert.rejects(s.createChannel('live', 'news~backup'), { code: 'RC_NAME_INVALID' });
+    await assert.rejects(s.createChannel('../../etc', 'x'), { code: 'RC_NAME_INVALID' });
+    await assert.rejects(s.getChannel('live', '..'), { code: 'RC_NAME_INVALID' });
+    await assert.rejects(s.getStream('a/../b', 'x'), { code: 'RC_NAME_INVALID' });
+    await assert.rejects(s.kick('live', '.', undefined, 'test'), { code: 'RC_NAME_INVALID' });
     await assert.rejects(s.createChannel('live', 'x', { failover: { revertAfterMs: 5 } }), {
       code: 'RC_BAD_REQUEST',
     });

@@ -4,7 +4,7 @@
  * registry is the only state, so any replica can serve any call.
  */
 import { RelaycastError } from '../core/errors.ts';
-import { validateStreamName } from '../core/names.ts';
+import { validateAppName, validateStreamId, validateStreamName } from '../core/names.ts';
 import { generateStreamKey, hashStreamKey } from '../core/registry/keys.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
@@ -149,6 +149,7 @@ export class ControlService {
   }
 
   private async mustChannel(app: string, name: string): Promise<ChannelRecord> {
+    validateStreamId(app, name);
     const rec = await this.reg(() => this.registry.getChannel(app, name));
     if (!rec)
       throw new RelaycastError(
@@ -163,11 +164,7 @@ export class ControlService {
     name: string,
     opts: { backup?: boolean; failover?: Partial<FailoverPolicy> } = {},
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
-    try {
-      validateStreamName(app, name);
-    } catch (err) {
-      throw new RelaycastError('RC_BAD_REQUEST', (err as Error).message);
-    }
+    validateStreamName(app, name);
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
     const rec: ChannelRecord = {
@@ -189,6 +186,7 @@ export class ControlService {
 
   /** Channels in the registry, and those of the YAML config that the registry does not shadow. */
   async listChannels(app?: string): Promise<ChannelView[]> {
+    if (app) validateAppName(app);
     const all = await this.reg(() => this.registry.listChannels());
     const stored = new Set(all.map((c) => `${c.app}/${c.name}`));
     const views = await Promise.all([
@@ -201,6 +199,7 @@ export class ControlService {
   }
 
   async getChannel(app: string, name: string): Promise<ChannelView> {
+    validateStreamId(app, name);
     const rec = await this.reg(() => this.registry.getChannel(app, name));
     if (rec) return this.view(rec);
     const fromConfig = this.configChannels.find((c) => c.app === app && c.name === name);
@@ -210,6 +209,7 @@ export class ControlService {
 
   /** Tells origins to disconnect the stream's publishers; returns how many were live. */
   async kick(app: string, name: string, role: PublisherRole | undefined, reason: string): Promise<number> {
+    validateStreamId(app, name);
     const roles: PublisherRole[] = role ? [role] : ['primary', 'backup'];
     let live = 0;
     for (const r of roles) {
@@ -284,6 +284,7 @@ export class ControlService {
     reason = 'manual',
     force = false,
   ): Promise<{ activeRole: PublisherRole; route: Route | undefined }> {
+    validateStreamId(app, name);
     if (!this.switching)
       throw new RelaycastError(
         'RC_FAILED_PRECONDITION',
@@ -332,6 +333,7 @@ export class ControlService {
   }
 
   async listStreams(app?: string): Promise<StreamView[]> {
+    if (app) validateAppName(app);
     const [records, channels] = await Promise.all([
       this.reg(() => this.registry.listStreams()),
       this.reg(() => this.registry.listChannels()),
@@ -354,6 +356,7 @@ export class ControlService {
   }
 
   async getStream(app: string, name: string): Promise<StreamView> {
+    validateStreamId(app, name);
     const [primary, backup, channel] = await Promise.all([
       this.reg(() => this.registry.getStream(app, name, 'primary')),
       this.reg(() => this.registry.getStream(app, name, 'backup')),

@@ -6,6 +6,7 @@ import type { MediaErrorCode } from '../media/errors.ts';
 
 export type RelaycastErrorCode =
   | 'RC_CONFIG_INVALID'
+  | 'RC_NAME_INVALID'
   | 'RC_PORT_IN_USE'
   | 'RC_PUBLISH_KEY_INVALID'
   | 'RC_PUBLISH_RATE_LIMITED'
@@ -68,6 +69,7 @@ const BAD_MEDIA: ErrorStatus = { http: 400, grpc: 'INVALID_ARGUMENT' };
  */
 export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]: ErrorStatus } = {
   RC_CONFIG_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_NAME_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_PORT_IN_USE: { http: 500, grpc: 'UNAVAILABLE' },
   RC_PUBLISH_KEY_INVALID: { http: 403, grpc: 'PERMISSION_DENIED' },
   RC_PUBLISH_RATE_LIMITED: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },

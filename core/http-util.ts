@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RelaycastError } from './errors.ts';
+import { validateStreamId } from './names.ts';
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -89,13 +91,22 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/** `/live/test.flv` → { app: 'live', name: 'test', ext: 'flv' }; app may contain slashes. */
+/**
+ * `/live/test.flv` → { app: 'live', name: 'test', ext: 'flv' }; app may contain slashes. Undefined
+ * when the path has another shape; RC_NAME_INVALID (core/names.ts) when the decoded app or name
+ * breaks the name rule, so a `..` (also as `%2e%2e`) never reaches a lookup or a file path.
+ */
 export function parseStreamPath(pathname: string): { app: string; name: string; ext: string } | undefined {
   const m = /^\/(.+)\/([^/]+)\.([a-z0-9]+)$/.exec(pathname);
   if (!m) return undefined;
+  let app: string;
+  let name: string;
   try {
-    return { app: decodeURIComponent(m[1]!), name: decodeURIComponent(m[2]!), ext: m[3]! };
+    app = decodeURIComponent(m[1]!);
+    name = decodeURIComponent(m[2]!);
   } catch {
-    return undefined;
+    throw new RelaycastError('RC_NAME_INVALID', 'the path is not valid percent-encoding');
   }
+  validateStreamId(app, name);
+  return { app, name, ext: m[3]! };
 }

@@ -100,7 +100,14 @@ export class InternalHttpServer {
       sendJson(res, 200, { streams: list });
       return;
     }
-    const target = parseStreamPath(url.pathname);
+    let target: ReturnType<typeof parseStreamPath>;
+    try {
+      target = parseStreamPath(url.pathname);
+    } catch (err) {
+      const { code, http } = errorStatus(err);
+      sendError(res, http, code, (err as Error).message);
+      return;
+    }
     if (!target) {
       sendError(res, 404, 'RC_NOT_FOUND', 'internal URLs are /<app>/<name>.flv|.m3u8|.ts');
       return;

@@ -8,11 +8,12 @@ import { serveFlv } from '../core/http-flv.ts';
 import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { validateStreamId } from '../core/names.ts';
 import { ConnectionLimiter, listenOn } from '../core/net-limits.ts';
 import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
 import type { HlsSource, StreamSource } from '../core/sources.ts';
 import type { HubStream } from '../media/hub/stream.ts';
-import { renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
+import { PAGE_CSP, renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
 
 export interface ViewerHttpOptions {
   host: string;
@@ -114,6 +115,8 @@ export class ViewerHttpServer {
       const streams = await this.options.listStreams();
       sendText(res, 200, renderIndexPage(streams), 'text/html; charset=utf-8', {
         'Cache-Control': 'no-cache',
+        'Content-Security-Policy': PAGE_CSP,
+        'X-Content-Type-Options': 'nosniff',
       });
       return;
     }
@@ -124,10 +127,25 @@ export class ViewerHttpServer {
         sendError(res, 404, 'RC_NOT_FOUND', 'player URLs look like /play/<app>/<name>');
         return;
       }
-      const app = decodeURIComponent(rest.slice(0, slash));
-      const name = decodeURIComponent(rest.slice(slash + 1));
+      let app: string;
+      let name: string;
+      try {
+        app = decodeURIComponent(rest.slice(0, slash));
+        name = decodeURIComponent(rest.slice(slash + 1));
+        validateStreamId(app, name);
+      } catch (err) {
+        sendError(
+          res,
+          400,
+          'RC_NAME_INVALID',
+          err instanceof RelaycastError ? err.message : 'the path is not valid percent-encoding',
+        );
+        return;
+      }
       sendText(res, 200, renderPlayerPage(app, name, url.search), 'text/html; charset=utf-8', {
         'Cache-Control': 'no-cache',
+        'Content-Security-Policy': PAGE_CSP,
+        'X-Content-Type-Options': 'nosniff',
       });
       return;
     }
@@ -135,12 +153,12 @@ export class ViewerHttpServer {
       servePlayerAsset(path.slice('/_player/'.length), req, res);
       return;
     }
-    const target = parseStreamPath(path);
-    if (!target) {
-      sendError(res, 404, 'RC_NOT_FOUND', 'not found; play URLs are /<app>/<name>.flv or .m3u8', true);
-      return;
-    }
     try {
+      const target = parseStreamPath(path);
+      if (!target) {
+        sendError(res, 404, 'RC_NOT_FOUND', 'not found; play URLs are /<app>/<name>.flv or .m3u8', true);
+        return;
+      }
       if (target.ext === 'flv') await this.serveFlv(req, res, target.app, target.name, url.searchParams);
       else if (target.ext === 'm3u8')
         await this.servePlaylist(req, res, target.app, target.name, url.searchParams);

@@ -12,6 +12,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { resolveUnder } from '../core/paths.ts';
 import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
 import { renderMediaPlaylist } from '../media/hls/playlist.ts';
 import { type HlsSegment, HlsSegmenter } from '../media/hls/segmenter.ts';
@@ -120,7 +121,7 @@ export class HlsPackager implements HlsSource {
     if (this.streams.get(key) !== pkg) return;
     this.streams.delete(key);
     for (const w of pkg.waiters.splice(0)) w();
-    if (this.options.dir) rmSync(join(this.options.dir, pkg.app, pkg.name), { recursive: true, force: true });
+    if (this.options.dir) rmSync(this.streamDir(this.options.dir, pkg), { recursive: true, force: true });
   }
 
   private onSegment(pkg: Packaged, seg: HlsSegment | undefined): void {
@@ -130,7 +131,7 @@ export class HlsPackager implements HlsSource {
     for (const w of pkg.waiters.splice(0)) w();
     if (this.options.dir) {
       try {
-        const dir = join(this.options.dir, pkg.app, pkg.name);
+        const dir = this.streamDir(this.options.dir, pkg);
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, `${pkg.name}-${seg.sequence}.ts`), seg.data);
         this.writePlaylist(pkg);
@@ -140,9 +141,14 @@ export class HlsPackager implements HlsSource {
     }
   }
 
+  /** The stream's folder under --hls-dir; never the root itself or anything outside it. */
+  private streamDir(root: string, pkg: Packaged): string {
+    return resolveUnder(root, pkg.app, pkg.name);
+  }
+
   private writePlaylist(pkg: Packaged): void {
     if (!this.options.dir) return;
-    const dir = join(this.options.dir, pkg.app, pkg.name);
+    const dir = this.streamDir(this.options.dir, pkg);
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.${pkg.name}.m3u8.tmp`);
     writeFileSync(tmp, this.render(pkg, ''));

@@ -27,6 +27,7 @@ import * as M from '../../media/rtmp/messages.ts';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../../media/tag.ts';
 import { errorCode, RelaycastError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { validateAppName, validateStreamId } from '../names.ts';
 
 /** Window acknowledgement size we announce (RTMP spec 5.4.4), as SRS and nginx-rtmp do. */
 const WINDOW_ACK_SIZE = 2_500_000;
@@ -371,6 +372,9 @@ export class RtmpSession {
     }
     let pub: Publication;
     try {
+      // the app reaches stream keys and --hls-dir paths; the stream name may be a secret key,
+      // which the publish handler maps to a channel name it validates
+      validateAppName(this.app);
       pub = await this.handlers.publish(
         { app: this.app, streamName, query, remote: this.remote, tcUrl: this.tcUrl },
         (reason) => this.onPublicationEnded(reason),
@@ -378,9 +382,12 @@ export class RtmpSession {
     } catch (err) {
       const code = errorCode(err);
       const statusCode =
-        code === 'RC_PUBLISH_KEY_INVALID' ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Denied';
+        code === 'RC_PUBLISH_KEY_INVALID' || code === 'RC_NAME_INVALID'
+          ? 'NetStream.Publish.BadName'
+          : 'NetStream.Publish.Denied';
       // the publish handler (the origin) logs the refusal once, naming the stream
-      this.log.debug({ app: this.app, code }, 'publish handler refused the stream');
+      if (code === 'RC_NAME_INVALID') this.log.info({ code, err: (err as Error).message }, 'publish refused');
+      else this.log.debug({ app: this.app, code }, 'publish handler refused the stream');
       this.send(onStatus(streamId, 'error', statusCode, `${(err as Error).message} (${code})`));
       // Give the client a moment to read the status before the socket goes.
       setTimeout(() => this.close('publish refused'), 100).unref();
@@ -467,6 +474,7 @@ export class RtmpSession {
     }
     let stream: HubStream;
     try {
+      validateStreamId(this.app, name);
       stream = await this.handlers.play({ app: this.app, name, query, remote: this.remote });
     } catch (err) {
       const code = errorCode(err);
