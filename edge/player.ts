@@ -15,15 +15,28 @@ function distFile(pkg: string, file: string): string {
   return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', file);
 }
 
-const ASSETS: Record<string, { path: () => string; type: string }> = {
+type Asset = { type: string } & ({ path: () => string } | { text: () => string });
+
+const ASSETS: Record<string, Asset> = {
+  'player.js': { text: () => PLAYER_JS, type: 'text/javascript; charset=utf-8' },
   'mpegts.js': { path: () => distFile('mpegts.js', 'mpegts.js'), type: 'text/javascript; charset=utf-8' },
   'hls.min.js': { path: () => distFile('hls.js', 'hls.min.js'), type: 'text/javascript; charset=utf-8' },
 };
 
 export function servePlayerAsset(file: string, req: IncomingMessage, res: ServerResponse): void {
-  const asset = ASSETS[file];
+  const asset = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
   if (!asset) {
     sendError(res, 404, 'RC_NOT_FOUND', 'no such player asset');
+    return;
+  }
+  if ('text' in asset) {
+    const body = Buffer.from(asset.text());
+    res.writeHead(200, {
+      'Content-Type': asset.type,
+      'Content-Length': body.length,
+      'Cache-Control': 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
   const path = asset.path();
@@ -63,40 +76,18 @@ ${streams.length ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n
 }
 
 /** The page plays HTTP-FLV with mpegts.js or HLS with hls.js (native HLS where the browser has it). */
-export function renderPlayerPage(app: string, name: string, search: string): string {
-  const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
-  const cfg = JSON.stringify({
-    flv: `${path}.flv${search}`,
-    hls: `${path}.m3u8${search}`,
-    name: `${app}/${name}`,
-  });
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${app}/${name}`)} — relaycast</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px system-ui,sans-serif;margin:0;background:#111;color:#eee}
-main{max-width:1100px;margin:0 auto;padding:1em}
-video{width:100%;background:#000;aspect-ratio:16/9}
-.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap;margin:.6em 0}
-button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:pointer}
-button[aria-pressed=true]{background:#2a6;border-color:#2a6}
-#stats span{margin-right:1.2em}
-#err{color:#f66}
-</style></head><body><main>
-<h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
-<video id="video" controls autoplay muted playsinline></video>
-<div class="bar">
- <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
- <button id="btn-hls" aria-pressed="false">HLS</button>
- <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
-</div>
-<div id="err" role="alert"></div>
-</main>
-<script src="/_player/mpegts.js"></script>
-<script src="/_player/hls.min.js"></script>
-<script>
-(function(){
-  var cfg = ${cfg};
+/**
+ * Content-Security-Policy of the player and index pages: scripts only from relaycast itself (the
+ * players and player.js, no inline script), media and workers from blob: (MSE), no plug-ins, no
+ * framing by other sites.
+ */
+export const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'";
+
+/** The player page's script: reads its URLs from #player's data attributes. */
+const PLAYER_JS = `(function(){
+  var main = document.getElementById('player');
+  var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, name: main.dataset.name };
   var video = document.getElementById('video');
   var player = null, mode = null, stalls = 0, errors = [];
   window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, errors: errors };
@@ -143,7 +134,38 @@ button[aria-pressed=true]{background:#2a6;border-color:#2a6}
   var wanted = new URLSearchParams(location.search).get('mode');
   start(wanted === 'hls' ? 'hls' : wanted === 'flv' ? 'flv' : (window.MediaSource ? 'flv' : 'hls'));
 })();
-</script>
+`;
+
+export function renderPlayerPage(app: string, name: string, search: string): string {
+  const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
+  // Everything from the request reaches the page as escaped attribute text; no inline script
+  // exists, so the CSP below can forbid inline scripts altogether.
+  const attr = (v: string) => escapeHtml(v);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${app}/${name}`)} — relaycast</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px system-ui,sans-serif;margin:0;background:#111;color:#eee}
+main{max-width:1100px;margin:0 auto;padding:1em}
+video{width:100%;background:#000;aspect-ratio:16/9}
+.bar{display:flex;gap:1em;align-items:center;flex-wrap:wrap;margin:.6em 0}
+button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:pointer}
+button[aria-pressed=true]{background:#2a6;border-color:#2a6}
+#stats span{margin-right:1.2em}
+#err{color:#f66}
+</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}" data-name="${attr(`${app}/${name}`)}">
+<h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
+<video id="video" controls autoplay muted playsinline></video>
+<div class="bar">
+ <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
+ <button id="btn-hls" aria-pressed="false">HLS</button>
+ <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
+</div>
+<div id="err" role="alert"></div>
+</main>
+<script src="/_player/mpegts.js"></script>
+<script src="/_player/hls.min.js"></script>
+<script src="/_player/player.js"></script>
 </body></html>
 `;
 }
