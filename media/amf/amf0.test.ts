@@ -121,3 +121,60 @@ describe('AMF0', () => {
     assert.deepEqual(decodeAmf0(hex('11 0a 13 01 03 77 05 4004000000000000')), [{ w: 2.5 }]);
   });
 });
+
+describe('AMF0/AMF3: hostile shapes', () => {
+  const key = (k: string) => {
+    const b = Buffer.alloc(2 + k.length);
+    b.writeUInt16BE(k.length, 0);
+    b.write(k, 2, 'latin1');
+    return b;
+  };
+  const num = (n: number) => {
+    const b = Buffer.alloc(9);
+    b[0] = 0x00;
+    b.writeDoubleBE(n, 1);
+    return b;
+  };
+  const END = Buffer.from([0x00, 0x00, 0x09]);
+
+  it('a "__proto__" member is an own property and never sets the prototype', () => {
+    // object { __proto__: { polluted: 1 } }
+    const inner = Buffer.concat([Buffer.from([0x03]), key('polluted'), num(1), END]);
+    const buf = Buffer.concat([Buffer.from([0x03]), key('__proto__'), inner, END]);
+    const [obj] = decodeAmf0(buf) as [Record<string, unknown>];
+    assert.equal(Object.getPrototypeOf(obj), Object.prototype);
+    assert.equal((obj as { polluted?: unknown }).polluted, undefined, 'nothing inherited');
+    assert.ok(Object.hasOwn(obj, '__proto__'));
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined, 'Object.prototype untouched');
+  });
+
+  it('an object that references itself is refused (no cycle reaches encoders or logs)', () => {
+    // object { self: reference 0 } — reference 0 is the object being read
+    const buf = Buffer.concat([Buffer.from([0x03]), key('self'), Buffer.from([0x07, 0x00, 0x00]), END]);
+    assert.throws(
+      () => decodeAmf0(buf),
+      (err: unknown) => err instanceof MediaError && err.code === 'RC_AMF_BAD_REFERENCE',
+    );
+    // a strict array holding a reference to itself
+    const arr = Buffer.from([0x0a, 0, 0, 0, 1, 0x07, 0x00, 0x00]);
+    assert.throws(() => decodeAmf0(arr), { code: 'RC_AMF_BAD_REFERENCE' });
+  });
+
+  it('a reference to a finished sibling still works (shared, not cyclic)', () => {
+    const a = Buffer.concat([Buffer.from([0x03]), key('x'), num(1), END]);
+    const [first, second] = decodeAmf0(Buffer.concat([a, Buffer.from([0x07, 0x00, 0x00])]));
+    assert.equal(first, second);
+  });
+
+  it('AMF3: a dynamic object that references itself is refused; __proto__ is an own member', () => {
+    // AMF0 avmplus marker 0x11, AMF3 object 0x0a, traits inline dynamic with 0 sealed: U29 = 0b1011
+    // class name "" (0x01), member "self" (U29 (4<<1)|1 = 0x09), value object ref 0 (U29 0 -> 0x00),
+    // end of dynamic members (empty string 0x01)
+    const selfRef = Buffer.from([0x11, 0x0a, 0x0b, 0x01, 0x09, ...Buffer.from('self'), 0x0a, 0x00, 0x01]);
+    assert.throws(() => decodeAmf0(selfRef), { code: 'RC_AMF_BAD_REFERENCE' });
+    const proto = Buffer.from([0x11, 0x0a, 0x0b, 0x01, 0x13, ...Buffer.from('__proto__'), 0x04, 0x05, 0x01]);
+    const [obj] = decodeAmf0(proto) as [Record<string, unknown>];
+    assert.equal(Object.getPrototypeOf(obj), Object.prototype);
+    assert.equal(Object.getOwnPropertyDescriptor(obj, '__proto__')?.value, 5);
+  });
+});

@@ -51,6 +51,8 @@ class Reader {
   pos: number;
   readonly limits: AmfLimits;
   readonly refs: AmfValue[] = [];
+  /** Objects still being read: a reference to one would make a cycle. */
+  readonly open = new Set<AmfValue>();
   constructor(buf: Buffer, pos: number, limits: AmfLimits) {
     this.buf = buf;
     this.pos = pos;
@@ -98,6 +100,14 @@ class Reader {
   }
 }
 
+/**
+ * Sets a decoded member as an own data property. Plain assignment of the key `__proto__` would set
+ * the object's prototype instead (a peer could then make onMetaData inherit anything).
+ */
+export function setMember(target: AmfObject, key: string, value: AmfValue): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function readProperties(r: Reader, target: AmfObject, depth: number): void {
   // AMF0 2.5: UTF-8 key / value pairs until an empty key followed by object-end (0x00 0x00 0x09)
   let items = 0;
@@ -111,7 +121,7 @@ function readProperties(r: Reader, target: AmfObject, depth: number): void {
     }
     if (++items > r.limits.maxItems) throw new MediaError('RC_AMF_TOO_LONG', 'AMF0: too many object members');
     // Some encoders terminate ECMA arrays without the empty key; tolerate a bare object-end.
-    target[key] = readValue(r, depth + 1);
+    setMember(target, key, readValue(r, depth + 1));
   }
 }
 
@@ -134,7 +144,9 @@ function readValue(r: Reader, depth: number): AmfValue {
       if (marker === TYPED_OBJECT) r.utf8(r.u16()); // class name, dropped
       const obj: AmfObject = {};
       r.refs.push(obj);
+      r.open.add(obj);
       readProperties(r, obj, depth);
+      r.open.delete(obj);
       return obj;
     }
     case ECMA_ARRAY: {
@@ -145,7 +157,9 @@ function readValue(r: Reader, depth: number): AmfValue {
       r.refs.push(obj);
       // Some writers omit the terminator when count is exact and the buffer ends.
       if (r.pos + 3 > r.buf.length && r.pos === r.buf.length) return obj;
+      r.open.add(obj);
       readProperties(r, obj, depth);
+      r.open.delete(obj);
       return obj;
     }
     case STRICT_ARRAY: {
@@ -155,7 +169,9 @@ function readValue(r: Reader, depth: number): AmfValue {
       r.need(count); // every element takes at least one byte
       const arr: AmfValue[] = [];
       r.refs.push(arr);
+      r.open.add(arr);
       for (let i = 0; i < count; i++) arr.push(readValue(r, depth + 1));
+      r.open.delete(arr);
       return arr;
     }
     case DATE: {
@@ -172,6 +188,10 @@ function readValue(r: Reader, depth: number): AmfValue {
       const idx = r.u16();
       if (idx >= r.refs.length)
         throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF0: reference ${idx} to unknown object`);
+      // Values are trees: a reference to an object that contains it would make a cycle that
+      // breaks every consumer (encoders, JSON logs) with unbounded recursion.
+      if (r.open.has(r.refs[idx]))
+        throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF0: reference ${idx} points into itself`);
       return r.refs[idx];
     }
     case AVMPLUS_OBJECT: {

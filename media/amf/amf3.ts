@@ -3,7 +3,7 @@
  * avmplus-object marker. Reference tables for strings, objects and traits (spec 2.2, 3.x).
  */
 import { MediaError } from '../errors.ts';
-import type { AmfLimits, AmfObject, AmfValue } from './amf0.ts';
+import { type AmfLimits, type AmfObject, type AmfValue, setMember } from './amf0.ts';
 
 interface Traits {
   className: string;
@@ -18,6 +18,8 @@ class Reader3 {
   readonly limits: AmfLimits;
   readonly strings: string[] = [];
   readonly objects: AmfValue[] = [];
+  /** Arrays and objects still being read: a reference to one would make a cycle. */
+  readonly open = new Set<AmfValue>();
   readonly traits: Traits[] = [];
   constructor(buf: Buffer, pos: number, limits: AmfLimits) {
     this.buf = buf;
@@ -72,6 +74,8 @@ class Reader3 {
     const idx = h >> 1;
     if (idx >= this.objects.length)
       throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF3: object reference ${idx}`);
+    if (this.open.has(this.objects[idx]))
+      throw new MediaError('RC_AMF_BAD_REFERENCE', `AMF3: object reference ${idx} points into itself`);
     return this.objects[idx];
   }
 }
@@ -125,6 +129,7 @@ function value(r: Reader3, depth: number): AmfValue {
       const placeholder: AmfValue[] = [];
       const slot = r.objects.length;
       r.objects.push(placeholder);
+      r.open.add(placeholder);
       let items = 0;
       for (;;) {
         const key = r.string();
@@ -132,10 +137,11 @@ function value(r: Reader3, depth: number): AmfValue {
         if (++items > r.limits.maxItems)
           throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many array members');
         hasAssoc = true;
-        assoc[key] = value(r, depth + 1);
+        setMember(assoc, key, value(r, depth + 1));
       }
       r.need(dense);
       for (let i = 0; i < dense; i++) placeholder.push(value(r, depth + 1));
+      r.open.delete(placeholder);
       if (hasAssoc && dense === 0) {
         r.objects[slot] = assoc;
         return assoc;
@@ -163,7 +169,8 @@ function value(r: Reader3, depth: number): AmfValue {
       }
       const obj: AmfObject = {};
       r.objects.push(obj);
-      for (const k of traits.sealed) obj[k] = value(r, depth + 1);
+      r.open.add(obj);
+      for (const k of traits.sealed) setMember(obj, k, value(r, depth + 1));
       if (traits.dynamic) {
         let items = 0;
         for (;;) {
@@ -171,9 +178,10 @@ function value(r: Reader3, depth: number): AmfValue {
           if (key === '') break;
           if (++items > r.limits.maxItems)
             throw new MediaError('RC_AMF_TOO_LONG', 'AMF3: too many dynamic members');
-          obj[key] = value(r, depth + 1);
+          setMember(obj, key, value(r, depth + 1));
         }
       }
+      r.open.delete(obj);
       return obj;
     }
     case 0x0c: {
