@@ -27,7 +27,15 @@ export type MediaErrorCode =
   | 'RC_CODEC_INVALID'
   | 'RC_CODEC_UNSUPPORTED'
   // MPEG-TS / HLS
-  | 'RC_TS_INVALID_INPUT';
+  | 'RC_TS_INVALID_INPUT'
+  // MPEG-TS demuxer (ingest): every one is counted per source, none stops the stream
+  | 'RC_TS_SYNC_LOST'
+  | 'RC_TS_CC_ERROR'
+  | 'RC_TS_PES_INVALID'
+  | 'RC_TS_PSI_INVALID'
+  | 'RC_TS_PROGRAM_NOT_FOUND'
+  | 'RC_TS_CODEC_UNSUPPORTED'
+  | 'RC_TS_TIMESTAMP_JUMP';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;
