@@ -21,7 +21,13 @@ export type RelaycastErrorCode =
   | 'RC_BAD_REQUEST'
   | 'RC_CONFLICT'
   | 'RC_FAILED_PRECONDITION'
-  | 'RC_INTERNAL';
+  | 'RC_INTERNAL'
+  // channel sources (MPEG-TS over UDP/RTP)
+  | 'RC_SOURCE_URL_INVALID'
+  | 'RC_SOURCE_BIND_FAILED'
+  | 'RC_SOURCE_CLOSED'
+  | 'RC_SOURCE_FLOOD'
+  | 'RC_SOURCE_SILENT';
 
 export class RelaycastError extends Error {
   readonly code: RelaycastErrorCode;
