@@ -269,7 +269,10 @@ export class TsDemuxer {
           this.sections.delete(pid);
         }
       }
-      if (!last) this.lastPacket.set(pid, (last = Buffer.allocUnsafe(PACKET)));
+      if (!last) {
+        last = Buffer.allocUnsafe(PACKET);
+        this.lastPacket.set(pid, last);
+      }
       p.copy(last);
     }
     if (!(afc & 1) || payloadStart >= PACKET) return;
