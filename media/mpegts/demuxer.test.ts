@@ -203,6 +203,16 @@ describe('TsDemuxer: timestamps', () => {
     for (let i = 2; i < tags.length; i++) assert.equal(tags[i]!.timestamp - tags[i - 1]!.timestamp, 40);
   });
 
+  it('treats an encoder restarted a few seconds in (3 s back) as a discontinuity, not a stall', () => {
+    const d = new TsDemuxer();
+    const first = demuxAll([muxedH264Aac(4000)], d).filter((t) => t.type === TAG_VIDEO);
+    const second = demuxAll([muxedH264Aac(1000)], d).filter((t) => t.type === TAG_VIDEO);
+    assert.equal(d.stats.discontinuities, 1);
+    const gap = second[1]!.timestamp - first.at(-1)!.timestamp;
+    assert.ok(gap > 0 && gap <= 100, `gap ${gap} ms`); // about a frame, not 3 s back nor a stall
+    for (let i = 2; i < second.length; i++) assert.equal(second[i]!.timestamp - second[i - 1]!.timestamp, 40);
+  });
+
   it('continues the timeline across a source restart with new timestamps (backwards and forwards)', () => {
     const d = new TsDemuxer();
     const first = demuxAll([muxedH264Aac(50_000)], d);

@@ -8,7 +8,7 @@
  * PES (maxPesBytes) per elementary stream are held.
  *
  * Timestamps: PTS/DTS are 33-bit 90 kHz values; they are unwrapped against the program's last DTS,
- * and a jump beyond ±jumpToleranceMs (a source restart, a splice, PCR discontinuity_indicator) is
+ * and a jump beyond jumpToleranceMs forwards or backwardToleranceMs backwards (a source restart, a splice, PCR discontinuity_indicator) is
  * a discontinuity: the timeline continues from where it was, so the output never goes backwards.
  */
 import { MediaError, type MediaErrorCode } from '../errors.ts';
@@ -36,8 +36,14 @@ export interface TsDemuxerOptions {
   programNumber?: number;
   /** A PES larger than this is dropped (a PES error). Default 4 MiB. */
   maxPesBytes?: number;
-  /** A timestamp jump larger than this (either way) is a discontinuity. Default 10 000 ms. */
+  /** A forward timestamp jump larger than this is a discontinuity. Default 10 000 ms. */
   jumpToleranceMs?: number;
+  /**
+   * A backward step larger than this is a discontinuity (an encoder restarted a few seconds in).
+   * Audio and video DTS interleave within the muxer's max delay (0.7 s in ffmpeg), so it stays
+   * above that. Default 2000 ms.
+   */
+  backwardToleranceMs?: number;
 }
 
 export interface TsDemuxerStats {
@@ -122,6 +128,7 @@ export class TsDemuxer {
   private readonly programNumber: number | undefined;
   private readonly maxPesBytes: number;
   private readonly jumpTolerance90k: number;
+  private readonly backwardTolerance90k: number;
   private pending: Buffer | undefined;
   private inSync = false;
   /** Last payload packet of each PID we use: its continuity_counter, and to recognise a duplicate. */
@@ -146,6 +153,7 @@ export class TsDemuxer {
     this.programNumber = options?.programNumber;
     this.maxPesBytes = options?.maxPesBytes ?? 4 * 1024 * 1024;
     this.jumpTolerance90k = (options?.jumpToleranceMs ?? 10_000) * 90;
+    this.backwardTolerance90k = (options?.backwardToleranceMs ?? 2000) * 90;
   }
 
   /** The selected program as the last PAT/PMT described it. */
@@ -550,7 +558,7 @@ export class TsDemuxer {
       let delta = (raw - (this.lastExt % WRAP_33) + WRAP_33) % WRAP_33;
       if (delta >= HALF_WRAP) delta -= WRAP_33;
       ext = this.lastExt + delta;
-      if (this.discontinuityPending || Math.abs(delta) > this.jumpTolerance90k) {
+      if (this.discontinuityPending || delta > this.jumpTolerance90k || -delta > this.backwardTolerance90k) {
         this.stats.discontinuities++;
         if (!this.discontinuityPending)
           this.problem(

@@ -4,9 +4,12 @@
  * - H.265 Annex B → Enhanced RTMP 'hvc1' frames + HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1)
  * - AAC in ADTS (ISO/IEC 13818-7 6.2) → raw AAC frames + AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1)
  * - MPEG-1/2 audio layers I–III (ISO/IEC 11172-3, 13818-3) → FLV SoundFormat 2, one frame per tag.
- *   FLV has no MP2 id: like the ffmpeg FLV demuxer reads it (SoundFormat 2 → an MPEG-audio parser
- *   that reports the layer it finds), layer II frames travel as SoundFormat 2 unchanged; ffprobe and
- *   ffmpeg then report "mp2". Flash-era players would not decode them; nothing is transcoded.
+ *   FLV has no MP2 id. ffmpeg's FLV muxer refuses MP2 outright; its FLV demuxer, given SoundFormat 2
+ *   frames of layer II, detects mp2 but then opens a new audio stream for every tag (its codec check
+ *   expects mp3), so ffmpeg-based FLV players mishandle it. We still carry MP2 unchanged as SoundFormat
+ *   2 (no transcoding, ever): it is how the hub holds MPEG audio, and the HLS packager writes it back
+ *   as MPEG-TS stream_type 0x03/0x04, which every player reads. For MP2 channels, HLS is the output
+ *   to give viewers; HTTP-FLV/RTMP carry it for players that look at the frame headers.
  * Each converter throws MediaError on a payload it cannot use; the demuxer counts it and goes on.
  */
 import { BitReader, unescapeRbsp } from '../codec/bits.ts';
