@@ -8,6 +8,7 @@ import { startControlPlane } from '../control-plane/control-plane.ts';
 import { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
+import { errorCode } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -23,6 +24,7 @@ import { OriginCluster } from '../origin/cluster.ts';
 import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
+import { SourceManager } from '../origin/sources/manager.ts';
 import { registerStreamRoutes } from './routes.ts';
 import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
@@ -194,6 +196,23 @@ export async function startAll(
   };
   const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
+  // Channel sources (`sources:` in the YAML file): received here and live at once under <app>/<name>.
+  const sources = new SourceManager(hub, log, {
+    registry: metrics.registry,
+    defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+  });
+  admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
+  for (const s of config.sources) {
+    try {
+      await sources.set({ ...s, interfaceAddress: s.interfaceAddress ?? config.sourceInterface });
+    } catch (err) {
+      // one unreachable group or busy port must not keep the other channels down
+      log.error(
+        { err, code: errorCode(err), stream: `${s.app}/${s.name}` },
+        'channel source could not start',
+      );
+    }
+  }
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
@@ -210,6 +229,7 @@ export async function startAll(
     },
     viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
     async close() {
+      sources.close();
       cluster.close();
       stats.close();
       hub.close();

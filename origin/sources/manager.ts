@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.ts';
 import { METRIC_PREFIX } from '../../core/metrics.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import { Source, type SourceOptions, type SourceState, type SourceStats } from './source.ts';
-import { parseSourceUrl } from './url.ts';
+import { parseSourceUrl } from '../../core/source-url.ts';
 
 export interface SourceConfig {
   /** Channel (stream) name, published as `<app>/<name>`. */

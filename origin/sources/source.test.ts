@@ -10,7 +10,7 @@ import { TsMuxer } from '../../media/mpegts/muxer.ts';
 import { type MediaTag, TAG_VIDEO } from '../../media/tag.ts';
 import { SourceManager } from './manager.ts';
 import { Source } from './source.ts';
-import { parseSourceUrl } from './url.ts';
+import { parseSourceUrl } from '../../core/source-url.ts';
 
 const log = createLogger('silent');
 const opened: { close(reason?: string): void }[] = [];

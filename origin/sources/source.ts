@@ -18,7 +18,7 @@ import type { StreamHub } from '../../media/hub/hub.ts';
 import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
 import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
 import { RtpReorderer } from '../../media/rtp/rtp.ts';
-import type { SourceSpec } from './url.ts';
+import type { SourceSpec } from '../../core/source-url.ts';
 
 export type SourceState = 'starting' | 'waiting' | 'receiving' | 'silent' | 'closed';
 
