@@ -24,6 +24,7 @@ import { OriginCluster } from '../origin/cluster.ts';
 import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
+import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
 import { registerStreamRoutes } from './routes.ts';
 import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
@@ -194,13 +195,21 @@ export async function startAll(
     viewers.stopAccepting();
     cluster.markDraining();
   };
-  const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
-  if (cp.grpcPort) ports.grpc = cp.grpcPort;
-  // Channel sources (`sources:` in the YAML file): received here and live at once under <app>/<name>.
+  // Channel sources: from `sources:` in the YAML file and from channel records (`channel create
+  // NAME --source URL`); received here and live at once under <app>/<name>.
   const sources = new SourceManager(hub, log, {
     registry: metrics.registry,
     defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
   });
+  const cp = await startControlPlane(config, {
+    registry,
+    metrics,
+    log,
+    admin,
+    version,
+    sourceStatus: (app, name) => sources.get(app, name)?.stats(),
+  });
+  if (cp.grpcPort) ports.grpc = cp.grpcPort;
   admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
   for (const s of config.sources) {
     try {
@@ -213,6 +222,10 @@ export async function startAll(
       );
     }
   }
+  const channelSources = new ChannelSourceSync(registry, sources, log, {
+    defaultInterface: config.sourceInterface,
+  });
+  channelSources.start();
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
@@ -229,6 +242,7 @@ export async function startAll(
     },
     viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
     async close() {
+      channelSources.close();
       sources.close();
       cluster.close();
       stats.close();

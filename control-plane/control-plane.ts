@@ -12,7 +12,7 @@ import type { Registry } from '../core/registry/registry.ts';
 import { ControlPlaneGrpcServer } from './grpc-server.ts';
 import { type LeaderElector, LockLeaderElector } from './leader.ts';
 import { registerControlRoutes } from './rest.ts';
-import { ControlService } from './service.ts';
+import { ControlService, type SourceStatus } from './service.ts';
 import { BackupSwitcher } from './switcher.ts';
 
 export interface ControlPlaneHandle {
@@ -44,13 +44,24 @@ export async function createElector(config: Config, registry: Registry, log: Log
 
 export async function startControlPlane(
   config: Config,
-  deps: { registry: Registry; metrics: Metrics; log: Logger; admin: AdminHttpServer; version: string },
+  deps: {
+    registry: Registry;
+    metrics: Metrics;
+    log: Logger;
+    admin: AdminHttpServer;
+    version: string;
+    /** The all-in-one's channel-source status (it receives them); absent elsewhere. */
+    sourceStatus?: (app: string, name: string) => SourceStatus | undefined;
+  },
 ): Promise<ControlPlaneHandle> {
   const { registry, metrics, admin, version } = deps;
   const log = deps.log;
   // The all-in-one has no edge pull to move, so it neither switches automatically nor on request.
   const switching = config.role !== 'all';
-  const service = new ControlService(registry, config.nodeId, { switching });
+  const service = new ControlService(registry, config.nodeId, {
+    switching,
+    ...(deps.sourceStatus ? { sourceStatus: deps.sourceStatus } : {}),
+  });
   const elector = await createElector(config, registry, log);
   metrics.leader.set(0);
   elector.on('change', (leader: boolean) => metrics.leader.set(leader ? 1 : 0));

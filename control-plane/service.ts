@@ -10,11 +10,13 @@ import type { Registry } from '../core/registry/registry.ts';
 import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
 import type {
   ChannelRecord,
+  ChannelSource,
   NodeRecord,
   PublisherRole,
   StreamRecord,
   SwitchRecord,
 } from '../core/registry/types.ts';
+import { parseSourceUrl } from '../core/source-url.ts';
 
 export type FailoverPolicy = ChannelRecord['failover'];
 
@@ -24,6 +26,16 @@ export const DEFAULT_FAILOVER: FailoverPolicy = {
   noMediaTimeoutMs: 2000,
 };
 
+/** What the node receiving a channel's source reports (the all-in-one: its SourceManager). */
+export interface SourceStatus {
+  state: string;
+  bitrateKbps: number;
+  ccErrors: number;
+  packets: number;
+  /** Date.now() of the last datagram, 0 = none yet. */
+  lastPacketAt: number;
+}
+
 export interface ChannelView {
   app: string;
   name: string;
@@ -31,6 +43,7 @@ export interface ChannelView {
   createdAt: number;
   failover: FailoverPolicy;
   activeRole: PublisherRole;
+  source?: ChannelSource & { status?: SourceStatus };
 }
 
 export interface PublisherView {
@@ -88,10 +101,24 @@ export class ControlService {
    */
   private readonly switching: boolean;
 
-  constructor(registry: Registry, nodeId: string, options: { switching?: boolean } = {}) {
+  /**
+   * Where channel sources are received: only the all-in-one today (it passes this); without it a
+   * channel with a source is refused rather than stored and never received.
+   */
+  private readonly sourceStatus: ((app: string, name: string) => SourceStatus | undefined) | undefined;
+
+  constructor(
+    registry: Registry,
+    nodeId: string,
+    options: {
+      switching?: boolean;
+      sourceStatus?: (app: string, name: string) => SourceStatus | undefined;
+    } = {},
+  ) {
     this.registry = registry;
     this.nodeId = nodeId;
     this.switching = options.switching ?? true;
+    this.sourceStatus = options.sourceStatus;
   }
 
   /** Registry calls fail as RC_REGISTRY_UNAVAILABLE (gRPC UNAVAILABLE, HTTP 503). */
@@ -116,6 +143,7 @@ export class ControlService {
       createdAt: rec.createdAt,
       failover: rec.failover,
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
+      ...(rec.source ? { source: { ...rec.source, status: this.sourceStatus?.(rec.app, rec.name) } } : {}),
     };
   }
 
@@ -132,13 +160,19 @@ export class ControlService {
   async createChannel(
     app: string,
     name: string,
-    opts: { backup?: boolean; failover?: Partial<FailoverPolicy> } = {},
+    opts: { backup?: boolean; failover?: Partial<FailoverPolicy>; source?: ChannelSource } = {},
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
     try {
       validateStreamName(app, name);
+      if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
     } catch (err) {
       throw new RelaycastError('RC_BAD_REQUEST', (err as Error).message);
     }
+    if (opts.source && !this.sourceStatus)
+      throw new RelaycastError(
+        'RC_FAILED_PRECONDITION',
+        'channel sources are received by the all-in-one (relaycast all) only for now; in a cluster, feed the channel with an RTMP publisher',
+      );
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
     const rec: ChannelRecord = {
@@ -148,6 +182,14 @@ export class ControlService {
       ...(backupKey ? { backupKeyHash: hashStreamKey(backupKey) } : {}),
       createdAt: Date.now(),
       failover: checkPolicy(opts.failover, DEFAULT_FAILOVER),
+      ...(opts.source
+        ? {
+            source: {
+              url: opts.source.url,
+              ...(opts.source.interfaceAddress ? { interfaceAddress: opts.source.interfaceAddress } : {}),
+            },
+          }
+        : {}),
     };
     const created = await this.reg(() => this.registry.putChannel(rec, { onlyIfAbsent: true }));
     if (!created)

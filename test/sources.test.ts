@@ -11,11 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import { TAG_VIDEO } from '../media/tag.ts';
 import {
+  CLI,
   ffprobe,
   freePort,
   getJson,
   killAll,
+  NODE,
   type RelaycastProcess,
+  run,
   startRelaycast,
   stopProcess,
   track,
@@ -74,7 +77,7 @@ describe('channel sources in the all-in-one (MPEG-TS over UDP/RTP)', { concurren
   const ports: Record<string, number> = {};
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rc-sources-'));
-    for (const k of ['udp', 'rtp', 'hevc']) ports[k] = await freeUdpPort();
+    for (const k of ['udp', 'rtp', 'hevc', 'cli']) ports[k] = await freeUdpPort();
     const config = join(dir, 'relaycast.yaml');
     writeFileSync(
       config,
@@ -167,5 +170,54 @@ describe('channel sources in the all-in-one (MPEG-TS over UDP/RTP)', { concurren
     } finally {
       await stopProcess(ff, 'SIGKILL');
     }
+  });
+
+  it('channel create NAME --source URL starts receiving at once; channel list shows the source; delete stops it', async () => {
+    const cli = (...args: string[]) =>
+      run(NODE, [CLI, ...args, '--control-plane', `127.0.0.1:${node.ports.grpc}`], 30_000);
+    const bad = await cli('channel', 'create', 'tvbad', '--source', 'udp://example.com:5000');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr + bad.stdout, /RC_SOURCE_URL_INVALID|the host must be an IP address/);
+    const made = await cli(
+      'channel',
+      'create',
+      'tvcli',
+      '--source',
+      `udp://127.0.0.1:${ports.cli}`,
+      '--json',
+    );
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(JSON.parse(made.stdout).channel.source.url, `udp://127.0.0.1:${ports.cli}`);
+    const ff = sendTs(`udp://127.0.0.1:${ports.cli}`, 'mpegts', 'libx264', 30);
+    try {
+      const flv = `http://127.0.0.1:${node.ports.http}/live/tvcli.flv`;
+      const probe = await waitFor('tvcli live', async () => (await ffprobe(flv)).streams, 60_000, 500);
+      assert.deepEqual(describeStreams(probe), ['h264 320x240', 'mp2']);
+      const list = await cli('channel', 'list');
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /SOURCE/);
+      assert.match(
+        list.stdout,
+        new RegExp(
+          `live/tvcli .*receiving \\d+ kb/s cc=\\d+ last=\\d+s ago udp://127\\.0\\.0\\.1:${ports.cli}`,
+        ),
+      );
+      const asJson = JSON.parse((await cli('channel', 'get', 'tvcli', '--json')).stdout);
+      assert.equal(asJson.source.state, 'receiving');
+      assert.ok(asJson.source.packets > 0);
+    } finally {
+      await stopProcess(ff, 'SIGKILL');
+    }
+    assert.equal((await cli('channel', 'delete', 'tvcli')).code, 0);
+    await waitFor(
+      'tvcli source stopped',
+      async () => {
+        const { body } = await getJson<{ sources: { name: string }[] }>(
+          `http://127.0.0.1:${node.ports.admin}/api/v1/sources`,
+        );
+        return !body.sources.some((s) => s.name === 'tvcli');
+      },
+      15_000,
+    );
   });
 });

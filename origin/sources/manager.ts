@@ -5,9 +5,9 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
 import { METRIC_PREFIX } from '../../core/metrics.ts';
+import { parseSourceUrl } from '../../core/source-url.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import { Source, type SourceOptions, type SourceState, type SourceStats } from './source.ts';
-import { parseSourceUrl } from '../../core/source-url.ts';
 
 export interface SourceConfig {
   /** Channel (stream) name, published as `<app>/<name>`. */
@@ -43,29 +43,31 @@ export class SourceManager {
    */
   async set(config: SourceConfig): Promise<Source> {
     const spec = parseSourceUrl(config.url, { interfaceAddress: config.interfaceAddress });
-    const existing = this.sources.get(config.name);
+    const app = config.app ?? 'live';
+    const key = `${app}/${config.name}`;
+    const existing = this.sources.get(key);
     if (existing && existing.options.url === config.url && !existing.closed) return existing;
     existing?.close('replaced');
     const source = new Source(
       this.hub,
       spec,
-      { ...this.defaults, app: config.app ?? 'live', name: config.name, url: config.url },
+      { ...this.defaults, app, name: config.name, url: config.url },
       this.log,
     );
-    this.sources.set(config.name, source);
+    this.sources.set(key, source);
     source.once('close', () => {
-      if (this.sources.get(config.name) === source) this.sources.delete(config.name);
+      if (this.sources.get(key) === source) this.sources.delete(key);
     });
     await source.start();
     return source;
   }
 
-  get(name: string): Source | undefined {
-    return this.sources.get(name);
+  get(app: string, name: string): Source | undefined {
+    return this.sources.get(`${app}/${name}`);
   }
 
-  remove(name: string): boolean {
-    const s = this.sources.get(name);
+  remove(app: string, name: string): boolean {
+    const s = this.sources.get(`${app}/${name}`);
     if (!s) return false;
     s.close('removed');
     return true;

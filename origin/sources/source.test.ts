@@ -4,13 +4,13 @@ import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../core/log.ts';
+import { parseSourceUrl } from '../../core/source-url.ts';
 import { PPS, SPS } from '../../media/hls/fixtures.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import { TsMuxer } from '../../media/mpegts/muxer.ts';
 import { type MediaTag, TAG_VIDEO } from '../../media/tag.ts';
 import { SourceManager } from './manager.ts';
 import { Source } from './source.ts';
-import { parseSourceUrl } from '../../core/source-url.ts';
 
 const log = createLogger('silent');
 const opened: { close(reason?: string): void }[] = [];

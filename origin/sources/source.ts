@@ -14,11 +14,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { RelaycastError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
+import type { SourceSpec } from '../../core/source-url.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
 import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
 import { RtpReorderer } from '../../media/rtp/rtp.ts';
-import type { SourceSpec } from '../../core/source-url.ts';
 
 export type SourceState = 'starting' | 'waiting' | 'receiving' | 'silent' | 'closed';
 
