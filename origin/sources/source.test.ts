@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../core/log.ts';
 import { parseSourceUrl } from '../../core/source-url.ts';
@@ -204,6 +205,31 @@ describe('Source (UDP and RTP into the hub)', () => {
       ts.every((v, i) => i === 0 || v >= ts[i - 1]!),
       ts.join(','),
     );
+    source.close();
+  });
+
+  it('drops a flood beyond its datagram budget before parsing, and logs each problem code once per interval with its count', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = pino({ level: 'warn' }, { write: (s: string) => lines.push(JSON.parse(s)) });
+    const port = await freeUdpPort();
+    const source = new Source(
+      new StreamHub(),
+      parseSourceUrl(`udp://127.0.0.1:${port}`),
+      { app: 'live', name: 'flood', url: 'u', maxDatagramsPerSecond: 20, problemLogIntervalMs: 300 },
+      capture,
+    );
+    opened.push(source);
+    await source.start();
+    const junk = Array.from({ length: 60 }, (_, i) => Buffer.alloc(376, i % 2 ? 0x47 : 0x11));
+    await send(port, junk);
+    await until(() => source.stats().datagrams + source.stats().floodDrops === 60);
+    const st = source.stats();
+    assert.ok(st.datagrams <= 20 * 2, `${st.datagrams} parsed`); // at most two one-second windows
+    assert.ok(st.floodDrops >= 20, `${st.floodDrops} dropped`);
+    await until(() => lines.some((l) => l.code === 'RC_SOURCE_FLOOD'), 5000);
+    const flood = lines.filter((l) => l.code === 'RC_SOURCE_FLOOD');
+    assert.equal(flood.length, 1, JSON.stringify(flood));
+    assert.equal(flood[0]!.count, st.floodDrops);
     source.close();
   });
 
