@@ -340,6 +340,22 @@ describe('TsDemuxer: programs and codecs', () => {
     });
   }
 
+  it('carries the new codec after a PMT change: AAC, then MPEG audio on the same PID', () => {
+    const mp3Frame = Buffer.concat([Buffer.from('fffb9064', 'hex'), Buffer.alloc(413, 7)]); // MPEG-1 L3 128k 44.1k: 417 bytes
+    const m = new TsMuxer({ audioPesMaxMs: 0 });
+    m.setTracks({ video: 'h264', audio: 'mp3', audioSampleRateHz: 44100 });
+    m.writeTables();
+    for (let i = 0; i < 10; i++) m.writeAudio(mp3Frame, 3000 + i * 26);
+    const d = new TsDemuxer();
+    const tags = demuxAll([muxedH264Aac(1000), m.flush()], d);
+    const formats = tags.filter((t) => t.type === TAG_AUDIO).map((t) => t.data[0]! >> 4);
+    assert.equal(formats.filter((f) => f === 10).length, 51);
+    assert.equal(formats.filter((f) => f === 2).length, 10);
+    assert.ok(formats.lastIndexOf(10) < formats.indexOf(2));
+    assert.equal(d.stats.pmtChanges, 1);
+    assert.equal(d.programInfo?.audio?.codec, 'mpeg-audio');
+  });
+
   it('follows a PMT that changes codecs mid-stream (audio PID swapped to MPEG audio) and counts it', () => {
     const pmtB = psiPacket(
       0x1000,
