@@ -21,7 +21,10 @@ const POLICY_OPTIONS = { 'auto-revert': S, 'revert-after': S, 'no-media-timeout'
 /** Each subcommand's flags (besides COMMON_OPTIONS) and how many words follow it. */
 const COMMANDS: Record<string, Record<string, { options: OptionTypes; positionals: number }>> = {
   channel: {
-    create: { options: { app: S, backup: B, ...POLICY_OPTIONS }, positionals: 1 },
+    create: {
+      options: { app: S, backup: B, source: S, 'source-interface': S, ...POLICY_OPTIONS },
+      positionals: 1,
+    },
     list: { options: { app: S }, positionals: 0 },
     get: { options: { app: S }, positionals: 1 },
     delete: { options: { app: S }, positionals: 1 },
@@ -50,7 +53,10 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
 
   relaycast channel create NAME [--app live] [--backup] [--auto-revert true|false]
                            [--revert-after S] [--no-media-timeout S]
+                           [--source URL [--source-interface ADDR]]
       prints the publish key (and backup key) once: put it in OBS as the stream key
+      --source feeds the channel from MPEG-TS over UDP/RTP instead (all-in-one only for now):
+      udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…
   relaycast channel list [--app A]
   relaycast channel get NAME [--app live]
   relaycast channel delete NAME [--app live]          also disconnects its live publishers
@@ -142,7 +148,28 @@ function channelJson(c: Channel__Output) {
     createdAt: c.createdAtMs ? new Date(c.createdAtMs).toISOString() : null,
     failover: c.failover,
     fromConfig: c.fromConfig,
+    source: c.source
+      ? {
+          url: c.source.url,
+          interface: c.source.interface || null,
+          state: c.source.state || null,
+          bitrateKbps: c.source.bitrateKbps,
+          ccErrors: c.source.ccErrors,
+          packets: c.source.packets,
+          lastPacketAt: c.source.lastPacketMs ? new Date(c.source.lastPacketMs).toISOString() : null,
+        }
+      : null,
   };
+}
+
+/** SOURCE column of `channel list`: state, bitrate, CC errors and the age of the last packet. */
+function sourceCell(c: Channel__Output): string {
+  const s = c.source;
+  if (!s?.url) return '-';
+  const age = s.lastPacketMs
+    ? `${Math.max(0, Math.round((Date.now() - s.lastPacketMs) / 1000))}s ago`
+    : 'never';
+  return `${s.state || 'not received'} ${s.bitrateKbps} kb/s cc=${s.ccErrors} last=${age} ${s.url}`;
 }
 
 function streamJson(s: StreamInfo__Output) {
@@ -244,10 +271,14 @@ export async function runAdmin(
       if (sub === 'create') {
         const ref = channelRef(target, flags);
         const p = policy(flags);
+        const sourceUrl = str(flags, 'source');
+        const sourceInterface = str(flags, 'source-interface');
+        if (sourceInterface && !sourceUrl) throw new UsageError('--source-interface needs --source URL');
         const res = await api.call('CreateChannel', {
           ...ref,
           backup: flags.has('backup'),
           ...(p ? { failover: p } : {}),
+          ...(sourceUrl ? { source: { url: sourceUrl, interface: sourceInterface ?? '' } } : {}),
         });
         print(
           [
@@ -277,10 +308,11 @@ export async function runAdmin(
           c.failover ? `${c.failover.autoRevert ? 'on' : 'off'}/${c.failover.revertAfterMs / 1000}s` : '-',
           c.createdAtMs ? new Date(c.createdAtMs).toISOString() : '-',
           c.fromConfig ? 'config file' : 'api',
+          sourceCell(c),
         ]);
         print(
           rows.length
-            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM'], ...rows])
+            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM', 'SOURCE'], ...rows])
             : 'no channels; create one with: relaycast channel create NAME',
           { channels: res.channels.map(channelJson) },
         );

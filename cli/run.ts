@@ -11,7 +11,7 @@ import { startControlPlane } from '../control-plane/control-plane.ts';
 import { AdminHttpServer } from '../core/admin-http.ts';
 import type { Config } from '../core/config.ts';
 import { redactedConfig } from '../core/config.ts';
-import { RelaycastError } from '../core/errors.ts';
+import { errorCode, RelaycastError } from '../core/errors.ts';
 import { bindHubMetrics } from '../core/hub-metrics.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -28,6 +28,8 @@ import { OriginCluster } from '../origin/cluster.ts';
 import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
+import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
+import { SourceManager } from '../origin/sources/manager.ts';
 import { registerStreamRoutes } from './routes.ts';
 import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
@@ -197,8 +199,37 @@ export async function startAll(
     viewers.stopAccepting();
     cluster.markDraining();
   };
-  const cp = await startControlPlane(config, { registry, metrics, log, admin, version });
+  // Channel sources: from `sources:` in the YAML file and from channel records (`channel create
+  // NAME --source URL`); received here and live at once under <app>/<name>.
+  const sources = new SourceManager(hub, log, {
+    registry: metrics.registry,
+    defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+  });
+  const cp = await startControlPlane(config, {
+    registry,
+    metrics,
+    log,
+    admin,
+    version,
+    sourceStatus: (app, name) => sources.get(app, name)?.stats(),
+  });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
+  admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
+  for (const s of config.sources) {
+    try {
+      await sources.set({ ...s, interfaceAddress: s.interfaceAddress ?? config.sourceInterface });
+    } catch (err) {
+      // one unreachable group or busy port must not keep the other channels down
+      log.error(
+        { err, code: errorCode(err), stream: `${s.app}/${s.name}` },
+        'channel source could not start',
+      );
+    }
+  }
+  const channelSources = new ChannelSourceSync(registry, sources, log, {
+    defaultInterface: config.sourceInterface,
+  });
+  channelSources.start();
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
@@ -215,6 +246,8 @@ export async function startAll(
     },
     viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
     async close() {
+      channelSources.close();
+      sources.close();
       cluster.close();
       stats.close();
       hub.close();

@@ -12,7 +12,7 @@ import type { Registry } from '../core/registry/registry.ts';
 import { ControlPlaneGrpcServer } from './grpc-server.ts';
 import { type LeaderElector, LockLeaderElector } from './leader.ts';
 import { registerControlRoutes } from './rest.ts';
-import { ControlService } from './service.ts';
+import { ControlService, type SourceStatus } from './service.ts';
 import { BackupSwitcher } from './switcher.ts';
 
 export interface ControlPlaneHandle {
@@ -44,7 +44,15 @@ export async function createElector(config: Config, registry: Registry, log: Log
 
 export async function startControlPlane(
   config: Config,
-  deps: { registry: Registry; metrics: Metrics; log: Logger; admin: AdminHttpServer; version: string },
+  deps: {
+    registry: Registry;
+    metrics: Metrics;
+    log: Logger;
+    admin: AdminHttpServer;
+    version: string;
+    /** The all-in-one's channel-source status (it receives them); absent elsewhere. */
+    sourceStatus?: (app: string, name: string) => SourceStatus | undefined;
+  },
 ): Promise<ControlPlaneHandle> {
   const { registry, metrics, admin, version } = deps;
   const log = deps.log;
@@ -53,6 +61,7 @@ export async function startControlPlane(
   const service = new ControlService(registry, config.nodeId, {
     switching,
     configChannels: config.channels.map((c) => ({ app: c.app, name: c.name, hasBackup: !!c.backupKey })),
+    ...(deps.sourceStatus ? { sourceStatus: deps.sourceStatus } : {}),
   });
   const elector = await createElector(config, registry, log);
   metrics.leader.set(0);

@@ -54,6 +54,17 @@ function toProtoChannel(c: ChannelView): Channel {
     failover: c.failover,
     activeRole: roleToProto(c.activeRole),
     fromConfig: c.fromConfig,
+    source: c.source
+      ? {
+          url: c.source.url,
+          interface: c.source.interfaceAddress ?? '',
+          state: c.source.status?.state ?? '',
+          bitrateKbps: c.source.status?.bitrateKbps ?? 0,
+          ccErrors: c.source.status?.ccErrors ?? 0,
+          lastPacketMs: c.source.status?.lastPacketAt ?? 0,
+          packets: c.source.status?.packets ?? 0,
+        }
+      : null,
   };
 }
 
@@ -379,11 +390,20 @@ export class ControlPlaneGrpcServer {
           name: string;
           backup: boolean;
           failover: FailoverPolicy__Output | null;
+          source: { url: string; interface: string } | null;
         }) => {
           const policy = policyFrom(req.failover);
           const res = await s.createChannel(app(req.app), req.name, {
             backup: req.backup,
             ...(policy ? { failover: policy } : {}),
+            ...(req.source?.url
+              ? {
+                  source: {
+                    url: req.source.url,
+                    ...(req.source.interface ? { interfaceAddress: req.source.interface } : {}),
+                  },
+                }
+              : {}),
           });
           return { channel: toProtoChannel(res.channel), key: res.key, backupKey: res.backupKey ?? '' };
         },

@@ -59,9 +59,25 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
     if (typeof b.name !== 'string' || !b.name)
       throw new RelaycastError('RC_BAD_REQUEST', 'name (the public channel name) is required');
     const policy = optPolicy(b.failover);
+    let source: { url: string; interfaceAddress?: string } | undefined;
+    if (b.source !== undefined) {
+      const src = obj(b.source);
+      if (typeof src.url !== 'string' || !src.url)
+        throw new RelaycastError(
+          'RC_BAD_REQUEST',
+          'source.url is required when source is given, e.g. udp://239.1.1.1:5000',
+        );
+      if (src.interfaceAddress !== undefined && typeof src.interfaceAddress !== 'string')
+        throw new RelaycastError(
+          'RC_BAD_REQUEST',
+          'source.interfaceAddress must be a string (an IP address)',
+        );
+      source = { url: src.url, ...(src.interfaceAddress ? { interfaceAddress: src.interfaceAddress } : {}) };
+    }
     const res = await s.createChannel(typeof b.app === 'string' && b.app ? b.app : 'live', b.name, {
       backup: b.backup === true,
       ...(policy ? { failover: policy } : {}),
+      ...(source ? { source } : {}),
     });
     return { status: 201, body: res };
   });

@@ -68,6 +68,36 @@ describe('ControlService', () => {
   });
   after(() => registry.close());
 
+  it('channels with a source: validated, stored, shown with the receiving node status; refused where nothing receives them', async () => {
+    const status = { state: 'receiving', bitrateKbps: 900, ccErrors: 2, packets: 10, lastPacketAt: 1 };
+    const withSources = new ControlService(registry, 'cp-src', {
+      sourceStatus: (app, name) => (app === 'live' && name === 'tvsrc' ? status : undefined),
+    });
+    const res = await withSources.createChannel('live', 'tvsrc', {
+      source: { url: 'udp://239.1.1.1:5000', interfaceAddress: '127.0.0.1' },
+    });
+    assert.deepEqual(res.channel.source, {
+      url: 'udp://239.1.1.1:5000',
+      interfaceAddress: '127.0.0.1',
+      status,
+    });
+    assert.deepEqual((await registry.getChannel('live', 'tvsrc'))?.source, {
+      url: 'udp://239.1.1.1:5000',
+      interfaceAddress: '127.0.0.1',
+    });
+    await assert.rejects(
+      withSources.createChannel('live', 'tvbad', { source: { url: 'udp://example.com:1' } }),
+      {
+        code: 'RC_SOURCE_URL_INVALID',
+      },
+    );
+    await assert.rejects(s.createChannel('live', 'tvcluster', { source: { url: 'udp://239.1.1.1:5000' } }), {
+      code: 'RC_FAILED_PRECONDITION',
+    });
+    assert.equal(await registry.getChannel('live', 'tvcluster'), undefined);
+    await withSources.deleteChannel('live', 'tvsrc');
+  });
+
   it('creates a channel: the key is returned once and stored only as a hash', async () => {
     const res = await s.createChannel('live', 'news', { backup: true });
     assert.match(res.key, /^rc_[A-Za-z0-9_-]{24}$/);

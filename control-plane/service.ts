@@ -10,11 +10,13 @@ import type { Registry } from '../core/registry/registry.ts';
 import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
 import type {
   ChannelRecord,
+  ChannelSource,
   NodeRecord,
   PublisherRole,
   StreamRecord,
   SwitchRecord,
 } from '../core/registry/types.ts';
+import { parseSourceUrl } from '../core/source-url.ts';
 
 export type FailoverPolicy = ChannelRecord['failover'];
 
@@ -23,6 +25,16 @@ export const DEFAULT_FAILOVER: FailoverPolicy = {
   revertAfterMs: 5000,
   noMediaTimeoutMs: 2000,
 };
+
+/** What the node receiving a channel's source reports (the all-in-one: its SourceManager). */
+export interface SourceStatus {
+  state: string;
+  bitrateKbps: number;
+  ccErrors: number;
+  packets: number;
+  /** Date.now() of the last datagram, 0 = none yet. */
+  lastPacketAt: number;
+}
 
 export interface ChannelView {
   app: string;
@@ -33,6 +45,7 @@ export interface ChannelView {
   activeRole: PublisherRole;
   /** Declared in the YAML config (`channels:`): its keys live in that file, not in the registry. */
   fromConfig: boolean;
+  source?: ChannelSource & { status?: SourceStatus };
 }
 
 /** A channel from the YAML config as the control plane shows it (keys stay in the file). */
@@ -99,15 +112,26 @@ export class ControlService {
 
   private readonly configChannels: readonly ConfigChannel[];
 
+  /**
+   * Where channel sources are received: only the all-in-one today (it passes this); without it a
+   * channel with a source is refused rather than stored and never received.
+   */
+  private readonly sourceStatus: ((app: string, name: string) => SourceStatus | undefined) | undefined;
+
   constructor(
     registry: Registry,
     nodeId: string,
-    options: { switching?: boolean; configChannels?: readonly ConfigChannel[] } = {},
+    options: {
+      switching?: boolean;
+      configChannels?: readonly ConfigChannel[];
+      sourceStatus?: (app: string, name: string) => SourceStatus | undefined;
+    } = {},
   ) {
     this.registry = registry;
     this.nodeId = nodeId;
     this.switching = options.switching ?? true;
     this.configChannels = options.configChannels ?? [];
+    this.sourceStatus = options.sourceStatus;
   }
 
   /** Registry calls fail as RC_REGISTRY_UNAVAILABLE (gRPC UNAVAILABLE, HTTP 503). */
@@ -133,6 +157,7 @@ export class ControlService {
       failover: rec.failover,
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
       fromConfig: false,
+      ...(rec.source ? { source: { ...rec.source, status: this.sourceStatus?.(rec.app, rec.name) } } : {}),
     };
   }
 
@@ -162,9 +187,15 @@ export class ControlService {
   async createChannel(
     app: string,
     name: string,
-    opts: { backup?: boolean; failover?: Partial<FailoverPolicy> } = {},
+    opts: { backup?: boolean; failover?: Partial<FailoverPolicy>; source?: ChannelSource } = {},
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
     validateStreamName(app, name);
+    if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
+    if (opts.source && !this.sourceStatus)
+      throw new RelaycastError(
+        'RC_FAILED_PRECONDITION',
+        'channel sources are received by the all-in-one (relaycast all) only for now; in a cluster, feed the channel with an RTMP publisher',
+      );
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
     const rec: ChannelRecord = {
@@ -174,6 +205,14 @@ export class ControlService {
       ...(backupKey ? { backupKeyHash: hashStreamKey(backupKey) } : {}),
       createdAt: Date.now(),
       failover: checkPolicy(opts.failover, DEFAULT_FAILOVER),
+      ...(opts.source
+        ? {
+            source: {
+              url: opts.source.url,
+              ...(opts.source.interfaceAddress ? { interfaceAddress: opts.source.interfaceAddress } : {}),
+            },
+          }
+        : {}),
     };
     const created = await this.reg(() => this.registry.putChannel(rec, { onlyIfAbsent: true }));
     if (!created)

@@ -67,6 +67,45 @@ describe('config', () => {
     }
   });
 
+  it('reads channel sources (sources:) from the YAML file and refuses bad ones with the entry named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
+    const load = (yaml: string, ...argv: string[]) => {
+      writeFileSync(join(dir, 'c.yaml'), yaml);
+      return loadConfig('all', flags('--config', join(dir, 'c.yaml'), ...argv), {});
+    };
+    try {
+      const cfg = load(
+        'sources:\n  - { name: cctv1, url: "udp://239.1.1.1:5000?source=10.0.0.9" }\n  - { name: news, url: "rtp://0.0.0.0:6000", interface: 10.0.0.5 }\n',
+        '--source-interface',
+        '10.0.0.7',
+        '--source-silence-timeout',
+        '2.5',
+      );
+      assert.deepEqual(cfg.sources, [
+        { app: 'live', name: 'cctv1', url: 'udp://239.1.1.1:5000?source=10.0.0.9' },
+        { app: 'live', name: 'news', url: 'rtp://0.0.0.0:6000', interfaceAddress: '10.0.0.5' },
+      ]);
+      assert.equal(cfg.sourceInterface, '10.0.0.7');
+      assert.equal(cfg.sourceSilenceTimeoutMs, 2500);
+      assert.deepEqual(load('rtmpPort: 1935\n').sources, []);
+      const bad = (yaml: string, re: RegExp) =>
+        assert.throws(
+          () => load(yaml),
+          (e: unknown) => e instanceof RelaycastError && e.code === 'RC_CONFIG_INVALID' && re.test(e.message),
+        );
+      bad('sources:\n  - { name: a, url: "http://x/y.flv" }\n', /sources\[0\].*scheme http/);
+      bad('sources:\n  - { name: "a/b", url: "udp://127.0.0.1:5000" }\n', /sources\[0\].*stream name "a\/b"/);
+      bad('sources:\n  - { name: a, url: "udp://127.0.0.1:5000", port: 1 }\n', /unknown key 'port'/);
+      bad(
+        'sources:\n  - { name: a, url: "udp://127.0.0.1:5000" }\n  - { name: a, url: "udp://127.0.0.1:5001" }\n',
+        /two sources/,
+      );
+      bad('sources: udp://127.0.0.1:5000\n', /must be a list/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--help lists every flag with its env name', () => {
     const help = renderHelp('all');
     for (const f of [

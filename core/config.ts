@@ -9,6 +9,8 @@ import { parse as parseYaml } from 'yaml';
 import { type OptionTypes, parseCommandArgs, UsageError } from './args.ts';
 import { RelaycastError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
+import { validateStreamName } from './names.ts';
+import { parseSourceUrl } from './source-url.ts';
 
 export type Role = 'all' | 'origin' | 'edge' | 'control-plane';
 export const ROLES: readonly Role[] = ['all', 'origin', 'edge', 'control-plane'];
@@ -156,6 +158,19 @@ export const OPTIONS = {
     min: 0,
     help: 'max published streams on this node, 0 = unlimited',
   },
+  'source-interface': {
+    kind: 'string',
+    default: undefined,
+    help: 'local address that joins multicast groups for channel sources (a source URL ?interface= wins)',
+    roles: ['all', 'origin'],
+  },
+  'source-silence-timeout': {
+    kind: 'number',
+    default: 5,
+    min: 0.5,
+    help: 'seconds without a datagram before a channel source counts as silent and its stream ends',
+    roles: ['all', 'origin'],
+  },
   'max-connections-per-ip': {
     kind: 'int',
     default: 0,
@@ -298,6 +313,14 @@ export interface StaticChannel {
   backupKey?: string;
 }
 
+/** Channel sources in the YAML file (`sources:`): MPEG-TS over UDP/RTP received by the all-in-one. */
+export interface StaticSource {
+  app: string;
+  name: string;
+  url: string;
+  interfaceAddress?: string;
+}
+
 export interface Config {
   role: Role;
   nodeId: string;
@@ -350,6 +373,9 @@ export interface Config {
   metricsMaxStreams: number;
   dataDir: string;
   channels: StaticChannel[];
+  sources: StaticSource[];
+  sourceInterface: string | undefined;
+  sourceSilenceTimeoutMs: number;
 }
 
 export function camel(name: string): string {
@@ -463,6 +489,32 @@ function parseChannels(raw: unknown): StaticChannel[] {
   });
 }
 
+function parseSources(raw: unknown): StaticSource[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw))
+    throw invalid('sources in the config file must be a list of {name, url, interface?, app?}');
+  const seen = new Set<string>();
+  return raw.map((c, i) => {
+    if (!c || typeof c !== 'object') throw invalid(`sources[${i}] must be a mapping`);
+    const { name, url, app, interface: iface, ...rest } = c as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length)
+      throw invalid(`sources[${i}]: unknown key '${unknown[0]}' (name, url, interface, app)`);
+    if (typeof name !== 'string' || !name) throw invalid(`sources[${i}].name must be a non-empty string`);
+    if (typeof url !== 'string') throw invalid(`sources[${i}].url must be a string`);
+    const appName = typeof app === 'string' ? app : 'live';
+    try {
+      validateStreamName(appName, name);
+      parseSourceUrl(url, { interfaceAddress: typeof iface === 'string' ? iface : undefined });
+    } catch (err) {
+      throw invalid(`sources[${i}]: ${(err as Error).message}`);
+    }
+    if (seen.has(`${appName}/${name}`)) throw invalid(`sources[${i}]: ${appName}/${name} has two sources`);
+    seen.add(`${appName}/${name}`);
+    return { app: appName, name, url, ...(typeof iface === 'string' ? { interfaceAddress: iface } : {}) };
+  });
+}
+
 /**
  * Builds the config for a role from flags, env and the YAML file. Unknown flags or YAML keys are
  * errors (a typo must not silently do nothing).
@@ -482,7 +534,7 @@ export function loadConfig(
   const yaml = configFile ? loadYaml(configFile) : {};
   const byCamel = new Map(Object.keys(specs).map((k) => [camel(k), k]));
   for (const key of Object.keys(yaml)) {
-    if (key === 'channels') continue;
+    if (key === 'channels' || key === 'sources') continue;
     if (!byCamel.has(key) && !(key in specs))
       throw invalid(
         `unknown key '${key}' in ${configFile}; keys are the flag names in camelCase, e.g. redisUrl`,
@@ -556,6 +608,9 @@ export function loadConfig(
     metricsMaxStreams: num('metrics-max-streams'),
     dataDir: str('data-dir') ?? './data',
     channels: parseChannels(yaml.channels),
+    sources: parseSources(yaml.sources),
+    sourceInterface: str('source-interface'),
+    sourceSilenceTimeoutMs: Math.round(num('source-silence-timeout') * 1000),
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)
     throw invalid('--play-auth signed needs --play-secret (or RELAYCAST_PLAY_SECRET)');
@@ -594,5 +649,6 @@ export function redactedConfig(cfg: Config): Record<string, unknown> {
     clusterToken: cfg.clusterToken ? '***' : undefined,
     redisUrl: cfg.redisUrl?.replace(/\/\/([^@/]*)@/, '//***@'),
     channels: cfg.channels.map((c) => ({ app: c.app, name: c.name })),
+    sources: cfg.sources.map((c) => ({ app: c.app, name: c.name, url: c.url })),
   };
 }

@@ -26,7 +26,13 @@ export type RelaycastErrorCode =
   | 'RC_BAD_REQUEST'
   | 'RC_CONFLICT'
   | 'RC_FAILED_PRECONDITION'
-  | 'RC_INTERNAL';
+  | 'RC_INTERNAL'
+  // channel sources (MPEG-TS over UDP/RTP)
+  | 'RC_SOURCE_URL_INVALID'
+  | 'RC_SOURCE_BIND_FAILED'
+  | 'RC_SOURCE_CLOSED'
+  | 'RC_SOURCE_FLOOD'
+  | 'RC_SOURCE_SILENT';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -112,6 +118,19 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_CODEC_INVALID: BAD_MEDIA,
   RC_CODEC_UNSUPPORTED: BAD_MEDIA,
   RC_TS_INVALID_INPUT: BAD_MEDIA,
+  RC_TS_SYNC_LOST: BAD_MEDIA,
+  RC_TS_CC_ERROR: BAD_MEDIA,
+  RC_TS_PES_INVALID: BAD_MEDIA,
+  RC_TS_PSI_INVALID: BAD_MEDIA,
+  RC_TS_PROGRAM_NOT_FOUND: BAD_MEDIA,
+  RC_TS_CODEC_UNSUPPORTED: BAD_MEDIA,
+  RC_TS_TIMESTAMP_JUMP: BAD_MEDIA,
+  // sources (origin/sources): a URL is bad input; the rest describe a source's health
+  RC_SOURCE_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_SOURCE_BIND_FAILED: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_SOURCE_CLOSED: { http: 409, grpc: 'FAILED_PRECONDITION' },
+  RC_SOURCE_FLOOD: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
+  RC_SOURCE_SILENT: { http: 503, grpc: 'UNAVAILABLE' },
 };
 
 export class RelaycastError extends Error {

@@ -29,7 +29,15 @@ export type MediaErrorCode =
   // MPEG-TS / HLS
   | 'RC_TS_INVALID_INPUT'
   // Lifecycle: a method called on an object that is already closed (media/lifecycle.ts)
-  | 'RC_INVALID_STATE';
+  | 'RC_INVALID_STATE'
+  // MPEG-TS demuxer (ingest): every one is counted per source, none stops the stream
+  | 'RC_TS_SYNC_LOST'
+  | 'RC_TS_CC_ERROR'
+  | 'RC_TS_PES_INVALID'
+  | 'RC_TS_PSI_INVALID'
+  | 'RC_TS_PROGRAM_NOT_FOUND'
+  | 'RC_TS_CODEC_UNSUPPORTED'
+  | 'RC_TS_TIMESTAMP_JUMP';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;

@@ -188,6 +188,21 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
       assert.equal(await r.deleteChannel('live', 'studio'), false);
     });
 
+    it('channels: a source (url, interface) is stored and read back as written', async () => {
+      const ch = {
+        app: 'live',
+        name: 'tv1',
+        keyHash: hashStreamKey('k-tv1'),
+        createdAt: Date.now(),
+        failover: { autoRevert: true, revertAfterMs: 5000, noMediaTimeoutMs: 2000 },
+        source: { url: 'udp://239.1.1.1:5000?source=10.0.0.9', interfaceAddress: '10.0.0.5' },
+      };
+      await r.putChannel(ch);
+      assert.deepEqual(await f.peer.getChannel('live', 'tv1'), ch);
+      assert.deepEqual((await r.listChannels()).find((c) => c.name === 'tv1')?.source, ch.source);
+      await r.deleteChannel('live', 'tv1');
+    });
+
     it('active role defaults to primary; a switch is stored and announced', async () => {
       assert.equal(await r.getActiveRole('live', 'route'), 'primary');
       await r.setActiveRole('live', 'route', 'backup', 'primary-lost');

@@ -57,6 +57,12 @@ export interface NodeRecord {
   version: string;
 }
 
+/** A channel's MPEG-TS source (udp:// or rtp://, see core/source-url.ts), received by the all-in-one. */
+export interface ChannelSource {
+  url: string;
+  interfaceAddress?: string;
+}
+
 export interface ChannelRecord {
   name: string;
   app: string;
@@ -65,6 +71,7 @@ export interface ChannelRecord {
   backupKeyHash?: string;
   createdAt: number;
   failover: { autoRevert: boolean; revertAfterMs: number; noMediaTimeoutMs: number };
+  source?: ChannelSource;
 }
 
 export type RegistryEvent =

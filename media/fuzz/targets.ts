@@ -16,6 +16,8 @@ import { FlvDemuxer } from '../flv/demuxer.ts';
 import { encodeFlvTag, flvFileHeader } from '../flv/tag.ts';
 import { parseVideoTag } from '../flv/video.ts';
 import { HlsSegmenter } from '../hls/segmenter.ts';
+import { TsDemuxer } from '../mpegts/demuxer.ts';
+import { TsMuxer } from '../mpegts/muxer.ts';
 import { ChunkReader, ChunkWriter } from '../rtmp/chunk.ts';
 import { decodeCommand } from '../rtmp/command.ts';
 import { ServerHandshake } from '../rtmp/handshake.ts';
@@ -76,6 +78,51 @@ const samples = {
     Buffer.from('a00001001840010c01ffff016000000300900000030000030078959809', 'hex'),
   ]),
 };
+
+/** A short H.264 + AAC transport stream from our muxer (PAT, PMT, PES with PCR, ADTS). */
+const TS_SAMPLE = (() => {
+  const m = new TsMuxer({ audioPesMaxMs: 0 });
+  m.setTracks({ video: 'h264', audio: 'aac' });
+  m.writeTables();
+  const sps = Buffer.from('6764001facd9405005bb0110', 'hex');
+  for (let i = 0; i < 3; i++) {
+    const nal = Buffer.alloc(120 + i * 150, i + 1);
+    nal[0] = i === 0 ? 0x65 : 0x41;
+    m.writeVideo(
+      Buffer.concat([
+        Buffer.from('00000001', 'hex'),
+        sps,
+        Buffer.from('0000000168ebe3cb22c000000001', 'hex'),
+        nal,
+      ]),
+      40 * i + 80,
+      40 * i,
+      i === 0,
+    );
+    m.writeAudio(Buffer.concat([Buffer.from('fff14c80047ffc', 'hex'), Buffer.alloc(29, i)]), 23 * i);
+  }
+  return m.flush();
+})();
+
+/** Arbitrary: packets with sync bytes and the sample's PIDs but random contents (random bytes rarely sync). */
+const tsPackets = fc
+  .array(
+    fc.tuple(
+      fc.constantFrom(0, 0x1000, 0x100, 0x101, 0x1fff, 0x42),
+      fc.uint8Array({ minLength: 185, maxLength: 185 }),
+    ),
+    { maxLength: 20 },
+  )
+  .map((packets) =>
+    Buffer.concat(
+      packets.map(([pid, rest]) => {
+        const p = Buffer.concat([Buffer.from([0x47]), Buffer.from(rest)]);
+        p[1] = (p[1]! & 0xe0) | (pid >> 8);
+        p[2] = pid & 0xff;
+        return p.subarray(0, 188);
+      }),
+    ),
+  );
 
 /** Arbitrary: random bytes, or a valid sample with bit flips, truncation and insertions. */
 export function bytesLike(sample: Buffer, maxLength = 4096): fc.Arbitrary<Buffer> {
@@ -195,6 +242,20 @@ export const TARGETS: FuzzTarget[] = [
       tolerate(() => describeVideoSequenceHeader(v));
       tolerate(() => describeAudioTag(a));
     }),
+  },
+  {
+    // MPEG-TS ingest: never throws at all (damage is counted), in any split, and ends its work
+    name: 'mpegts-demuxer',
+    property: fc.property(
+      fc.tuple(fc.oneof(bytesLike(TS_SAMPLE, 8192), tsPackets), fc.array(fc.nat(), { maxLength: 6 })),
+      fc.constantFrom(undefined, 1, 2),
+      ([b, p], programNumber) => {
+        const d = new TsDemuxer({ programNumber, maxPesBytes: 4096 });
+        for (const part of splits(b, p)) d.push(part);
+        d.end();
+        d.takeProblems();
+      },
+    ),
   },
   {
     // the MPEG-TS muxer's input: any sequence of (possibly damaged) tags must never throw at all

@@ -106,7 +106,7 @@ export interface PublisherInfo {
   /** Unique per publish session. */
   sessionId: string;
   /** What kind of source: RTMP ingest, an edge's pull from an origin, a test. */
-  kind: 'rtmp' | 'pull' | 'test';
+  kind: 'rtmp' | 'pull' | 'source' | 'test';
   remote?: string;
 }
 

@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Channel as _relaycast_v1_Channel, Channel__Output as _relaycast_v1_Channel__Output } from './relaycast/v1/Channel.ts';
+import type { ChannelSource as _relaycast_v1_ChannelSource, ChannelSource__Output as _relaycast_v1_ChannelSource__Output } from './relaycast/v1/ChannelSource.ts';
 import type { Codecs as _relaycast_v1_Codecs, Codecs__Output as _relaycast_v1_Codecs__Output } from './relaycast/v1/Codecs.ts';
 import type { ControlPlaneClient as _relaycast_v1_ControlPlaneClient, ControlPlaneDefinition as _relaycast_v1_ControlPlaneDefinition } from './relaycast/v1/ControlPlane.ts';
 import type { CreateChannelRequest as _relaycast_v1_CreateChannelRequest, CreateChannelRequest__Output as _relaycast_v1_CreateChannelRequest__Output } from './relaycast/v1/CreateChannelRequest.ts';
@@ -43,6 +44,7 @@ export interface ProtoGrpcType {
   relaycast: {
     v1: {
       Channel: MessageTypeDefinition<_relaycast_v1_Channel, _relaycast_v1_Channel__Output>
+      ChannelSource: MessageTypeDefinition<_relaycast_v1_ChannelSource, _relaycast_v1_ChannelSource__Output>
       Codecs: MessageTypeDefinition<_relaycast_v1_Codecs, _relaycast_v1_Codecs__Output>
       ControlPlane: SubtypeConstructor<typeof grpc.Client, _relaycast_v1_ControlPlaneClient> & { service: _relaycast_v1_ControlPlaneDefinition }
       CreateChannelRequest: MessageTypeDefinition<_relaycast_v1_CreateChannelRequest, _relaycast_v1_CreateChannelRequest__Output>

@@ -2,6 +2,7 @@
 
 import type { FailoverPolicy as _relaycast_v1_FailoverPolicy, FailoverPolicy__Output as _relaycast_v1_FailoverPolicy__Output } from '../../relaycast/v1/FailoverPolicy.ts';
 import type { PublisherRole as _relaycast_v1_PublisherRole, PublisherRole__Output as _relaycast_v1_PublisherRole__Output } from '../../relaycast/v1/PublisherRole.ts';
+import type { ChannelSource as _relaycast_v1_ChannelSource, ChannelSource__Output as _relaycast_v1_ChannelSource__Output } from '../../relaycast/v1/ChannelSource.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Channel {
@@ -16,6 +17,10 @@ export interface Channel {
    * that file, so delete and reset-key do not apply.
    */
   'fromConfig'?: (boolean);
+  /**
+   * Set when the channel is fed by an MPEG-TS source instead of a publisher.
+   */
+  'source'?: (_relaycast_v1_ChannelSource | null);
 }
 
 export interface Channel__Output {
@@ -30,4 +35,8 @@ export interface Channel__Output {
    * that file, so delete and reset-key do not apply.
    */
   'fromConfig': (boolean);
+  /**
+   * Set when the channel is fed by an MPEG-TS source instead of a publisher.
+   */
+  'source': (_relaycast_v1_ChannelSource__Output | null);
 }

@@ -1,6 +1,7 @@
 // Original file: proto/relaycast/v1/control.proto
 
 import type { FailoverPolicy as _relaycast_v1_FailoverPolicy, FailoverPolicy__Output as _relaycast_v1_FailoverPolicy__Output } from '../../relaycast/v1/FailoverPolicy.ts';
+import type { ChannelSource as _relaycast_v1_ChannelSource, ChannelSource__Output as _relaycast_v1_ChannelSource__Output } from '../../relaycast/v1/ChannelSource.ts';
 
 export interface CreateChannelRequest {
   'app'?: (string);
@@ -13,6 +14,10 @@ export interface CreateChannelRequest {
    * Optional; defaults as documented in FailoverPolicy.
    */
   'failover'?: (_relaycast_v1_FailoverPolicy | null);
+  /**
+   * Optional: feed the channel from an MPEG-TS source (url required inside).
+   */
+  'source'?: (_relaycast_v1_ChannelSource | null);
 }
 
 export interface CreateChannelRequest__Output {
@@ -26,4 +31,8 @@ export interface CreateChannelRequest__Output {
    * Optional; defaults as documented in FailoverPolicy.
    */
   'failover': (_relaycast_v1_FailoverPolicy__Output | null);
+  /**
+   * Optional: feed the channel from an MPEG-TS source (url required inside).
+   */
+  'source': (_relaycast_v1_ChannelSource__Output | null);
 }

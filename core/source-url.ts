@@ -1,0 +1,78 @@
+/**
+ * Source URLs, validated once here: `udp://HOST_OR_GROUP:PORT` (raw MPEG-TS in datagrams) and
+ * `rtp://HOST_OR_GROUP:PORT` (RTP/MP2T, RFC 2250). Query: `source=IP` (source-specific multicast),
+ * `interface=ADDR` (local address that joins the group), `program=N` (MPEG-TS program_number).
+ * ffmpeg's `udp://@239.1.1.1:5000` listen form is accepted too.
+ */
+import { isIP } from 'node:net';
+import { RelaycastError } from './errors.ts';
+
+export interface SourceSpec {
+  protocol: 'udp' | 'rtp';
+  /** Address to bind and, when multicast, the group to join. */
+  host: string;
+  port: number;
+  family: 4 | 6;
+  multicast: boolean;
+  /** Source-specific multicast sender (IGMPv3 / MLDv2). */
+  sourceAddress?: string;
+  /** Local interface address used to join the group. */
+  interfaceAddress?: string;
+  programNumber?: number;
+}
+
+function invalid(url: string, why: string): RelaycastError {
+  return new RelaycastError(
+    'RC_SOURCE_URL_INVALID',
+    `source URL ${JSON.stringify(url)}: ${why}; expected udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…`,
+  );
+}
+
+export function isMulticast(host: string): boolean {
+  const v = isIP(host);
+  if (v === 4) {
+    const first = Number(host.split('.')[0]);
+    return first >= 224 && first <= 239;
+  }
+  return v === 6 && /^ff/i.test(host);
+}
+
+export function parseSourceUrl(url: string, defaults?: { interfaceAddress?: string }): SourceSpec {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid(url, 'not a URL');
+  }
+  const protocol = u.protocol.replace(/:$/, '');
+  if (protocol !== 'udp' && protocol !== 'rtp')
+    throw invalid(url, `scheme ${protocol}:// is not a receivable source here`);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const family = isIP(host);
+  if (family === 0)
+    throw invalid(url, 'the host must be an IP address (a multicast group or a local address)');
+  const port = Number(u.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(url, 'a port 1..65535 is required');
+  const allowed = new Set(['source', 'interface', 'program']);
+  for (const key of u.searchParams.keys())
+    if (!allowed.has(key)) throw invalid(url, `unknown parameter ${key}`);
+  const spec: SourceSpec = { protocol, host, port, family: family as 4 | 6, multicast: isMulticast(host) };
+  const source = u.searchParams.get('source');
+  if (source !== null) {
+    if (isIP(source) !== family) throw invalid(url, `source=${source} must be an IPv${family} address`);
+    if (!spec.multicast) throw invalid(url, 'source= only applies to a multicast group');
+    spec.sourceAddress = source;
+  }
+  const iface = u.searchParams.get('interface') ?? defaults?.interfaceAddress;
+  if (iface !== undefined && iface !== '') {
+    if (isIP(iface) !== family) throw invalid(url, `interface ${iface} must be an IPv${family} address`);
+    spec.interfaceAddress = iface;
+  }
+  const program = u.searchParams.get('program');
+  if (program !== null) {
+    const n = Number(program);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw invalid(url, 'program must be 1..65535');
+    spec.programNumber = n;
+  }
+  return spec;
+}
