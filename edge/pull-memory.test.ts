@@ -4,7 +4,7 @@
  * change events can be delivered or lost. No port is opened.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { InternalHttpServer } from '../core/internal-http.ts';
 import { createLogger } from '../core/log.ts';
@@ -102,8 +102,13 @@ class FakeResolver implements RouteResolver {
   }
 }
 
-function setup(origins: Origin[], options: Partial<EdgePullOptions> = {}) {
+function setup(
+  origins: Origin[],
+  options: Partial<EdgePullOptions> = {},
+  extra: Record<string, Server> = {},
+) {
   const servers = new Map<string, Server>(origins.map((o) => [o.url, o.internal.server]));
+  for (const [url, server] of Object.entries(extra)) servers.set(url, server);
   const down = new Set<string>();
   const dispatcher = inMemoryAgent((origin) => (down.has(origin) ? undefined : servers.get(origin)));
   const resolver = new FakeResolver();
@@ -226,6 +231,33 @@ describe('EdgePuller in memory', () => {
     assert.equal(resolver.watcherCount, 0, 'the route watch is released');
     assert.equal(puller.activePulls, 0);
     edgeHub.close();
+  });
+
+  it('an origin that answers 404 (the stream ended there) is a typed refusal: RC_PLAY_NOT_FOUND, no pull left, nothing uncaught', async () => {
+    // The head comes first, the body later: the edge must not leave that unread body erroring.
+    const slow404 = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      setTimeout(() => res.end('{"error":{"code":"RC_PLAY_NOT_FOUND"}}'), 20);
+    });
+    const a = new Origin('http://origin-a:8081');
+    const { resolver, puller, edgeHub, dispatcher } = setup([], {}, { [a.url]: slow404 });
+    cleanups.push(() => dispatcher.close());
+    resolver.route = a.route(1, 'gone');
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await assert.rejects(puller.acquire('live', 'gone'), { code: 'RC_PLAY_NOT_FOUND' });
+      await new Promise((r) => setTimeout(r, 50)); // the body's arrival
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    assert.deepEqual(uncaught, []);
+    assert.equal(puller.activePulls, 0);
+    puller.close();
+    edgeHub.close();
+    a.hub.close();
   });
 
   it('last viewer leaves: the pull ends after the idle time and the origin sees its viewer go', async () => {

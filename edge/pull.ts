@@ -90,14 +90,14 @@ export class OriginPull extends Lifecycle<PullCloseReason> {
       ...(this.owner.options.dispatcher ? { dispatcher: this.owner.options.dispatcher } : {}),
     });
     if (res.statusCode !== 200) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy(); // undici errors a body destroyed unread
       throw new RelaycastError(
         res.statusCode === 404 ? 'RC_PLAY_NOT_FOUND' : 'RC_PULL_FAILED',
         `origin ${route.originNodeId} answered ${res.statusCode} for ${route.app}/${route.name}`,
       );
     }
     if (this.closed) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy(); // undici errors a body destroyed unread
       throw new InvalidStateError(`pull of ${this.stream.key}`, this.closeReason);
     }
     this.owner.metrics.pullsStarted.inc();
