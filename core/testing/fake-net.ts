@@ -92,7 +92,7 @@ export function inject(server: Server, req: InjectRequest): Promise<InjectRespon
       {
         method: req.method ?? 'GET',
         path: req.url,
-        headers: { host: 'relaycast.test', ...req.headers },
+        headers: { host: '127.0.0.1', ...req.headers },
         createConnection: () => client,
       },
       (res) => {
