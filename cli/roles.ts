@@ -194,6 +194,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
       cluster.close();
       stats.close();
       hub.close();
+      hls.close(); // after the hub: its streams' close starts the forget timers this clears
       rtmp.closeAll();
       await Promise.all([internal.close(), admin.close()]);
       await registry.close();

@@ -251,6 +251,7 @@ export async function startAll(
       cluster.close();
       stats.close();
       hub.close();
+      hls.close(); // after the hub: its streams' close starts the forget timers this clears
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close(), cp.close()]);

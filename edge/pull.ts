@@ -5,7 +5,7 @@
  * resumes from the new origin while viewers stay connected: the hub continues the timeline and
  * sends the new configuration records, so FLV/RTMP viewers need no reconnect.
  */
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -26,6 +26,8 @@ export interface EdgePullOptions {
   failoverDeadlineMs: number;
   /** Silence on a pull longer than this means the origin is gone. */
   bodyTimeoutMs: number;
+  /** Where pull requests go (default: undici's global agent). Tests pass an in-memory one. */
+  dispatcher?: Dispatcher;
 }
 
 const BACKOFF_MS = [50, 100, 200, 400, 800, 1000];
@@ -85,16 +87,17 @@ export class OriginPull extends Lifecycle<PullCloseReason> {
       signal: abort.signal,
       headersTimeout: 5000,
       bodyTimeout: this.owner.options.bodyTimeoutMs,
+      ...(this.owner.options.dispatcher ? { dispatcher: this.owner.options.dispatcher } : {}),
     });
     if (res.statusCode !== 200) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy(); // undici errors a body destroyed unread
       throw new RelaycastError(
         res.statusCode === 404 ? 'RC_PLAY_NOT_FOUND' : 'RC_PULL_FAILED',
         `origin ${route.originNodeId} answered ${res.statusCode} for ${route.app}/${route.name}`,
       );
     }
     if (this.closed) {
-      res.body.destroy();
+      res.body.on('error', () => {}).destroy(); // undici errors a body destroyed unread
       throw new InvalidStateError(`pull of ${this.stream.key}`, this.closeReason);
     }
     this.owner.metrics.pullsStarted.inc();

@@ -143,17 +143,31 @@ describe('hub objects follow the lifecycle', () => {
     );
     const streamCloses: ViewerCloseReason[] = [];
     stream.on('close', (r) => streamCloses.push(r));
+    const unpublished: PublicationEndReason[] = [];
+    hub.on('unpublish', (_s, _p, r) => unpublished.push(r));
     hub.close();
     assert.equal(stream.closed, true);
     assert.equal(stream.closeReason, 'shutdown');
     assert.deepEqual(streamCloses, ['shutdown']);
     assert.equal(pub.closeReason, 'closed');
     assert.deepEqual(revoked, ['closed']);
+    assert.deepEqual(unpublished, ['closed']);
     for (const v of viewers) assert.equal(v.closeReason, 'shutdown');
     assert.throws(() => stream.attach({ sessionId: 'x', kind: 'test' }), { code: 'RC_INVALID_STATE' });
     assert.throws(() => stream.addViewer(new Sink(), { format: 'flv', protocol: 'flv' }), {
       code: 'RC_INVALID_STATE',
     });
+  });
+
+  it('a stream closed for another reason than shutdown reports its publication kicked, in the event too', () => {
+    const hub = new StreamHub();
+    const pub = hub.publish('live', 's', { sessionId: 'p', kind: 'test' });
+    const unpublished: PublicationEndReason[] = [];
+    hub.on('unpublish', (_s, _p, r) => unpublished.push(r));
+    pub.stream.close('stream-ended');
+    assert.equal(pub.closeReason, 'kicked');
+    assert.deepEqual(unpublished, ['kicked']);
+    hub.close();
   });
 
   it('kickPublisher revokes with the kick reason', () => {

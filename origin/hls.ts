@@ -190,6 +190,18 @@ export class HlsPackager implements HlsSource {
     return pkg.segmenter.getSegment(Number(m[1]))?.data;
   }
 
+  /**
+   * Node shutdown: every stream is forgotten now (waiting playlist requests answer, no forget
+   * timer outlives the node). Idempotent.
+   */
+  close(): void {
+    for (const [key, pkg] of [...this.streams]) {
+      if (pkg.forgetTimer) clearTimeout(pkg.forgetTimer);
+      pkg.forgetTimer = undefined;
+      this.forget(key, pkg);
+    }
+  }
+
   /** For the admin API. */
   describe(
     app: string,

@@ -12,6 +12,7 @@ import type { HubStream, PublicationEndReason } from '../../media/hub/stream.ts'
 import * as M from '../../media/rtmp/messages.ts';
 import { createLogger } from '../log.ts';
 import { fakeSocketPair } from '../testing/fake-net.ts';
+import { RtmpServer } from './server.ts';
 import { type RtmpHandlers, RtmpSession, type RtmpSessionOptions } from './session.ts';
 
 const log = createLogger('silent');
@@ -166,6 +167,30 @@ describe('RtmpSession in memory', () => {
     await until('player connection closed', () => player.client.closed);
     hub.close();
     for (const s of sessions) assert.equal((s as unknown as { closed: boolean }).closed, true);
+  });
+
+  it('RtmpServer.accept serves a fake connection like a TCP one; closeAll ends it and its publication', async () => {
+    const hub = new StreamHub();
+    const server = new RtmpServer(
+      {
+        publish: async (req, onEnd) =>
+          hub.publish(req.app, req.streamName, { sessionId: 's', kind: 'rtmp' }, onEnd),
+      },
+      { ...OPTIONS, host: '127.0.0.1', port: 0, maxConnectionsPerIp: 0 },
+      log,
+    );
+    const [clientSocket, serverSocket] = fakeSocketPair();
+    server.accept(serverSocket);
+    assert.equal(server.sessionCount, 1);
+    const client = await RtmpClient.over(clientSocket);
+    await client.connect('live');
+    await client.publish(await client.createStream(), 'srv');
+    const pub = hub.getLive('live', 'srv')!.publisher!;
+    server.closeAll();
+    assert.equal(pub.closeReason, 'closed');
+    await until('client disconnected', () => client.closed);
+    await until('session forgotten', () => server.sessionCount === 0);
+    hub.close();
   });
 
   it('closes a connection that never completes the handshake, on the fake clock', () => {

@@ -12,6 +12,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
+import { Agent } from 'undici';
 
 export interface FakeSocketOptions {
   remoteAddress?: string;
@@ -91,7 +92,7 @@ export function inject(server: Server, req: InjectRequest): Promise<InjectRespon
       {
         method: req.method ?? 'GET',
         path: req.url,
-        headers: { host: 'relaycast.test', ...req.headers },
+        headers: { host: '127.0.0.1', ...req.headers },
         createConnection: () => client,
       },
       (res) => {
@@ -115,5 +116,32 @@ export function inject(server: Server, req: InjectRequest): Promise<InjectRespon
     );
     r.on('error', reject);
     r.end(req.body);
+  });
+}
+
+/**
+ * An undici dispatcher whose connections go to in-memory http.Servers instead of the network:
+ * `servers(origin)` gets 'http://host:port' and returns the server to connect to, or undefined
+ * for a refused connection (an origin that is down).
+ */
+export function inMemoryAgent(servers: (origin: string) => Server | undefined): Agent {
+  return new Agent({
+    connect: (opts, callback) => {
+      // Asynchronously, as a TCP connect is: undici ignores a connection made within its own call.
+      process.nextTick(() => {
+        const origin = `${opts.protocol}//${opts.hostname}:${opts.port}`;
+        const server = servers(origin);
+        if (!server) {
+          callback(
+            Object.assign(new Error(`connect ECONNREFUSED ${origin}`), { code: 'ECONNREFUSED' }),
+            null,
+          );
+          return;
+        }
+        const [client, serverSide] = fakeSocketPair();
+        server.emit('connection', serverSide);
+        callback(null, client);
+      });
+    },
   });
 }

@@ -701,7 +701,8 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
       const pub = this.publisher;
       this.publisher = undefined;
       pub.revoke(reason === 'shutdown' ? 'closed' : 'kicked');
-      this.emit('unpublish', pub, 'closed');
+      // Listeners (metrics, the cluster layer) read the publication's own close reason.
+      this.emit('unpublish', pub, pub.closeReason ?? 'closed');
     }
     this.lifecycle.begin(reason);
     if (this.endTimer) clearTimeout(this.endTimer);

@@ -1,0 +1,108 @@
+/**
+ * ViewerHttpServer driven in memory with inject(): signed play, viewer limits, draining, and an
+ * HTTP-FLV viewer's lifecycle. No listener, no port.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '../core/log.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { signedQuery } from '../core/signing.ts';
+import { LocalHubSource } from '../core/sources.ts';
+import { inject } from '../core/testing/fake-net.ts';
+import { StreamHub } from '../media/hub/hub.ts';
+import { TAG_VIDEO } from '../media/tag.ts';
+import { type ViewerHttpOptions, ViewerHttpServer } from './viewer-http.ts';
+
+const log = createLogger('silent');
+const metrics = createMetrics({ role: 'edge', nodeId: 'e', version: '0', maxStreams: 10 });
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const codeOf = async (r: { json(): Promise<unknown> }) =>
+  ((await r.json()) as { error: { code: string } }).error.code;
+
+function node(options: Partial<ViewerHttpOptions> = {}) {
+  const hub = new StreamHub();
+  const pub = hub.publish('live', 'cam', { sessionId: 'p', kind: 'test' });
+  pub.pushTag(TAG_VIDEO, 0, Buffer.from([0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff]));
+  pub.pushTag(TAG_VIDEO, 0, Buffer.from([0x17, 0x01, 0, 0, 0, 0, 1, 2, 3]));
+  const server = new ViewerHttpServer(
+    new LocalHubSource(hub),
+    undefined,
+    {
+      host: '127.0.0.1',
+      port: 0,
+      playAuth: 'open',
+      playSecrets: [],
+      maxViewersPerNode: 0,
+      maxViewersPerStream: 0,
+      maxConnectionsPerIp: 0,
+      listStreams: async () => [],
+      viewerCount: () => hub.viewerCount(),
+      ...options,
+    },
+    metrics,
+    log,
+  );
+  return { hub, server, stream: hub.get('live', 'cam')! };
+}
+
+describe('ViewerHttpServer in memory', () => {
+  it('an HTTP-FLV viewer gets the GOP; the client leaving closes it as client-gone', async () => {
+    const { hub, server, stream } = node();
+    const res = await inject(server.server, { url: '/live/cam.flv' });
+    assert.equal(res.status, 200);
+    const [viewer] = [...stream.viewers];
+    assert.ok(viewer);
+    const first = await new Promise<Buffer>((r) => res.res.once('data', r));
+    assert.equal(first.subarray(0, 3).toString(), 'FLV');
+    res.close();
+    for (let i = 0; i < 50 && !viewer.closed; i++) await turn();
+    assert.equal(viewer.closeReason, 'client-gone');
+    assert.equal(stream.viewers.size, 0);
+    hub.close();
+  });
+
+  it('signed play: missing and bad signatures are 403 with their code, a valid one plays', async () => {
+    const { hub, server } = node({ playAuth: 'signed', playSecrets: ['k1'] });
+    const missing = await inject(server.server, { url: '/live/cam.flv' });
+    assert.equal(missing.status, 403);
+    assert.equal(await codeOf(missing), 'RC_PLAY_SIGNATURE_MISSING');
+    const bad = await inject(server.server, {
+      url: `/live/cam.flv?${signedQuery('other', 'live', 'cam', 60)}`,
+    });
+    assert.equal(bad.status, 403);
+    assert.equal(await codeOf(bad), 'RC_PLAY_SIGNATURE_INVALID');
+    const ok = await inject(server.server, { url: `/live/cam.flv?${signedQuery('k1', 'live', 'cam', 60)}` });
+    assert.equal(ok.status, 200);
+    ok.close();
+    hub.close();
+  });
+
+  it('limits and draining answer 503 RC_VIEWER_LIMIT; a stream that is not live is 404', async () => {
+    const { hub, server } = node({ maxViewersPerStream: 1 });
+    const first = await inject(server.server, { url: '/live/cam.flv' });
+    assert.equal(first.status, 200);
+    const second = await inject(server.server, { url: '/live/cam.flv' });
+    assert.equal(second.status, 503);
+    assert.equal(await codeOf(second), 'RC_VIEWER_LIMIT');
+    const notLive = await inject(server.server, { url: '/live/none.flv' });
+    assert.equal(notLive.status, 404);
+    assert.equal(await codeOf(notLive), 'RC_PLAY_NOT_FOUND');
+    server.stopAccepting();
+    const draining = await inject(server.server, { url: '/live/cam.flv' });
+    assert.equal(draining.status, 503);
+    assert.equal(await codeOf(draining), 'RC_VIEWER_LIMIT');
+    first.close();
+    hub.close();
+  });
+
+  it('CORS preflight and methods', async () => {
+    const { hub, server } = node();
+    const pre = await inject(server.server, { method: 'OPTIONS', url: '/live/cam.flv' });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    const post = await inject(server.server, { method: 'POST', url: '/live/cam.flv', body: 'x' });
+    assert.equal(post.status, 405);
+    assert.equal(await codeOf(post), 'RC_BAD_REQUEST');
+    hub.close();
+  });
+});

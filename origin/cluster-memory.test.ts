@@ -1,0 +1,203 @@
+/**
+ * OriginCluster against the in-memory registry, two origins in one process, a fake clock for the
+ * lease renewal loop: takeover by a newer generation, a lost pub/sub event caught by the renewal
+ * (fencing), a lease that lapsed and is re-registered, an admin kick, drain.
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, it, mock } from 'node:test';
+import { createLogger } from '../core/log.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { MemoryRegistry } from '../core/registry/memory.ts';
+import type { Registry } from '../core/registry/registry.ts';
+import { resolveRoute } from '../core/registry/route.ts';
+import type { RegistryEvent } from '../core/registry/types.ts';
+import type { PublishRequest } from '../core/rtmp/session.ts';
+import { StreamStatsSampler } from '../core/stream-info.ts';
+import { StreamHub } from '../media/hub/hub.ts';
+import type { Publication, PublicationEndReason } from '../media/hub/stream.ts';
+import { OriginCluster } from './cluster.ts';
+import { Origin } from './origin.ts';
+import { PublishAuthorizer } from './publish-auth.ts';
+
+const log = createLogger('silent');
+const LEASE_TTL_MS = 3000;
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+async function settle(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await turn();
+}
+
+/**
+ * The registry as one origin sees it: same store, but its pub/sub events can be dropped (a lost
+ * Redis pub/sub message, a subscriber reconnecting).
+ */
+function lossyView(registry: MemoryRegistry): { view: Registry; drop: { on: boolean } } {
+  const drop = { on: false };
+  const events = new EventEmitter();
+  registry.on('event', (e: RegistryEvent) => {
+    if (!drop.on) events.emit('event', e);
+  });
+  const view = new Proxy(registry, {
+    get(target, prop, receiver) {
+      if (prop === 'on' || prop === 'off' || prop === 'once')
+        return (name: string, fn: (...a: unknown[]) => void) => {
+          if (name === 'event') events[prop as 'on'](name, fn);
+          else target[prop as 'on'](name, fn);
+          return receiver;
+        };
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as unknown as Registry;
+  return { view, drop };
+}
+
+function originNode(registry: Registry, nodeId: string) {
+  const metrics = createMetrics({ role: 'origin', nodeId, version: '0', maxStreams: 10 });
+  const hub = new StreamHub({ republishWaitMs: 60_000 });
+  const origin = new Origin(hub, new PublishAuthorizer('open', undefined), { maxStreams: 0 }, metrics, log);
+  const stats = new StreamStatsSampler(hub);
+  const cluster = new OriginCluster(
+    registry,
+    origin,
+    stats,
+    {
+      nodeId,
+      internalUrl: `http://${nodeId}:8081`,
+      advertiseHost: nodeId,
+      rtmpUrl: `rtmp://${nodeId}:1935`,
+      adminUrl: `http://${nodeId}:9090`,
+      leaseTtlMs: LEASE_TTL_MS,
+      version: '0',
+    },
+    metrics,
+    log,
+  );
+  const ended: PublicationEndReason[] = [];
+  const publish = (name: string): Promise<Publication> => {
+    const req: PublishRequest = {
+      app: 'live',
+      streamName: name,
+      query: new URLSearchParams(),
+      remote: `${nodeId}-encoder:5000`,
+      tcUrl: undefined,
+    };
+    return origin.publish(req, (r) => ended.push(r));
+  };
+  const close = () => {
+    cluster.close();
+    stats.close();
+    hub.close();
+  };
+  return { hub, origin, cluster, publish, ended, close };
+}
+
+describe('OriginCluster with MemoryRegistry', () => {
+  afterEach(() => mock.timers.reset());
+
+  it('a newer publish on another origin takes the stream: the old publication is revoked, the route moves', async () => {
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const a = originNode(registry, 'origin-a');
+    const b = originNode(registry, 'origin-b');
+    a.cluster.start();
+    b.cluster.start();
+    const pa = await a.publish('cam');
+    await settle();
+    assert.equal((await resolveRoute(registry, 'live', 'cam'))?.originNodeId, 'origin-a');
+    const pb = await b.publish('cam');
+    await settle();
+    assert.equal(pa.closeReason, 'takeover');
+    assert.deepEqual(a.ended, ['takeover']);
+    assert.equal(pb.closed, false);
+    const route = await resolveRoute(registry, 'live', 'cam');
+    assert.equal(route?.originNodeId, 'origin-b');
+    assert.ok(route && route.generation > 1);
+    a.close();
+    b.close();
+    await registry.close();
+  });
+
+  it('a lost pub/sub event: the next lease renewal finds the newer generation and fences the old origin off', async () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 1_000_000 });
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const lossy = lossyView(registry);
+    const a = originNode(lossy.view, 'origin-a');
+    const b = originNode(registry, 'origin-b');
+    a.cluster.start();
+    b.cluster.start();
+    const pa = await a.publish('cam');
+    await settle();
+    lossy.drop.on = true; // origin-a will not hear that origin-b took the stream
+    await b.publish('cam');
+    await settle();
+    assert.equal(pa.closed, false, 'without the event, origin-a still thinks it publishes');
+    mock.timers.tick(LEASE_TTL_MS / 3); // one renewal period
+    await settle();
+    assert.equal(pa.closeReason, 'takeover');
+    assert.equal((await resolveRoute(registry, 'live', 'cam'))?.originNodeId, 'origin-b');
+    a.close();
+    b.close();
+    await registry.close();
+  });
+
+  it('a lapsed lease (registry lost the record) is registered again on the next renewal, same generation', async () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 2_000_000 });
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const a = originNode(registry, 'origin-a');
+    a.cluster.start();
+    const pa = await a.publish('cam');
+    await settle();
+    const before = await registry.getStream('live', 'cam');
+    assert.ok(before);
+    // The record vanishes (a Redis restart): the renewal must notice and register again.
+    await registry.unregisterStream('live', 'cam', before.generation, 'test', 'primary');
+    assert.equal(await registry.getStream('live', 'cam'), undefined);
+    mock.timers.tick(LEASE_TTL_MS / 3);
+    await settle();
+    const after = await registry.getStream('live', 'cam');
+    assert.equal(after?.originNodeId, 'origin-a');
+    assert.equal(after?.generation, before.generation);
+    assert.equal(pa.closed, false);
+    a.close();
+    await registry.close();
+  });
+
+  it('an admin kick revokes the publication with its generation; drain gives every stream up', async () => {
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const a = originNode(registry, 'origin-a');
+    a.cluster.start();
+    const p1 = await a.publish('one');
+    const p2 = await a.publish('two');
+    await settle();
+    const rec = await registry.getStream('live', 'one');
+    await registry.publish({
+      type: 'kick',
+      app: 'live',
+      name: 'one',
+      generation: (rec?.generation ?? 0) + 1, // a stale kick for another generation
+      reason: 'kicked-by-admin',
+    } as RegistryEvent);
+    await settle();
+    assert.equal(p1.closed, false, 'a kick for another generation is ignored');
+    await registry.publish({
+      type: 'kick',
+      app: 'live',
+      name: 'one',
+      generation: rec?.generation,
+      reason: 'kicked-by-admin',
+    } as RegistryEvent);
+    await settle();
+    assert.equal(p1.closed, true);
+    await a.cluster.drain();
+    assert.equal(await registry.getStream('live', 'two'), undefined);
+    assert.equal(p2.closed, false, 'drain keeps the live publisher until it reconnects elsewhere');
+    await assert.rejects(a.publish('three'), { code: 'RC_PUBLISH_DRAINING' });
+    a.close();
+    await registry.close();
+  });
+});

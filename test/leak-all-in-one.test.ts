@@ -1,0 +1,146 @@
+/**
+ * Leak test of the real all-in-one composition (cli/run.ts startAll), in this process: publish,
+ * viewers of every kind the all-in-one serves, then the node's own stopAccepting() and close().
+ * Afterwards no socket, timer (unref'd ones included) or child process may remain. The process
+ * itself ends with process.exit after close(), which would hide such leaks; this test does not.
+ */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { RtmpClient } from '../bench/rtmp-client.ts';
+import { startAll } from '../cli/run.ts';
+import { loadConfig } from '../core/config.ts';
+import { freePort, killAll, publish } from './helpers/process.ts';
+import { trackTimers } from './helpers/timer-tracker.ts';
+
+const N = 20;
+
+function resources(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
+  return m;
+}
+
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+function get(
+  url: string,
+): Promise<{ status: number; close(): void; bytes(): number; text(): Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      let n = 0;
+      const parts: Buffer[] = [];
+      const ended = new Promise<void>((r) => res.on('end', r));
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+        if (parts.length < 100) parts.push(c);
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        close: () => req.destroy(),
+        bytes: () => n,
+        text: async () => {
+          await ended;
+          return Buffer.concat(parts).toString();
+        },
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('leak: the all-in-one node', () => {
+  after(killAll);
+
+  it(`publish, ${N} FLV + ${N} RTMP + ${N} HLS viewers, node close(): nothing left running`, async () => {
+    const ports = {
+      rtmp: await freePort(),
+      http: await freePort(),
+      admin: await freePort(),
+      grpc: await freePort(),
+    };
+    const flags = new Map<string, string | true>([
+      ['rtmp-port', String(ports.rtmp)],
+      ['http-port', String(ports.http)],
+      ['admin-port', String(ports.admin)],
+      ['grpc-port', String(ports.grpc)],
+      ['host', '127.0.0.1'],
+      ['log-level', 'silent'],
+    ]);
+    const config = loadConfig('all', flags, {});
+    const baseline = resources();
+    const timers = trackTimers();
+    try {
+      const node = await startAll(config, 'test');
+      const ffmpeg = publish(`rtmp://127.0.0.1:${ports.rtmp}/live/aio`, {
+        size: '160x120',
+        rate: 25,
+        gop: 25,
+      });
+      const flv: Awaited<ReturnType<typeof get>>[] = [];
+      for (let i = 0; i < 200 && flv.length === 0; i++) {
+        const r = await get(`http://127.0.0.1:${ports.http}/live/aio.flv`);
+        if (r.status === 200) flv.push(r);
+        else {
+          await r.text();
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      assert.equal(flv.length, 1, 'the stream went live');
+      for (let i = 1; i < N; i++) flv.push(await get(`http://127.0.0.1:${ports.http}/live/aio.flv`));
+      const players = await Promise.all(
+        Array.from({ length: N }, async () => {
+          const c = await RtmpClient.open('127.0.0.1', ports.rtmp);
+          let bytes = 0;
+          c.onMedia = (m) => {
+            bytes += m.payload.length;
+          };
+          await c.connect('live');
+          await c.play(await c.createStream(), 'aio');
+          return { c, bytes: () => bytes };
+        }),
+      );
+      for (let i = 0; i < N; i++) {
+        const pl = await get(`http://127.0.0.1:${ports.http}/live/aio.m3u8`);
+        assert.equal(pl.status, 200);
+        await pl.text();
+      }
+      await until(
+        'every viewer got media',
+        () => flv.every((v) => v.bytes() > 0) && players.every((p) => p.bytes() > 0),
+      );
+
+      await node.stopAccepting();
+      await node.close();
+      await ffmpeg.stop();
+      for (const p of players) p.c.close();
+      for (const v of flv) v.close();
+
+      let last = '';
+      await until(
+        'active resources back to baseline',
+        () => {
+          const extra = [...resources()]
+            .filter(([k, n]) => n > (baseline.get(k) ?? 0))
+            .map(([k, n]) => `${k}=${n}`);
+          last = extra.join(', ');
+          return extra.length === 0;
+        },
+        15_000,
+      ).catch(() => assert.fail(`still active: ${last}`));
+      await until('every timer cleared or fired', () => timers.live().length === 0, 15_000).catch(() =>
+        assert.fail(`timers still pending:\n${timers.live().join('\n')}`),
+      );
+    } finally {
+      timers.uninstall();
+    }
+  });
+});
