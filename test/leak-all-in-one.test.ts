@@ -108,6 +108,15 @@ describe('leak: the all-in-one node', () => {
           return { c, bytes: () => bytes };
         }),
       );
+      // the playlist exists once the first segment is cut, a moment after the stream goes live
+      let playlistStatus = 0;
+      for (let i = 0; i < 200 && playlistStatus !== 200; i++) {
+        const pl = await get(`http://127.0.0.1:${ports.http}/live/aio.m3u8`);
+        playlistStatus = pl.status;
+        await pl.text();
+        if (playlistStatus !== 200) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(playlistStatus, 200, 'the HLS playlist appeared');
       for (let i = 0; i < N; i++) {
         const pl = await get(`http://127.0.0.1:${ports.http}/live/aio.m3u8`);
         assert.equal(pl.status, 200);
