@@ -78,8 +78,9 @@ describe('leak: the all-in-one node', () => {
     const config = loadConfig('all', flags, {});
     const baseline = resources();
     const timers = trackTimers();
+    let node: Awaited<ReturnType<typeof startAll>> | undefined;
     try {
-      const node = await startAll(config, 'test');
+      node = await startAll(config, 'test');
       const ffmpeg = publish(`rtmp://127.0.0.1:${ports.rtmp}/live/aio`, {
         size: '160x120',
         rate: 25,
@@ -150,6 +151,8 @@ describe('leak: the all-in-one node', () => {
       );
     } finally {
       timers.uninstall();
+      // after a failed assertion the node would keep this test process alive forever
+      await node?.close().catch(() => {});
     }
   });
 });
