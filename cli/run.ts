@@ -260,6 +260,7 @@ export function hlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Lo
     hub,
     {
       targetDurationMs: config.hlsTargetDurationMs,
+      maxSegmentDurationMs: config.hlsMaxSegmentDurationMs,
       windowSegments: config.hlsWindow,
       maxWindowBytes: 64 * 1024 * 1024,
       dir: config.hlsDir,

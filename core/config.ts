@@ -227,6 +227,13 @@ export const OPTIONS = {
     max: 30,
     help: 'HLS target segment duration, seconds',
   },
+  'hls-max-segment-duration': {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    max: 60,
+    help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
+  },
   'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
   'hls-cache-bytes': {
     kind: 'int',
@@ -332,6 +339,8 @@ export interface Config {
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
   hlsTargetDurationMs: number;
+  /** Hard segment cut; fixes EXT-X-TARGETDURATION (auto resolved here, never 0). */
+  hlsMaxSegmentDurationMs: number;
   hlsWindow: number;
   hlsDir: string | undefined;
   hlsCacheBytes: number;
@@ -540,6 +549,11 @@ export function loadConfig(
     httpHeadersTimeoutMs: num('http-headers-timeout') * 1000,
     httpRequestTimeoutMs: num('http-request-timeout') * 1000,
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
+    hlsMaxSegmentDurationMs: Math.max(
+      Math.round(num('hls-target-duration') * 1000),
+      Math.round(num('hls-max-segment-duration') * 1000) ||
+        Math.max(2000, Math.round(num('hls-target-duration') * 2000)),
+    ),
     hlsWindow: num('hls-window'),
     hlsDir: str('hls-dir'),
     hlsCacheBytes: num('hls-cache-bytes'),

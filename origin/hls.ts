@@ -7,9 +7,14 @@
  * target duration (≥ 0.2 s), so a stream that moves to another origin (or restarts after the
  * packager forgot it) starts above every sequence number it ever used before: players never see
  * the media sequence rewind, even across origins.
+ *
+ * With `dir`, files follow what is served: a segment file is deleted once its retention (RFC
+ * 8216 6.2.2, see HlsSegmenter) is over, and the stream's directory when the packager forgets the
+ * stream. Every path is checked to stay under `dir` before anything is written or deleted.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
@@ -20,6 +25,8 @@ import type { HubStream } from '../media/hub/stream.ts';
 
 export interface HlsOptions {
   targetDurationMs: number;
+  /** Hard cut for long GOPs; fixes EXT-X-TARGETDURATION (see HlsSegmenter). */
+  maxSegmentDurationMs: number;
   windowSegments: number;
   maxWindowBytes: number;
   /** Also write segments and the playlist under this directory. */
@@ -37,6 +44,25 @@ interface Packaged {
   live: boolean;
   waiters: (() => void)[];
   forgetTimer: NodeJS.Timeout | undefined;
+  /** Sequence numbers of the segment files written under `dir`, oldest first. */
+  files: number[];
+}
+
+/**
+ * `root/parts…`, refusing any result that is not strictly inside `root` (a `..` segment, an
+ * absolute part). Names are validated where they enter the system; this is the second line of
+ * defence right before the filesystem is touched (a recursive delete above all).
+ */
+export function resolveUnder(root: string, ...parts: string[]): string {
+  const base = resolve(root);
+  const full = resolve(base, ...parts);
+  const rel = relative(base, full);
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel))
+    throw new RelaycastError(
+      'RC_BAD_REQUEST',
+      `refusing HLS path outside --hls-dir ${base}: ${parts.join('/')} (app and stream names must be plain names)`,
+    );
+  return full;
 }
 
 export class HlsPackager implements HlsSource {
@@ -57,6 +83,7 @@ export class HlsPackager implements HlsSource {
     return new HlsSegmenter(
       {
         targetDurationMs: this.options.targetDurationMs,
+        maxSegmentDurationMs: this.options.maxSegmentDurationMs,
         windowSegments: this.options.windowSegments,
         maxWindowBytes: this.options.maxWindowBytes,
       },
@@ -74,7 +101,7 @@ export class HlsPackager implements HlsSource {
       // The stream came back before we forgot it: keep counting, mark the discontinuity.
       if (p.forgetTimer) clearTimeout(p.forgetTimer);
       p.forgetTimer = undefined;
-      const state = p.segmenter.state();
+      const state = p.segmenter.state(Date.now());
       p.segmenter = this.newSegmenter({ ...state, discontinuityNext: true });
     } else {
       p = {
@@ -84,6 +111,7 @@ export class HlsPackager implements HlsSource {
         live: false,
         waiters: [],
         forgetTimer: undefined,
+        files: [],
       };
       this.streams.set(stream.key, p);
     }
@@ -98,14 +126,14 @@ export class HlsPackager implements HlsSource {
       },
       onPublisherChange: () => {
         if (pkg.segmenter.ended)
-          pkg.segmenter = this.newSegmenter({ ...pkg.segmenter.state(), discontinuityNext: true });
+          pkg.segmenter = this.newSegmenter({ ...pkg.segmenter.state(Date.now()), discontinuityNext: true });
         else pkg.segmenter.markDiscontinuity();
         pkg.live = true;
       },
       onUnpublish: () => {
         this.onSegment(pkg, pkg.segmenter.end(Date.now()));
         pkg.live = false;
-        this.writePlaylist(pkg);
+        this.writeFiles(pkg, undefined);
       },
       onClose: () => {
         pkg.live = false;
@@ -120,7 +148,16 @@ export class HlsPackager implements HlsSource {
     if (this.streams.get(key) !== pkg) return;
     this.streams.delete(key);
     for (const w of pkg.waiters.splice(0)) w();
-    if (this.options.dir) rmSync(join(this.options.dir, pkg.app, pkg.name), { recursive: true, force: true });
+    if (!this.options.dir) return;
+    try {
+      rmSync(this.streamDir(pkg), { recursive: true, force: true });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot remove an ended stream from --hls-dir');
+    }
+  }
+
+  private streamDir(pkg: Packaged): string {
+    return resolveUnder(this.options.dir!, pkg.app, pkg.name);
   }
 
   private onSegment(pkg: Packaged, seg: HlsSegment | undefined): void {
@@ -128,25 +165,35 @@ export class HlsPackager implements HlsSource {
     this.metrics.hlsSegments.inc(this.metrics.streamLabels.label(pkg.app, pkg.name));
     this.metrics.hlsSegmentDuration.observe(seg.durationMs / 1000);
     for (const w of pkg.waiters.splice(0)) w();
-    if (this.options.dir) {
-      try {
-        const dir = join(this.options.dir, pkg.app, pkg.name);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${pkg.name}-${seg.sequence}.ts`), seg.data);
-        this.writePlaylist(pkg);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'cannot write HLS files to --hls-dir');
-      }
-    }
+    this.writeFiles(pkg, seg);
   }
 
-  private writePlaylist(pkg: Packaged): void {
+  /**
+   * Writes the new segment and the playlist under `dir`, then deletes the segment files whose
+   * retention is over (they are in no playlist anymore and nobody may still ask for them).
+   */
+  private writeFiles(pkg: Packaged, seg: HlsSegment | undefined): void {
     if (!this.options.dir) return;
-    const dir = join(this.options.dir, pkg.app, pkg.name);
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${pkg.name}.m3u8.tmp`);
-    writeFileSync(tmp, this.render(pkg, ''));
-    renameSync(tmp, join(dir, `${pkg.name}.m3u8`));
+    try {
+      const dir = this.streamDir(pkg);
+      mkdirSync(dir, { recursive: true });
+      if (seg) {
+        writeFileSync(resolveUnder(dir, segmentFile(pkg.name, seg.sequence)), seg.data);
+        pkg.files.push(seg.sequence);
+      }
+      const tmp = resolveUnder(dir, `.${pkg.name}.m3u8.tmp`);
+      writeFileSync(tmp, this.render(pkg, ''));
+      renameSync(tmp, resolveUnder(dir, `${pkg.name}.m3u8`));
+      const now = Date.now();
+      const kept: number[] = [];
+      for (const sequence of pkg.files) {
+        if (pkg.segmenter.getSegment(sequence, now)) kept.push(sequence);
+        else rmSync(resolveUnder(dir, segmentFile(pkg.name, sequence)), { force: true });
+      }
+      pkg.files = kept;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot write HLS files to --hls-dir');
+    }
   }
 
   private render(pkg: Packaged, segmentQuery: string): string {
@@ -154,7 +201,7 @@ export class HlsPackager implements HlsSource {
     return renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
       segmentUri: (s) => `${encodeURIComponent(pkg.name)}-${s.sequence}.ts${segmentQuery}`,
       ended: seg.ended,
-      targetDurationMs: this.options.targetDurationMs,
+      targetDurationSeconds: seg.targetDurationSeconds,
     });
   }
 
@@ -181,7 +228,7 @@ export class HlsPackager implements HlsSource {
     if (!pkg) return undefined;
     const m = /-(\d+)\.ts$/.exec(file);
     if (!m) return undefined;
-    return pkg.segmenter.getSegment(Number(m[1]))?.data;
+    return pkg.segmenter.getSegment(Number(m[1]), Date.now())?.data;
   }
 
   /** For the admin API. */
@@ -197,4 +244,8 @@ export class HlsPackager implements HlsSource {
       ended: pkg.segmenter.ended,
     };
   }
+}
+
+function segmentFile(name: string, sequence: number): string {
+  return `${name}-${sequence}.ts`;
 }

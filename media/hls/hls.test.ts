@@ -44,7 +44,12 @@ interface Packaged {
 
 function packageTags(name: string, tags: MediaTag[], between?: (seg: HlsSegmenter) => void): Packaged {
   const dir = mkdtempSync(join(work, `${name}-`));
-  const seg = new HlsSegmenter({ targetDurationMs: TARGET_MS, windowSegments: 1000 });
+  // The product's default hard maximum for a 1 s target (--hls-max-segment-duration auto).
+  const seg = new HlsSegmenter({
+    targetDurationMs: TARGET_MS,
+    maxSegmentDurationMs: 2000,
+    windowSegments: 1000,
+  });
   const segments: HlsSegment[] = [];
   tags.forEach((t, i) => {
     if (between && i === 0) between(seg);
@@ -61,7 +66,7 @@ function packageTags(name: string, tags: MediaTag[], between?: (seg: HlsSegmente
   const playlist = renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
     segmentUri: (s) => `test-${s.sequence}.ts`,
     ended: seg.ended,
-    targetDurationMs: TARGET_MS,
+    targetDurationSeconds: seg.targetDurationSeconds,
   });
   writeFileSync(join(dir, 'playlist.m3u8'), playlist);
   return { dir, segments, playlist };
@@ -123,8 +128,9 @@ function checkTransportStream(p: Packaged, tags: MediaTag[], opts: { video: bool
         assert.ok(pes.randomAccess);
       }
     }
-    assert.ok(idrs >= p.segments.length);
-    p.segments.forEach((_, i) => {
+    assert.ok(idrs >= p.segments.filter((s) => s.hasKeyframeStart).length);
+    p.segments.forEach((s, i) => {
+      if (!s.hasKeyframeStart) return; // cut mid-GOP at the hard maximum
       const first = video.find((x) => x.segment === i)!;
       assert.ok(annexBNalTypes(first.payload).includes(5), `segment ${i} starts with an IDR`);
       const pcr = r.pcrs.find((x) => x.segment === i);
@@ -170,7 +176,8 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
       assert.equal(v?.height, 360);
       assert.equal(streams.find((x) => x.codec_type === 'audio')?.codec_name, 'aac');
     }
-    assert.match(p.playlist, /#EXT-X-TARGETDURATION:1\n/);
+    // ceil of the 2 s hard maximum, whatever the GOP (it must never change during the stream)
+    assert.match(p.playlist, /#EXT-X-TARGETDURATION:2\n/);
     assert.match(p.playlist, /#EXT-X-ENDLIST\n$/);
   });
 
@@ -214,15 +221,21 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
     );
   });
 
-  it('2.5 s GOP: 2.5 s segments and an honest TARGETDURATION', () => {
+  it('2.5 s GOP over a 2 s hard maximum: cut at 2 s, realigned on the next keyframe, TARGETDURATION stays 2', () => {
     const tags = makeFlv([...SRC, '-t', '6', ...x264(75), '-c:a', 'aac']);
     const p = packageTags('gop75', tags);
     assert.deepEqual(
-      p.segments.map((s) => s.durationMs),
-      [2500, 2500, 1000],
+      p.segments.map((s) => [s.durationMs, s.hasKeyframeStart]),
+      [
+        [2000, true],
+        [500, false],
+        [2000, true],
+        [500, false],
+        [1000, true],
+      ],
     );
-    checkDurations(p, 2500);
-    assert.match(p.playlist, /#EXT-X-TARGETDURATION:3\n/);
+    assert.match(p.playlist, /#EXT-X-TARGETDURATION:2\n/);
+    assert.doesNotMatch(p.playlist, /INDEPENDENT-SEGMENTS/);
     checkTransportStream(p, tags, { video: true, audio: true });
     assertDecodesCleanly(p);
   });
@@ -267,7 +280,7 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
     const playlist = renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
       segmentUri: (s) => `test-${s.sequence}.ts`,
       ended: true,
-      targetDurationMs: TARGET_MS,
+      targetDurationSeconds: seg.targetDurationSeconds,
     });
     writeFileSync(join(dir, 'playlist.m3u8'), playlist);
     assert.equal(playlist.match(/#EXT-X-DISCONTINUITY\n/g)?.length, 1);

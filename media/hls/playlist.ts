@@ -11,20 +11,12 @@ export interface PlaylistOptions {
   /** EXT-X-VERSION, default 3 (decimal EXTINF needs ≥ 3). */
   version?: number;
   ended: boolean;
-  /** The configured target; EXT-X-TARGETDURATION never goes below its ceiling in seconds. */
-  targetDurationMs: number;
-}
-
-/**
- * EXT-X-TARGETDURATION (4.3.3.1): every EXTINF, rounded to the nearest integer, must be ≤ it. So
- * it is the largest rounded segment duration in the window, but never below ceil(target): honest
- * when a long GOP makes long segments, without jumping to the next second for 1 ms of jitter
- * (hls.js keeps liveSyncDurationCount × TARGETDURATION behind the live edge).
- */
-export function targetDurationSeconds(segments: readonly HlsSegment[], targetDurationMs: number): number {
-  let target = Math.max(1, Math.ceil(targetDurationMs / 1000));
-  for (const s of segments) target = Math.max(target, Math.round(s.durationMs / 1000));
-  return target;
+  /**
+   * EXT-X-TARGETDURATION, whole seconds. The caller passes the same value for the whole life of
+   * the playlist (HlsSegmenter.targetDurationSeconds): players time reloads and the live edge from
+   * it, so it must not change; the segmenter's hard cut keeps every EXTINF within it (4.3.3.1).
+   */
+  targetDurationSeconds: number;
 }
 
 /** ISO 8601 with milliseconds, UTC: 2026-01-01T00:00:07.000Z */
@@ -41,7 +33,7 @@ export function renderMediaPlaylist(
   const lines = [
     '#EXTM3U',
     `#EXT-X-VERSION:${options.version ?? 3}`,
-    `#EXT-X-TARGETDURATION:${targetDurationSeconds(segments, options.targetDurationMs)}`,
+    `#EXT-X-TARGETDURATION:${Math.max(1, Math.round(options.targetDurationSeconds))}`,
     `#EXT-X-MEDIA-SEQUENCE:${mediaSequence}`,
     `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
   ];
