@@ -234,6 +234,19 @@ export const OPTIONS = {
     max: 60,
     help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
   },
+  'hls-encryption': {
+    kind: 'enum',
+    default: 'none',
+    values: ['none', 'aes-128'],
+    help: 'aes-128: HLS segments encrypted (AES-128-CBC), keys at /<app>/<name>/keys/<id> for signed viewers only; needs --play-auth signed; the all-in-one only for now',
+  },
+  'hls-key-rotation': {
+    kind: 'int',
+    default: 10,
+    min: 1,
+    max: 1000,
+    help: 'with --hls-encryption aes-128: a new key every this many segments',
+  },
   'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
   'hls-cache-bytes': {
     kind: 'int',
@@ -339,6 +352,8 @@ export interface Config {
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
   hlsTargetDurationMs: number;
+  hlsEncryption: 'none' | 'aes-128';
+  hlsKeyRotation: number;
   /** Hard segment cut; fixes EXT-X-TARGETDURATION (auto resolved here, never 0). */
   hlsMaxSegmentDurationMs: number;
   hlsWindow: number;
@@ -549,6 +564,8 @@ export function loadConfig(
     httpHeadersTimeoutMs: num('http-headers-timeout') * 1000,
     httpRequestTimeoutMs: num('http-request-timeout') * 1000,
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
+    hlsEncryption: str('hls-encryption') as Config['hlsEncryption'],
+    hlsKeyRotation: num('hls-key-rotation'),
     hlsMaxSegmentDurationMs: Math.max(
       Math.round(num('hls-target-duration') * 1000),
       Math.round(num('hls-max-segment-duration') * 1000) ||
@@ -575,6 +592,18 @@ export function loadConfig(
     cfg.role !== 'all'
   )
     throw invalid('--publish-auth keys needs channels: in the config file, or a registry (--redis-url)');
+  if (cfg.hlsEncryption !== 'none' && cfg.playAuth !== 'signed')
+    throw invalid(
+      '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
+    );
+  if (cfg.hlsEncryption !== 'none' && cfg.workers > 1)
+    throw invalid(
+      '--hls-encryption aes-128 does not work with --workers yet (viewer processes cannot serve keys): use --workers 1',
+    );
+  if (cfg.hlsEncryption !== 'none' && role !== 'all')
+    throw invalid(
+      `--hls-encryption is only available in 'relaycast all' so far (edges do not serve keys yet); run the ${role} role with --hls-encryption none`,
+    );
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);
   return cfg;

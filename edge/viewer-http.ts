@@ -36,9 +36,39 @@ const STATUS_FOR: Record<string, number> = {
   RC_PLAY_SIGNATURE_MISSING: 403,
   RC_PLAY_SIGNATURE_INVALID: 403,
   RC_PLAY_SIGNATURE_EXPIRED: 403,
+  RC_PLAY_RATE_LIMITED: 429,
   RC_VIEWER_LIMIT: 503,
   RC_PULL_FAILED: 502,
 };
+
+/** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids are sequence numbers). */
+const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
+/** Key requests per client address per window: players need one per rotation; guessing needs many. */
+export const KEY_REQUESTS_PER_WINDOW = 30;
+export const KEY_RATE_WINDOW_MS = 10_000;
+
+/** Fixed-window counter per client address, for the key endpoint. */
+export class KeyRateLimiter {
+  private readonly windows = new Map<string, { startMs: number; count: number }>();
+  private readonly max: number;
+  private readonly windowMs: number;
+  constructor(max = KEY_REQUESTS_PER_WINDOW, windowMs = KEY_RATE_WINDOW_MS) {
+    this.max = max;
+    this.windowMs = windowMs;
+  }
+  /** Counts one request; false when the address is over its budget for the current window. */
+  allow(ip: string, nowMs = Date.now()): boolean {
+    let w = this.windows.get(ip);
+    if (!w || nowMs - w.startMs >= this.windowMs) {
+      if (this.windows.size >= 10_000)
+        for (const [k, v] of this.windows) if (nowMs - v.startMs >= this.windowMs) this.windows.delete(k);
+      w = { startMs: nowMs, count: 0 };
+      this.windows.set(ip, w);
+    }
+    w.count++;
+    return w.count <= this.max;
+  }
+}
 
 export class ViewerHttpServer {
   readonly server: Server;
@@ -48,6 +78,7 @@ export class ViewerHttpServer {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly limiter: ConnectionLimiter;
+  private readonly keyLimiter = new KeyRateLimiter();
   draining = false;
 
   constructor(
@@ -144,6 +175,19 @@ export class ViewerHttpServer {
       servePlayerAsset(path.slice('/_player/'.length), req, res);
       return;
     }
+    const keyPath = KEY_PATH.exec(path);
+    if (keyPath) {
+      try {
+        await this.serveKey(req, res, keyPath, url.searchParams);
+      } catch (err) {
+        const code = errorCode(err);
+        const status = STATUS_FOR[code] ?? 500;
+        if (status === 500) this.log.error({ err }, 'key request failed');
+        if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
+        else res.destroy();
+      }
+      return;
+    }
     const target = parseStreamPath(path);
     if (!target) {
       sendError(res, 404, 'RC_NOT_FOUND', 'not found; play URLs are /<app>/<name>.flv or .m3u8', true);
@@ -225,6 +269,59 @@ export class ViewerHttpServer {
       { 'Cache-Control': playlist.ended ? 'max-age=5' : 'no-cache', ...CORS_HEADERS },
       req.method === 'HEAD',
     );
+  }
+
+  /**
+   * An encrypted-HLS key: always needs a valid play token for the stream (whatever --play-auth
+   * says), is rate-limited per client address, and is never cached or logged.
+   */
+  private async serveKey(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RegExpExecArray,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const count = (result: string) => this.metrics.hlsRequests.inc({ kind: 'key', result });
+    const ip = normaliseIp(req.socket.remoteAddress) ?? '';
+    if (!this.keyLimiter.allow(ip)) {
+      count('rate_limited');
+      throw new RelaycastError(
+        'RC_PLAY_RATE_LIMITED',
+        'too many key requests from this address; retry in a few seconds',
+      );
+    }
+    let app: string;
+    let name: string;
+    try {
+      app = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+    } catch {
+      count('not_found');
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', 'key URLs look like /<app>/<name>/keys/<id>');
+    }
+    try {
+      verifyPlay(this.options.playSecrets, app, name, query, ip);
+    } catch (err) {
+      count('denied');
+      this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
+      throw err;
+    }
+    const key = await this.hls?.key?.(app, name, match[3]!);
+    if (!key) {
+      count('not_found');
+      throw new RelaycastError(
+        'RC_PLAY_NOT_FOUND',
+        `no key ${match[3]} for ${app}/${name} (unknown or expired)`,
+      );
+    }
+    count('ok');
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': key.length,
+      'Cache-Control': 'no-store',
+      ...CORS_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : key);
   }
 
   private async serveSegment(

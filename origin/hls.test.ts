@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { createLogger } from '../core/log.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { MemoryRegistry } from '../core/registry/memory.ts';
+import { decryptSegmentAes128 } from '../media/hls/encryption.ts';
 import {
   aacFrame,
   aacSequenceHeader,
@@ -21,7 +23,7 @@ const T0 = 1_800_000_000_000;
 const work = mkdtempSync(join(tmpdir(), 'relaycast-origin-hls-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function setup(dir?: string) {
+function setup(dir?: string, registry?: MemoryRegistry) {
   const hub = new StreamHub({ republishWaitMs: 1 });
   const metrics = createMetrics({ role: 'origin', nodeId: 'o', version: 't', maxStreams: 10 });
   const hls = new HlsPackager(
@@ -34,6 +36,7 @@ function setup(dir?: string) {
       dir,
       keepEndedMs: 1,
       firstSegmentWaitMs: 10,
+      ...(registry ? { encryption: { rotationSegments: 2, keys: registry } } : {}),
     },
     metrics,
     createLogger('silent'),
@@ -147,6 +150,38 @@ describe('HlsPackager', () => {
     pub.close('unpublish');
     await until('the stream forgotten', () => hls.describe('..', 'victim') === undefined);
     assert.ok(existsSync(join(victim, 'keep.txt')));
+  });
+});
+
+describe('HlsPackager with AES-128', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['Date'], now: T0 }));
+  afterEach(() => mock.timers.reset());
+
+  it('encrypts every segment once; the playlist names key ids stored in the registry and each IV; keys rotate every 2 segments', async () => {
+    const registry = new MemoryRegistry();
+    const { hub, hls } = setup(undefined, registry);
+    publish(hub, 'live', 'enc', avStream({ seconds: 8, gop: 30 }));
+    const body = (await hls.playlist('live', 'enc', '?expires=1&sig=ab'))!.body;
+    const entries = [
+      ...body.matchAll(
+        /#EXT-X-KEY:METHOD=AES-128,URI="enc\/keys\/(\d+)\?expires=1&sig=ab",IV=0x([0-9a-f]{32})\n#EXTINF:[\d.]+,\nenc-(\d+)\.ts/g,
+      ),
+    ];
+    assert.equal(entries.length, 3, body);
+    const perKey = new Map<string, number>();
+    for (const [, id, iv, seq] of entries) {
+      perKey.set(id!, (perKey.get(id!) ?? 0) + 1);
+      const key = await hls.key('live', 'enc', id!);
+      assert.ok(key, `key ${id} stored`);
+      const data = (await hls.segment('live', 'enc', `enc-${seq}.ts`))!;
+      assert.notEqual(data[0], 0x47);
+      const clear = decryptSegmentAes128(data, key, Buffer.from(iv!, 'hex'));
+      assert.equal(clear[0], 0x47, 'decrypts to MPEG-TS');
+      assert.equal(clear.length % 188, 0);
+    }
+    assert.ok([...perKey.values()].every((n) => n <= 2));
+    assert.ok(perKey.size >= 2, 'rotated');
+    assert.equal(await hls.key('live', 'enc', '12345'), undefined);
   });
 });
 

@@ -17,7 +17,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { Registry } from '../core/registry/registry.ts';
 import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
+import { encryptSegmentAes128, newAes128Iv, newAes128Key } from '../media/hls/encryption.ts';
 import { renderMediaPlaylist } from '../media/hls/playlist.ts';
 import { type HlsSegment, HlsSegmenter } from '../media/hls/segmenter.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
@@ -35,6 +37,18 @@ export interface HlsOptions {
   keepEndedMs: number;
   /** How long a playlist request for a live stream waits for its first segment. */
   firstSegmentWaitMs: number;
+  /**
+   * AES-128 (RFC 8216 5.2): every segment encrypted once, a new key every `rotationSegments`
+   * segments, keys kept in the registry for the key endpoint. TTL: until the last segment under the
+   * key has left the window, its retention is over, and an ended playlist is forgotten.
+   */
+  encryption?: { rotationSegments: number; keys: Pick<Registry, 'putHlsKey' | 'getHlsKey'> };
+}
+
+/** The key a segment was encrypted with (its id in key URIs) and its explicit IV. */
+interface SegmentKey {
+  id: string;
+  iv: Buffer;
 }
 
 interface Packaged {
@@ -46,6 +60,19 @@ interface Packaged {
   forgetTimer: NodeJS.Timeout | undefined;
   /** Sequence numbers of the segment files written under `dir`, oldest first. */
   files: number[];
+  keys: StreamKeys;
+}
+
+/** A stream's encryption state; it outlives segmenters (a republish keeps rotating the same way). */
+interface StreamKeys {
+  app: string;
+  name: string;
+  /** The current key and how many segments used it. */
+  current: { id: string; key: Buffer; uses: number } | undefined;
+  /** Key id and IV of every segment still available. */
+  segmentKeys: Map<number, SegmentKey>;
+  /** The last key write to the registry; playlists wait for it so no URI names a missing key. */
+  stored: Promise<void>;
 }
 
 /**
@@ -79,7 +106,8 @@ export class HlsPackager implements HlsSource {
     for (const s of hub.list()) this.attach(s);
   }
 
-  private newSegmenter(state?: ReturnType<HlsSegmenter['state']>): HlsSegmenter {
+  private newSegmenter(keys: StreamKeys, state?: ReturnType<HlsSegmenter['state']>): HlsSegmenter {
+    const encryption = this.options.encryption;
     return new HlsSegmenter(
       {
         targetDurationMs: this.options.targetDurationMs,
@@ -92,7 +120,38 @@ export class HlsPackager implements HlsSource {
         discontinuitySequence: 0,
         discontinuityNext: false,
       },
+      undefined,
+      encryption ? (data, sequence) => this.encrypt(keys, data, sequence) : undefined,
     );
+  }
+
+  /** Encrypts one segment, rotating the key every `rotationSegments` segments. Keys never reach logs. */
+  private encrypt(keys: StreamKeys, data: Buffer, sequence: number): Buffer {
+    const enc = this.options.encryption!;
+    if (!keys.current || keys.current.uses >= enc.rotationSegments) {
+      // Ids are the first sequence number under the key: unique for the stream's whole life.
+      keys.current = { id: String(sequence), key: newAes128Key(), uses: 0 };
+      const ttlMs =
+        (enc.rotationSegments + 2 * this.options.windowSegments + 2) * this.options.maxSegmentDurationMs +
+        this.options.keepEndedMs +
+        30_000;
+      const { id, key } = keys.current;
+      keys.stored = enc.keys.putHlsKey(keys.app, keys.name, id, key, ttlMs).catch((err: unknown) => {
+        this.log.error(
+          { app: keys.app, name: keys.name, keyId: id, err: (err as Error).message },
+          'cannot store an HLS key',
+        );
+      });
+    }
+    keys.current.uses++;
+    const iv = newAes128Iv();
+    keys.segmentKeys.set(sequence, { id: keys.current.id, iv });
+    return encryptSegmentAes128(data, keys.current.key, iv);
+  }
+
+  /** An HLS key for the key endpoint (the caller checks the viewer's token). */
+  async key(app: string, name: string, id: string): Promise<Buffer | undefined> {
+    return this.options.encryption?.keys.getHlsKey(app, name, id);
   }
 
   private attach(stream: HubStream): void {
@@ -102,16 +161,24 @@ export class HlsPackager implements HlsSource {
       if (p.forgetTimer) clearTimeout(p.forgetTimer);
       p.forgetTimer = undefined;
       const state = p.segmenter.state(Date.now());
-      p.segmenter = this.newSegmenter({ ...state, discontinuityNext: true });
+      p.segmenter = this.newSegmenter(p.keys, { ...state, discontinuityNext: true });
     } else {
+      const keys: StreamKeys = {
+        app: stream.app,
+        name: stream.name,
+        current: undefined,
+        segmentKeys: new Map(),
+        stored: Promise.resolve(),
+      };
       p = {
         app: stream.app,
         name: stream.name,
-        segmenter: this.newSegmenter(),
+        segmenter: this.newSegmenter(keys),
         live: false,
         waiters: [],
         forgetTimer: undefined,
         files: [],
+        keys,
       };
       this.streams.set(stream.key, p);
     }
@@ -126,7 +193,10 @@ export class HlsPackager implements HlsSource {
       },
       onPublisherChange: () => {
         if (pkg.segmenter.ended)
-          pkg.segmenter = this.newSegmenter({ ...pkg.segmenter.state(Date.now()), discontinuityNext: true });
+          pkg.segmenter = this.newSegmenter(pkg.keys, {
+            ...pkg.segmenter.state(Date.now()),
+            discontinuityNext: true,
+          });
         else pkg.segmenter.markDiscontinuity();
         pkg.live = true;
       },
@@ -165,6 +235,10 @@ export class HlsPackager implements HlsSource {
     this.metrics.hlsSegments.inc(this.metrics.streamLabels.label(pkg.app, pkg.name));
     this.metrics.hlsSegmentDuration.observe(seg.durationMs / 1000);
     for (const w of pkg.waiters.splice(0)) w();
+    // Forget the IVs of segments nobody may fetch anymore.
+    const now = Date.now();
+    for (const sequence of pkg.keys.segmentKeys.keys())
+      if (!pkg.segmenter.getSegment(sequence, now)) pkg.keys.segmentKeys.delete(sequence);
     this.writeFiles(pkg, seg);
   }
 
@@ -202,6 +276,11 @@ export class HlsPackager implements HlsSource {
       segmentUri: (s) => `${encodeURIComponent(pkg.name)}-${s.sequence}.ts${segmentQuery}`,
       ended: seg.ended,
       targetDurationSeconds: seg.targetDurationSeconds,
+      // Relative to /<app>/<name>.m3u8: /<app>/<name>/keys/<id>, with the viewer's token.
+      encryptionFor: (s) => {
+        const k = pkg.keys.segmentKeys.get(s.sequence);
+        return k && { keyUri: `${encodeURIComponent(pkg.name)}/keys/${k.id}${segmentQuery}`, iv: k.iv };
+      },
     });
   }
 
@@ -220,6 +299,7 @@ export class HlsPackager implements HlsSource {
       });
       if (pkg.segmenter.segments.length === 0) return undefined;
     }
+    await pkg.keys.stored;
     return { body: this.render(pkg, segmentQuery), ended: pkg.segmenter.ended };
   }
 

@@ -202,6 +202,8 @@ export class HlsSegmenter {
   private lastEmitted: { endDts: number; endWallMs: number } | undefined;
   /** Segments this segmenter has emitted. */
   private emitted = 0;
+  /** Applied to each closed segment's bytes once (e.g. AES-128 encryption), before it is kept. */
+  private readonly sealData: ((data: Buffer, sequence: number) => Buffer) | undefined;
   private readonly videoClock: TrackClock = { last: undefined, delta: DEFAULT_VIDEO_FRAME_MS };
   private readonly audioClock: TrackClock = { last: undefined, delta: DEFAULT_AUDIO_FRAME_MS };
 
@@ -209,7 +211,9 @@ export class HlsSegmenter {
     options?: Partial<HlsSegmenterOptions>,
     state?: HlsSegmenterInit,
     muxerOptions?: TsMuxerOptions,
+    seal?: (data: Buffer, sequence: number) => Buffer,
   ) {
+    this.sealData = seal;
     const o = { ...DEFAULT_HLS_SEGMENTER_OPTIONS };
     for (const [k, v] of Object.entries(options ?? {}))
       if (typeof v === 'number' && Number.isFinite(v)) o[k as keyof HlsSegmenterOptions] = v;
@@ -643,7 +647,8 @@ export class HlsSegmenter {
       if (open.discontinuity) this.discontinuityNext = true;
       return undefined;
     }
-    const data = this.muxer.flush();
+    const flushed = this.muxer.flush();
+    const data = this.sealData ? this.sealData(flushed, this.nextSequence) : flushed;
     const durationMs = Math.max(1, Math.round(endDts - open.firstDts));
     const seg: HlsSegment = {
       sequence: this.nextSequence++,

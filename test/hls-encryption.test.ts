@@ -1,0 +1,199 @@
+/**
+ * Encrypted HLS (AES-128) in the all-in-one: ffmpeg plays a signed encrypted playlist, a segment
+ * alone is not decodable, keys need a valid token, are not cached, are rate-limited, rotate.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import { signedQuery } from '../core/signing.ts';
+import { killAll, publish, type RelaycastProcess, run, startRelaycast, waitFor } from './helpers/process.ts';
+
+const SECRET = 'hls-encryption-secret-0123456789';
+const CHROMIUM = '/usr/bin/chromium';
+const BAD_DECODE = /error|continuity|non-monoton|invalid|corrupt|missing picture|decode_slice/i;
+
+describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
+  let rc: RelaycastProcess;
+  const work = mkdtempSync(join(tmpdir(), 'relaycast-hls-enc-'));
+  before(async () => {
+    rc = await startRelaycast('all', [
+      '--play-auth',
+      'signed',
+      '--play-secret',
+      SECRET,
+      '--hls-encryption',
+      'aes-128',
+      '--hls-key-rotation',
+      '2',
+    ]);
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/enc`, { size: '640x360', rate: 30, gop: 30 });
+  });
+  after(async () => {
+    await killAll();
+    rmSync(work, { recursive: true, force: true });
+  });
+  const base = () => `http://127.0.0.1:${rc.ports.http}/live`;
+  const token = () => signedQuery(SECRET, 'live', 'enc', 300);
+  const keyLines = (text: string) => text.split('\n').filter((l) => l.startsWith('#EXT-X-KEY:'));
+  const waitPlaylist = (minKeys: number) =>
+    waitFor(
+      `a playlist with ${minKeys} key ids`,
+      async () => {
+        const res = await fetch(`${base()}/enc.m3u8?${token()}`);
+        if (res.status !== 200) return undefined;
+        const text = await res.text();
+        const ids = new Set(keyLines(text).map((l) => /\/keys\/(\d+)/.exec(l)?.[1]));
+        return ids.size >= minKeys ? text : undefined;
+      },
+      60_000,
+      250,
+    );
+
+  it('the playlist carries an EXT-X-KEY with a per-segment IV and the viewer token before every segment; keys rotate', async () => {
+    const text = await waitPlaylist(2);
+    const segments = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    const keys = keyLines(text);
+    assert.equal(keys.length, segments.length);
+    for (const k of keys)
+      assert.match(
+        k,
+        /^#EXT-X-KEY:METHOD=AES-128,URI="enc\/keys\/\d+\?expires=\d+&sig=[0-9a-f]{64}",IV=0x[0-9a-f]{32}$/,
+      );
+    assert.equal(
+      new Set(keys.map((k) => /IV=(0x[0-9a-f]+)/.exec(k)![1])).size,
+      keys.length,
+      'one IV per segment',
+    );
+    // rotation every 2 segments: each key id is used by at most 2 segments
+    const uses = new Map<string, number>();
+    for (const k of keys) {
+      const id = /\/keys\/(\d+)/.exec(k)![1]!;
+      uses.set(id, (uses.get(id) ?? 0) + 1);
+    }
+    assert.ok(
+      [...uses.values()].every((n) => n <= 2),
+      JSON.stringify([...uses]),
+    );
+  });
+
+  it('ffmpeg plays the signed encrypted playlist without a decode error, across key rotations', async () => {
+    await waitPlaylist(2);
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base()}/enc.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+  });
+
+  it('a segment fetched alone is not decodable: ffprobe finds no stream in it', async () => {
+    const text = await waitPlaylist(1);
+    const uri = text.split('\n').find((l) => l && !l.startsWith('#'))!;
+    const res = await fetch(`${base()}/${uri}`);
+    assert.equal(res.status, 200);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.notEqual(body[0], 0x47, 'not a clear MPEG-TS sync byte');
+    assert.equal(body.length % 16, 0);
+    const file = join(work, 'alone.ts');
+    writeFileSync(file, body);
+    const probe = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], 30_000);
+    const streams = probe.code === 0 ? (JSON.parse(probe.stdout) as { streams: unknown[] }).streams : [];
+    assert.equal(streams.length, 0, probe.stdout);
+  });
+
+  it('keys: 200 no-store with a token; 403 with a reason code without, expired or forged; 404 for unknown ids', async () => {
+    const text = await waitPlaylist(1);
+    const keyUri = /URI="([^"]+)"/.exec(keyLines(text)[0]!)![1]!;
+    const ok = await fetch(`${base()}/${keyUri}`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('cache-control'), 'no-store');
+    assert.equal(Buffer.from(await ok.arrayBuffer()).length, 16);
+    const bare = keyUri.split('?')[0]!;
+    const code = async (url: string) => {
+      const res = await fetch(url);
+      return { status: res.status, body: await res.text() };
+    };
+    const missing = await code(`${base()}/${bare}`);
+    assert.equal(missing.status, 403);
+    assert.match(missing.body, /RC_PLAY_SIGNATURE_MISSING/);
+    // the right token with its last signature digit changed
+    const forgedToken = token().replace(
+      /sig=([0-9a-f]+)/,
+      (_m, sig: string) => `sig=${sig.slice(0, -1)}${sig.endsWith('0') ? '1' : '0'}`,
+    );
+    const forged = await code(`${base()}/${bare}?${forgedToken}`);
+    assert.equal(forged.status, 403);
+    assert.match(forged.body, /RC_PLAY_SIGNATURE_INVALID/);
+    const expired = await code(`${base()}/${bare}?${signedQuery(SECRET, 'live', 'enc', -10)}`);
+    assert.equal(expired.status, 403);
+    assert.match(expired.body, /RC_PLAY_SIGNATURE_EXPIRED/);
+    const otherStream = await code(`${base()}/${bare}?${signedQuery(SECRET, 'live', 'other', 300)}`);
+    assert.equal(otherStream.status, 403, 'a token for another stream does not open this key');
+    const unknown = await code(`${base()}/enc/keys/1?${token()}`);
+    assert.equal(unknown.status, 404);
+  });
+
+  it('hls.js in Chromium plays the encrypted stream from the signed player page', {
+    skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+  }, async () => {
+    await waitPlaylist(2);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      const keyStatuses: number[] = [];
+      page.on('response', (r) => {
+        if (r.url().includes('/keys/')) keyStatuses.push(r.status());
+      });
+      await page.goto(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=hls&${token()}`);
+      const start = await waitFor(
+        'playback to start',
+        async () => {
+          const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
+          return t > 0.2 ? t : undefined;
+        },
+        60_000,
+        250,
+      );
+      await new Promise((r) => setTimeout(r, 5000));
+      const state = (await page.evaluate(
+        "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors] })",
+      )) as { t: number; errors: string[] };
+      assert.deepEqual(state.errors, []);
+      assert.deepEqual(pageErrors, []);
+      assert.ok(state.t - start > 3, `currentTime advanced only ${state.t - start} s in 5 s`);
+      assert.ok(
+        keyStatuses.length >= 1 && keyStatuses.every((s) => s === 200),
+        `key responses ${keyStatuses}`,
+      );
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('brute force is rate-limited (429) and counted', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++)
+      statuses.push((await fetch(`${base()}/enc/keys/${i}?expires=1&sig=00`)).status);
+    assert.ok(statuses.includes(429), statuses.join(','));
+    const metrics = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
+    assert.match(
+      metrics,
+      /relaycast_hls_requests_total\{[^}]*kind="key"[^}]*result="rate_limited"[^}]*\} [1-9]/,
+    );
+  });
+});
