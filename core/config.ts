@@ -238,7 +238,7 @@ export const OPTIONS = {
     kind: 'enum',
     default: 'none',
     values: ['none', 'aes-128'],
-    help: 'aes-128: HLS segments encrypted (AES-128-CBC), keys at /<app>/<name>/keys/<id> for signed viewers only; needs --play-auth signed; the all-in-one only for now',
+    help: 'aes-128: HLS segments encrypted (AES-128-CBC) by the packaging origin or all-in-one, keys in the registry, served at /<app>/<name>/keys/<id> to signed viewers only (edges and the all-in-one need --play-auth signed)',
   },
   'hls-key-rotation': {
     kind: 'int',
@@ -592,17 +592,13 @@ export function loadConfig(
     cfg.role !== 'all'
   )
     throw invalid('--publish-auth keys needs channels: in the config file, or a registry (--redis-url)');
-  if (cfg.hlsEncryption !== 'none' && cfg.playAuth !== 'signed')
+  if (cfg.hlsEncryption !== 'none' && (role === 'all' || role === 'edge') && cfg.playAuth !== 'signed')
     throw invalid(
       '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
     );
   if (cfg.hlsEncryption !== 'none' && cfg.workers > 1)
     throw invalid(
       '--hls-encryption aes-128 does not work with --workers yet (viewer processes cannot serve keys): use --workers 1',
-    );
-  if (cfg.hlsEncryption !== 'none' && role !== 'all')
-    throw invalid(
-      `--hls-encryption is only available in 'relaycast all' so far (edges do not serve keys yet); run the ${role} role with --hls-encryption none`,
     );
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);

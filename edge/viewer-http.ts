@@ -300,7 +300,8 @@ export class ViewerHttpServer {
       throw new RelaycastError('RC_PLAY_NOT_FOUND', 'key URLs look like /<app>/<name>/keys/<id>');
     }
     try {
-      verifyPlay(this.options.playSecrets, app, name, query, ip);
+      // Backup renditions are named <name>~backup on origins; the token is for the public name.
+      verifyPlay(this.options.playSecrets, app, name.replace(/~backup$/, ''), query, ip);
     } catch (err) {
       count('denied');
       this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { signedQuery } from '../core/signing.ts';
 import { killAll, publish, type RelaycastProcess, run, startRelaycast, waitFor } from './helpers/process.ts';
+import { type RedisServer, startRedis } from './helpers/redis.ts';
 
 const SECRET = 'hls-encryption-secret-0123456789';
 const CHROMIUM = '/usr/bin/chromium';
@@ -195,5 +196,77 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
       metrics,
       /relaycast_hls_requests_total\{[^}]*kind="key"[^}]*result="rate_limited"[^}]*\} [1-9]/,
     );
+  });
+});
+
+describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300_000 }, () => {
+  let redis: RedisServer;
+  let edge: RelaycastProcess;
+  before(async () => {
+    redis = await startRedis();
+    const common = ['--redis-url', redis.url, '--lease-ttl', '2', '--advertise-host', '127.0.0.1'];
+    const origin = await startRelaycast('origin', [
+      ...common,
+      '--node-id',
+      'origin-enc',
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--hls-encryption',
+      'aes-128',
+      '--hls-key-rotation',
+      '2',
+    ]);
+    edge = await startRelaycast('edge', [
+      ...common,
+      '--node-id',
+      'edge-enc',
+      '--internal-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--play-auth',
+      'signed',
+      '--play-secret',
+      SECRET,
+    ]);
+    publish(`rtmp://127.0.0.1:${origin.ports.rtmp}/live/cenc`, { size: '640x360', rate: 30, gop: 30 });
+  });
+  after(async () => {
+    await killAll();
+    await redis?.stop();
+  });
+
+  it('the edge serves keys from the registry to signed viewers only, and ffmpeg plays through it', async () => {
+    const base = `http://127.0.0.1:${edge.ports.http}/live`;
+    const token = () => signedQuery(SECRET, 'live', 'cenc', 300);
+    const text = await waitFor(
+      'an encrypted playlist with two keys at the edge',
+      async () => {
+        const res = await fetch(`${base}/cenc.m3u8?${token()}`);
+        if (res.status !== 200) return undefined;
+        const body = await res.text();
+        return new Set(body.match(/\/keys\/\d+/g) ?? []).size >= 2 ? body : undefined;
+      },
+      60_000,
+      250,
+    );
+    const keyUri = /#EXT-X-KEY:METHOD=AES-128,URI="([^"]+)"/.exec(text)![1]!;
+    assert.match(keyUri, /^cenc\/keys\/\d+\?expires=\d+&sig=[0-9a-f]{64}$/);
+    const ok = await fetch(`${base}/${keyUri}`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('cache-control'), 'no-store');
+    assert.equal(Buffer.from(await ok.arrayBuffer()).length, 16);
+    const refused = await fetch(`${base}/${keyUri.split('?')[0]}`);
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /RC_PLAY_SIGNATURE_MISSING/);
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base}/cenc.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
   });
 });
