@@ -596,10 +596,6 @@ export function loadConfig(
     throw invalid(
       '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
     );
-  if (cfg.hlsEncryption !== 'none' && cfg.workers > 1)
-    throw invalid(
-      '--hls-encryption aes-128 does not work with --workers yet (viewer processes cannot serve keys): use --workers 1',
-    );
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);
   return cfg;

@@ -13,8 +13,10 @@ export interface HlsProxyOptions {
   clusterToken: string | undefined;
   playlistTtlMs: number;
   segmentCacheBytes: number;
-  /** Encrypted HLS: where origins store the keys (the registry); absent = no key endpoint. */
+  /** Encrypted HLS: where origins store the keys (the registry). */
   keys?: Pick<Registry, 'getHlsKey'>;
+  /** Without `keys`: fetch keys from the resolved origin (a --workers process from its relay). */
+  keysFromOrigin?: boolean;
 }
 
 /** How long an edge keeps a fetched HLS key (keys never change; their registry TTL is longer). */
@@ -265,7 +267,8 @@ export class HlsProxy implements HlsSource {
    * The caller has checked the viewer's token.
    */
   async key(app: string, name: string, id: string): Promise<Buffer | undefined> {
-    const store = this.options.keys;
+    const store =
+      this.options.keys ?? (this.options.keysFromOrigin ? { getHlsKey: this.keyFromOrigin } : undefined);
     if (!store) return undefined;
     const cacheKey = `${app}/${name}:${id}`;
     const now = Date.now();
@@ -288,4 +291,24 @@ export class HlsProxy implements HlsSource {
     }
     return pending;
   }
+
+  private readonly keyFromOrigin = async (
+    app: string,
+    name: string,
+    id: string,
+  ): Promise<Buffer | undefined> => {
+    const route = await this.resolver.resolve(app, name.replace(/~backup$/, ''));
+    if (!route) return undefined;
+    const base = route.originUrl.replace(/\/$/, '');
+    const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(name)}/keys/${id}`, {
+      headers: this.headers(),
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    return Buffer.from(await res.body.arrayBuffer());
+  };
 }

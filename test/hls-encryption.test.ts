@@ -270,3 +270,53 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
   });
 });
+
+describe('encrypted HLS with --workers 2 (keys through the loopback relay)', { timeout: 300_000 }, () => {
+  let rc: RelaycastProcess;
+  before(async () => {
+    rc = await startRelaycast('all', [
+      '--play-auth',
+      'signed',
+      '--play-secret',
+      SECRET,
+      '--hls-encryption',
+      'aes-128',
+      '--workers',
+      '2',
+    ]);
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/wenc`, { size: '640x360', rate: 30, gop: 30 });
+  });
+  after(async () => {
+    await killAll();
+  });
+
+  it('viewer processes serve keys to signed viewers only, and ffmpeg plays', async () => {
+    const base = `http://127.0.0.1:${rc.ports.http}/live`;
+    const token = () => signedQuery(SECRET, 'live', 'wenc', 300);
+    const text = await waitFor(
+      'an encrypted playlist from the workers',
+      async () => {
+        const res = await fetch(`${base}/wenc.m3u8?${token()}`);
+        const body = res.status === 200 ? await res.text() : '';
+        return body.includes('#EXT-X-KEY:METHOD=AES-128') ? body : undefined;
+      },
+      60_000,
+      250,
+    );
+    const keyUri = /URI="([^"]+)"/.exec(text)![1]!;
+    for (let i = 0; i < 4; i++) {
+      // several requests: both workers answer (the shared port spreads connections)
+      const ok = await fetch(`${base}/${keyUri}`, { headers: { connection: 'close' } });
+      assert.equal(ok.status, 200);
+      assert.equal(Buffer.from(await ok.arrayBuffer()).length, 16);
+    }
+    assert.equal((await fetch(`${base}/${keyUri.split('?')[0]}`)).status, 403);
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base}/wenc.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+  });
+});
