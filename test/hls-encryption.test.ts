@@ -134,6 +134,12 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
     assert.match(expired.body, /RC_PLAY_SIGNATURE_EXPIRED/);
     const otherStream = await code(`${base()}/${bare}?${signedQuery(SECRET, 'live', 'other', 300)}`);
     assert.equal(otherStream.status, 403, 'a token for another stream does not open this key');
+    // tokens bound to the viewer's address (&ip=1): the right address opens the key, another does not
+    const bound = await fetch(`${base()}/${bare}?${signedQuery(SECRET, 'live', 'enc', 300, '127.0.0.1')}`);
+    assert.equal(bound.status, 200);
+    const elsewhere = await code(`${base()}/${bare}?${signedQuery(SECRET, 'live', 'enc', 300, '10.9.9.9')}`);
+    assert.equal(elsewhere.status, 403);
+    assert.match(elsewhere.body, /RC_PLAY_SIGNATURE_INVALID/);
     const unknown = await code(`${base()}/enc/keys/1?${token()}`);
     assert.equal(unknown.status, 404);
   });
