@@ -208,10 +208,25 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
 describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300_000 }, () => {
   let redis: RedisServer;
   let edge: RelaycastProcess;
+  let origin: RelaycastProcess;
+  let originB: RelaycastProcess;
   before(async () => {
     redis = await startRedis();
     const common = ['--redis-url', redis.url, '--lease-ttl', '2', '--advertise-host', '127.0.0.1'];
-    const origin = await startRelaycast('origin', [
+    originB = await startRelaycast('origin', [
+      ...common,
+      '--node-id',
+      'origin-enc-b',
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--hls-encryption',
+      'aes-128',
+      '--hls-key-rotation',
+      '2',
+    ]);
+    origin = await startRelaycast('origin', [
       ...common,
       '--node-id',
       'origin-enc',
@@ -274,6 +289,37 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     );
     assert.equal(dec.code, 0, dec.stderr);
     assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+  });
+
+  it('after the origin dies, the stream goes on from origin B with new keys; the old keys stay served; ffmpeg decodes it', async () => {
+    const base = `http://127.0.0.1:${edge.ports.http}/live`;
+    const token = () => signedQuery(SECRET, 'live', 'cenc', 300);
+    const idsOf = (t: string) => new Set(t.match(/\/keys\/\d+/g) ?? []);
+    const before = await (await fetch(`${base}/cenc.m3u8?${token()}`)).text();
+    await origin.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000)); // the broadcaster notices and reconnects
+    publish(`rtmp://127.0.0.1:${originB.ports.rtmp}/live/cenc`, { size: '640x360', rate: 30, gop: 30 });
+    const after = await waitFor(
+      'the edge playlist from origin B, with a discontinuity and its own keys',
+      async () => {
+        const res = await fetch(`${base}/cenc.m3u8?${token()}`);
+        const text = res.ok ? await res.text() : '';
+        const fresh = [...idsOf(text)].filter((id) => !idsOf(before).has(id));
+        return /#EXT-X-DISCONTINUITY\n/.test(text) && fresh.length >= 1 ? text : undefined;
+      },
+      60_000,
+      250,
+    );
+    // every key the playlist names is served, the dead origin's too (they live in Redis)
+    for (const [, uri] of after.matchAll(/URI="([^"]+)"/g))
+      assert.equal((await fetch(`${base}/${uri}`)).status, 200, uri);
+    const after2 = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base}/cenc.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(after2.code, 0, after2.stderr);
+    assert.doesNotMatch(after2.stderr, BAD_DECODE, after2.stderr);
   });
 });
 
