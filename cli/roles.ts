@@ -145,7 +145,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     log,
   );
   rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
-  const hls = hlsFor(config, hub, metrics, log);
+  const hls = hlsFor(config, hub, metrics, log, registry);
   const internal = new InternalHttpServer(
     hub,
     new LocalHubSource(hub),
@@ -249,6 +249,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       clusterToken: config.clusterToken,
       playlistTtlMs: Math.min(500, Math.max(100, config.hlsTargetDurationMs / 4)),
       segmentCacheBytes: config.hlsCacheBytes,
+      keys: registry,
     },
     metrics,
   );

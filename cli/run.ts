@@ -118,7 +118,7 @@ export async function startAll(
     log,
   );
   const source = new LocalHubSource(hub);
-  const hls = hlsFor(config, hub, metrics, log);
+  const hls = hlsFor(config, hub, metrics, log, registry);
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const play = new RtmpPlayHandler(
     source,
@@ -294,16 +294,26 @@ export function startOriginCluster(
   return cluster;
 }
 
-export function hlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): HlsPackager {
+export function hlsFor(
+  config: Config,
+  hub: StreamHub,
+  metrics: Metrics,
+  log: Logger,
+  registry?: Registry,
+): HlsPackager {
   return new HlsPackager(
     hub,
     {
       targetDurationMs: config.hlsTargetDurationMs,
+      maxSegmentDurationMs: config.hlsMaxSegmentDurationMs,
       windowSegments: config.hlsWindow,
       maxWindowBytes: 64 * 1024 * 1024,
       dir: config.hlsDir,
       keepEndedMs: 60_000,
       firstSegmentWaitMs: Math.max(6000, config.hlsTargetDurationMs * 6),
+      ...(config.hlsEncryption === 'aes-128' && registry
+        ? { encryption: { rotationSegments: config.hlsKeyRotation, keys: registry } }
+        : {}),
     },
     metrics,
     log,

@@ -40,6 +40,8 @@ export async function startViewerWorker(config: Config, version: string): Promis
       clusterToken: token,
       playlistTtlMs: Math.min(500, Math.max(100, config.hlsTargetDurationMs / 4)),
       segmentCacheBytes: Math.max(16 * 1024 * 1024, Math.floor(config.hlsCacheBytes / config.workers)),
+      // encrypted HLS: keys come from the main process over the relay (no registry here)
+      keysFromOrigin: true,
     },
     metrics,
   );

@@ -88,7 +88,7 @@ export class WorkerPool {
       hub,
       source,
       hls,
-      { host: '127.0.0.1', port: 0, clusterToken: this.token, listStreams },
+      { host: '127.0.0.1', port: 0, clusterToken: this.token, listStreams, serveKeys: true },
       metrics,
       log,
     );

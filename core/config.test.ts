@@ -44,6 +44,29 @@ describe('config', () => {
     );
     bad(() => loadConfig('all', flags('--play-auth', 'signed'), {}), /needs --play-secret/);
     bad(() => loadConfig('edge', flags(), {}), /edge role needs --redis-url/);
+    bad(
+      () => loadConfig('all', flags('--hls-encryption', 'aes-128'), {}),
+      /--hls-encryption aes-128.*--play-auth signed/,
+    );
+    // an origin serves no viewer: it needs no play secret to encrypt
+    assert.equal(
+      loadConfig('origin', flags('--redis-url', 'redis://x', '--hls-encryption', 'aes-128'), {})
+        .hlsEncryption,
+      'aes-128',
+    );
+    const enc = loadConfig(
+      'all',
+      flags('--hls-encryption', 'aes-128', '--play-auth', 'signed', '--play-secret', 's'),
+      {},
+    );
+    assert.equal(enc.hlsEncryption, 'aes-128');
+    assert.equal(enc.hlsKeyRotation, 10);
+    assert.equal(enc.hlsMaxSegmentDurationMs, 2000, 'auto: max(2 s, 2 × the 1 s target)');
+    assert.equal(loadConfig('all', flags('--hls-target-duration', '3'), {}).hlsMaxSegmentDurationMs, 6000);
+    assert.equal(
+      loadConfig('all', flags('--hls-max-segment-duration', '1'), {}).hlsMaxSegmentDurationMs,
+      1000,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
     try {
       writeFileSync(join(dir, 'c.yaml'), 'rtmpPrt: 1\n');

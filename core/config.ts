@@ -243,6 +243,26 @@ export const OPTIONS = {
     max: 30,
     help: 'HLS target segment duration, seconds',
   },
+  'hls-max-segment-duration': {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    max: 60,
+    help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
+  },
+  'hls-encryption': {
+    kind: 'enum',
+    default: 'none',
+    values: ['none', 'aes-128'],
+    help: 'aes-128: HLS segments encrypted (AES-128-CBC) by the packaging origin or all-in-one, keys in the registry, served at /<app>/<name>/keys/<id> to signed viewers only (edges and the all-in-one need --play-auth signed)',
+  },
+  'hls-key-rotation': {
+    kind: 'int',
+    default: 10,
+    min: 1,
+    max: 1000,
+    help: 'with --hls-encryption aes-128: a new key every this many segments',
+  },
   'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
   'hls-cache-bytes': {
     kind: 'int',
@@ -362,6 +382,10 @@ export interface Config {
   httpHeadersTimeoutMs: number;
   httpRequestTimeoutMs: number;
   hlsTargetDurationMs: number;
+  hlsEncryption: 'none' | 'aes-128';
+  hlsKeyRotation: number;
+  /** Hard segment cut; fixes EXT-X-TARGETDURATION (auto resolved here, never 0). */
+  hlsMaxSegmentDurationMs: number;
   hlsWindow: number;
   hlsDir: string | undefined;
   hlsCacheBytes: number;
@@ -597,6 +621,13 @@ export function loadConfig(
     httpHeadersTimeoutMs: num('http-headers-timeout') * 1000,
     httpRequestTimeoutMs: num('http-request-timeout') * 1000,
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
+    hlsEncryption: str('hls-encryption') as Config['hlsEncryption'],
+    hlsKeyRotation: num('hls-key-rotation'),
+    hlsMaxSegmentDurationMs: Math.max(
+      Math.round(num('hls-target-duration') * 1000),
+      Math.round(num('hls-max-segment-duration') * 1000) ||
+        Math.max(2000, Math.round(num('hls-target-duration') * 2000)),
+    ),
     hlsWindow: num('hls-window'),
     hlsDir: str('hls-dir'),
     hlsCacheBytes: num('hls-cache-bytes'),
@@ -622,6 +653,10 @@ export function loadConfig(
     cfg.role !== 'all'
   )
     throw invalid('--publish-auth keys needs channels: in the config file, or a registry (--redis-url)');
+  if (cfg.hlsEncryption !== 'none' && (role === 'all' || role === 'edge') && cfg.playAuth !== 'signed')
+    throw invalid(
+      '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
+    );
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);
   return cfg;

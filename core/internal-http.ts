@@ -13,6 +13,7 @@ import { serveFlv } from './http-flv.ts';
 import { bearerToken, parseStreamPath, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { validateStreamId } from './names.ts';
 import { listenOn } from './net-limits.ts';
 import type { HlsSource, StreamSource } from './sources.ts';
 
@@ -22,7 +23,14 @@ export interface InternalHttpOptions {
   clusterToken: string | undefined;
   /** Streams for viewer index pages (GET /_index), when this node knows more than its hub. */
   listStreams?: () => Promise<{ app: string; name: string }[]>;
+  /**
+   * Serve encrypted-HLS keys at /<app>/<name>/keys/<id> (the --workers loopback relay only: its
+   * viewer processes have already checked the viewer's token; origins never hand keys out here).
+   */
+  serveKeys?: boolean;
 }
+
+const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
 
 export class InternalHttpServer {
   readonly server: Server;
@@ -98,6 +106,28 @@ export class InternalHttpServer {
             .filter((s) => s.live)
             .map((s) => ({ app: s.app, name: s.name }));
       sendJson(res, 200, { streams: list });
+      return;
+    }
+    const keyPath = this.options.serveKeys ? KEY_PATH.exec(url.pathname) : null;
+    if (keyPath) {
+      let key: Buffer | undefined;
+      try {
+        const app = decodeURIComponent(keyPath[1]!);
+        const name = decodeURIComponent(keyPath[2]!);
+        validateStreamId(app, name);
+        key = await this.hls?.key?.(app, name, keyPath[3]!);
+      } catch {
+        key = undefined;
+      }
+      if (!key) sendError(res, 404, 'RC_PLAY_NOT_FOUND', 'no such HLS key');
+      else {
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': key.length,
+          'Cache-Control': 'no-store',
+        });
+        res.end(key);
+      }
       return;
     }
     let target: ReturnType<typeof parseStreamPath>;

@@ -213,7 +213,7 @@ export function createMetrics(options: {
     }),
     hlsRequests: new Counter({
       name: `${METRIC_PREFIX}hls_requests_total`,
-      help: 'HLS playlist and segment requests by kind and cache result (hit, miss, coalesced, local)',
+      help: 'HLS playlist and segment requests by kind and cache result (hit, miss, coalesced, local); key requests by outcome (ok, denied, not_found, rate_limited)',
       labelNames: ['kind', 'result'],
       registers: r,
     }),

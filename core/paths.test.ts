@@ -20,3 +20,9 @@ describe('resolveUnder', () => {
       assert.throws(() => resolveUnder('/srv/hls', ...parts), { code: 'RC_NAME_INVALID' }, parts.join('|'));
   });
 });
+
+describe('resolveUnder: names that merely start with dots', () => {
+  it('are folders like any other', () => {
+    assert.equal(resolveUnder('/srv/hls', '..a', 'x'), '/srv/hls/..a/x');
+  });
+});

@@ -1,5 +1,5 @@
 /** File paths built from names: proven to stay under their root, whatever the names hold. */
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { RelaycastError } from './errors.ts';
 
 /**
@@ -11,7 +11,7 @@ export function resolveUnder(root: string, ...parts: string[]): string {
   const base = resolve(root);
   const target = resolve(base, ...parts);
   const rel = relative(base, target);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
     throw new RelaycastError('RC_NAME_INVALID', `path ${JSON.stringify(parts.join('/'))} leaves ${base}`);
   return target;
 }

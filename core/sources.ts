@@ -25,6 +25,8 @@ export interface HlsSource {
   playlist(app: string, name: string, segmentQuery: string): Promise<HlsPlaylistResult | undefined>;
   /** A segment by file name (e.g. `test-42.ts`). */
   segment(app: string, name: string, file: string): Promise<Buffer | undefined>;
+  /** Encrypted HLS: key `id` of the stream (only sources that package or relay keys have this). */
+  key?(app: string, name: string, id: string): Promise<Buffer | undefined>;
 }
 
 /** The all-in-one's source: streams published into this process's hub. */

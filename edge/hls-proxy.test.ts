@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addQueryToSegments, ByteLru, rewriteForMove } from './hls-proxy.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { addQueryToSegments, ByteLru, HlsProxy, rewriteForMove } from './hls-proxy.ts';
+import type { RouteResolver } from './route.ts';
 
 const playlist = (seq: number, disc: number, segs: string[]) =>
   [
@@ -41,6 +43,48 @@ describe('edge HLS continuity across an origin move', () => {
     const text = addQueryToSegments(playlist(1, 0, seg(1)), '?expires=1&sig=ab');
     assert.match(text, /s-1.ts\?expires=1&sig=ab/);
     assert.doesNotMatch(text, /#EXTINF[^\n]*\?/);
+  });
+
+  it('adds the token to EXT-X-KEY URIs too (the key endpoint needs it), leaving other tags alone', () => {
+    const text = addQueryToSegments(
+      playlist(1, 0, [
+        '#EXT-X-KEY:METHOD=AES-128,URI="s/keys/1",IV=0x00000000000000000000000000000001',
+        ...seg(1),
+      ]),
+      '?expires=1&sig=ab',
+    );
+    assert.match(text, /#EXT-X-KEY:METHOD=AES-128,URI="s\/keys\/1\?expires=1&sig=ab",IV=0x0+1\n/);
+    assert.match(text, /s-1.ts\?expires=1&sig=ab/);
+    assert.equal(addQueryToSegments('#EXT-X-KEY:METHOD=NONE\n', '?a=1'), '#EXT-X-KEY:METHOD=NONE\n');
+  });
+
+  it('fetches an HLS key from the registry once for concurrent viewers and caches it', async () => {
+    let reads = 0;
+    const key = Buffer.alloc(16, 9);
+    const proxy = new HlsProxy(
+      {} as RouteResolver,
+      {
+        clusterToken: undefined,
+        playlistTtlMs: 100,
+        segmentCacheBytes: 1024 * 1024,
+        keys: {
+          getHlsKey: async (app, name, id) => {
+            reads++;
+            await new Promise((r) => setTimeout(r, 5));
+            return app === 'live' && name === 's' && id === '7' ? key : undefined;
+          },
+        },
+      },
+      createMetrics({ role: 'edge', nodeId: 'e', version: 't', maxStreams: 10 }),
+    );
+    const got = await Promise.all([proxy.key('live', 's', '7'), proxy.key('live', 's', '7')]);
+    assert.deepEqual(got, [key, key]);
+    assert.equal(reads, 1, 'coalesced');
+    assert.deepEqual(await proxy.key('live', 's', '7'), key);
+    assert.equal(reads, 1, 'cached');
+    assert.equal(await proxy.key('live', 's', '8'), undefined);
+    assert.equal(await proxy.key('live', 's', '8'), undefined);
+    assert.equal(reads, 3, 'misses are not cached (the key may be stored a moment later)');
   });
 
   it('ByteLru keeps within its byte budget, evicting least recently used', () => {

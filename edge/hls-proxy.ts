@@ -5,6 +5,7 @@
  */
 import { request } from 'undici';
 import type { Metrics } from '../core/metrics.ts';
+import type { Registry } from '../core/registry/registry.ts';
 import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
 import type { RouteResolver } from './route.ts';
 
@@ -12,7 +13,14 @@ export interface HlsProxyOptions {
   clusterToken: string | undefined;
   playlistTtlMs: number;
   segmentCacheBytes: number;
+  /** Encrypted HLS: where origins store the keys (the registry). */
+  keys?: Pick<Registry, 'getHlsKey'>;
+  /** Without `keys`: fetch keys from the resolved origin (a --workers process from its relay). */
+  keysFromOrigin?: boolean;
 }
+
+/** How long an edge keeps a fetched HLS key (keys never change; their registry TTL is longer). */
+export const KEY_CACHE_MS = 30_000;
 
 interface CachedPlaylist {
   body: string;
@@ -58,14 +66,20 @@ export class ByteLru {
   }
 }
 
-/** Appends a query (signed-URL token) to every URI line of a media playlist. */
+/**
+ * Appends a query (signed-URL token) to every URI line of a media playlist, and to the URI
+ * attribute of every EXT-X-KEY (the key endpoint needs the viewer's token too).
+ */
 export function addQueryToSegments(playlist: string, query: string): string {
   if (!query) return playlist;
+  const add = (uri: string) => `${uri}${uri.includes('?') ? `&${query.slice(1)}` : query}`;
   return playlist
     .split('\n')
-    .map((line) =>
-      line && !line.startsWith('#') ? `${line}${line.includes('?') ? `&${query.slice(1)}` : query}` : line,
-    )
+    .map((line) => {
+      if (line.startsWith('#EXT-X-KEY:'))
+        return line.replace(/URI="([^"]*)"/, (_m, uri: string) => `URI="${add(uri)}"`);
+      return line && !line.startsWith('#') ? add(line) : line;
+    })
     .join('\n');
 }
 
@@ -138,6 +152,9 @@ export class HlsProxy implements HlsSource {
   private readonly inflightSegments = new Map<string, Promise<Buffer | undefined>>();
   /** Which origin served a stream's last playlist, to fetch its segments from the same place. */
   private readonly originFor = new Map<string, string>();
+  /** Fetched HLS keys (and the in-flight fetches), by `<app>/<name>:<id>`. */
+  private readonly keyCache = new Map<string, { key: Buffer; fetchedAt: number }>();
+  private readonly inflightKeys = new Map<string, Promise<Buffer | undefined>>();
 
   constructor(resolver: RouteResolver, options: HlsProxyOptions, metrics: Metrics) {
     this.resolver = resolver;
@@ -244,4 +261,54 @@ export class HlsProxy implements HlsSource {
     this.inflightSegments.set(key, pending);
     return pending;
   }
+
+  /**
+   * An HLS key from the registry, cached for KEY_CACHE_MS and fetched once for concurrent viewers.
+   * The caller has checked the viewer's token.
+   */
+  async key(app: string, name: string, id: string): Promise<Buffer | undefined> {
+    const store =
+      this.options.keys ?? (this.options.keysFromOrigin ? { getHlsKey: this.keyFromOrigin } : undefined);
+    if (!store) return undefined;
+    const cacheKey = `${app}/${name}:${id}`;
+    const now = Date.now();
+    const hit = this.keyCache.get(cacheKey);
+    if (hit && now - hit.fetchedAt < KEY_CACHE_MS) return hit.key;
+    let pending = this.inflightKeys.get(cacheKey);
+    if (!pending) {
+      pending = store
+        .getHlsKey(app, name, id)
+        .then((key) => {
+          if (key) {
+            for (const [k, v] of this.keyCache)
+              if (now - v.fetchedAt >= KEY_CACHE_MS) this.keyCache.delete(k);
+            this.keyCache.set(cacheKey, { key, fetchedAt: now });
+          }
+          return key;
+        })
+        .finally(() => this.inflightKeys.delete(cacheKey));
+      this.inflightKeys.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  private readonly keyFromOrigin = async (
+    app: string,
+    name: string,
+    id: string,
+  ): Promise<Buffer | undefined> => {
+    const route = await this.resolver.resolve(app, name.replace(/~backup$/, ''));
+    if (!route) return undefined;
+    const base = route.originUrl.replace(/\/$/, '');
+    const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(name)}/keys/${id}`, {
+      headers: this.headers(),
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    return Buffer.from(await res.body.arrayBuffer());
+  };
 }

@@ -32,6 +32,35 @@ export interface ViewerHttpOptions {
   requestTimeoutMs?: number;
 }
 
+/** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids are sequence numbers). */
+const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
+/** Key requests per client address per window: players need one per rotation; guessing needs many. */
+export const KEY_REQUESTS_PER_WINDOW = 30;
+export const KEY_RATE_WINDOW_MS = 10_000;
+
+/** Fixed-window counter per client address, for the key endpoint. */
+export class KeyRateLimiter {
+  private readonly windows = new Map<string, { startMs: number; count: number }>();
+  private readonly max: number;
+  private readonly windowMs: number;
+  constructor(max = KEY_REQUESTS_PER_WINDOW, windowMs = KEY_RATE_WINDOW_MS) {
+    this.max = max;
+    this.windowMs = windowMs;
+  }
+  /** Counts one request; false when the address is over its budget for the current window. */
+  allow(ip: string, nowMs = Date.now()): boolean {
+    let w = this.windows.get(ip);
+    if (!w || nowMs - w.startMs >= this.windowMs) {
+      if (this.windows.size >= 10_000)
+        for (const [k, v] of this.windows) if (nowMs - v.startMs >= this.windowMs) this.windows.delete(k);
+      w = { startMs: nowMs, count: 0 };
+      this.windows.set(ip, w);
+    }
+    w.count++;
+    return w.count <= this.max;
+  }
+}
+
 export class ViewerHttpServer {
   readonly server: Server;
   private readonly options: ViewerHttpOptions;
@@ -40,6 +69,7 @@ export class ViewerHttpServer {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly limiter: ConnectionLimiter;
+  private readonly keyLimiter = new KeyRateLimiter();
   draining = false;
 
   constructor(
@@ -153,6 +183,18 @@ export class ViewerHttpServer {
       servePlayerAsset(path.slice('/_player/'.length), req, res);
       return;
     }
+    const keyPath = KEY_PATH.exec(path);
+    if (keyPath) {
+      try {
+        await this.serveKey(req, res, keyPath, url.searchParams);
+      } catch (err) {
+        const { code, http: status } = errorStatus(err);
+        if (status === 500) this.log.error({ err }, 'key request failed');
+        if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
+        else res.destroy();
+      }
+      return;
+    }
     try {
       const target = parseStreamPath(path);
       if (!target) {
@@ -233,6 +275,61 @@ export class ViewerHttpServer {
       { 'Cache-Control': playlist.ended ? 'max-age=5' : 'no-cache', ...CORS_HEADERS },
       req.method === 'HEAD',
     );
+  }
+
+  /**
+   * An encrypted-HLS key: always needs a valid play token for the stream (whatever --play-auth
+   * says), is rate-limited per client address, and is never cached or logged.
+   */
+  private async serveKey(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RegExpExecArray,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const count = (result: string) => this.metrics.hlsRequests.inc({ kind: 'key', result });
+    const ip = normaliseIp(req.socket.remoteAddress) ?? '';
+    if (!this.keyLimiter.allow(ip)) {
+      count('rate_limited');
+      throw new RelaycastError(
+        'RC_PLAY_RATE_LIMITED',
+        'too many key requests from this address; retry in a few seconds',
+      );
+    }
+    let app: string;
+    let name: string;
+    try {
+      app = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+      validateStreamId(app, name);
+    } catch {
+      count('not_found');
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', 'key URLs look like /<app>/<name>/keys/<id>');
+    }
+    try {
+      // Backup renditions are named <name>~backup on origins; the token is for the public name.
+      verifyPlay(this.options.playSecrets, app, name.replace(/~backup$/, ''), query, ip);
+    } catch (err) {
+      count('denied');
+      this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
+      throw err;
+    }
+    const key = await this.hls?.key?.(app, name, match[3]!);
+    if (!key) {
+      count('not_found');
+      throw new RelaycastError(
+        'RC_PLAY_NOT_FOUND',
+        `no key ${match[3]} for ${app}/${name} (unknown or expired)`,
+      );
+    }
+    count('ok');
+    res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': key.length,
+      'Cache-Control': 'no-store',
+      ...CORS_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : key);
   }
 
   private async serveSegment(

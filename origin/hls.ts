@@ -7,13 +7,18 @@
  * target duration (≥ 0.2 s), so a stream that moves to another origin (or restarts after the
  * packager forgot it) starts above every sequence number it ever used before: players never see
  * the media sequence rewind, even across origins.
+ *
+ * With `dir`, files follow what is served: a segment file is deleted once its retention (RFC
+ * 8216 6.2.2, see HlsSegmenter) is over, and the stream's directory when the packager forgets the
+ * stream. Every path is checked to stay under `dir` before anything is written or deleted.
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { resolveUnder } from '../core/paths.ts';
+import type { Registry } from '../core/registry/registry.ts';
 import type { HlsPlaylistResult, HlsSource } from '../core/sources.ts';
+import { encryptSegmentAes128, newAes128Iv, newAes128Key } from '../media/hls/encryption.ts';
 import { renderMediaPlaylist } from '../media/hls/playlist.ts';
 import { type HlsSegment, HlsSegmenter } from '../media/hls/segmenter.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
@@ -21,6 +26,8 @@ import type { HubStream } from '../media/hub/stream.ts';
 
 export interface HlsOptions {
   targetDurationMs: number;
+  /** Hard cut for long GOPs; fixes EXT-X-TARGETDURATION (see HlsSegmenter). */
+  maxSegmentDurationMs: number;
   windowSegments: number;
   maxWindowBytes: number;
   /** Also write segments and the playlist under this directory. */
@@ -29,6 +36,18 @@ export interface HlsOptions {
   keepEndedMs: number;
   /** How long a playlist request for a live stream waits for its first segment. */
   firstSegmentWaitMs: number;
+  /**
+   * AES-128 (RFC 8216 5.2): every segment encrypted once, a new key every `rotationSegments`
+   * segments, keys kept in the registry for the key endpoint. TTL: until the last segment under the
+   * key has left the window, its retention is over, and an ended playlist is forgotten.
+   */
+  encryption?: { rotationSegments: number; keys: Pick<Registry, 'putHlsKey' | 'getHlsKey'> };
+}
+
+/** The key a segment was encrypted with (its id in key URIs) and its explicit IV. */
+interface SegmentKey {
+  id: string;
+  iv: Buffer;
 }
 
 interface Packaged {
@@ -38,6 +57,21 @@ interface Packaged {
   live: boolean;
   waiters: (() => void)[];
   forgetTimer: NodeJS.Timeout | undefined;
+  /** Sequence numbers of the segment files written under `dir`, oldest first. */
+  files: number[];
+  keys: StreamKeys;
+}
+
+/** A stream's encryption state; it outlives segmenters (a republish keeps rotating the same way). */
+interface StreamKeys {
+  app: string;
+  name: string;
+  /** The current key and how many segments used it. */
+  current: { id: string; key: Buffer; uses: number } | undefined;
+  /** Key id and IV of every segment still available. */
+  segmentKeys: Map<number, SegmentKey>;
+  /** The last key write to the registry; playlists wait for it so no URI names a missing key. */
+  stored: Promise<void>;
 }
 
 export class HlsPackager implements HlsSource {
@@ -54,10 +88,12 @@ export class HlsPackager implements HlsSource {
     for (const s of hub.list()) this.attach(s);
   }
 
-  private newSegmenter(state?: ReturnType<HlsSegmenter['state']>): HlsSegmenter {
+  private newSegmenter(keys: StreamKeys, state?: ReturnType<HlsSegmenter['state']>): HlsSegmenter {
+    const encryption = this.options.encryption;
     return new HlsSegmenter(
       {
         targetDurationMs: this.options.targetDurationMs,
+        maxSegmentDurationMs: this.options.maxSegmentDurationMs,
         windowSegments: this.options.windowSegments,
         maxWindowBytes: this.options.maxWindowBytes,
       },
@@ -66,7 +102,38 @@ export class HlsPackager implements HlsSource {
         discontinuitySequence: 0,
         discontinuityNext: false,
       },
+      undefined,
+      encryption ? (data, sequence) => this.encrypt(keys, data, sequence) : undefined,
     );
+  }
+
+  /** Encrypts one segment, rotating the key every `rotationSegments` segments. Keys never reach logs. */
+  private encrypt(keys: StreamKeys, data: Buffer, sequence: number): Buffer {
+    const enc = this.options.encryption!;
+    if (!keys.current || keys.current.uses >= enc.rotationSegments) {
+      // Ids are the first sequence number under the key: unique for the stream's whole life.
+      keys.current = { id: String(sequence), key: newAes128Key(), uses: 0 };
+      const ttlMs =
+        (enc.rotationSegments + 2 * this.options.windowSegments + 2) * this.options.maxSegmentDurationMs +
+        this.options.keepEndedMs +
+        30_000;
+      const { id, key } = keys.current;
+      keys.stored = enc.keys.putHlsKey(keys.app, keys.name, id, key, ttlMs).catch((err: unknown) => {
+        this.log.error(
+          { app: keys.app, name: keys.name, keyId: id, err: (err as Error).message },
+          'cannot store an HLS key',
+        );
+      });
+    }
+    keys.current.uses++;
+    const iv = newAes128Iv();
+    keys.segmentKeys.set(sequence, { id: keys.current.id, iv });
+    return encryptSegmentAes128(data, keys.current.key, iv);
+  }
+
+  /** An HLS key for the key endpoint (the caller checks the viewer's token). */
+  async key(app: string, name: string, id: string): Promise<Buffer | undefined> {
+    return this.options.encryption?.keys.getHlsKey(app, name, id);
   }
 
   private attach(stream: HubStream): void {
@@ -75,16 +142,25 @@ export class HlsPackager implements HlsSource {
       // The stream came back before we forgot it: keep counting, mark the discontinuity.
       if (p.forgetTimer) clearTimeout(p.forgetTimer);
       p.forgetTimer = undefined;
-      const state = p.segmenter.state();
-      p.segmenter = this.newSegmenter({ ...state, discontinuityNext: true });
+      const state = p.segmenter.state(Date.now());
+      p.segmenter = this.newSegmenter(p.keys, { ...state, discontinuityNext: true });
     } else {
+      const keys: StreamKeys = {
+        app: stream.app,
+        name: stream.name,
+        current: undefined,
+        segmentKeys: new Map(),
+        stored: Promise.resolve(),
+      };
       p = {
         app: stream.app,
         name: stream.name,
-        segmenter: this.newSegmenter(),
+        segmenter: this.newSegmenter(keys),
         live: false,
         waiters: [],
         forgetTimer: undefined,
+        files: [],
+        keys,
       };
       this.streams.set(stream.key, p);
     }
@@ -99,14 +175,17 @@ export class HlsPackager implements HlsSource {
       },
       onPublisherChange: () => {
         if (pkg.segmenter.ended)
-          pkg.segmenter = this.newSegmenter({ ...pkg.segmenter.state(), discontinuityNext: true });
+          pkg.segmenter = this.newSegmenter(pkg.keys, {
+            ...pkg.segmenter.state(Date.now()),
+            discontinuityNext: true,
+          });
         else pkg.segmenter.markDiscontinuity();
         pkg.live = true;
       },
       onUnpublish: () => {
         this.onSegment(pkg, pkg.segmenter.end(Date.now()));
         pkg.live = false;
-        this.writePlaylist(pkg);
+        this.writeFiles(pkg, undefined);
       },
       onClose: () => {
         pkg.live = false;
@@ -121,7 +200,16 @@ export class HlsPackager implements HlsSource {
     if (this.streams.get(key) !== pkg) return;
     this.streams.delete(key);
     for (const w of pkg.waiters.splice(0)) w();
-    if (this.options.dir) rmSync(this.streamDir(this.options.dir, pkg), { recursive: true, force: true });
+    if (!this.options.dir) return;
+    try {
+      rmSync(this.streamDir(pkg), { recursive: true, force: true });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot remove an ended stream from --hls-dir');
+    }
+  }
+
+  private streamDir(pkg: Packaged): string {
+    return resolveUnder(this.options.dir!, pkg.app, pkg.name);
   }
 
   private onSegment(pkg: Packaged, seg: HlsSegment | undefined): void {
@@ -129,30 +217,39 @@ export class HlsPackager implements HlsSource {
     this.metrics.hlsSegments.inc(this.metrics.streamLabels.label(pkg.app, pkg.name));
     this.metrics.hlsSegmentDuration.observe(seg.durationMs / 1000);
     for (const w of pkg.waiters.splice(0)) w();
-    if (this.options.dir) {
-      try {
-        const dir = this.streamDir(this.options.dir, pkg);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${pkg.name}-${seg.sequence}.ts`), seg.data);
-        this.writePlaylist(pkg);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'cannot write HLS files to --hls-dir');
-      }
-    }
+    // Forget the IVs of segments nobody may fetch anymore.
+    const now = Date.now();
+    for (const sequence of pkg.keys.segmentKeys.keys())
+      if (!pkg.segmenter.getSegment(sequence, now)) pkg.keys.segmentKeys.delete(sequence);
+    this.writeFiles(pkg, seg);
   }
 
-  /** The stream's folder under --hls-dir; never the root itself or anything outside it. */
-  private streamDir(root: string, pkg: Packaged): string {
-    return resolveUnder(root, pkg.app, pkg.name);
-  }
-
-  private writePlaylist(pkg: Packaged): void {
+  /**
+   * Writes the new segment and the playlist under `dir`, then deletes the segment files whose
+   * retention is over (they are in no playlist anymore and nobody may still ask for them).
+   */
+  private writeFiles(pkg: Packaged, seg: HlsSegment | undefined): void {
     if (!this.options.dir) return;
-    const dir = this.streamDir(this.options.dir, pkg);
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${pkg.name}.m3u8.tmp`);
-    writeFileSync(tmp, this.render(pkg, ''));
-    renameSync(tmp, join(dir, `${pkg.name}.m3u8`));
+    try {
+      const dir = this.streamDir(pkg);
+      mkdirSync(dir, { recursive: true });
+      if (seg) {
+        writeFileSync(resolveUnder(dir, segmentFile(pkg.name, seg.sequence)), seg.data);
+        pkg.files.push(seg.sequence);
+      }
+      const tmp = resolveUnder(dir, `.${pkg.name}.m3u8.tmp`);
+      writeFileSync(tmp, this.render(pkg, ''));
+      renameSync(tmp, resolveUnder(dir, `${pkg.name}.m3u8`));
+      const now = Date.now();
+      const kept: number[] = [];
+      for (const sequence of pkg.files) {
+        if (pkg.segmenter.getSegment(sequence, now)) kept.push(sequence);
+        else rmSync(resolveUnder(dir, segmentFile(pkg.name, sequence)), { force: true });
+      }
+      pkg.files = kept;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot write HLS files to --hls-dir');
+    }
   }
 
   private render(pkg: Packaged, segmentQuery: string): string {
@@ -160,7 +257,12 @@ export class HlsPackager implements HlsSource {
     return renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
       segmentUri: (s) => `${encodeURIComponent(pkg.name)}-${s.sequence}.ts${segmentQuery}`,
       ended: seg.ended,
-      targetDurationMs: this.options.targetDurationMs,
+      targetDurationSeconds: seg.targetDurationSeconds,
+      // Relative to /<app>/<name>.m3u8: /<app>/<name>/keys/<id>, with the viewer's token.
+      encryptionFor: (s) => {
+        const k = pkg.keys.segmentKeys.get(s.sequence);
+        return k && { keyUri: `${encodeURIComponent(pkg.name)}/keys/${k.id}${segmentQuery}`, iv: k.iv };
+      },
     });
   }
 
@@ -179,6 +281,7 @@ export class HlsPackager implements HlsSource {
       });
       if (pkg.segmenter.segments.length === 0) return undefined;
     }
+    await pkg.keys.stored;
     return { body: this.render(pkg, segmentQuery), ended: pkg.segmenter.ended };
   }
 
@@ -187,7 +290,7 @@ export class HlsPackager implements HlsSource {
     if (!pkg) return undefined;
     const m = /-(\d+)\.ts$/.exec(file);
     if (!m) return undefined;
-    return pkg.segmenter.getSegment(Number(m[1]))?.data;
+    return pkg.segmenter.getSegment(Number(m[1]), Date.now())?.data;
   }
 
   /**
@@ -215,4 +318,8 @@ export class HlsPackager implements HlsSource {
       ended: pkg.segmenter.ended,
     };
   }
+}
+
+function segmentFile(name: string, sequence: number): string {
+  return `${name}-${sequence}.ts`;
 }

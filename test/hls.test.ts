@@ -125,11 +125,29 @@ describe('HLS', { timeout: 300_000 }, () => {
     }
   });
 
-  it('a long GOP makes long segments with an honest TARGETDURATION', async () => {
-    publish(rtmp('hlsgop'), { gop: 75 }); // 2.5 s at 30 fps
-    const pl = await waitSegments('hlsgop', 2);
-    assert.ok(pl.targetDuration >= 3, `TARGETDURATION ${pl.targetDuration} must cover 2.5 s segments`);
-    for (const d of pl.durations) assert.ok(Math.round(d) <= pl.targetDuration);
+  it('a 2.5 s GOP: TARGETDURATION never changes, EXTINF fit it, a segment that left the playlist is still served', async () => {
+    publish(rtmp('hlsgop'), { gop: 75 }); // 2.5 s at 30 fps, above the auto 2 s hard maximum
+    const first = await waitSegments('hlsgop', 1);
+    const firstUri = first.uris[0]!;
+    const targets = new Set<number>();
+    const slid = await waitFor(
+      'the first segment to leave the playlist',
+      async () => {
+        const { pl } = await getPlaylist('hlsgop');
+        if (!pl) return undefined;
+        targets.add(pl.targetDuration);
+        for (const d of pl.durations) assert.ok(Math.round(d) <= pl.targetDuration, pl.text);
+        return pl.uris.includes(firstUri) ? undefined : pl;
+      },
+      60_000,
+      200,
+    );
+    assert.deepEqual([...targets], [2], 'TARGETDURATION is ceil(--hls-max-segment-duration auto = 2 s)');
+    assert.ok(slid.mediaSequence > first.mediaSequence);
+    // RFC 8216 6.2.2: still available for its duration plus the playlist's
+    const res = await fetch(`http://127.0.0.1:${rc.ports.http}/live/${firstUri}`);
+    assert.equal(res.status, 200);
+    assert.equal(Buffer.from(await res.arrayBuffer())[0], 0x47);
   });
 
   it('republish: discontinuity, rising media sequence, a playing ffmpeg reader keeps going; unpublish ends the playlist', async () => {

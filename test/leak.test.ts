@@ -106,6 +106,7 @@ describe('leak: every object closes and nothing stays behind', () => {
       hub,
       {
         targetDurationMs: 1000,
+        maxSegmentDurationMs: 2000,
         windowSegments: 5,
         maxWindowBytes: 16 * 1024 * 1024,
         dir: undefined,

@@ -254,6 +254,19 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
       assert.equal((await r.tryAcquireLock('leader', 'a', 1000)).acquired, true);
     });
 
+    it('HLS keys: any client reads what one stored, per stream and id, until the TTL passes', async () => {
+      const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+      await r.putHlsKey('live', 'enc', '17', key, 1000);
+      assert.deepEqual(await f.peer.getHlsKey('live', 'enc', '17'), key);
+      assert.equal(await f.peer.getHlsKey('live', 'enc', '18'), undefined);
+      assert.equal(await f.peer.getHlsKey('live', 'other', '17'), undefined);
+      await r.putHlsKey('live', 'enc', '18', Buffer.alloc(16, 7), 60_000);
+      await eventually('the key to expire', async () =>
+        (await f.peer.getHlsKey('live', 'enc', '17')) === undefined ? true : undefined,
+      );
+      assert.deepEqual(await r.getHlsKey('live', 'enc', '18'), Buffer.alloc(16, 7));
+    });
+
     it('published events reach other clients', async () => {
       await r.publish({ type: 'kick', app: 'live', name: 'k', reason: 'admin' });
       await eventually('kick', () => events.find((e) => e.type === 'kick' && e.name === 'k'));

@@ -30,6 +30,7 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   private readonly lockTokens = new Map<string, number>();
   private readonly fences = new Map<string, number>();
   private readonly switches = new Map<string, SwitchRecord[]>();
+  private readonly hlsKeys = new Map<string, Leased<Buffer>>();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly store: ChannelStore | undefined;
@@ -315,5 +316,18 @@ export class MemoryRegistry extends EventEmitter implements Registry {
 
   async publish(event: RegistryEvent): Promise<void> {
     this.emitEvent(event);
+  }
+
+  async putHlsKey(app: string, name: string, id: string, key: Buffer, ttlMs: number): Promise<void> {
+    const now = Date.now();
+    // Drop expired keys here: a long stream rotates keys for as long as it runs.
+    for (const [k, l] of this.hlsKeys) if (l.expiresAt <= now) this.hlsKeys.delete(k);
+    this.hlsKeys.set(`${app}/${name}:${id}`, { value: Buffer.from(key), expiresAt: now + ttlMs });
+  }
+
+  async getHlsKey(app: string, name: string, id: string): Promise<Buffer | undefined> {
+    const l = this.hlsKeys.get(`${app}/${name}:${id}`);
+    if (!l || l.expiresAt <= Date.now()) return undefined;
+    return Buffer.from(l.value);
   }
 }

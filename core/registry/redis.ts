@@ -417,4 +417,18 @@ export class RedisRegistry extends EventEmitter implements Registry {
   async releaseLock(name: string, holder: string, token: number): Promise<void> {
     await this.evalScript(RELEASE_LOCK, [this.k.lock(name)], [`${holder}|${token}`]);
   }
+
+  async putHlsKey(app: string, name: string, id: string, key: Buffer, ttlMs: number): Promise<void> {
+    await this.redis.set(
+      this.k.hlsKey(app, name, id),
+      key.toString('base64'),
+      'PX',
+      Math.max(1, Math.ceil(ttlMs)),
+    );
+  }
+
+  async getHlsKey(app: string, name: string, id: string): Promise<Buffer | undefined> {
+    const v = await this.redis.get(this.k.hlsKey(app, name, id));
+    return v ? Buffer.from(v, 'base64') : undefined;
+  }
 }

@@ -78,6 +78,12 @@ export interface Registry extends EventEmitter {
   renewLock(name: string, holder: string, token: number, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, holder: string, token: number): Promise<void>;
   publish(event: RegistryEvent): Promise<void>;
+  /**
+   * Encrypted HLS: the 16-byte AES-128 key `id` of stream <app>/<name>, kept for `ttlMs` (the
+   * playlist window plus the segments' retention) so any node can serve it to signed viewers.
+   */
+  putHlsKey(app: string, name: string, id: string, key: Buffer, ttlMs: number): Promise<void>;
+  getHlsKey(app: string, name: string, id: string): Promise<Buffer | undefined>;
 }
 
 export function createRegistry(options: { redisUrl?: string | undefined; keyPrefix?: string }): Registry {

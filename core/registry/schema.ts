@@ -14,6 +14,7 @@
  * | `<p>fence:<name>`                    | string | highest leader fencing token seen       | none            | control plane leader  |
  * | `<p>lock:<name>`                     | string | `<holder>|<token>`                      | lock TTL        | lock holder           |
  * | `<p>locktoken:<name>`                | string | integer fencing counter for the lock    | none            | lock acquirer         |
+ * | `<p>hlskey:<app>/<name>:<id>`        | string | base64 AES-128 key (16 bytes)           | window + retention | the packaging origin |
  * | channel `<p>events`                  | pubsub | JSON RegistryEvent                      | —               | everyone              |
  *
  * Stream records are written and fenced by Lua scripts: a publish with a higher generation
@@ -40,6 +41,7 @@ export function keys(prefix: string) {
     fence: (name: string) => `${prefix}fence:${name}`,
     lock: (name: string) => `${prefix}lock:${name}`,
     lockToken: (name: string) => `${prefix}locktoken:${name}`,
+    hlsKey: (app: string, name: string, id: string) => `${prefix}hlskey:${app}/${name}:${id}`,
     events: `${prefix}events`,
   };
 }

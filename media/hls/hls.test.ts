@@ -13,6 +13,7 @@ import { FlvDemuxer } from '../flv/demuxer.ts';
 import { parseVideoTag } from '../flv/video.ts';
 import { annexBNalTypes, readTransportStream } from '../mpegts/ts-reader.ts';
 import { type MediaTag, TAG_AUDIO, TAG_VIDEO } from '../tag.ts';
+import { encryptSegmentAes128, newAes128Iv, newAes128Key, type SegmentEncryption } from './encryption.ts';
 import { renderMediaPlaylist } from './playlist.ts';
 import { type HlsSegment, HlsSegmenter } from './segmenter.ts';
 
@@ -44,7 +45,12 @@ interface Packaged {
 
 function packageTags(name: string, tags: MediaTag[], between?: (seg: HlsSegmenter) => void): Packaged {
   const dir = mkdtempSync(join(work, `${name}-`));
-  const seg = new HlsSegmenter({ targetDurationMs: TARGET_MS, windowSegments: 1000 });
+  // The product's default hard maximum for a 1 s target (--hls-max-segment-duration auto).
+  const seg = new HlsSegmenter({
+    targetDurationMs: TARGET_MS,
+    maxSegmentDurationMs: 2000,
+    windowSegments: 1000,
+  });
   const segments: HlsSegment[] = [];
   tags.forEach((t, i) => {
     if (between && i === 0) between(seg);
@@ -61,17 +67,19 @@ function packageTags(name: string, tags: MediaTag[], between?: (seg: HlsSegmente
   const playlist = renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
     segmentUri: (s) => `test-${s.sequence}.ts`,
     ended: seg.ended,
-    targetDurationMs: TARGET_MS,
+    targetDurationSeconds: seg.targetDurationSeconds,
   });
   writeFileSync(join(dir, 'playlist.m3u8'), playlist);
   return { dir, segments, playlist };
 }
 
 /** ffmpeg decodes the whole playlist: exit 0 and nothing at all on stderr at -v warning. */
-function assertDecodesCleanly(p: Packaged): void {
-  const r = spawnSync(FFMPEG, ['-v', 'warning', '-i', join(p.dir, 'playlist.m3u8'), '-f', 'null', '-'], {
-    encoding: 'utf8',
-  });
+function assertDecodesCleanly(p: Packaged, inputOptions: string[] = []): void {
+  const r = spawnSync(
+    FFMPEG,
+    ['-v', 'warning', ...inputOptions, '-i', join(p.dir, 'playlist.m3u8'), '-f', 'null', '-'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.trim(), '', `ffmpeg warnings:\n${r.stderr}`);
 }
@@ -123,8 +131,9 @@ function checkTransportStream(p: Packaged, tags: MediaTag[], opts: { video: bool
         assert.ok(pes.randomAccess);
       }
     }
-    assert.ok(idrs >= p.segments.length);
-    p.segments.forEach((_, i) => {
+    assert.ok(idrs >= p.segments.filter((s) => s.hasKeyframeStart).length);
+    p.segments.forEach((s, i) => {
+      if (!s.hasKeyframeStart) return; // cut mid-GOP at the hard maximum
       const first = video.find((x) => x.segment === i)!;
       assert.ok(annexBNalTypes(first.payload).includes(5), `segment ${i} starts with an IDR`);
       const pcr = r.pcrs.find((x) => x.segment === i);
@@ -170,7 +179,8 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
       assert.equal(v?.height, 360);
       assert.equal(streams.find((x) => x.codec_type === 'audio')?.codec_name, 'aac');
     }
-    assert.match(p.playlist, /#EXT-X-TARGETDURATION:1\n/);
+    // ceil of the 2 s hard maximum, whatever the GOP (it must never change during the stream)
+    assert.match(p.playlist, /#EXT-X-TARGETDURATION:2\n/);
     assert.match(p.playlist, /#EXT-X-ENDLIST\n$/);
   });
 
@@ -214,17 +224,56 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
     );
   });
 
-  it('2.5 s GOP: 2.5 s segments and an honest TARGETDURATION', () => {
+  it('2.5 s GOP over a 2 s hard maximum: cut at 2 s, realigned on the next keyframe, TARGETDURATION stays 2', () => {
     const tags = makeFlv([...SRC, '-t', '6', ...x264(75), '-c:a', 'aac']);
     const p = packageTags('gop75', tags);
     assert.deepEqual(
-      p.segments.map((s) => s.durationMs),
-      [2500, 2500, 1000],
+      p.segments.map((s) => [s.durationMs, s.hasKeyframeStart]),
+      [
+        [2000, true],
+        [500, false],
+        [2000, true],
+        [500, false],
+        [1000, true],
+      ],
     );
-    checkDurations(p, 2500);
-    assert.match(p.playlist, /#EXT-X-TARGETDURATION:3\n/);
+    assert.match(p.playlist, /#EXT-X-TARGETDURATION:2\n/);
+    assert.doesNotMatch(p.playlist, /INDEPENDENT-SEGMENTS/);
     checkTransportStream(p, tags, { video: true, audio: true });
     assertDecodesCleanly(p);
+  });
+
+  it('AES-128: ffmpeg decodes the encrypted playlist cleanly across a key rotation; an encrypted segment alone does not probe', () => {
+    const tags = makeFlv([...SRC, '-t', '6', ...x264(30), '-c:a', 'aac']);
+    const plain = packageTags('aes', tags);
+    const dir = mkdtempSync(join(work, 'aes-'));
+    const keys = [newAes128Key(), newAes128Key()];
+    const enc = new Map<number, SegmentEncryption>();
+    plain.segments.forEach((s, i) => {
+      const keyId = i < 3 ? 0 : 1; // rotation after 3 segments
+      const iv = newAes128Iv();
+      enc.set(s.sequence, { keyUri: `key${keyId}.bin`, iv });
+      writeFileSync(join(dir, `test-${s.sequence}.ts`), encryptSegmentAes128(s.data, keys[keyId]!, iv));
+    });
+    for (const [i, k] of keys.entries()) writeFileSync(join(dir, `key${i}.bin`), k);
+    const playlist = renderMediaPlaylist(plain.segments, plain.segments[0]!.sequence, 0, {
+      segmentUri: (s) => `test-${s.sequence}.ts`,
+      ended: true,
+      targetDurationSeconds: 2,
+      encryptionFor: (s) => enc.get(s.sequence),
+    });
+    assert.equal(playlist.match(/#EXT-X-KEY:METHOD=AES-128/g)?.length, plain.segments.length);
+    writeFileSync(join(dir, 'playlist.m3u8'), playlist);
+    // ffmpeg opens local key files only with a "media" extension unless told otherwise
+    assertDecodesCleanly({ dir, segments: plain.segments, playlist }, ['-allowed_extensions', 'ALL']);
+    const first = join(dir, `test-${plain.segments[0]!.sequence}.ts`);
+    const alone = spawnSync(FFPROBE, ['-v', 'error', '-show_streams', '-of', 'json', first], {
+      encoding: 'utf8',
+    });
+    const streams = alone.status === 0 ? (JSON.parse(alone.stdout) as { streams: unknown[] }).streams : [];
+    assert.equal(streams.length, 0, 'ffprobe finds no stream in an encrypted segment');
+    // the same segment in the clear does probe (the check above can fail)
+    assert.ok(probe(join(plain.dir, `test-${plain.segments[0]!.sequence}.ts`)).length >= 1);
   });
 
   it('republish with other codec parameters: discontinuity, new SPS, still decodes cleanly', () => {
@@ -267,7 +316,7 @@ describe('HLS packaging decoded by ffmpeg', { skip: !hasFfmpeg && 'ffmpeg/ffprob
     const playlist = renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
       segmentUri: (s) => `test-${s.sequence}.ts`,
       ended: true,
-      targetDurationMs: TARGET_MS,
+      targetDurationSeconds: seg.targetDurationSeconds,
     });
     writeFileSync(join(dir, 'playlist.m3u8'), playlist);
     assert.equal(playlist.match(/#EXT-X-DISCONTINUITY\n/g)?.length, 1);

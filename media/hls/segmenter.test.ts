@@ -204,7 +204,8 @@ describe('HlsSegmenter: cutting', () => {
   it('cuts a runaway GOP at maxSegmentDurationMs (not at a keyframe) and stops claiming independent segments', () => {
     const tags: MediaTag[] = [avcSequenceHeader(0), aacSequenceHeader(0)];
     for (let i = 0; frameTs(i) < 12_000; i++) tags.push(avcFrame(frameTs(i), i === 0), aacFrame(frameTs(i)));
-    const segs = finish(run(tags, { maxSegmentDurationMs: 5000 }));
+    const r = run(tags, { maxSegmentDurationMs: 5000 });
+    const segs = finish(r);
     assert.deepEqual(
       segs.map((s) => [s.durationMs, s.hasKeyframeStart]),
       [
@@ -213,7 +214,11 @@ describe('HlsSegmenter: cutting', () => {
         [2000, false],
       ],
     );
-    const text = renderMediaPlaylist(segs, 0, 0, { segmentUri: String, ended: true, targetDurationMs: 1000 });
+    const text = renderMediaPlaylist(segs, 0, 0, {
+      segmentUri: String,
+      ended: true,
+      targetDurationSeconds: r.seg.targetDurationSeconds,
+    });
     assert.doesNotMatch(text, /INDEPENDENT-SEGMENTS/);
     assert.match(text, /#EXT-X-TARGETDURATION:5\n/);
     // audio goes on when video stalls
@@ -222,6 +227,39 @@ describe('HlsSegmenter: cutting', () => {
     const s2 = finish(run(stalled, { maxSegmentDurationMs: 5000 }));
     assert.equal(s2.length, 3);
     assert.ok(s2[0]!.durationMs >= 5000 && s2[0]!.durationMs < 5024);
+  });
+
+  it('EXT-X-TARGETDURATION never changes while the GOP grows from 1 s to 7 s, and every EXTINF fits it', () => {
+    const tags: MediaTag[] = [avcSequenceHeader(0), aacSequenceHeader(0)];
+    const gopAt = (ms: number) => (ms < 4000 ? 1000 : ms < 18_000 ? 7000 : 2500);
+    let nextKey = 0;
+    for (let i = 0; frameTs(i) < 30_000; i++) {
+      const ts = frameTs(i);
+      const key = ts >= nextKey;
+      if (key) nextKey = ts + gopAt(ts);
+      tags.push(avcFrame(ts, key), aacFrame(ts));
+    }
+    const seg = new HlsSegmenter({ targetDurationMs: 1000, maxSegmentDurationMs: 2000, windowSegments: 4 });
+    const targets = new Set<string>();
+    for (const t of tags) {
+      if (!seg.push(t, t.timestamp)) continue;
+      const text = renderMediaPlaylist(seg.segments, seg.mediaSequence, seg.discontinuitySequence, {
+        segmentUri: String,
+        ended: false,
+        targetDurationSeconds: seg.targetDurationSeconds,
+      });
+      const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)![1]);
+      targets.add(String(target));
+      for (const m of text.matchAll(/#EXTINF:([\d.]+),/g))
+        assert.ok(Math.round(Number(m[1])) <= target, `EXTINF ${m[1]} above TARGETDURATION ${target}`);
+    }
+    assert.deepEqual([...targets], ['2']);
+    // keyframes realign the cuts: a segment after a mid-GOP cut ends at the next keyframe
+    const durations = seg.segments.map((s) => s.durationMs);
+    assert.ok(
+      durations.every((d) => d <= 2034),
+      String(durations),
+    );
   });
 
   it('ignores script tags, unsupported codecs and damaged tags without throwing', () => {
@@ -264,10 +302,57 @@ describe('HlsSegmenter: window and sequence numbers', () => {
       seg.segments.map((s) => s.sequence),
       [6, 7, 8],
     );
-    assert.equal(seg.getSegment(7), seg.segments[1]);
-    assert.equal(seg.getSegment(5), undefined);
-    assert.equal(seg.getSegment(9), undefined);
-    assert.equal(seg.getSegment(6.5), undefined);
+    const now = 1_700_000_010_000;
+    assert.equal(seg.getSegment(7, now), seg.segments[1]);
+    assert.equal(seg.getSegment(9, now), undefined);
+    assert.equal(seg.getSegment(6.5, now), undefined);
+  });
+
+  it('RFC 8216 6.2.2: a segment out of the window stays available for its duration plus the longest playlist', () => {
+    // 1 s segments, window 3: the longest playlist lasts 3 s, so a segment dropped at time T stays until T + 1 s + 3 s.
+    const seg = new HlsSegmenter({ windowSegments: 3 });
+    const dropped = new Map<number, number>(); // sequence -> wall clock when it left the window
+    let checks = 0;
+    for (const t of avStream({ seconds: 10, gop: 30 })) {
+      const now = 1_700_000_000_000 + t.timestamp;
+      const before = seg.mediaSequence;
+      seg.push(t, now);
+      for (let q = before; q < seg.mediaSequence; q++) dropped.set(q, now);
+      for (const [sequence, at] of dropped) {
+        const available = seg.getSegment(sequence, now)?.sequence === sequence;
+        assert.equal(
+          available,
+          now <= at + 4000,
+          `segment ${sequence} at ${now - at} ms after leaving the window`,
+        );
+        if (available) checks++;
+      }
+    }
+    assert.deepEqual([...dropped.keys()], [0, 1, 2, 3, 4, 5]);
+    assert.ok(checks > 100);
+    const last = dropped.get(5)!;
+    assert.equal(seg.getSegment(5, last + 4000)?.sequence, 5);
+    assert.equal(seg.getSegment(5, last + 4001), undefined);
+    // a successor (republish) keeps the predecessor's window available: its own playlist starts empty
+    const at = 1_700_000_020_000;
+    const next = new HlsSegmenter({ windowSegments: 3 }, seg.state(at));
+    assert.equal(next.segments.length, 0);
+    for (const s of seg.segments) assert.equal(next.getSegment(s.sequence, at + 4000), s);
+    assert.equal(next.getSegment(seg.segments[0]!.sequence, at + 4001), undefined);
+    assert.deepEqual(
+      next.retiredSegments(at).map((s) => s.sequence),
+      [...seg.retiredSegments(at), ...seg.segments].map((s) => s.sequence),
+    );
+  });
+
+  it('retention never holds more than maxWindowBytes of retired segments', () => {
+    const probe = run(avStream({ seconds: 3, gop: 30 })).out[0]!;
+    const { seg } = run(avStream({ seconds: 20, gop: 30 }), {
+      windowSegments: 2,
+      maxWindowBytes: probe.byteLength * 3.5,
+    });
+    const retired = seg.retiredSegments(1_700_000_019_000);
+    assert.ok(retired.length >= 1 && retired.length <= 3, `${retired.length} retired`);
   });
 
   it('also bounds the window by maxWindowBytes (always keeping the newest)', () => {
@@ -334,6 +419,7 @@ describe('HlsSegmenter: window and sequence numbers', () => {
       discontinuitySequence: 6,
       nextSequence: 105,
       discontinuityNext: false,
+      retired: [],
     });
     const next = new HlsSegmenter({}, st);
     next.markDiscontinuity();

@@ -2,10 +2,18 @@
  * Live HLS segmenter: FLV-level tags in, MPEG-TS segments out, written once per stream.
  *
  * - With video, a segment starts on a keyframe and closes at the first keyframe whose DTS is at
- *   least the target duration past the segment's first DTS (a long GOP simply makes a long
- *   segment). Frames before the first keyframe are dropped. Only a runaway GOP (no keyframe for
- *   maxSegmentDurationMs, or an open segment above maxWindowBytes) is cut elsewhere.
+ *   least the target duration past the segment's first DTS (a GOP longer than the target makes a
+ *   longer segment). Frames before the first keyframe are dropped. A GOP longer than
+ *   maxSegmentDurationMs (or an open segment above maxWindowBytes) is cut on any frame at that
+ *   hard maximum; the next keyframe then starts a new segment, to realign on keyframes.
+ * - EXT-X-TARGETDURATION is fixed for the life of the playlist: ceil(maxSegmentDurationMs) in
+ *   seconds (targetDurationSeconds). Segments never pass the hard maximum by more than one frame
+ *   interval, so every EXTINF rounds to at most that value (RFC 8216 4.3.3.1) without the tag ever
+ *   changing (players derive reload and live-edge timing from it).
  * - Audio-only streams are cut on time, at an audio frame boundary.
+ * - A segment that leaves the window stays retrievable (getSegment) for its own duration plus the
+ *   longest playlist that listed it (RFC 8216 6.2.2), so a player holding a slightly older
+ *   playlist (or an edge's cached one) still gets it.
  * - Durations are DTS-based: a segment lasts from its first DTS to the next segment's first DTS;
  *   a segment closed without a successor (end(), a discontinuity) ends one frame after its last.
  * - TS timestamps stay on the input timeline (ms × 90, 33-bit wrap).
@@ -39,12 +47,31 @@ export interface HlsSegment {
   byteLength: number;
 }
 
+/** A segment that left the playlist window but must stay available until `availableUntilMs`. */
+export interface RetiredSegment {
+  segment: HlsSegment;
+  /** Wall clock (epoch ms) after which it may be forgotten. */
+  availableUntilMs: number;
+}
+
 export interface HlsSegmenterOptions {
   targetDurationMs: number;
   windowSegments: number;
   maxWindowBytes: number;
-  /** Hard cut for a runaway GOP (no keyframe for this long), on any frame. */
+  /**
+   * Hard cut for a GOP longer than this, on any frame. Also fixes EXT-X-TARGETDURATION at
+   * ceil(maxSegmentDurationMs / 1000) s for the whole playlist.
+   */
   maxSegmentDurationMs: number;
+}
+
+/**
+ * EXT-X-TARGETDURATION for segments cut at `maxSegmentDurationMs` at the latest: a segment lasts
+ * up to the hard maximum plus one frame interval, which rounds to at most this value as long as
+ * frames come less than 0.5 s apart.
+ */
+export function targetDurationSecondsFor(maxSegmentDurationMs: number): number {
+  return Math.max(1, Math.ceil(maxSegmentDurationMs / 1000));
 }
 
 export const DEFAULT_HLS_SEGMENTER_OPTIONS: Readonly<HlsSegmenterOptions> = {
@@ -67,6 +94,11 @@ export interface HlsSegmenterState {
   nextSequence: number;
   /** A discontinuity was requested but no segment carried it yet. */
   discontinuityNext: boolean;
+  /**
+   * Segments a successor must keep available (RFC 8216 6.2.2): the retired ones, plus the whole
+   * window when state(nowMs) is asked for with a clock (the successor's playlist drops them).
+   */
+  retired: RetiredSegment[];
 }
 
 /**
@@ -79,6 +111,8 @@ export interface HlsSegmenterInit {
   discontinuitySequence: number;
   /** The first segment gets EXT-X-DISCONTINUITY (e.g. a republish). */
   discontinuityNext?: boolean;
+  /** Segments of a predecessor that must stay available. */
+  retired?: readonly RetiredSegment[];
 }
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
@@ -145,6 +179,11 @@ export class HlsSegmenter {
   private open: OpenSegment | undefined;
   private readonly window: HlsSegment[] = [];
   private windowBytes = 0;
+  /** Out of the window, still available (RFC 8216 6.2.2); oldest first. */
+  private retired: RetiredSegment[] = [];
+  private retiredBytes = 0;
+  /** The longest the window (one playlist) has lasted, in ms: the 6.2.2 retention term. */
+  private longestPlaylistMs = 0;
   private nextSequence: number;
   private discSequence: number;
   private discontinuityNext: boolean;
@@ -163,6 +202,8 @@ export class HlsSegmenter {
   private lastEmitted: { endDts: number; endWallMs: number } | undefined;
   /** Segments this segmenter has emitted. */
   private emitted = 0;
+  /** Applied to each closed segment's bytes once (e.g. AES-128 encryption), before it is kept. */
+  private readonly sealData: ((data: Buffer, sequence: number) => Buffer) | undefined;
   private readonly videoClock: TrackClock = { last: undefined, delta: DEFAULT_VIDEO_FRAME_MS };
   private readonly audioClock: TrackClock = { last: undefined, delta: DEFAULT_AUDIO_FRAME_MS };
 
@@ -170,7 +211,9 @@ export class HlsSegmenter {
     options?: Partial<HlsSegmenterOptions>,
     state?: HlsSegmenterInit,
     muxerOptions?: TsMuxerOptions,
+    seal?: (data: Buffer, sequence: number) => Buffer,
   ) {
+    this.sealData = seal;
     const o = { ...DEFAULT_HLS_SEGMENTER_OPTIONS };
     for (const [k, v] of Object.entries(options ?? {}))
       if (typeof v === 'number' && Number.isFinite(v)) o[k as keyof HlsSegmenterOptions] = v;
@@ -182,6 +225,12 @@ export class HlsSegmenter {
     this.nextSequence = Math.max(0, Math.floor(state?.nextSequence ?? state?.mediaSequence ?? 0));
     this.discSequence = Math.max(0, Math.floor(state?.discontinuitySequence ?? 0));
     this.discontinuityNext = state?.discontinuityNext ?? false;
+    for (const r of state?.retired ?? []) this.retire(r);
+  }
+
+  /** EXT-X-TARGETDURATION, constant for this segmenter (see targetDurationSecondsFor). */
+  get targetDurationSeconds(): number {
+    return targetDurationSecondsFor(this.options.maxSegmentDurationMs);
   }
 
   /** The sliding window, oldest first. */
@@ -206,21 +255,42 @@ export class HlsSegmenter {
     return this.windowBytes;
   }
 
-  state(): HlsSegmenterState {
+  /**
+   * With `nowMs`, the successor takes over this window as retired segments (its playlist starts
+   * empty, so they have just been removed from the playlist).
+   */
+  state(nowMs?: number): HlsSegmenterState {
     let disc = this.discSequence;
     for (const s of this.window) if (s.discontinuity) disc++;
+    const retired = [...this.retired];
+    if (nowMs !== undefined)
+      for (const segment of this.window)
+        retired.push({ segment, availableUntilMs: nowMs + segment.durationMs + this.longestPlaylistMs });
     return {
       mediaSequence: this.mediaSequence,
       discontinuitySequence: disc,
       nextSequence: this.nextSequence,
       discontinuityNext: this.discontinuityNext || (this.open?.discontinuity ?? false),
+      retired,
     };
   }
 
-  getSegment(sequence: number): HlsSegment | undefined {
+  /**
+   * A segment in the window, or one that left it and is still within its retention (RFC 8216
+   * 6.2.2) at `nowMs`.
+   */
+  getSegment(sequence: number, nowMs: number): HlsSegment | undefined {
+    if (!Number.isInteger(sequence)) return undefined;
     const first = this.window[0];
-    if (!first || !Number.isInteger(sequence)) return undefined;
-    return this.window[sequence - first.sequence];
+    if (first && sequence >= first.sequence) return this.window[sequence - first.sequence];
+    const r = this.retired.find((x) => x.segment.sequence === sequence);
+    return r && nowMs <= r.availableUntilMs ? r.segment : undefined;
+  }
+
+  /** Retired segments still available at `nowMs`, oldest first (window excluded). */
+  retiredSegments(nowMs: number): HlsSegment[] {
+    this.pruneRetired(nowMs);
+    return this.retired.map((r) => r.segment);
   }
 
   /**
@@ -253,7 +323,7 @@ export class HlsSegmenter {
   }
 
   /** The stream ended: emits the open segment (if it has frames); the playlist gets ENDLIST. */
-  end(_nowMs: number): HlsSegment | undefined {
+  end(nowMs: number): HlsSegment | undefined {
     if (this.isEnded) return undefined;
     this.isEnded = true;
     const open = this.open;
@@ -261,7 +331,7 @@ export class HlsSegmenter {
       this.open = undefined;
       return undefined;
     }
-    return this.close(this.estimatedEnd(open), true);
+    return this.close(this.estimatedEnd(open), true, nowMs);
   }
 
   // ---- video ----
@@ -288,9 +358,13 @@ export class HlsSegmenter {
     let closed: HlsSegment | undefined;
     let open = this.open;
     if (isKey) {
-      if (open && (open.sealed || !open.hasVideo)) closed = this.close(this.estimatedEnd(open), true);
-      else if (open && dts - open.firstDts >= this.options.targetDurationMs) closed = this.close(dts, false);
-      else if (open && this.runaway(open, dts)) closed = this.close(dts, false);
+      if (open && (open.sealed || !open.hasVideo)) closed = this.close(this.estimatedEnd(open), true, nowMs);
+      else if (open && dts - open.firstDts >= this.options.targetDurationMs)
+        closed = this.close(dts, false, nowMs);
+      else if (open && this.runaway(open, dts)) closed = this.close(dts, false, nowMs);
+      // The segment was cut mid-GOP at the hard maximum: realign on this keyframe.
+      else if (open && !open.hasKeyframeStart && open.videoFrames + open.audioFrames > 0)
+        closed = this.close(dts, false, nowMs);
       open = this.open ?? this.start(dts, nowMs, true);
     } else {
       if (!open || open.sealed || !open.hasVideo) {
@@ -298,7 +372,7 @@ export class HlsSegmenter {
         return undefined; // waiting for a keyframe
       }
       if (this.runaway(open, dts)) {
-        closed = this.close(dts, false);
+        closed = this.close(dts, false, nowMs);
         open = this.start(dts, nowMs, false);
       }
     }
@@ -412,8 +486,9 @@ export class HlsSegmenter {
       // Audio-only: cut on time, at this frame.
       this.checkJump(this.audioClock, dts);
       if (open && (open.sealed || !open.hasAudio || open.hasVideo))
-        closed = this.close(this.estimatedEnd(open), true);
-      else if (open && dts - open.firstDts >= this.options.targetDurationMs) closed = this.close(dts, false);
+        closed = this.close(this.estimatedEnd(open), true, nowMs);
+      else if (open && dts - open.firstDts >= this.options.targetDurationMs)
+        closed = this.close(dts, false, nowMs);
       open = this.open ?? this.start(dts, nowMs, true);
     } else {
       if (!open || open.sealed || !open.hasAudio) {
@@ -422,7 +497,7 @@ export class HlsSegmenter {
       }
       if (this.runaway(open, dts)) {
         // Video stalled (no keyframe for too long) while audio goes on.
-        closed = this.close(dts, false);
+        closed = this.close(dts, false, nowMs);
         open = this.start(dts, nowMs, false);
       }
     }
@@ -562,7 +637,7 @@ export class HlsSegmenter {
   }
 
   /** Closes the open segment at `endDts` (the next segment's first DTS, or an estimate). */
-  private close(endDts: number, estimated: boolean): HlsSegment | undefined {
+  private close(endDts: number, estimated: boolean, nowMs: number): HlsSegment | undefined {
     const open = this.open;
     this.open = undefined;
     this.replayLog = undefined;
@@ -572,7 +647,8 @@ export class HlsSegmenter {
       if (open.discontinuity) this.discontinuityNext = true;
       return undefined;
     }
-    const data = this.muxer.flush();
+    const flushed = this.muxer.flush();
+    const data = this.sealData ? this.sealData(flushed, this.nextSequence) : flushed;
     const durationMs = Math.max(1, Math.round(endDts - open.firstDts));
     const seg: HlsSegment = {
       sequence: this.nextSequence++,
@@ -597,8 +673,33 @@ export class HlsSegmenter {
       const old = this.window.shift()!;
       this.windowBytes -= old.byteLength;
       if (old.discontinuity) this.discSequence++;
+      // RFC 8216 6.2.2: available for its duration plus the longest playlist that listed it.
+      this.retire({ segment: old, availableUntilMs: nowMs + old.durationMs + this.longestPlaylistMs });
     }
+    // The playlist served from now on lists exactly the window (earlier ones already counted).
+    let playlistMs = 0;
+    for (const s of this.window) playlistMs += s.durationMs;
+    this.longestPlaylistMs = Math.max(this.longestPlaylistMs, playlistMs);
+    this.pruneRetired(nowMs);
     return seg;
+  }
+
+  private retire(r: RetiredSegment): void {
+    this.retired.push(r);
+    this.retiredBytes += r.segment.byteLength;
+  }
+
+  /**
+   * Forgets retired segments past their retention, and the oldest ones while retained bytes pass
+   * maxWindowBytes (memory stays bounded at twice the window's bound, even for huge segments).
+   */
+  private pruneRetired(nowMs: number): void {
+    while (this.retired.length > 0) {
+      const oldest = this.retired[0]!;
+      if (nowMs <= oldest.availableUntilMs && this.retiredBytes <= this.options.maxWindowBytes) break;
+      this.retired.shift();
+      this.retiredBytes -= oldest.segment.byteLength;
+    }
   }
 }
 
