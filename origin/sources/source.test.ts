@@ -178,7 +178,7 @@ describe('Source (UDP and RTP into the hub)', () => {
     assert.equal(st.rtpReordered >= 1, true);
     assert.equal(st.rtpLost, 1);
     assert.equal(st.ccErrors >= 1, true); // the lost datagram's packets
-    source.close();
+    source.close('test-done');
   });
 
   it('goes silent, ends the publication, and comes back with a reconnect and a monotonic timeline', async () => {
@@ -205,7 +205,7 @@ describe('Source (UDP and RTP into the hub)', () => {
       ts.every((v, i) => i === 0 || v >= ts[i - 1]!),
       ts.join(','),
     );
-    source.close();
+    source.close('test-done');
   });
 
   it('drops a flood beyond its datagram budget before parsing, and logs each problem code once per interval with its count', async () => {
@@ -230,7 +230,7 @@ describe('Source (UDP and RTP into the hub)', () => {
     const flood = lines.filter((l) => l.code === 'RC_SOURCE_FLOOD');
     assert.equal(flood.length, 1, JSON.stringify(flood));
     assert.equal(flood[0]!.count, st.floodDrops);
-    source.close();
+    source.close('test-done');
   });
 
   it('rejects a bind on an address this host does not have with RC_SOURCE_BIND_FAILED', async () => {

@@ -11,12 +11,12 @@
  * `maxDatagramsPerSecond` is dropped (and counted) before any parsing, so other streams keep the CPU.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { RelaycastError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { SourceSpec } from '../../core/source-url.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
+import { Lifecycle } from '../../media/lifecycle.ts';
 import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
 import { RtpReorderer } from '../../media/rtp/rtp.ts';
 
@@ -60,12 +60,12 @@ export interface SourceStats {
   audio?: string;
 }
 
-export interface SourceEvents {
+export type SourceEvents = {
   state: [SourceState];
-  close: [reason: string];
-}
+};
 
-export class Source extends EventEmitter<SourceEvents> {
+/** A channel source: one of the hub's producers, so it follows media/lifecycle.ts like the others. */
+export class Source extends Lifecycle<string, SourceEvents> {
   readonly spec: SourceSpec;
   readonly options: Required<SourceOptions>;
   private readonly hub: StreamHub;
@@ -78,7 +78,6 @@ export class Source extends EventEmitter<SourceEvents> {
   private yielded = false;
   private currentState: SourceState = 'starting';
   private started = false;
-  private isClosed = false;
   private timer: NodeJS.Timeout | undefined;
   private datagrams = 0;
   private bytes = 0;
@@ -113,17 +112,13 @@ export class Source extends EventEmitter<SourceEvents> {
     this.rtp = spec.protocol === 'rtp' ? new RtpReorderer() : undefined;
   }
 
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
   get state(): SourceState {
     return this.currentState;
   }
 
   /** Binds the socket and joins the group; rejects with RC_SOURCE_BIND_FAILED (then the source is closed). */
   async start(): Promise<void> {
-    if (this.isClosed)
+    if (this.closed)
       throw new RelaycastError('RC_SOURCE_CLOSED', `source ${this.options.name} is closed; create a new one`);
     if (this.started) return;
     this.started = true;
@@ -161,7 +156,7 @@ export class Source extends EventEmitter<SourceEvents> {
       this.close('bind-failed');
       throw e;
     }
-    if (this.isClosed) return;
+    if (this.closed) return;
     socket.on('message', (msg) => this.onDatagram(msg));
     socket.on('error', (err) => this.log.warn({ err, code: 'RC_SOURCE_BIND_FAILED' }, 'source socket error'));
     this.setState('waiting');
@@ -286,10 +281,8 @@ export class Source extends EventEmitter<SourceEvents> {
     };
   }
 
-  /** Stops receiving and ends the publication. Safe to call twice; emits 'close' once. */
-  close(reason = 'closed'): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+  /** Stops receiving and ends the publication (Lifecycle.close: idempotent, 'close' once). */
+  protected override onClose(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.problemCounts.size > 0) this.logProblems(Date.now());
@@ -302,6 +295,5 @@ export class Source extends EventEmitter<SourceEvents> {
     this.publication?.close('closed');
     this.publication = undefined;
     this.setState('closed');
-    this.emit('close', reason);
   }
 }
