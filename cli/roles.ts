@@ -232,6 +232,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   const limits = {
     playAuth: config.playAuth,
     playSecrets,
+    playBindIp: config.playBindIp,
     maxViewersPerNode: config.maxViewersPerNode,
     maxViewersPerStream: config.maxViewersPerStream,
     viewerCount: () => hub.viewerCount(),

@@ -125,6 +125,7 @@ export async function startAll(
     {
       playAuth: config.playAuth,
       playSecrets,
+      playBindIp: config.playBindIp,
       maxViewersPerNode: config.maxViewersPerNode,
       maxViewersPerStream: config.maxViewersPerStream,
       viewerCount: () => hub.viewerCount(),
@@ -160,6 +161,7 @@ export async function startAll(
         port: config.httpPort,
         playAuth: config.playAuth,
         playSecrets,
+        playBindIp: config.playBindIp,
         maxViewersPerNode: config.maxViewersPerNode,
         maxViewersPerStream: config.maxViewersPerStream,
         maxConnectionsPerIp: config.maxConnectionsPerIp,

@@ -54,6 +54,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
       port: config.httpPort,
       playAuth: config.playAuth,
       playSecrets,
+      playBindIp: config.playBindIp,
       // node-wide limits are shared out evenly between the workers
       maxViewersPerNode: config.maxViewersPerNode ? Math.ceil(config.maxViewersPerNode / config.workers) : 0,
       maxViewersPerStream: config.maxViewersPerStream

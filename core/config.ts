@@ -91,6 +91,12 @@ export const OPTIONS = {
     secret: true,
     help: 'previous secret, still accepted during rotation',
   },
+  'play-bind-ip': {
+    kind: 'bool',
+    default: false,
+    help: "signed play: accept only tokens bound to the viewer's address (relaycast sign --ip), so a copied URL or HLS key link fails elsewhere",
+    roles: ['all', 'edge'],
+  },
   'admin-token': {
     kind: 'string',
     default: undefined,
@@ -357,6 +363,7 @@ export interface Config {
   playAuth: 'open' | 'signed';
   playSecret: string | undefined;
   playSecretPrevious: string | undefined;
+  playBindIp: boolean;
   adminToken: string | undefined;
   clusterToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -580,6 +587,7 @@ export function loadConfig(
   }
   const num = (n: OptionName) => values[n] as number;
   const str = (n: OptionName) => values[n] as string | undefined;
+  const bool = (n: OptionName) => values[n] === true;
   const cfg: Config = {
     role,
     nodeId: str('node-id') ?? `${hostname()}-${num('rtmp-port') || num('http-port') || num('admin-port')}`,
@@ -596,6 +604,7 @@ export function loadConfig(
     playAuth: str('play-auth') as Config['playAuth'],
     playSecret: str('play-secret'),
     playSecretPrevious: str('play-secret-previous'),
+    playBindIp: bool('play-bind-ip'),
     adminToken: str('admin-token'),
     clusterToken: str('cluster-token'),
     logLevel: str('log-level') as Config['logLevel'],

@@ -54,6 +54,28 @@ describe('signed play URLs', () => {
     );
   });
 
+  it('--play-bind-ip: only address-bound tokens pass, from their own address', () => {
+    const now = Date.now();
+    const unbound = new URLSearchParams(signedQuery('new', 'live', 'a', 60));
+    const bound = new URLSearchParams(signedQuery('new', 'live', 'a', 60, '1.2.3.4'));
+    assert.equal(
+      code(() => verifyPlay(['new'], 'live', 'a', unbound, '1.2.3.4', now, true)),
+      'RC_PLAY_SIGNATURE_INVALID',
+    );
+    assert.equal(
+      code(() => verifyPlay(['new'], 'live', 'a', unbound, '1.2.3.4', now, false)),
+      'ok',
+    );
+    assert.equal(
+      code(() => verifyPlay(['new'], 'live', 'a', bound, '1.2.3.4', now, true)),
+      'ok',
+    );
+    assert.equal(
+      code(() => verifyPlay(['new'], 'live', 'a', bound, '5.6.7.8', now, true)),
+      'RC_PLAY_SIGNATURE_INVALID',
+    );
+  });
+
   it('tokenQuery keeps only the token parameters', () => {
     assert.equal(tokenQuery(new URLSearchParams('expires=1&sig=ab&mode=hls&ip=1')), '?expires=1&sig=ab&ip=1');
     assert.equal(tokenQuery(new URLSearchParams('mode=hls')), '');

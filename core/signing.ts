@@ -43,6 +43,7 @@ export function verifyPlay(
   query: URLSearchParams,
   clientIp: string | undefined,
   nowMs = Date.now(),
+  requireIpBinding = false,
 ): void {
   const expiresRaw = query.get('expires');
   const sig = query.get('sig');
@@ -56,6 +57,11 @@ export function verifyPlay(
     throw new RelaycastError('RC_PLAY_SIGNATURE_INVALID', 'expires must be unix seconds');
   if (expires * 1000 < nowMs)
     throw new RelaycastError('RC_PLAY_SIGNATURE_EXPIRED', 'the signed URL has expired');
+  if (requireIpBinding && query.get('ip') !== '1')
+    throw new RelaycastError(
+      'RC_PLAY_SIGNATURE_INVALID',
+      "this server accepts only URLs bound to the viewer's address (relaycast sign --ip ADDRESS)",
+    );
   const ip = query.get('ip') === '1' ? normaliseIp(clientIp) : undefined;
   for (const secret of secrets) {
     if (secretEquals(sig.toLowerCase(), signPlay(secret, app, name, expires, ip))) return;

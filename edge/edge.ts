@@ -14,6 +14,8 @@ import type { HubStream } from '../media/hub/stream.ts';
 export interface EdgePlayOptions {
   playAuth: 'open' | 'signed';
   playSecrets: string[];
+  /** --play-bind-ip: only tokens bound to the viewer's address. */
+  playBindIp?: boolean;
   maxViewersPerNode: number;
   maxViewersPerStream: number;
   viewerCount: () => number;
@@ -43,6 +45,8 @@ export class RtmpPlayHandler {
           req.name,
           req.query,
           normaliseIp(req.remote.replace(/:\d+$/, '')),
+          Date.now(),
+          this.options.playBindIp,
         );
       } catch (err) {
         this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });

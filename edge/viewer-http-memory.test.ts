@@ -77,6 +77,22 @@ describe('ViewerHttpServer in memory', () => {
     hub.close();
   });
 
+  it('--play-bind-ip: an unbound token is refused; a bound one plays only from its own address', async () => {
+    const { hub, server } = node({ playAuth: 'signed', playSecrets: ['k1'], playBindIp: true });
+    const unbound = await inject(server.server, {
+      url: `/live/cam.flv?${signedQuery('k1', 'live', 'cam', 60)}`,
+    });
+    assert.equal(unbound.status, 403);
+    assert.equal(await codeOf(unbound), 'RC_PLAY_SIGNATURE_INVALID');
+    const url = `/live/cam.flv?${signedQuery('k1', 'live', 'cam', 60, '10.1.2.3')}`;
+    const elsewhere = await inject(server.server, { url, remoteAddress: '10.9.9.9' });
+    assert.equal(elsewhere.status, 403);
+    const own = await inject(server.server, { url, remoteAddress: '10.1.2.3' });
+    assert.equal(own.status, 200);
+    own.close();
+    hub.close();
+  });
+
   it('limits and draining answer 503 RC_VIEWER_LIMIT; a stream that is not live is 404', async () => {
     const { hub, server } = node({ maxViewersPerStream: 1 });
     const first = await inject(server.server, { url: '/live/cam.flv' });

@@ -20,6 +20,8 @@ export interface ViewerHttpOptions {
   port: number;
   playAuth: 'open' | 'signed';
   playSecrets: string[];
+  /** --play-bind-ip: only tokens bound to the viewer's address. */
+  playBindIp?: boolean;
   maxViewersPerNode: number;
   maxViewersPerStream: number;
   maxConnectionsPerIp: number;
@@ -121,7 +123,15 @@ export class ViewerHttpServer {
   ): void {
     if (this.options.playAuth !== 'signed') return;
     try {
-      verifyPlay(this.options.playSecrets, app, name, query, normaliseIp(req.socket.remoteAddress));
+      verifyPlay(
+        this.options.playSecrets,
+        app,
+        name,
+        query,
+        normaliseIp(req.socket.remoteAddress),
+        Date.now(),
+        this.options.playBindIp,
+      );
     } catch (err) {
       this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
       this.log.info({ app, name, protocol, code: errorCode(err) }, 'play refused');
@@ -308,7 +318,15 @@ export class ViewerHttpServer {
     }
     try {
       // Backup renditions are named <name>~backup on origins; the token is for the public name.
-      verifyPlay(this.options.playSecrets, app, name.replace(/~backup$/, ''), query, ip);
+      verifyPlay(
+        this.options.playSecrets,
+        app,
+        name.replace(/~backup$/, ''),
+        query,
+        ip,
+        Date.now(),
+        this.options.playBindIp,
+      );
     } catch (err) {
       count('denied');
       this.metrics.authFailures.inc({ surface: 'play', reason: errorCode(err) });
