@@ -1,11 +1,13 @@
 /**
  * Admin HTTP on every process (default port 9090): /metrics, /healthz, /readyz and the REST admin
  * API under /api/v1. Roles register their routes; every /api/v1 route needs the admin token when
- * one is configured (without one, only loopback clients may call mutating routes).
+ * one is configured (without one, only this machine may call them: see refusal()). Writes take
+ * JSON only, and admin sends no CORS headers.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { errorStatus, RelaycastError } from './errors.ts';
+import { isIP } from 'node:net';
+import { ERROR_STATUS, errorStatus, RelaycastError } from './errors.ts';
 import {
   bearerToken,
   isLoopbackAddress,
@@ -39,6 +41,23 @@ export interface AdminHttpOptions {
   host: string;
   port: number;
   adminToken: string | undefined;
+}
+
+/** A Host header naming localhost or an IP literal (a DNS-rebinding attack sends its own name). */
+export function isLocalHostHeader(host: string | undefined): boolean {
+  if (!host) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true;
+  return isIP(hostname.replace(/^\[|\]$/g, '')) !== 0;
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && /^application\/json\s*(;|$)/i.test(value.trim());
 }
 
 export class AdminHttpServer {
@@ -80,14 +99,37 @@ export class AdminHttpServer {
     return listenOn(this.server, this.options.port, this.options.host);
   }
 
-  private authorized(req: IncomingMessage): boolean {
+  /**
+   * Who may use /api/v1: with --admin-token, whoever presents it; without one, only this machine —
+   * a loopback client whose Host header names an IP address or localhost. A browser tricked into
+   * calling the API (CSRF) or a DNS name rebound to 127.0.0.1 sends another Host and is refused,
+   * and nobody else can read the API (it lists publisher addresses).
+   */
+  private refusal(
+    req: IncomingMessage,
+  ): { code: 'RC_ADMIN_UNAUTHORIZED' | 'RC_ADMIN_HOST_REFUSED'; message: string } | undefined {
     const token = this.options.adminToken;
     if (token) {
       const presented = bearerToken(req);
-      return presented !== undefined && secretEquals(presented, token);
+      if (presented !== undefined && secretEquals(presented, token)) return undefined;
+      return {
+        code: 'RC_ADMIN_UNAUTHORIZED',
+        message: 'send the admin token as "Authorization: Bearer <token>"',
+      };
     }
-    if (req.method === 'GET') return true;
-    return isLoopbackAddress(req.socket.remoteAddress ?? '');
+    if (!isLoopbackAddress(req.socket.remoteAddress ?? ''))
+      return {
+        code: 'RC_ADMIN_UNAUTHORIZED',
+        message:
+          'without --admin-token, the API answers only requests from this machine; set --admin-token to use it remotely',
+      };
+    if (!isLocalHostHeader(req.headers.host))
+      return {
+        code: 'RC_ADMIN_HOST_REFUSED',
+        message:
+          'without --admin-token, the API answers only requests addressed to localhost or an IP address (Host header)',
+      };
+    return undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -112,15 +154,20 @@ export class AdminHttpServer {
       if (route.method !== req.method) continue;
       const m = route.pattern.exec(path);
       if (!m) continue;
-      if (!this.authorized(req)) {
-        this.metrics.authFailures.inc({ surface: 'admin', reason: 'RC_ADMIN_UNAUTHORIZED' });
+      const refused = this.refusal(req);
+      if (refused) {
+        this.metrics.authFailures.inc({ surface: 'admin', reason: refused.code });
+        sendError(res, ERROR_STATUS[refused.code].http, refused.code, refused.message);
+        return;
+      }
+      // Writes take JSON only: a cross-site form or text/plain POST (no CORS preflight) never
+      // reaches a handler, and admin answers no preflight (it sends no CORS headers at all).
+      if (req.method !== 'GET' && req.method !== 'HEAD' && !isJsonContentType(req.headers['content-type'])) {
         sendError(
           res,
-          401,
-          'RC_ADMIN_UNAUTHORIZED',
-          this.options.adminToken
-            ? 'send the admin token as "Authorization: Bearer <token>"'
-            : 'without --admin-token, changes are only accepted from localhost',
+          415,
+          'RC_ADMIN_CONTENT_TYPE',
+          'admin writes need "Content-Type: application/json" (also with an empty body)',
         );
         return;
       }

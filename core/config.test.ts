@@ -44,6 +44,38 @@ describe('config', () => {
     );
     bad(() => loadConfig('all', flags('--play-auth', 'signed'), {}), /needs --play-secret/);
     bad(() => loadConfig('edge', flags(), {}), /edge role needs --redis-url/);
+    // signed play in a cluster needs the cluster token, or the origins' internal port bypasses it
+    for (const role of ['origin', 'edge'] as const)
+      bad(
+        () =>
+          loadConfig(
+            role,
+            flags('--redis-url', 'redis://x', '--play-auth', 'signed', '--play-secret', 's'),
+            {},
+          ),
+        /needs --cluster-token/,
+      );
+    assert.equal(
+      loadConfig(
+        'edge',
+        flags(
+          '--redis-url',
+          'redis://x',
+          '--play-auth',
+          'signed',
+          '--play-secret',
+          's',
+          '--cluster-token',
+          't',
+        ),
+        {},
+      ).clusterToken,
+      't',
+    );
+    assert.equal(
+      loadConfig('all', flags('--play-auth', 'signed', '--play-secret', 's'), {}).playAuth,
+      'signed',
+    );
     bad(
       () => loadConfig('all', flags('--hls-encryption', 'aes-128'), {}),
       /--hls-encryption aes-128.*--play-auth signed/,

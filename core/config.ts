@@ -654,6 +654,12 @@ export function loadConfig(
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)
     throw invalid('--play-auth signed needs --play-secret (or RELAYCAST_PLAY_SECRET)');
+  // An origin's internal port serves every stream to whoever asks unless edges must show the
+  // cluster token: signed play on edges would be bypassed by asking the origin directly.
+  if (cfg.playAuth === 'signed' && (cfg.role === 'origin' || cfg.role === 'edge') && !cfg.clusterToken)
+    throw invalid(
+      `--play-auth signed on a cluster ${cfg.role} needs --cluster-token (RELAYCAST_CLUSTER_TOKEN), the same on every origin and edge; without it anyone can pull streams unsigned from the origins' internal port`,
+    );
   if (
     cfg.publishAuth === 'keys' &&
     cfg.role !== 'edge' &&

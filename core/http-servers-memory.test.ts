@@ -51,11 +51,11 @@ describe('AdminHttpServer in memory', () => {
     assert.deepEqual(await ok.json(), { id: 'a/b', got: { x: 1 } });
   });
 
-  it('without a token: reads from anywhere, changes only from loopback', async () => {
+  it('without a token: only this machine (loopback client, localhost or IP Host) may call the API', async () => {
     const a = admin();
-    const read = await inject(a.server, { url: '/api/v1/things', remoteAddress: '203.0.113.7' });
-    assert.equal(read.status, 200);
-    await read.text();
+    const remoteRead = await inject(a.server, { url: '/api/v1/things', remoteAddress: '203.0.113.7' });
+    assert.equal(remoteRead.status, 401, 'publisher addresses are not readable from elsewhere');
+    assert.equal(await errorCodeOf(remoteRead), 'RC_ADMIN_UNAUTHORIZED');
     const remoteWrite = await inject(a.server, {
       method: 'POST',
       url: '/api/v1/things/x',
@@ -65,15 +65,58 @@ describe('AdminHttpServer in memory', () => {
     });
     assert.equal(remoteWrite.status, 401);
     await remoteWrite.text();
-    const localWrite = await inject(a.server, {
+    // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1
+    const rebound = await inject(a.server, {
       method: 'POST',
       url: '/api/v1/things/x',
-      remoteAddress: '::ffff:127.0.0.1',
-      headers: { 'content-type': 'application/json' },
+      remoteAddress: '127.0.0.1',
+      headers: { host: 'evil.example:9090', 'content-type': 'application/json' },
       body: '{}',
     });
-    assert.equal(localWrite.status, 201);
-    await localWrite.text();
+    assert.equal(rebound.status, 403);
+    assert.equal(await errorCodeOf(rebound), 'RC_ADMIN_HOST_REFUSED');
+    const reboundRead = await inject(a.server, { url: '/api/v1/things', headers: { host: 'evil.example' } });
+    assert.equal(reboundRead.status, 403);
+    await reboundRead.text();
+    // CSRF: a cross-site form posts without a preflight, so never as application/json
+    const form = await inject(a.server, {
+      method: 'POST',
+      url: '/api/v1/things/x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
+    assert.equal(form.status, 415);
+    assert.equal(await errorCodeOf(form), 'RC_ADMIN_CONTENT_TYPE');
+    const noType = await inject(a.server, { method: 'POST', url: '/api/v1/things/x', body: '{}' });
+    assert.equal(noType.status, 415);
+    await noType.text();
+    for (const host of ['127.0.0.1:9090', 'localhost', '[::1]:9090']) {
+      const local = await inject(a.server, {
+        method: 'POST',
+        url: '/api/v1/things/x',
+        remoteAddress: '::ffff:127.0.0.1',
+        headers: { host, 'content-type': 'application/json; charset=utf-8' },
+        body: '{}',
+      });
+      assert.equal(local.status, 201, host);
+      assert.equal(local.headers['access-control-allow-origin'], undefined, 'admin sends no CORS');
+      await local.text();
+    }
+    const preflight = await inject(a.server, { method: 'OPTIONS', url: '/api/v1/things/x' });
+    assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+    assert.equal(preflight.headers['access-control-allow-methods'], undefined);
+    await preflight.text();
+  });
+
+  it('with a token: any Host and address, as long as the token is right', async () => {
+    const a = admin('s3cret');
+    const ok = await inject(a.server, {
+      url: '/api/v1/things',
+      remoteAddress: '203.0.113.7',
+      headers: { host: 'relaycast.example.com', authorization: 'Bearer s3cret' },
+    });
+    assert.equal(ok.status, 200);
+    await ok.text();
   });
 
   it('health, readiness and unknown routes', async () => {

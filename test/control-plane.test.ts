@@ -440,7 +440,7 @@ describe('all-in-one: the control plane runs in process', { timeout: 120_000 }, 
     assert.equal(noToken.status, 401);
     const viaRest = await fetch(rest, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}` },
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'viarest', backup: true }),
     });
     assert.equal(viaRest.status, 201);

@@ -212,7 +212,16 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
   let originB: RelaycastProcess;
   before(async () => {
     redis = await startRedis();
-    const common = ['--redis-url', redis.url, '--lease-ttl', '2', '--advertise-host', '127.0.0.1'];
+    const common = [
+      '--redis-url',
+      redis.url,
+      '--lease-ttl',
+      '2',
+      '--advertise-host',
+      '127.0.0.1',
+      '--cluster-token',
+      'cluster-token-enc',
+    ];
     originB = await startRelaycast('origin', [
       ...common,
       '--node-id',

@@ -137,7 +137,7 @@ describe('leak: an origin and an edge on Redis', () => {
       const kick = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpRequest(
           `http://127.0.0.1:${o.admin}/api/v1/streams/live/cl`,
-          { method: 'DELETE', agent: false },
+          { method: 'DELETE', agent: false, headers: { 'content-type': 'application/json' } },
           (res) => {
             const parts: Buffer[] = [];
             res.on('data', (c: Buffer) => parts.push(c));
