@@ -15,12 +15,22 @@ export interface RouteResolver {
   watch(app: string, name: string, onChange: () => void): () => void;
 }
 
+/**
+ * How often watched routes are re-checked without an event. Pub/sub events are lost while the
+ * registry's subscriber reconnects, so events alone can leave a pull on a dead or stale origin;
+ * the control-plane path re-checks on the same period (its registry fallback is this resolver).
+ */
+export const ROUTE_RECHECK_MS = 2000;
+
 export class RegistryResolver implements RouteResolver {
   private readonly registry: Registry;
   private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly recheckMs: number;
+  private recheckTimer: NodeJS.Timeout | undefined;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, opts: { recheckMs?: number } = {}) {
     this.registry = registry;
+    this.recheckMs = opts.recheckMs ?? ROUTE_RECHECK_MS;
     registry.on('event', (e: RegistryEvent) => {
       const key = routeEventStreamId(e);
       if (e.type === 'node-draining') {
@@ -44,9 +54,25 @@ export class RegistryResolver implements RouteResolver {
       this.watchers.set(key, set);
     }
     set.add(onChange);
+    this.startRecheck();
     return () => {
       set.delete(onChange);
       if (set.size === 0) this.watchers.delete(key);
+      if (this.watchers.size === 0) this.stopRecheck();
     };
+  }
+
+  /** One timer for all watched routes; each watcher re-resolves and moves only if the route differs. */
+  private startRecheck(): void {
+    if (this.recheckTimer) return;
+    this.recheckTimer = setInterval(() => {
+      for (const set of [...this.watchers.values()]) for (const fn of [...set]) fn();
+    }, this.recheckMs);
+    this.recheckTimer.unref();
+  }
+
+  private stopRecheck(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
   }
 }
