@@ -11,53 +11,12 @@ import { after, describe, it } from 'node:test';
 import { RtmpClient } from '../bench/rtmp-client.ts';
 import { startEdge, startOrigin } from '../cli/roles.ts';
 import { loadConfig } from '../core/config.ts';
+import { get, resources, until } from './helpers/leak.ts';
 import { freePort, killAll, publish } from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';
 
 const N = 20;
-
-function resources(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
-  return m;
-}
-
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-function get(
-  url: string,
-): Promise<{ status: number; close(): void; bytes(): number; text(): Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false }, (res) => {
-      let n = 0;
-      const parts: Buffer[] = [];
-      const ended = new Promise<void>((r) => res.on('end', r));
-      res.on('data', (c: Buffer) => {
-        n += c.length;
-        if (parts.length < 100) parts.push(c);
-      });
-      resolve({
-        status: res.statusCode ?? 0,
-        close: () => req.destroy(),
-        bytes: () => n,
-        text: async () => {
-          await ended;
-          return Buffer.concat(parts).toString();
-        },
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('leak: an origin and an edge on Redis', () => {
   after(killAll);
