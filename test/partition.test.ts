@@ -11,12 +11,12 @@
  * /30 in 10.231.0.0/16) has a pid-based name and is removed in after(), and again on exit.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { StreamRecord } from '../core/registry/types.ts';
 import { isVideoSequenceHeader, TAG_AUDIO, TAG_VIDEO } from '../media/tag.ts';
 import { assertMonotonic, type FlvRead, openFlv } from './helpers/flv-client.ts';
+import { ip, mustIp, netnsSkipReason, pickSubnet } from './helpers/netns.ts';
 import {
   getJson,
   killAll,
@@ -31,49 +31,12 @@ import { type RedisServer, startRedis } from './helpers/redis.ts';
 
 const ID = `rcp${process.pid % 100_000}`;
 const NS = ID;
+const ADMIN_TOKEN = 'partition-admin-token';
 const HOST_IF = `${ID}h`; // veth names stay under IFNAMSIZ (15)
 const NS_IF = `${ID}n`;
 const LEASE_TTL_S = 2;
 const STREAM = 'part';
 const STREAM_KEY = `relaycast:stream:live/${STREAM}:primary`;
-
-function ip(...args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-
-function mustIp(...args: string[]): string {
-  const r = ip(...args);
-  if (!r.ok) throw new Error(`ip ${args.join(' ')} failed: ${r.out}`);
-  return r.out;
-}
-
-/** Why this machine cannot run the test (undefined = it can). Leaves nothing behind. */
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'needs root to create a network namespace and a veth pair';
-  const probe = `${ID}p`;
-  const add = ip('netns', 'add', probe);
-  if (!add.ok) return `ip netns add failed: ${add.out.trim()}`;
-  ip('netns', 'del', probe);
-  return undefined;
-}
-
-/** A /30 in 10.231.0.0/16 that no interface or route on this host uses yet. */
-function pickSubnet(): { hostIp: string; nsIp: string } {
-  const used = `${ip('-4', '-o', 'addr', 'show').out}\n${ip('-4', 'route', 'show', 'table', 'all').out}`;
-  for (let i = 0; i < 64 * 256; i++) {
-    const n = (process.pid * 4 + i * 4) % (64 * 256 * 4);
-    const third = Math.floor(n / 256);
-    const fourth = n % 256;
-    const base = `10.231.${third}.`;
-    const taken = [0, 1, 2, 3].some((k) =>
-      new RegExp(`\\b${base.replaceAll('.', '\\.')}${fourth + k}\\b`).test(used),
-    );
-    if (!taken) return { hostIp: `${base}${fourth + 1}`, nsIp: `${base}${fourth + 2}` };
-  }
-  throw new Error('no free /30 in 10.231.0.0/16');
-}
 
 /** Removes the namespace and the veth; safe to call more than once, and with nothing to remove. */
 function teardownNetwork(): void {
@@ -86,10 +49,10 @@ function teardownNetwork(): void {
   if (ip('link', 'show', HOST_IF).ok) ip('link', 'del', HOST_IF);
 }
 
-const skip = skipReason();
+const skip = netnsSkipReason();
 
 describe('network partition between an origin and Redis', { timeout: 240_000, skip: skip ?? false }, () => {
-  const { hostIp, nsIp } = skip ? { hostIp: '', nsIp: '' } : pickSubnet();
+  const { hostIp, nsIp } = skip ? { hostIp: '', nsIp: '' } : pickSubnet(process.pid);
   let redis: RedisServer;
   let originA: RelaycastProcess;
   let originB: RelaycastProcess;
@@ -114,7 +77,8 @@ describe('network partition between an origin and Redis', { timeout: 240_000, sk
     // Protected mode refuses non-loopback clients without a password; the server listens only on
     // loopback and on the private /30 of our own veth, so lifting it is safe here.
     await probe.config('SET', 'protected-mode', 'no');
-    const common = ['--lease-ttl', String(LEASE_TTL_S)];
+    // origin A's admin API is read from outside its namespace: not loopback, so it needs the token
+    const common = ['--lease-ttl', String(LEASE_TTL_S), '--admin-token', ADMIN_TOKEN];
     const originArgs = ['--http-port', '0', '--grpc-port', '0'];
     originA = await startRelaycast(
       'origin',
@@ -180,6 +144,7 @@ describe('network partition between an origin and Redis', { timeout: 240_000, sk
   const aStreamLive = async () => {
     const res = await fetch(`http://${nsIp}:${originA.ports.admin}/api/v1/streams`, {
       signal: AbortSignal.timeout(3000),
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     const body = (await res.json()) as { streams: { app: string; name: string; live: boolean }[] };
     return body.streams.some((s) => s.app === 'live' && s.name === STREAM && s.live);
@@ -264,6 +229,7 @@ describe('network partition between an origin and Redis', { timeout: 240_000, sk
     assertMonotonic(read.tags, TAG_AUDIO, 'audio across the failover');
     const pullsFromB = await getJson<{ pullsServed: number }>(
       `http://127.0.0.1:${originB.ports.admin}/api/v1/pulls`,
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
     );
     assert.ok(pullsFromB.body.pullsServed >= 1, 'the edge pulls from B');
 

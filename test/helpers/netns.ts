@@ -3,8 +3,7 @@
  * partition (cut the veth) or a slow WAN path (`tc qdisc … netem`). Needs root; `netnsSkipReason()`
  * says why a machine cannot run such a test, so it can skip cleanly. Everything has a pid-based name
  * and a private /30 in 10.231.0.0/16, and is removed by `teardown()` (also on process exit).
- *
- * (test/partition.test.ts has its own copy of these steps; it can move onto this module.)
+
  */
 import { spawnSync } from 'node:child_process';
 
@@ -39,7 +38,7 @@ export function netnsSkipReason(needTc = false): string | undefined {
 }
 
 /** A /30 in 10.231.0.0/16 that no interface or route on this host uses yet. */
-function pickSubnet(seed: number): { hostIp: string; nsIp: string } {
+export function pickSubnet(seed: number): { hostIp: string; nsIp: string } {
   const used = `${ip('-4', '-o', 'addr', 'show').out}\n${ip('-4', 'route', 'show', 'table', 'all').out}`;
   for (let i = 0; i < 64 * 256; i++) {
     const n = (seed * 4 + i * 4) % (64 * 256 * 4);
