@@ -200,4 +200,39 @@ describe('OriginCluster with MemoryRegistry', () => {
     a.close();
     await registry.close();
   });
+
+  it('a publish while the registry is unreachable is refused, so it can never outrank a newer publish after the heal', async () => {
+    mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 1_000_000 });
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const down = { on: true };
+    // origin-a cannot reach the registry: every call fails until `down.on` is cleared
+    const cutOff = new Proxy(registry, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (down.on && prop !== 'on' && prop !== 'off' && prop !== 'once')
+            return Promise.reject(new Error('Connection is closed.'));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as unknown as Registry;
+    const a = originNode(cutOff, 'origin-a');
+    const b = originNode(registry, 'origin-b');
+    a.cluster.start();
+    b.cluster.start();
+    await assert.rejects(a.publish('cam'), { code: 'RC_REGISTRY_UNAVAILABLE' });
+    assert.equal(a.hub.getLive('live', 'cam'), undefined, 'nothing went live on origin-a');
+    const pb = await b.publish('cam'); // the broadcaster's retry lands on origin-b
+    await settle();
+    down.on = false; // origin-a heals
+    mock.timers.tick(LEASE_TTL_MS); // renewal periods on both
+    await settle();
+    assert.equal(pb.closed, false, 'the newer, live publish keeps the stream');
+    assert.equal((await resolveRoute(registry, 'live', 'cam'))?.originNodeId, 'origin-b');
+    a.close();
+    b.close();
+    await registry.close();
+  });
 });

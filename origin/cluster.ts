@@ -4,6 +4,7 @@
  * and heartbeats its node record. One timer per process, never one per stream.
  */
 
+import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
@@ -95,13 +96,19 @@ export class OriginCluster {
   /** Takes the generation before the publish is accepted, so a takeover is fenced from the start. */
   private async beforePublish(target: PublishTarget, sessionId: string): Promise<void> {
     const hubName = Origin.hubName(target);
-    let generation = 0;
+    let generation: number;
     try {
       generation = await this.registry.nextGeneration(target.app, hubName);
     } catch (err) {
-      // Registry down: publish locally anyway and register once it is back (renew loop).
+      // A publish without a generation cannot be fenced: drawn later, after the registry heals,
+      // it would outrank a newer publish that went live elsewhere meanwhile. Refuse it; encoders
+      // retry, and the retry draws its generation in publish order.
       this.metrics.registryErrors.inc({ op: 'nextGeneration' });
-      this.log.warn({ err: (err as Error).message }, 'registry unavailable at publish; will register later');
+      throw new RelaycastError(
+        'RC_REGISTRY_UNAVAILABLE',
+        'the cluster registry (Redis) is unreachable, so this publish cannot be ordered against others; retry in a few seconds',
+        { cause: err },
+      );
     }
     this.pendingGenerations.set(`${target.app}/${hubName}`, { generation, sessionId, target });
   }
@@ -150,11 +157,6 @@ export class OriginCluster {
 
   private async register(key: string, owned: Owned): Promise<void> {
     try {
-      if (owned.generation === 0)
-        owned.generation = await this.registry.nextGeneration(
-          owned.target.app,
-          key.slice(owned.target.app.length + 1),
-        );
       const res = await this.registry.registerStream(this.record(key, owned), this.options.leaseTtlMs);
       if (this.owned.get(key) !== owned) return;
       if (!res.ok) {
