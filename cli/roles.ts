@@ -135,7 +135,13 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   const registry = await connectRegistry(config, admin, metrics, log);
   const statics = config.channels.length ? new StaticChannels(config.channels) : undefined;
   const auth = new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics));
-  const origin = new Origin(hub, auth, { maxStreams: config.maxStreams }, metrics, log);
+  const origin = new Origin(
+    hub,
+    auth,
+    { maxStreams: config.maxStreams, publishTakeover: config.publishTakeover },
+    metrics,
+    log,
+  );
   const rtmp = new RtmpServer(
     {
       publish: (req, onEnd) => origin.publish(req, onEnd),

@@ -113,7 +113,7 @@ export async function startAll(
   const origin = new Origin(
     hub,
     new PublishAuthorizer(config.publishAuth, new RegistryChannels(registry, statics)),
-    { maxStreams: config.maxStreams },
+    { maxStreams: config.maxStreams, publishTakeover: config.publishTakeover },
     metrics,
     log,
   );
@@ -333,6 +333,10 @@ export function banner(config: Config, ports: Record<string, number>): string {
     lines.push(
       `  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`,
     );
+    if (config.publishAuth === 'open')
+      lines.push(
+        '  note:        open publishing (anyone may publish a new name) is for trusted networks; --publish-auth keys for others',
+      );
   }
   if (ports.http) {
     lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);

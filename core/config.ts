@@ -91,6 +91,13 @@ export const OPTIONS = {
     secret: true,
     help: 'previous secret, still accepted during rotation',
   },
+  'publish-takeover': {
+    kind: 'enum',
+    default: 'same-ip',
+    values: ['same-ip', 'any'],
+    help: 'open publishing: who may replace a live publisher of a name (a reconnecting encoder comes from the same address; any = whoever publishes last)',
+    roles: ['all', 'origin'],
+  },
   'play-bind-ip': {
     kind: 'bool',
     default: false,
@@ -364,6 +371,7 @@ export interface Config {
   playSecret: string | undefined;
   playSecretPrevious: string | undefined;
   playBindIp: boolean;
+  publishTakeover: 'same-ip' | 'any';
   adminToken: string | undefined;
   clusterToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -605,6 +613,7 @@ export function loadConfig(
     playSecret: str('play-secret'),
     playSecretPrevious: str('play-secret-previous'),
     playBindIp: bool('play-bind-ip'),
+    publishTakeover: str('publish-takeover') as Config['publishTakeover'],
     adminToken: str('admin-token'),
     clusterToken: str('cluster-token'),
     logLevel: str('log-level') as Config['logLevel'],

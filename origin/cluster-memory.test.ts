@@ -53,10 +53,16 @@ function lossyView(registry: MemoryRegistry): { view: Registry; drop: { on: bool
   return { view, drop };
 }
 
-function originNode(registry: Registry, nodeId: string) {
+function originNode(registry: Registry, nodeId: string, publishTakeover: 'same-ip' | 'any' = 'same-ip') {
   const metrics = createMetrics({ role: 'origin', nodeId, version: '0', maxStreams: 10 });
   const hub = new StreamHub({ republishWaitMs: 60_000 });
-  const origin = new Origin(hub, new PublishAuthorizer('open', undefined), { maxStreams: 0 }, metrics, log);
+  const origin = new Origin(
+    hub,
+    new PublishAuthorizer('open', undefined),
+    { maxStreams: 0, publishTakeover },
+    metrics,
+    log,
+  );
   const stats = new StreamStatsSampler(hub);
   const cluster = new OriginCluster(
     registry,
@@ -75,12 +81,12 @@ function originNode(registry: Registry, nodeId: string) {
     log,
   );
   const ended: PublicationEndReason[] = [];
-  const publish = (name: string): Promise<Publication> => {
+  const publish = (name: string, remote = `${nodeId}-encoder:5000`): Promise<Publication> => {
     const req: PublishRequest = {
       app: 'live',
       streamName: name,
       query: new URLSearchParams(),
-      remote: `${nodeId}-encoder:5000`,
+      remote,
       tcUrl: undefined,
     };
     return origin.publish(req, (r) => ended.push(r));
@@ -106,7 +112,7 @@ describe('OriginCluster with MemoryRegistry', () => {
     const pa = await a.publish('cam');
     await settle();
     assert.equal((await resolveRoute(registry, 'live', 'cam'))?.originNodeId, 'origin-a');
-    const pb = await b.publish('cam');
+    const pb = await b.publish('cam', 'origin-a-encoder:6000'); // the same encoder, reconnected;
     await settle();
     assert.equal(pa.closeReason, 'takeover');
     assert.deepEqual(a.ended, ['takeover']);
@@ -131,7 +137,7 @@ describe('OriginCluster with MemoryRegistry', () => {
     const pa = await a.publish('cam');
     await settle();
     lossy.drop.on = true; // origin-a will not hear that origin-b took the stream
-    await b.publish('cam');
+    await b.publish('cam', 'origin-a-encoder:6000');
     await settle();
     assert.equal(pa.closed, false, 'without the event, origin-a still thinks it publishes');
     mock.timers.tick(LEASE_TTL_MS / 3); // one renewal period
@@ -233,6 +239,43 @@ describe('OriginCluster with MemoryRegistry', () => {
     assert.equal((await resolveRoute(registry, 'live', 'cam'))?.originNodeId, 'origin-b');
     a.close();
     b.close();
+    await registry.close();
+  });
+
+  it('open publishing: a live name is taken over only from its encoder address, on this origin and across origins', async () => {
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const a = originNode(registry, 'origin-a');
+    const b = originNode(registry, 'origin-b');
+    a.cluster.start();
+    b.cluster.start();
+    const first = await a.publish('cam', '10.0.0.1:5000');
+    await settle();
+    assert.equal((await registry.getStream('live', 'cam'))?.publisherIp, '10.0.0.1');
+    await assert.rejects(a.publish('cam', '10.6.6.6:4000'), { code: 'RC_PUBLISH_STREAM_BUSY' });
+    await assert.rejects(b.publish('cam', '10.6.6.6:4000'), { code: 'RC_PUBLISH_STREAM_BUSY' });
+    assert.equal(first.closed, false, 'the live broadcast is untouched');
+    // the encoder reconnecting (new port, through the load balancer to the other origin) takes over
+    const again = await b.publish('cam', '10.0.0.1:6000');
+    await settle();
+    assert.equal(first.closeReason, 'takeover');
+    assert.equal(again.closed, false);
+    a.close();
+    b.close();
+    await registry.close();
+  });
+
+  it('--publish-takeover any: whoever publishes last takes the stream', async () => {
+    const registry = new MemoryRegistry();
+    await registry.start();
+    const a = originNode(registry, 'origin-a', 'any');
+    a.cluster.start();
+    const first = await a.publish('cam', '10.0.0.1:5000');
+    const second = await a.publish('cam', '10.6.6.6:4000');
+    await settle();
+    assert.equal(first.closeReason, 'takeover');
+    assert.equal(second.closed, false);
+    a.close();
     await registry.close();
   });
 });

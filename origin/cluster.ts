@@ -12,7 +12,7 @@ import type { RegistryEvent, StreamRecord } from '../core/registry/types.ts';
 import type { StreamStatsSampler } from '../core/stream-info.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream, Publication } from '../media/hub/stream.ts';
-import { Origin } from './origin.ts';
+import { Origin, streamBusy } from './origin.ts';
 import type { PublishTarget } from './publish-auth.ts';
 
 export interface OriginClusterOptions {
@@ -69,7 +69,8 @@ export class OriginCluster {
     this.options = options;
     this.metrics = metrics;
     this.log = log.child({ component: 'origin-cluster' });
-    origin.hooks.beforePublish = (target, sessionId) => this.beforePublish(target, sessionId);
+    origin.hooks.beforePublish = (target, sessionId, publisher) =>
+      this.beforePublish(target, sessionId, publisher);
     this.hub.on('publish', (stream, pub) => this.onPublish(stream, pub));
     this.hub.on('unpublish', (stream, pub, reason) => {
       if (reason !== 'takeover') void this.onUnpublish(stream, pub, reason);
@@ -94,8 +95,18 @@ export class OriginCluster {
   >();
 
   /** Takes the generation before the publish is accepted, so a takeover is fenced from the start. */
-  private async beforePublish(target: PublishTarget, sessionId: string): Promise<void> {
+  private async beforePublish(
+    target: PublishTarget,
+    sessionId: string,
+    publisher: { ip: string; sameIpOnly: boolean },
+  ): Promise<void> {
     const hubName = Origin.hubName(target);
+    if (publisher.sameIpOnly) {
+      // the live publisher may be on another origin: its record carries its address
+      const live = await this.registry.getStream(target.app, hubName).catch(() => undefined);
+      if (live?.publisherIp && live.originNodeId !== this.options.nodeId && live.publisherIp !== publisher.ip)
+        throw streamBusy(target);
+    }
     let generation: number;
     try {
       generation = await this.registry.nextGeneration(target.app, hubName);
@@ -139,6 +150,9 @@ export class OriginCluster {
       originNodeId: this.options.nodeId,
       originUrl: this.options.internalUrl,
       sessionId: owned.sessionId,
+      ...(owned.publication?.info.remote
+        ? { publisherIp: owned.publication.info.remote.replace(/:\d+$/, '') }
+        : {}),
       generation: owned.generation,
       startedAt: owned.startedAt,
       role: owned.target.role,

@@ -14,11 +14,18 @@ import type { PublishAuthorizer, PublishTarget } from './publish-auth.ts';
 
 export interface OriginOptions {
   maxStreams: number;
+  /** Open publishing: a keyless takeover only from the live publisher's address (default) or any. */
+  publishTakeover?: 'same-ip' | 'any';
 }
 
 /** Hook for the cluster layer: may refuse or fence a publish (e.g. registry unavailable). */
 export interface PublishHooks {
-  beforePublish?(target: PublishTarget, sessionId: string): Promise<void>;
+  /** `sameIpOnly`: the publish may take over a live stream only from `ip` (RC_PUBLISH_STREAM_BUSY). */
+  beforePublish?(
+    target: PublishTarget,
+    sessionId: string,
+    publisher: { ip: string; sameIpOnly: boolean },
+  ): Promise<void>;
 }
 
 export class Origin {
@@ -101,11 +108,24 @@ export class Origin {
           `this origin already carries ${live} streams (--max-streams)`,
         );
     }
+    // Open publishing: a reconnecting encoder comes from the address it used before; anyone else
+    // publishing the same bare name would hijack a live broadcast.
+    const sameIpOnly = !!target.keyless && (this.options.publishTakeover ?? 'same-ip') === 'same-ip';
+    const liveIp = existing?.publisher?.info.remote?.replace(/:\d+$/, '');
+    if (sameIpOnly && liveIp !== undefined && liveIp !== ip) throw streamBusy(target);
     const sessionId = randomUUID();
-    await this.hooks.beforePublish?.(target, sessionId);
+    await this.hooks.beforePublish?.(target, sessionId, { ip, sameIpOnly });
     const pub = this.hub.publish(target.app, hubName, { sessionId, kind: 'rtmp', remote: req.remote }, onEnd);
     if (existing)
       this.log.info({ stream: pub.stream.key, remote: req.remote }, 'republish took over the stream');
     return pub;
   }
+}
+
+/** A keyless publish of a name that another address broadcasts live. */
+export function streamBusy(target: PublishTarget): RelaycastError {
+  return new RelaycastError(
+    'RC_PUBLISH_STREAM_BUSY',
+    `${target.app}/${target.name} is live from another address; open publishing lets only the live encoder's own address take it over (use a channel key, or --publish-takeover any on trusted networks)`,
+  );
 }

@@ -20,6 +20,9 @@ export interface PublishTarget {
   app: string;
   name: string;
   role: 'primary' | 'backup';
+  /** Publishing under a bare name in open mode (no key): such a publish may take over a live
+   * stream only from the live publisher's own address, unless --publish-takeover any. */
+  keyless?: boolean;
 }
 
 /** Static channels from the config file (the control plane makes them dynamic). */
@@ -103,7 +106,7 @@ export class PublishAuthorizer {
       const found = await this.lookup(streamName, query).catch(() => undefined);
       if (found && found.app === app) return found;
       validateStreamName(app, streamName);
-      return { app, name: streamName, role: 'primary' };
+      return { app, name: streamName, role: 'primary', keyless: true };
     }
     if (this.limiter.blocked(ip))
       throw new RelaycastError(

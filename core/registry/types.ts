@@ -18,6 +18,8 @@ export interface StreamRecord {
   originUrl: string;
   /** Publish session id (random, per publish). */
   sessionId: string;
+  /** The encoder's address (open publishing lets only it take the stream over). */
+  publisherIp?: string;
   /** Monotonic per stream (INCR), the fencing token of a publish. */
   generation: number;
   startedAt: number;
