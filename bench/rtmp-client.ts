@@ -71,9 +71,13 @@ export class RtmpClient {
   static open(
     host: string,
     port: number,
-    options: { timeoutMs?: number; onConnect?: () => void } = {},
+    options: { timeoutMs?: number; onConnect?: () => void; localAddress?: string } = {},
   ): Promise<RtmpClient> {
-    const socket = tcpConnect({ host, port });
+    const socket = tcpConnect({
+      host,
+      port,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     const client = new RtmpClient(socket);
     const timeoutMs = options.timeoutMs ?? 10_000;
     return new Promise<RtmpClient>((resolve, reject) => {
