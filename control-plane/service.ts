@@ -412,24 +412,23 @@ export class ControlService {
     return nodes.filter((n) => !role || n.role === role).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  async drainNode(nodeId: string): Promise<void> {
+  private async mustNode(nodeId: string): Promise<void> {
     const nodes = await this.listNodes();
     if (!nodes.some((n) => n.id === nodeId))
       throw new RelaycastError(
         'RC_NOT_FOUND',
         `no live node '${nodeId}'; 'relaycast node list' or ListNodes shows the ids`,
       );
+  }
+
+  async drainNode(nodeId: string): Promise<void> {
+    await this.mustNode(nodeId);
     await this.reg(() => this.registry.publish({ type: 'drain-request', nodeId }));
   }
 
   /** The inverse of drainNode: the node takes new publishers and viewers again. */
   async undrainNode(nodeId: string): Promise<void> {
-    const nodes = await this.listNodes();
-    if (!nodes.some((n) => n.id === nodeId))
-      throw new RelaycastError(
-        'RC_NOT_FOUND',
-        `no live node '${nodeId}'; 'relaycast node list' or ListNodes shows the ids`,
-      );
+    await this.mustNode(nodeId);
     await this.reg(() => this.registry.publish({ type: 'undrain-request', nodeId }));
   }
 }

@@ -245,17 +245,10 @@ export class HlsProxy implements HlsSource {
         if (!route) return undefined;
         base = route.originUrl.replace(/\/$/, '');
       }
-      const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(file)}`, {
-        headers: this.headers(),
-        headersTimeout: 15_000,
-        bodyTimeout: 15_000,
-      });
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        return undefined;
-      }
-      const data = Buffer.from(await res.body.arrayBuffer());
-      this.segments.set(key, data);
+      const data = await this.fetchFromOrigin(
+        `${base}/${encodeURIComponent(app)}/${encodeURIComponent(file)}`,
+      );
+      if (data) this.segments.set(key, data);
       return data;
     })().finally(() => this.inflightSegments.delete(key));
     this.inflightSegments.set(key, pending);
@@ -300,15 +293,16 @@ export class HlsProxy implements HlsSource {
     const route = await this.resolver.resolve(app, name.replace(/~backup$/, ''));
     if (!route) return undefined;
     const base = route.originUrl.replace(/\/$/, '');
-    const res = await request(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(name)}/keys/${id}`, {
-      headers: this.headers(),
-      headersTimeout: 15_000,
-      bodyTimeout: 15_000,
-    });
+    return this.fetchFromOrigin(`${base}/${encodeURIComponent(app)}/${encodeURIComponent(name)}/keys/${id}`);
+  };
+
+  /** A segment or key from an origin's internal port: its bytes, or undefined unless 200. */
+  private async fetchFromOrigin(url: string): Promise<Buffer | undefined> {
+    const res = await request(url, { headers: this.headers(), headersTimeout: 15_000, bodyTimeout: 15_000 });
     if (res.statusCode !== 200) {
       await res.body.dump();
       return undefined;
     }
     return Buffer.from(await res.body.arrayBuffer());
-  };
+  }
 }
