@@ -7,10 +7,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 
-const { values } = parseArgs({ options: { only: { type: 'string', default: 'flv,rtmp,hls,ingest' } } });
-const only = new Set(values.only.split(','));
+const { values } = benchArgs(
+  import.meta.filename,
+  `npm run bench [-- --only flv,rtmp,hls,ingest]
+Runs the fan-out ramps (HTTP-FLV, RTMP, HLS) and the ingest ramp one after another, prints one JSON
+line per run and then the Markdown tables of docs/performance.md. The whole set is 13 runs of
+25-30 s each plus their start-up: about 9-10 minutes on a 2-core machine; --only narrows it.`,
+  { only: { type: 'string', default: 'flv,rtmp,hls,ingest' } },
+);
+const only = new Set((values.only ?? '').split(','));
 
 const runs: [string, string, string[]][] = [
   ['flv', 'run.ts', ['--viewers', '1000', '--duration', '20']],

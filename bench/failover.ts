@@ -7,18 +7,25 @@
  *   node bench/failover.ts [--runs 3] [--reconnect-ms 1000] [--lease-ttl 5]
  */
 import { request } from 'node:http';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 import { children, startNode, startRedisServer } from './cluster-lib.ts';
 import { FlvScanner } from './flv-scan.ts';
 import { machine, publishLoop, testStream } from './lib.ts';
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/failover.ts [--runs 3] [--reconnect-ms 1000] [--lease-ttl 5]
+
+Failover timing: a viewer reads HTTP-FLV from an edge; its origin is killed (-9); the
+broadcaster republishes to the other origin after --reconnect-ms (its own reconnect time,
+reported separately). Measures the viewer's gap from the kill to the first new keyframe, and
+from the republish to it. Prints one JSON line. Bounded by --runs.`,
+  {
     runs: { type: 'string', default: '3' },
     'reconnect-ms': { type: 'string', default: '1000' },
     'lease-ttl': { type: 'string', default: '5' },
   },
-});
+);
 const runs = Number(values.runs);
 const reconnectMs = Number(values['reconnect-ms']);
 const file = testStream(1000);

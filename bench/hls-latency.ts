@@ -11,18 +11,28 @@
  */
 
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 import { children, startNode } from './cluster-lib.ts';
 import { machine } from './lib.ts';
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/hls-latency.ts [--gop 30] [--target 1] [--duration 30] [--sync-count 3]
+
+HLS latency. Polls a live playlist for --duration seconds and, for each new segment, measures:
+- availability: from the wall-clock time of the segment's last frame (PROGRAM-DATE-TIME +
+  duration) to the moment the playlist lists it (packaging delay);
+- player latency at the live edge: a player holding N segments of buffer (hls.js default
+  liveSyncDurationCount 3) plays the segment that starts N segments back from the newest, so its
+  latency ≈ now − that segment's PROGRAM-DATE-TIME.
+Prints one JSON line.`,
+  {
     gop: { type: 'string', default: '30' },
     target: { type: 'string', default: '1' },
     duration: { type: 'string', default: '30' },
     'sync-count': { type: 'string', default: '3' },
   },
-});
+);
 const node = await startNode('all', ['--hls-target-duration', String(values.target)]);
 const pub = spawn(
   'ffmpeg',

@@ -8,7 +8,7 @@
  *   node bench/ingest.ts --publishers 200 --ramp 10 --duration 20
  */
 import { once } from 'node:events';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 import {
   killChildren,
   machine,
@@ -18,18 +18,25 @@ import {
   testStream,
   withFdLimit,
 } from './lib.ts';
-
 import { percentile } from './viewer-stats.ts';
 
 process.on('SIGINT', () => process.exit(130));
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/ingest.ts --publishers 200 --ramp 10 --duration 20
+
+Ingest benchmark: starts relaycast (all-in-one, so every stream is also packaged for HLS), runs
+the RTMP publisher swarm (bench/publish-swarm.ts: N publishers of the cached 2.65 Mbit/s stream
+from one process, real-time paced) in a separate process, samples the server's CPU and RSS over
+the steady state, and asks the admin API (GET /api/v1/streams) near the end whether every
+stream is live and at what ingest rate. Prints one JSON line.`,
+  {
     publishers: { type: 'string', default: '50' },
     duration: { type: 'string', default: '20' },
     ramp: { type: 'string', default: '5' },
   },
-});
+);
 const publishers = Number(values.publishers);
 const durationS = Number(values.duration);
 const rampS = Number(values.ramp);

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 import { ROOT } from './lib.ts';
 
 interface ProfileNode {
@@ -116,10 +116,12 @@ function newestProfile(path: string): string {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { top: { type: 'string', default: '15' }, json: { type: 'boolean', default: false } },
-  });
+  const { values, positionals } = benchArgs(
+    import.meta.filename,
+    'node bench/profile-summary.ts <file.cpuprofile | dir> [--top 15] [--json]\n\nThe top self-time functions of a CPU profile (the newest in a directory), and time by area.',
+    { top: { type: 'string', default: '15' }, json: { type: 'boolean', default: false } },
+    { positionals: true },
+  );
   if (!positionals[0]) {
     console.error('usage: node bench/profile-summary.ts <file.cpuprofile | dir> [--top 15] [--json]');
     process.exit(2);

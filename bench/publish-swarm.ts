@@ -9,15 +9,24 @@
  *   node bench/publish-swarm.ts --url rtmp://127.0.0.1:1935/live --publishers 200 --ramp 10 --duration 30
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import { isAudioSequenceHeader, isVideoSequenceHeader, type MediaTag, TAG_SCRIPT } from '../media/tag.ts';
+import { benchArgs } from './args.ts';
 import { testStream } from './lib.ts';
 import { RtmpClient } from './rtmp-client.ts';
 import { percentile, rampUp } from './viewer-stats.ts';
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/publish-swarm.ts --url rtmp://127.0.0.1:1935/live --publishers 200 --ramp 10 --duration 30
+
+RTMP publisher swarm: N publishers from ONE process, each publishing an FLV file (by default the
+cached 2.65 Mbit/s benchmark stream) over RTMP in real time, looped, as stream <prefix><i>. The
+file is read once with the repo's FlvDemuxer; each publisher connects with bench/rtmp-client.ts
+(handshake, connect, releaseStream/FCPublish, createStream, publish), sends the metadata and
+sequence headers, then every tag when its timestamp is due (one shared 5 ms pacing tick), with
+timestamps running on across loops. Prints one JSON line. Bounded: stops after --duration.`,
+  {
     url: { type: 'string' },
     publishers: { type: 'string', default: '10' },
     ramp: { type: 'string', default: '2' },
@@ -26,7 +35,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'pub' },
     'chunk-size': { type: 'string', default: '4096' },
   },
-});
+);
 if (!values.url) {
   console.error(
     'usage: node bench/publish-swarm.ts --url rtmp://HOST:PORT/app [--publishers N] [--ramp S] [--duration S] [--file F.flv]',

@@ -13,7 +13,7 @@
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 import {
   children,
   killChildren,
@@ -29,8 +29,16 @@ import { summariseProfile } from './profile-summary.ts';
 
 process.on('SIGINT', () => process.exit(130));
 
-const { values } = parseArgs({
-  options: {
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls] [--kbps 2650|1000]
+[--slow-fraction 0.1] [--cpu-prof DIR]
+
+Fan-out benchmark: starts relaycast (all-in-one), publishes the cached test stream in real time,
+runs a viewer swarm in a separate process (HTTP-FLV: bench/swarm.ts, RTMP: bench/rtmp-swarm.ts,
+HLS: bench/hls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
+the steady state, and prints one JSON line.`,
+  {
     viewers: { type: 'string', default: '1000' },
     duration: { type: 'string', default: '20' },
     ramp: { type: 'string', default: '5' },
@@ -41,7 +49,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     'merge-write-ms': { type: 'string', default: '50' }, // the server's default
   },
-});
+);
 const protocol = values.protocol as 'flv' | 'rtmp' | 'hls';
 if (!['flv', 'rtmp', 'hls'].includes(protocol)) {
   console.error('--protocol is flv, rtmp or hls');

@@ -1,19 +1,17 @@
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.ts';
 
 /**
  * The command line every swarm takes: --url (required) --viewers --ramp --duration --stall-ms,
  * plus its own `extra` options (string-valued). Exits with the usage line when --url is missing.
  */
 export function swarmArgs(usage: string, extra: Record<string, { type: 'string'; default?: string }>) {
-  const values = parseArgs({
-    options: {
-      url: { type: 'string' },
-      viewers: { type: 'string', default: '200' },
-      ramp: { type: 'string', default: '2' },
-      duration: { type: 'string', default: '10' },
-      'stall-ms': { type: 'string', default: '2000' },
-      ...extra,
-    },
+  const values = benchArgs(process.argv[1] ?? 'swarm', `usage: ${usage}`, {
+    url: { type: 'string' },
+    viewers: { type: 'string', default: '200' },
+    ramp: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '10' },
+    'stall-ms': { type: 'string', default: '2000' },
+    ...extra,
   }).values as Record<string, string | undefined>;
   if (!values.url) {
     console.error(`usage: ${usage}`);
