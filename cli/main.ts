@@ -30,10 +30,22 @@ Usage:
                                     channels and publish keys (gRPC admin)
   relaycast stream list|get|kick|switch …
                                     live streams, manual backup switch (gRPC admin)
-  relaycast node list|drain …       cluster nodes and their load (gRPC admin)
+  relaycast node list|drain|undrain …
+                                    cluster nodes and their load (gRPC admin)
 
 Run 'relaycast <role> --help' for the flags of a role. Every flag is also an environment variable
 RELAYCAST_<FLAG> and a camelCase key in the YAML file given with --config.`;
+
+/** What each role is, at the top of its --help (the flag list below it is that role's own). */
+const ROLE_HELP: Record<Role, string> = {
+  all: `origin + edge + control plane in one process. Streams, channels and the leader election live in
+this process (an in-memory registry; it is always its own leader): no Redis, no --redis-url, no
+--leader-election. Channels are kept in --data-dir across restarts.`,
+  origin: 'RTMP ingest: registers streams in Redis (--redis-url) and serves them to edges on --internal-port.',
+  edge: 'Viewers: HTTP-FLV, HLS and RTMP play; pulls each stream from the origin that holds it (--redis-url).',
+  'control-plane': `gRPC routing, backup switching, channels and keys. One leader at a time, elected with
+--leader-election (a Kubernetes Lease inside a pod, else a lock in Redis).`,
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   if ((ROLES as readonly string[]).includes(command)) {
     const role = command as Role;
     if (rest.includes('--help') || rest.includes('-h')) {
-      console.log(`relaycast ${role} [flags]\n\nFlags:\n${renderHelp(role)}`);
+      console.log(`relaycast ${role} [flags]\n\n${ROLE_HELP[role]}\n\nFlags:\n${renderHelp(role)}`);
       return 0;
     }
     const config = loadConfig(role, parseArgv(rest, role).flags);

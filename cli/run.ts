@@ -322,38 +322,56 @@ export function hlsFor(
   );
 }
 
+/**
+ * The start-up banner: URLs a user can paste, following the auth modes. With channel keys the
+ * publish line names a channel key (a bare `live/test` would be refused), with signed play it shows
+ * how to sign instead of unsigned URLs that answer 403.
+ */
 export function banner(config: Config, ports: Record<string, number>): string {
   const host = config.advertiseHost;
   const app = config.app;
+  const keys = config.publishAuth !== 'open';
+  const signed = config.playAuth === 'signed';
   const lines = ['', `relaycast ${config.role} is up (node ${config.nodeId})`];
-  if (ports.rtmp) {
+  const cp = ports.grpc ? ` --control-plane ${host}:${ports.grpc}` : '';
+  // An edge's RTMP port plays; an origin's takes publishes; the all-in-one's does both.
+  if (ports.rtmp && config.role !== 'edge') {
     lines.push(
-      `  OBS server:  rtmp://${host}:${ports.rtmp}/${app}   stream key: ${config.publishAuth === 'open' ? 'any name, e.g. test' : 'a channel key'}`,
+      `  OBS server:  rtmp://${host}:${ports.rtmp}/${app}   stream key: ${keys ? 'a channel key' : 'any name, e.g. test'}`,
     );
-    lines.push(
-      `  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`,
-    );
-    if (config.publishAuth === 'open')
+    if (keys)
       lines.push(
+        `  channel:     npx relaycast channel create test${cp}   (prints the key; publishes are refused without one)`,
+        `  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/<channel key>`,
+      );
+    else
+      lines.push(
+        `  ffmpeg:      ffmpeg -re -i input.mp4 -c:v libx264 -c:a aac -f flv rtmp://${host}:${ports.rtmp}/${app}/test`,
         '  note:        open publishing (anyone may publish a new name) is for trusted networks; --publish-auth keys for others',
       );
   }
   if (ports.http) {
-    lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
-    lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
-    lines.push(
-      `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
-    );
+    if (signed) {
+      lines.push(
+        `  play:        signed URLs only (--play-auth signed); make them with`,
+        `               npx relaycast sign ${app}/test --secret <play secret> --base http://${host}:${ports.http}${ports.rtmp && ports.rtmp !== 1935 ? ` --rtmp-base rtmp://${host}:${ports.rtmp}` : ''}`,
+        `               (HTTP-FLV, HLS and RTMP URLs; the player page is /play/${app}/test?<the same query>)`,
+      );
+    } else {
+      lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
+      lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
+      lines.push(
+        `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
+      );
+      if (ports.rtmp) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
+    }
   }
-  if (ports.rtmp && ports.http) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
   if (ports.admin)
     lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
   if (config.role === 'all')
     lines.push(`  channels:    kept in ${join(resolve(config.dataDir), 'channels.json')} (--data-dir)`);
   if (ports.grpc)
-    lines.push(
-      `  gRPC:        ${host}:${ports.grpc}   e.g. npx relaycast channel create mychannel --control-plane ${host}:${ports.grpc}`,
-    );
+    lines.push(`  gRPC:        ${host}:${ports.grpc}   e.g. npx relaycast channel create mychannel${cp}`);
   lines.push('  Ctrl-C stops.', '');
   return lines.join('\n');
 }

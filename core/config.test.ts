@@ -161,17 +161,39 @@ describe('config', () => {
     }
   });
 
-  it('--help lists every flag with its env name', () => {
-    const help = renderHelp('all');
+  it('--help lists the flags of a role with their env names, and only the flags that role uses', () => {
+    const all = renderHelp('all');
     for (const f of [
       '--rtmp-port',
       '--http-port',
       '--admin-port',
-      '--redis-url',
       '--publish-auth',
-      'RELAYCAST_REDIS_URL',
+      '--data-dir',
+      'RELAYCAST_DATA_DIR',
     ])
-      assert.ok(help.includes(f), f);
+      assert.ok(all.includes(f), f);
+    // The all-in-one has no Redis, no internal port and no election flag: none is offered.
+    for (const f of [
+      '--redis-url',
+      '--internal-port',
+      '--leader-election',
+      '--lease-name',
+      '--cluster-token',
+    ])
+      assert.ok(!all.includes(`${f}\n`) && !all.includes(`${f} `), `all: ${f}`);
+    const edge = renderHelp('edge');
+    for (const f of ['--redis-url', '--http-port', '--hls-cache-bytes', '--control-plane'])
+      assert.ok(edge.includes(f), f);
+    for (const f of ['--internal-port', '--publish-auth', '--hls-window', '--data-dir', '--grpc-port'])
+      assert.ok(!edge.includes(f), `edge: ${f}`);
+    const origin = renderHelp('origin');
+    for (const f of ['--internal-port', '--redis-url', '--publish-auth']) assert.ok(origin.includes(f), f);
+    for (const f of ['--http-port', '--workers', '--grpc-port'])
+      assert.ok(!origin.includes(f), `origin: ${f}`);
+    const cp = renderHelp('control-plane');
+    for (const f of ['--leader-election', '--grpc-port', '--redis-url']) assert.ok(cp.includes(f), f);
+    for (const f of ['--rtmp-port', '--http-port', '--play-secret'])
+      assert.ok(!cp.includes(f), `control-plane: ${f}`);
   });
 });
 
@@ -183,6 +205,7 @@ describe('relaycast command', () => {
     });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--rtmp-port/);
+    assert.match(help.stdout, /in-memory registry; it is always its own leader/);
     const err = spawnSync(process.execPath, [join(root, 'cli/main.ts'), 'edge'], { encoding: 'utf8' });
     assert.equal(err.status, 2);
     assert.match(err.stderr, /edge role needs --redis-url.*RC_CONFIG_INVALID/);

@@ -47,11 +47,12 @@ export const OPTIONS = {
     help: 'unique id of this process (default: hostname-<port>)',
   },
   'redis-url': {
+    roles: ['origin', 'edge', 'control-plane'],
     kind: 'string',
     default: undefined,
     help: 'redis://[:pw@]host:port[/db] or redis-sentinel://[:pw@]h1:p1,h2:p2/<master>; absent = in-memory registry (all-in-one only)',
   },
-  'rtmp-port': port(1935, 'RTMP listener: publish on origins, play on edges'),
+  'rtmp-port': port(1935, 'RTMP listener: publish on origins, play on edges', ['all', 'origin', 'edge']),
   'http-port': port(8080, 'viewer HTTP: HTTP-FLV, HLS, player page', ['all', 'edge']),
   'internal-port': port(8081, 'origin internal HTTP that edges pull from', ['origin']),
   'admin-port': port(9090, 'admin HTTP: /metrics, /healthz, /readyz, /api/v1'),
@@ -63,29 +64,34 @@ export const OPTIONS = {
     help: 'how other nodes reach this one (pod IP in Kubernetes)',
   },
   'control-plane': {
+    roles: ['edge'],
     kind: 'string',
     default: undefined,
     help: 'gRPC address of the control plane, host:port',
   },
   'publish-auth': {
+    roles: ['all', 'origin'],
     kind: 'enum',
     default: 'open',
     values: ['open', 'keys'],
     help: 'open: the key is the stream name; keys: only channel keys may publish',
   },
   'play-auth': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'enum',
     default: 'open',
     values: ['open', 'signed'],
     help: 'signed: play URLs need ?expires=&sig=',
   },
   'play-secret': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'string',
     default: undefined,
     secret: true,
     help: 'HMAC secret for signed play URLs',
   },
   'play-secret-previous': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'string',
     default: undefined,
     secret: true,
@@ -111,6 +117,7 @@ export const OPTIONS = {
     help: 'bearer token for the admin REST API and gRPC admin calls',
   },
   'cluster-token': {
+    roles: ['origin', 'edge', 'control-plane'],
     kind: 'string',
     default: undefined,
     secret: true,
@@ -127,30 +134,35 @@ export const OPTIONS = {
     roles: ['all', 'edge'],
   },
   'drain-timeout': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'number',
     default: 0,
     min: 0,
     help: 'seconds to keep serving existing viewers after SIGTERM while refusing new ones (0 = stop at once; Ctrl-C always stops at once)',
   },
   'republish-wait': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'number',
     default: 30,
     min: 0,
     help: 'seconds viewers stay connected waiting for a publisher to come back',
   },
   'gop-cache-max-bytes': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 32 * 1024 * 1024,
     min: 0,
     help: 'largest GOP kept for instant start',
   },
   'viewer-max-buffer-bytes': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 2 * 1024 * 1024,
     min: 16 * 1024,
     help: 'socket backlog at which a viewer skips to the next keyframe',
   },
   'merge-write-ms': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 50,
     min: 0,
@@ -158,14 +170,28 @@ export const OPTIONS = {
     help: 'merged writes: viewers get at most one write per stream every N ms; fewer, larger writes cost ~2x less CPU per viewer at 50 ms, for at most N ms more latency (0 = a write every event-loop turn)',
   },
   'viewer-drop-after': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'number',
     default: 10,
     min: 0.1,
     help: 'seconds a viewer may lag before it is dropped',
   },
-  'max-viewers-per-stream': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
-  'max-viewers-per-node': { kind: 'int', default: 0, min: 0, help: '0 = unlimited' },
+  'max-viewers-per-stream': {
+    roles: ['all', 'origin', 'edge'],
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: '0 = unlimited',
+  },
+  'max-viewers-per-node': {
+    roles: ['all', 'origin', 'edge'],
+    kind: 'int',
+    default: 0,
+    min: 0,
+    help: '0 = unlimited',
+  },
   'max-streams': {
+    roles: ['all', 'origin'],
     kind: 'int',
     default: 0,
     min: 0,
@@ -185,36 +211,42 @@ export const OPTIONS = {
     roles: ['all', 'origin'],
   },
   'max-connections-per-ip': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 0,
     min: 0,
     help: 'concurrent RTMP/HTTP connections per client IP, 0 = unlimited',
   },
   'handshake-timeout': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'number',
     default: 10,
     min: 0.1,
     help: 'seconds an RTMP client has to finish handshake and connect',
   },
   'idle-publisher-timeout': {
+    roles: ['all', 'origin'],
     kind: 'number',
     default: 20,
     min: 0,
     help: 'seconds without media before a publisher is closed, 0 = never',
   },
   'rtmp-max-message-bytes': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 8 * 1024 * 1024,
     min: 65536,
     help: 'largest RTMP message accepted',
   },
   'rtmp-max-chunk-size': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 16 * 1024 * 1024,
     min: 128,
     help: 'largest Set Chunk Size an RTMP peer may announce',
   },
   'amf-max-depth': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 16,
     min: 2,
@@ -222,6 +254,7 @@ export const OPTIONS = {
     help: 'deepest AMF nesting accepted in RTMP commands and metadata',
   },
   'amf-max-string-bytes': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 1024 * 1024,
     min: 1024,
@@ -250,6 +283,7 @@ export const OPTIONS = {
     roles: ['all', 'edge'],
   },
   'hls-target-duration': {
+    roles: ['all', 'origin'],
     kind: 'number',
     default: 1,
     min: 0.2,
@@ -257,6 +291,7 @@ export const OPTIONS = {
     help: 'HLS target segment duration, seconds',
   },
   'hls-max-segment-duration': {
+    roles: ['all', 'origin'],
     kind: 'number',
     default: 0,
     min: 0,
@@ -264,26 +299,37 @@ export const OPTIONS = {
     help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
   },
   'hls-encryption': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'enum',
     default: 'none',
     values: ['none', 'aes-128'],
     help: 'aes-128: HLS segments encrypted (AES-128-CBC) by the packaging origin or all-in-one, keys in the registry, served at /<app>/<name>/keys/<id> to signed viewers only (edges and the all-in-one need --play-auth signed)',
   },
   'hls-key-rotation': {
+    roles: ['all', 'origin'],
     kind: 'int',
     default: 10,
     min: 1,
     max: 1000,
     help: 'with --hls-encryption aes-128: a new key every this many segments',
   },
-  'hls-window': { kind: 'int', default: 6, min: 2, max: 100, help: 'segments kept in the live playlist' },
+  'hls-window': {
+    roles: ['all', 'origin'],
+    kind: 'int',
+    default: 6,
+    min: 2,
+    max: 100,
+    help: 'segments kept in the live playlist',
+  },
   'hls-cache-bytes': {
+    roles: ['edge'],
     kind: 'int',
     default: 256 * 1024 * 1024,
     min: 1024 * 1024,
     help: 'edge: bytes of HLS segments cached in memory (LRU)',
   },
   'hls-dir': {
+    roles: ['all', 'origin'],
     kind: 'string',
     default: undefined,
     help: 'also write HLS segments and playlists under this directory',
@@ -329,6 +375,7 @@ export const OPTIONS = {
     roles: ['all'],
   },
   'metrics-max-streams': {
+    roles: ['all', 'origin', 'edge'],
     kind: 'int',
     default: 500,
     min: 0,
@@ -690,7 +737,7 @@ export function loadConfig(
 export function renderHelp(role: Role | undefined): string {
   const lines: string[] = [];
   for (const [name, spec] of Object.entries(OPTIONS as Record<string, OptionSpec>)) {
-    if (role && spec.roles && !spec.roles.includes(role) && role !== 'all') continue;
+    if (role && spec.roles && !spec.roles.includes(role)) continue;
     const def = spec.default === undefined ? '' : ` (default: ${spec.default})`;
     const values = spec.values ? ` [${spec.values.join('|')}]` : '';
     lines.push(`  --${name}${values}\n      ${spec.help}${def}; env ${envName(name)}`);

@@ -21,6 +21,12 @@ describe('player page: request data never becomes markup or script', () => {
     assert.ok(!html.includes('<script>'));
   });
 
+  it('with signed play the index names no stream and says how to sign', () => {
+    const html = renderIndexPage([{ app: 'live', name: 'secret-event' }], false);
+    assert.ok(!html.includes('secret-event'));
+    assert.match(html, /relaycast sign live/);
+  });
+
   it('the CSP forbids inline scripts, plug-ins and foreign framing', () => {
     assert.match(PAGE_CSP, /script-src 'self'(;|$)/);
     assert.doesNotMatch(PAGE_CSP, /unsafe-inline[^;]*;.*script-src|script-src[^;]*unsafe-inline/);

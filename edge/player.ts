@@ -57,20 +57,30 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderIndexPage(streams: { app: string; name: string }[]): string {
+/**
+ * The public index of live streams. With signed play (`listed: false`) it names no stream: the names
+ * are what a leecher would need, and unsigned links would only answer 403; it says how to get a
+ * signed URL instead (the admin API lists streams to the operator).
+ */
+export function renderIndexPage(streams: { app: string; name: string }[], listed = true): string {
   const rows = streams
     .map((s) => {
       const path = `${encodeURIComponent(s.app)}/${encodeURIComponent(s.name)}`;
       return `<tr><td>${escapeHtml(s.app)}/${escapeHtml(s.name)}</td><td><a href="/play/${path}">player</a></td><td><a href="/${path}.flv">.flv</a></td><td><a href="/${path}.m3u8">.m3u8</a></td></tr>`;
     })
     .join('\n');
+  const body = !listed
+    ? '<p>Playback on this server needs signed URLs, so live streams are not listed here. The operator makes a link with <code>npx relaycast sign live/&lt;name&gt; --secret &hellip; --base http://HOST:PORT</code>; the admin API (<code>GET /api/v1/streams</code>) lists what is live.</p>'
+    : streams.length
+      ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n${rows}</table>`
+      : '<p>No stream is live. Publish one with OBS or ffmpeg to <code>rtmp://HOST:1935/live/&lt;stream key&gt;</code> (the stream name in open mode, or a key from <code>npx relaycast channel create</code>).</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>relaycast — live streams</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:15px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{padding:.3em 1em;border-bottom:1px solid #ddd;text-align:left}</style>
 </head><body>
 <h1>Live streams</h1>
-${streams.length ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n${rows}</table>` : '<p>No stream is live. Publish one with OBS or ffmpeg to <code>rtmp://HOST:1935/live/&lt;key&gt;</code>.</p>'}
+${body}
 </body></html>
 `;
 }
@@ -89,15 +99,27 @@ const PLAYER_JS = `(function(){
   var main = document.getElementById('player');
   var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, name: main.dataset.name };
   var video = document.getElementById('video');
-  var player = null, mode = null, stalls = 0, errors = [];
-  window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, errors: errors };
+  var player = null, mode = null, stalls = 0, errors = [], status = 'connecting', retryTimer = null, retries = 0;
+  window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, get status(){return status;}, get retries(){return retries;}, errors: errors };
+  function setStatus(s, text){ status = s; document.getElementById('status').textContent = text; }
   function setErr(msg){ errors.push(msg); document.getElementById('err').textContent = msg; }
+  // A stream that is not live (yet, or any more) answers 404: say so and try again until it is.
+  function waitForLive(why){
+    if (retryTimer) return;
+    stop();
+    retries++;
+    setStatus('waiting', cfg.name + (why === 'ended' ? ' ended; waiting for it to come back' : ' is not live yet; waiting for the broadcast') + ' (retrying every 3 s)');
+    retryTimer = setTimeout(function(){ retryTimer = null; start(mode); }, 3000);
+  }
+  function refused(code){ stop(); setStatus('refused', 'not allowed to play'); setErr('the server refused playback (' + code + '): the link may be unsigned or expired; ask for a new one'); }
   function stop(){
     if (player) { try { player.destroy(); } catch (e) {} player = null; }
     video.removeAttribute('src'); video.load();
   }
   function start(next){
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
     stop(); mode = next; stalls = 0; errors.length = 0; document.getElementById('err').textContent = '';
+    setStatus('connecting', 'connecting…');
     document.getElementById('btn-flv').setAttribute('aria-pressed', String(next === 'flv'));
     document.getElementById('btn-hls').setAttribute('aria-pressed', String(next === 'hls'));
     document.getElementById('mode').textContent = next;
@@ -105,20 +127,38 @@ const PLAYER_JS = `(function(){
       if (!window.mpegts || !mpegts.isSupported()) { setErr('HTTP-FLV needs Media Source Extensions'); return; }
       player = mpegts.createPlayer({ type: 'flv', isLive: true, url: new URL(cfg.flv, location.href).href },
         { enableStashBuffer: false, liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.5, liveBufferLatencyMinRemain: 0.3 });
-      player.on(mpegts.Events.ERROR, function(type, detail){ setErr('FLV error: ' + type + ' ' + detail); });
+      player.on(mpegts.Events.ERROR, function(type, detail, info){
+        var code = info && info.code;
+        if (code === 404) waitForLive('new');
+        else if (code === 401 || code === 403) refused(code);
+        else if (type === mpegts.ErrorTypes.NETWORK_ERROR) waitForLive('ended');
+        else setErr('FLV error: ' + type + ' ' + detail);
+      });
+      player.on(mpegts.Events.LOADING_COMPLETE, function(){ waitForLive('ended'); });
       player.attachMediaElement(video); player.load();
       var p = player.play(); if (p && p.catch) p.catch(function(){});
     } else {
       if (window.Hls && Hls.isSupported()) {
         player = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
-        player.on(Hls.Events.ERROR, function(_e, d){ if (d.fatal) setErr('HLS error: ' + d.type + ' ' + d.details); });
+        player.on(Hls.Events.ERROR, function(_e, d){
+          if (!d.fatal) return;
+          var code = d.response && d.response.code;
+          if (code === 404) waitForLive(status === 'live' ? 'ended' : 'new');
+          else if (code === 401 || code === 403) refused(code);
+          else if (d.type === Hls.ErrorTypes.NETWORK_ERROR) waitForLive('ended');
+          else setErr('HLS error: ' + d.type + ' ' + d.details);
+        });
         player.loadSource(cfg.hls); player.attachMedia(video);
       } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+        // Native HLS (Safari): the signed query stays on the playlist URL; the server writes the
+        // token into key URIs, so encrypted streams play too.
         video.src = cfg.hls;
+        video.onerror = function(){ waitForLive(status === 'live' ? 'ended' : 'new'); };
       } else { setErr('this browser cannot play HLS'); return; }
       var q = video.play(); if (q && q.catch) q.catch(function(){});
     }
   }
+  video.addEventListener('playing', function(){ setStatus('live', 'live'); });
   video.addEventListener('waiting', function(){ if (video.currentTime > 0) { stalls++; document.getElementById('stalls').textContent = stalls; } });
   setInterval(function(){
     var end = video.buffered.length ? video.buffered.end(video.buffered.length - 1) : 0;
@@ -161,6 +201,7 @@ button[aria-pressed=true]{background:#2a6;border-color:#2a6}
  <button id="btn-hls" aria-pressed="false">HLS</button>
  <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
 </div>
+<div id="status" role="status">connecting…</div>
 <div id="err" role="alert"></div>
 </main>
 <script src="/_player/mpegts.js"></script>

@@ -152,8 +152,9 @@ export class ViewerHttpServer {
     }
     const path = url.pathname;
     if (path === '/' || path === '/index.html') {
-      const streams = await this.options.listStreams();
-      sendText(res, 200, renderIndexPage(streams), 'text/html; charset=utf-8', {
+      const listed = this.options.playAuth !== 'signed';
+      const streams = listed ? await this.options.listStreams() : [];
+      sendText(res, 200, renderIndexPage(streams, listed), 'text/html; charset=utf-8', {
         'Cache-Control': 'no-cache',
         'Content-Security-Policy': PAGE_CSP,
         'X-Content-Type-Options': 'nosniff',

@@ -75,4 +75,53 @@ describe('player page in chromium', {
       assert.ok(state.t - start > 3, `currentTime advanced only ${state.t - start} s in 5 s`);
     });
   }
+
+  for (const mode of ['flv', 'hls'] as const) {
+    it(`${mode}: the page of a stream that is not live yet says so, retries, and plays once it is`, async () => {
+      const name = `later-${mode}`;
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      try {
+        await page.goto(`http://127.0.0.1:${rc.ports.http}/play/live/${name}?mode=${mode}`);
+        const waiting = await waitFor(
+          'the not-live notice',
+          async () => {
+            const st = (await page.evaluate(
+              "({ status: window.relaycastPlayer.status, text: document.getElementById('status').textContent })",
+            )) as { status: string; text: string };
+            return st.status === 'waiting' ? st.text : undefined;
+          },
+          30_000,
+          250,
+        );
+        assert.match(waiting, new RegExp(`live/${name} is not live yet`));
+        // Still waiting after a retry: the page keeps trying, and reports no error.
+        await waitFor(
+          'a second attempt',
+          async () => ((await page.evaluate('window.relaycastPlayer.retries')) as number) >= 2 || undefined,
+          30_000,
+          250,
+        );
+        publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/${name}`, { size: '320x240' });
+        await waitFor(
+          'playback after the broadcast starts',
+          async () => {
+            const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
+            return t > 0.5 ? t : undefined;
+          },
+          90_000,
+          250,
+        );
+        const st = (await page.evaluate(
+          '({ status: window.relaycastPlayer.status, errors: [...window.relaycastPlayer.errors] })',
+        )) as { status: string; errors: string[] };
+        assert.equal(st.status, 'live');
+        assert.deepEqual(st.errors, []);
+        assert.deepEqual(pageErrors, []);
+      } finally {
+        await page.close();
+      }
+    });
+  }
 });

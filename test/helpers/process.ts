@@ -43,13 +43,27 @@ export function track(p: ChildProcess): ChildProcess {
   return p;
 }
 
+/**
+ * A free port for a server a test starts. Chosen at random below the kernel's ephemeral range
+ * (32768+): a port handed out by listen(0) comes from that range, where the test's own outgoing
+ * connections (ffmpeg, fetch) may take it before the server binds it.
+ */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+  const tryListen = (port: number) =>
+    new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(-1));
+      srv.listen(port, '127.0.0.1', () => {
+        const addr = srv.address();
+        const got = typeof addr === 'object' && addr ? addr.port : -1;
+        srv.close(() => resolve(got));
+      });
+    });
+  for (let i = 0; i < 50; i++) {
+    const port = await tryListen(12_000 + Math.floor(Math.random() * 20_000));
+    if (port > 0) return port;
+  }
+  return tryListen(0);
 }
 
 export async function waitFor<T>(
