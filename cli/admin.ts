@@ -9,6 +9,7 @@ import { envName } from '../core/config.ts';
 import { ControlPlaneApi, roleFromProto, roleToProto } from '../proto/client.ts';
 import type { Channel__Output } from '../proto/gen/relaycast/v1/Channel.ts';
 import type { FailoverPolicy } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
+import type { Node__Output } from '../proto/gen/relaycast/v1/Node.ts';
 import type { StreamInfo__Output } from '../proto/gen/relaycast/v1/StreamInfo.ts';
 
 type Flags = ReadonlyMap<string, string | true | string[]>;
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Record<string, { options: OptionTypes; positional
   node: {
     list: { options: { role: S }, positionals: 0 },
     drain: { options: {}, positionals: 1 },
+    undrain: { options: {}, positionals: 1 },
   },
 };
 
@@ -80,7 +82,9 @@ ${COMMON}`;
 export const NODE_USAGE = `relaycast node — cluster nodes (admin over gRPC)
 
   relaycast node list [--role origin|edge|control-plane]
-  relaycast node drain NODE_ID     stop taking new publishers/viewers (readiness goes false)
+  relaycast node drain NODE_ID     stop taking new publishers/viewers (readiness goes false;
+                                   new ones get RC_NODE_DRAINING, current ones go on)
+  relaycast node undrain NODE_ID   the inverse: take new publishers/viewers again
 
 ${COMMON}`;
 
@@ -138,6 +142,33 @@ function role(v: string | undefined, flag: string): 'primary' | 'backup' | undef
 }
 
 const roleName = (r: string) => roleFromProto(r) ?? '-';
+/** Times in --json output are ISO 8601 strings, as in the REST API; 0 (never) is null. */
+const iso = (ms: number | string | undefined | null) => (ms ? new Date(Number(ms)).toISOString() : null);
+
+function nodeJson(n: Node__Output) {
+  const { startedAtMs, updatedAtMs, ...rest } = n;
+  return { ...rest, startedAt: iso(startedAtMs), updatedAt: iso(updatedAtMs) };
+}
+
+/** `key: value` lines for human output of one object (nested objects indented). */
+function describe(obj: Record<string, unknown>, indent = ''): string {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === null || v === undefined || v === '') lines.push(`${indent}${k}: -`);
+    else if (Array.isArray(v)) {
+      lines.push(`${indent}${k}: ${v.length ? '' : '(none)'}`.trimEnd());
+      for (const item of v)
+        lines.push(
+          typeof item === 'object' && item
+            ? `${indent}  - ${describe(item as Record<string, unknown>, `${indent}    `).trimStart()}`
+            : `${indent}  - ${String(item)}`,
+        );
+    } else if (typeof v === 'object')
+      lines.push(`${indent}${k}:`, describe(v as Record<string, unknown>, `${indent}  `));
+    else lines.push(`${indent}${k}: ${String(v)}`);
+  }
+  return lines.join('\n');
+}
 
 function channelJson(c: Channel__Output) {
   return {
@@ -145,7 +176,7 @@ function channelJson(c: Channel__Output) {
     name: c.name,
     hasBackup: c.hasBackup,
     activeRole: roleName(c.activeRole),
-    createdAt: c.createdAtMs ? new Date(c.createdAtMs).toISOString() : null,
+    createdAt: iso(c.createdAtMs),
     failover: c.failover,
     fromConfig: c.fromConfig,
     source: c.source
@@ -156,7 +187,7 @@ function channelJson(c: Channel__Output) {
           bitrateKbps: c.source.bitrateKbps,
           ccErrors: c.source.ccErrors,
           packets: c.source.packets,
-          lastPacketAt: c.source.lastPacketMs ? new Date(c.source.lastPacketMs).toISOString() : null,
+          lastPacketAt: iso(c.source.lastPacketMs),
         }
       : null,
   };
@@ -181,7 +212,7 @@ function streamJson(s: StreamInfo__Output) {
     hasChannel: s.hasChannel,
     publishers: s.publishers.map((p) => ({ ...p, role: roleName(p.role) })),
     switches: s.switches.map((w) => ({
-      at: new Date(w.atMs).toISOString(),
+      at: iso(w.atMs),
       from: roleName(w.from),
       to: roleName(w.to),
       reason: w.reason,
@@ -320,7 +351,7 @@ export async function runAdmin(
       }
       if (sub === 'get') {
         const c = await api.call('GetChannel', channelRef(target, flags));
-        print(JSON.stringify(channelJson(c), null, 2), channelJson(c));
+        print(describe(channelJson(c)), channelJson(c));
         return 0;
       }
       if (sub === 'delete') {
@@ -387,7 +418,7 @@ export async function runAdmin(
       }
       if (sub === 'get') {
         const s = await api.call('GetStream', streamRef(target, flags));
-        print(JSON.stringify(streamJson(s), null, 2), streamJson(s));
+        print(describe(streamJson(s)), streamJson(s));
         return 0;
       }
       if (sub === 'kick') {
@@ -435,7 +466,7 @@ export async function runAdmin(
           rows.length
             ? table([['NODE', 'ROLE', 'HOST', 'STREAMS', 'VIEWERS', 'EGRESS-MBPS', 'STATE'], ...rows])
             : 'no live nodes',
-          { nodes: res.nodes },
+          { nodes: res.nodes.map(nodeJson) },
         );
         return 0;
       }
@@ -443,6 +474,15 @@ export async function runAdmin(
         if (!target) throw new UsageError('give the NODE_ID (see relaycast node list)');
         await api.call('DrainNode', { nodeId: target });
         print(`node ${target} asked to drain`, { nodeId: target, accepted: true });
+        return 0;
+      }
+      if (sub === 'undrain') {
+        if (!target) throw new UsageError('give the NODE_ID (see relaycast node list)');
+        await api.call('UndrainNode', { nodeId: target });
+        print(`node ${target} asked to take new publishers and viewers again`, {
+          nodeId: target,
+          accepted: true,
+        });
         return 0;
       }
     }

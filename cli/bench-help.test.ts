@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 const BENCH = join(import.meta.dirname, '..', 'bench');
-const SCRIPTS = ['all', 'run', 'ingest', 'failover', 'hls-latency', 'publish-swarm', 'swarm', 'profile-summary'];
+const SCRIPTS = [
+  'all',
+  'run',
+  'ingest',
+  'failover',
+  'hls-latency',
+  'publish-swarm',
+  'swarm',
+  'profile-summary',
+];
 
 describe('bench command lines', () => {
   for (const script of SCRIPTS)

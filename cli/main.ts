@@ -41,7 +41,8 @@ const ROLE_HELP: Record<Role, string> = {
   all: `origin + edge + control plane in one process. Streams, channels and the leader election live in
 this process (an in-memory registry; it is always its own leader): no Redis, no --redis-url, no
 --leader-election. Channels are kept in --data-dir across restarts.`,
-  origin: 'RTMP ingest: registers streams in Redis (--redis-url) and serves them to edges on --internal-port.',
+  origin:
+    'RTMP ingest: registers streams in Redis (--redis-url) and serves them to edges on --internal-port.',
   edge: 'Viewers: HTTP-FLV, HLS and RTMP play; pulls each stream from the origin that holds it (--redis-url).',
   'control-plane': `gRPC routing, backup switching, channels and keys. One leader at a time, elected with
 --leader-election (a Kubernetes Lease inside a pod, else a lock in Redis).`,

@@ -184,6 +184,11 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     origin.draining = true;
     cluster.markDraining();
   };
+  cluster.onUndrainRequest = () => {
+    accepting = true;
+    origin.draining = false;
+    cluster.markDraining(false);
+  };
   admin.route('GET', '/api/v1/pulls', async () => ({ body: { pullsServed: internal.pullsServed } }));
   log.info({ ports, config: redactedConfig(config) }, 'ready');
   return {
@@ -294,11 +299,17 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
   registry.on('event', (e: RegistryEvent) => {
-    if (e.type !== 'drain-request' || e.nodeId !== config.nodeId) return;
-    log.info('drain requested by the control plane: refusing new viewers');
-    accepting = false;
-    play.draining = true;
-    viewers.stopAccepting();
+    if ((e.type !== 'drain-request' && e.type !== 'undrain-request') || e.nodeId !== config.nodeId) return;
+    accepting = e.type === 'undrain-request';
+    log.info(
+      accepting
+        ? 'undrain requested by the control plane: taking new viewers again'
+        : 'drain requested by the control plane: refusing new viewers',
+    );
+    play.draining = !accepting;
+    if (accepting) viewers.resumeAccepting();
+    else viewers.stopAccepting();
+    void heartbeat.beat();
   });
   const startedAt = Date.now();
   const heartbeat = startNodeHeartbeat(registry, config.leaseTtlMs, metrics, () => {

@@ -201,6 +201,13 @@ export async function startAll(
     viewers.stopAccepting();
     cluster.markDraining();
   };
+  cluster.onUndrainRequest = () => {
+    accepting = true;
+    origin.draining = false;
+    play.draining = false;
+    viewers.resumeAccepting();
+    cluster.markDraining(false);
+  };
   // Channel sources: from `sources:` in the YAML file and from channel records (`channel create
   // NAME --source URL`); received here and live at once under <app>/<name>.
   const sources = new SourceManager(hub, log, {
@@ -216,6 +223,15 @@ export async function startAll(
     sourceStatus: (app, name) => sources.get(app, name)?.stats(),
   });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
+  // `node list` shows the all-in-one as what it is: viewer and gRPC URLs, and always the leader.
+  const host = config.advertiseHost;
+  cluster.nodeExtras = () => ({
+    ...(ports.http ? { httpUrl: `http://${host}:${ports.http}` } : {}),
+    ...(ports.grpc ? { grpcUrl: `${host}:${ports.grpc}` } : {}),
+    leader: cp.elector.isLeader(),
+  });
+  cp.elector.on('change', () => cluster.beat());
+  cluster.beat();
   admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
   for (const s of config.sources) {
     try {

@@ -81,6 +81,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
     },
     viewerCount: () => hub.viewerCount(),
     stopAccepting: () => viewers.stopAccepting(),
+    resumeAccepting: () => viewers.resumeAccepting(),
     close: async () => {
       stats.close();
       puller.close();

@@ -25,7 +25,11 @@ import type { StreamHub } from '../media/hub/hub.ts';
 export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
 export const RELAY_TOKEN_ENV = 'RELAYCAST_WORKER_RELAY_TOKEN';
 
-type ToWorker = { type: 'stop-accepting' } | { type: 'metrics'; id: number } | { type: 'close' };
+type ToWorker =
+  | { type: 'stop-accepting' }
+  | { type: 'resume-accepting' }
+  | { type: 'metrics'; id: number }
+  | { type: 'close' };
 type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'viewers'; count: number }
@@ -42,7 +46,7 @@ export function nonRelayViewers(hub: StreamHub): number {
 /** What serves HTTP viewers: a ViewerHttpServer in this process, or a WorkerPool of them. */
 export type ViewerFrontend = Pick<
   ViewerHttpServer,
-  'listen' | 'stopAccepting' | 'closeAllConnections' | 'close'
+  'listen' | 'stopAccepting' | 'resumeAccepting' | 'closeAllConnections' | 'close'
 >;
 
 export function isViewerWorker(): boolean {
@@ -187,6 +191,10 @@ export class WorkerPool {
     this.broadcast({ type: 'stop-accepting' });
   }
 
+  resumeAccepting(): void {
+    this.broadcast({ type: 'resume-accepting' });
+  }
+
   /** Each worker closes its own viewer connections when told to close. */
   closeAllConnections(): void {}
 
@@ -206,6 +214,7 @@ export function workerChannel(handlers: {
   metricsJson: () => Promise<MetricJson[]>;
   viewerCount: () => number;
   stopAccepting: () => void;
+  resumeAccepting: () => void;
   close: () => Promise<void>;
 }): { listening(port: number): void; fatal(message: string): void } {
   const send = (m: FromWorker) => {
@@ -226,6 +235,7 @@ export function workerChannel(handlers: {
   process.on('disconnect', () => void exit());
   process.on('message', (m: ToWorker) => {
     if (m.type === 'stop-accepting') handlers.stopAccepting();
+    else if (m.type === 'resume-accepting') handlers.resumeAccepting();
     else if (m.type === 'close') void exit();
     else if (m.type === 'metrics')
       void handlers.metricsJson().then((json) => send({ type: 'metrics', id: m.id, json }));

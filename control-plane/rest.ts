@@ -14,6 +14,9 @@
  *   POST   /api/v1/cluster/streams/:app/:name/kick  {role?}
  *   GET    /api/v1/nodes[?role=]
  *   POST   /api/v1/nodes/:id/drain
+ *   POST   /api/v1/nodes/:id/undrain
+ *
+ * Times in bodies are ISO 8601 strings (as in the CLI's --json), see AdminHttpServer.
  */
 import type { AdminHttpServer } from '../core/admin-http.ts';
 import { RelaycastError } from '../core/errors.ts';
@@ -128,6 +131,10 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
   }));
   admin.route('POST', '/api/v1/nodes/:id/drain', async ({ params }) => {
     await s.drainNode(params.id!);
+    return { status: 202, body: { accepted: true } };
+  });
+  admin.route('POST', '/api/v1/nodes/:id/undrain', async ({ params }) => {
+    await s.undrainNode(params.id!);
     return { status: 202, body: { accepted: true } };
   });
 }

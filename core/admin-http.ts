@@ -11,6 +11,7 @@ import { ERROR_STATUS, errorStatus, RelaycastError } from './errors.ts';
 import {
   bearerToken,
   isLoopbackAddress,
+  isoTimes,
   readBody,
   secretEquals,
   sendError,
@@ -193,7 +194,7 @@ export class AdminHttpServer {
             }
           },
         });
-        sendJson(res, out.status ?? 200, out.body);
+        sendJson(res, out.status ?? 200, out.body, {}, isoTimes);
       } catch (err) {
         const { code, http: status } = errorStatus(err);
         if (status === 500) this.log.error({ err }, 'admin route failed');

@@ -20,6 +20,7 @@ export type RelaycastErrorCode =
   | 'RC_PLAY_SIGNATURE_MISSING'
   | 'RC_PLAY_RATE_LIMITED'
   | 'RC_VIEWER_LIMIT'
+  | 'RC_NODE_DRAINING'
   | 'RC_ADMIN_UNAUTHORIZED'
   | 'RC_ADMIN_HOST_REFUSED'
   | 'RC_ADMIN_CONTENT_TYPE'
@@ -93,6 +94,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_PLAY_SIGNATURE_MISSING: { http: 403, grpc: 'PERMISSION_DENIED' },
   RC_PLAY_RATE_LIMITED: { http: 429, grpc: 'RESOURCE_EXHAUSTED' },
   RC_VIEWER_LIMIT: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
+  RC_NODE_DRAINING: { http: 503, grpc: 'UNAVAILABLE' },
   RC_ADMIN_UNAUTHORIZED: { http: 401, grpc: 'UNAUTHENTICATED' },
   RC_ADMIN_HOST_REFUSED: { http: 403, grpc: 'PERMISSION_DENIED' },
   RC_ADMIN_CONTENT_TYPE: { http: 415, grpc: 'INVALID_ARGUMENT' },

@@ -10,13 +10,24 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range',
 };
 
+/**
+ * JSON.stringify replacer of the admin API: epoch-millisecond fields named `…At` (createdAt,
+ * startedAt, updatedAt, lastMediaAt, lastPacketAt) become ISO 8601 strings, 0 (never) null, the
+ * same as the CLI's --json. Durations keep their `…Ms` names and numbers.
+ */
+export function isoTimes(key: string, value: unknown): unknown {
+  if (typeof value !== 'number' || !/^at$|[a-z]At$/.test(key)) return value;
+  return value > 0 ? new Date(value).toISOString() : null;
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
+  replacer?: (key: string, value: unknown) => unknown,
 ): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
+  const text = `${JSON.stringify(body, replacer, 2)}\n`;
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),

@@ -10,6 +10,7 @@ import type { PlayRequest } from '../core/rtmp/session.ts';
 import { normaliseIp, verifyPlay } from '../core/signing.ts';
 import type { StreamSource } from '../core/sources.ts';
 import type { HubStream } from '../media/hub/stream.ts';
+import { DRAINING_MESSAGE } from './viewer-http.ts';
 
 export interface EdgePlayOptions {
   playAuth: 'open' | 'signed';
@@ -55,9 +56,9 @@ export class RtmpPlayHandler {
     }
     const reject = (reason: string, message: string): never => {
       this.metrics.viewerRejects.inc({ protocol: 'rtmp', reason });
-      throw new RelaycastError('RC_VIEWER_LIMIT', message);
+      throw new RelaycastError(reason === 'draining' ? 'RC_NODE_DRAINING' : 'RC_VIEWER_LIMIT', message);
     };
-    if (this.draining) reject('draining', 'this edge is draining; retry on another one');
+    if (this.draining) reject('draining', DRAINING_MESSAGE);
     if (this.options.maxViewersPerNode > 0 && this.options.viewerCount() >= this.options.maxViewersPerNode)
       reject('limit', 'this node has reached its viewer limit');
     let stream: HubStream;

@@ -15,6 +15,10 @@ import type { HlsSource, StreamSource } from '../core/sources.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { PAGE_CSP, renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
 
+/** What a draining node tells new viewers (HTTP-FLV, HLS, RTMP play), with RC_NODE_DRAINING. */
+export const DRAINING_MESSAGE =
+  'this node is draining (an operator ran relaycast node drain); retry on another node';
+
 export interface ViewerHttpOptions {
   host: string;
   port: number;
@@ -229,9 +233,9 @@ export class ViewerHttpServer {
   private checkLimits(stream: HubStream | undefined, protocol: string): void {
     const reject = (reason: string, message: string) => {
       this.metrics.viewerRejects.inc({ protocol, reason });
-      throw new RelaycastError('RC_VIEWER_LIMIT', message);
+      throw new RelaycastError(reason === 'draining' ? 'RC_NODE_DRAINING' : 'RC_VIEWER_LIMIT', message);
     };
-    if (this.draining) reject('draining', 'this edge is draining; retry on another one');
+    if (this.draining) reject('draining', DRAINING_MESSAGE);
     if (this.options.maxViewersPerNode > 0 && this.options.viewerCount() >= this.options.maxViewersPerNode)
       reject('limit', 'this node has reached its viewer limit');
     if (
@@ -273,6 +277,12 @@ export class ViewerHttpServer {
   ): Promise<void> {
     this.authorize(app, name, query, req, 'hls');
     if (!this.hls) throw new RelaycastError('RC_PLAY_NOT_FOUND', 'HLS is not enabled on this node');
+    // A draining node answers playlists like FLV and RTMP: players retry and the load balancer,
+    // which sees readiness false, sends them elsewhere. Segments still answer so none is cut off.
+    if (this.draining) {
+      this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'draining' });
+      throw new RelaycastError('RC_NODE_DRAINING', DRAINING_MESSAGE);
+    }
     const playlist = await this.hls.playlist(app, name, tokenQuery(query));
     if (!playlist) {
       this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'not_found' });
@@ -378,8 +388,14 @@ export class ViewerHttpServer {
     res.end(req.method === 'HEAD' ? undefined : data);
   }
 
+  /** Draining: new viewers (HTTP-FLV, HLS playlists) get 503 RC_NODE_DRAINING; current ones go on. */
   stopAccepting(): void {
     this.draining = true;
+  }
+
+  /** The inverse (UndrainNode). */
+  resumeAccepting(): void {
+    this.draining = false;
   }
 
   async close(): Promise<void> {

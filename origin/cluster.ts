@@ -8,7 +8,7 @@ import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import type { RegistryEvent, StreamRecord } from '../core/registry/types.ts';
+import type { NodeRecord, RegistryEvent, StreamRecord } from '../core/registry/types.ts';
 import type { StreamStatsSampler } from '../core/stream-info.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream, Publication } from '../media/hub/stream.ts';
@@ -53,6 +53,10 @@ export class OriginCluster {
   private ticking = false;
   /** Called when an operator drains this node (DrainNode); the role stops accepting. */
   onDrainRequest: (() => void) | undefined;
+  /** Called when an operator lets it take new work again (UndrainNode). */
+  onUndrainRequest: (() => void) | undefined;
+  /** More of this node's record (the all-in-one adds its viewer and gRPC URLs and leadership). */
+  nodeExtras: (() => Partial<NodeRecord>) | undefined;
 
   constructor(
     registry: Registry,
@@ -238,6 +242,9 @@ export class OriginCluster {
     } else if (e.type === 'drain-request' && e.nodeId === this.options.nodeId) {
       this.log.info('drain requested by the control plane: refusing new publishers');
       this.onDrainRequest?.();
+    } else if (e.type === 'undrain-request' && e.nodeId === this.options.nodeId) {
+      this.log.info('undrain requested by the control plane: taking new publishers again');
+      this.onUndrainRequest?.();
     } else if (e.type === 'kick') {
       for (const [key, owned] of this.owned) {
         if (
@@ -324,6 +331,7 @@ export class OriginCluster {
           draining: this.draining,
           startedAt: this.startedAt,
           version: this.options.version,
+          ...this.nodeExtras?.(),
         },
         this.options.leaseTtlMs,
       );
@@ -334,8 +342,13 @@ export class OriginCluster {
   }
 
   /** Reported in the node heartbeat (DrainNode) without giving up streams. */
-  markDraining(): void {
-    this.draining = true;
+  markDraining(draining = true): void {
+    this.draining = draining;
+    void this.heartbeat();
+  }
+
+  /** Heartbeat now (its record changed, e.g. leadership). */
+  beat(): void {
     void this.heartbeat();
   }
 

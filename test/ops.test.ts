@@ -299,3 +299,93 @@ describe('the all-in-one keeps what users create', () => {
     }
   });
 });
+
+describe('drain and undrain, and what node list and --json show', () => {
+  it('a drained all-in-one answers new FLV and HLS viewers 503 RC_NODE_DRAINING and goes unready; undrain brings it back', async () => {
+    const rc = await startRelaycast('all', ['--node-id', 'solo']);
+    const cli = (...a: string[]) =>
+      run(NODE, [CLI, ...a, '--control-plane', `127.0.0.1:${rc.ports.grpc}`], 60_000);
+    const base = `http://127.0.0.1:${rc.ports.http}`;
+    const pub = publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/drainme`, { size: '320x180' });
+    const status = async (url: string) => {
+      const ac = new AbortController();
+      const res = await fetch(url, { signal: ac.signal });
+      const body = res.status === 200 ? '' : await res.text();
+      ac.abort();
+      return { status: res.status, body };
+    };
+    try {
+      await waitFor(
+        'HLS of live/drainme',
+        async () => (await status(`${base}/live/drainme.m3u8`)).status === 200 || undefined,
+        30_000,
+        250,
+      );
+
+      // node list: the all-in-one is the leader and carries its viewer and gRPC URLs; times are ISO
+      // strings in the CLI's --json and in REST alike.
+      const list = await cli('node', 'list', '--json');
+      assert.equal(list.code, 0, list.stderr);
+      const node = (JSON.parse(list.stdout) as { nodes: Record<string, unknown>[] }).nodes[0]!;
+      assert.equal(node.id, 'solo');
+      assert.equal(node.leader, true);
+      assert.equal(node.httpUrl, `http://127.0.0.1:${rc.ports.http}`);
+      assert.equal(node.grpcUrl, `127.0.0.1:${rc.ports.grpc}`);
+      assert.match(String(node.startedAt), /^\d{4}-\d\d-\d\dT.*Z$/);
+      const rest = await getJson<{ nodes: Record<string, unknown>[] }>(
+        `http://127.0.0.1:${rc.ports.admin}/api/v1/nodes`,
+      );
+      assert.match(String(rest.body.nodes[0]!.startedAt), /^\d{4}-\d\d-\d\dT.*Z$/);
+      assert.match((await cli('node', 'list')).stdout, /solo +all \(leader\)/);
+      // stream get is human text unless --json; errors under --json are JSON
+      const human = await cli('stream', 'get', 'live/drainme');
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^app: live\nname: drainme\n/);
+      const missing = await cli('stream', 'get', 'live/nope', '--json');
+      assert.notEqual(missing.code, 0);
+      assert.equal(
+        (JSON.parse(missing.stdout || missing.stderr) as { error: { code: string } }).error.code,
+        'RC_NOT_FOUND',
+      );
+
+      const drained = await cli('node', 'drain', 'solo');
+      assert.equal(drained.code, 0, drained.stderr);
+      await waitFor(
+        'readiness to go false',
+        async () => (await status(`http://127.0.0.1:${rc.ports.admin}/readyz`)).status === 503 || undefined,
+        30_000,
+        200,
+      );
+      for (const path of ['/live/drainme.flv', '/live/drainme.m3u8']) {
+        const r = await status(`${base}${path}`);
+        assert.equal(r.status, 503, path);
+        assert.equal(
+          (JSON.parse(r.body) as { error: { code: string } }).error.code,
+          'RC_NODE_DRAINING',
+          path,
+        );
+      }
+      assert.match((await cli('node', 'list')).stdout, /solo .* draining/);
+
+      const undrained = await cli('node', 'undrain', 'solo');
+      assert.equal(undrained.code, 0, undrained.stderr);
+      await waitFor(
+        'readiness to come back',
+        async () => (await status(`http://127.0.0.1:${rc.ports.admin}/readyz`)).status === 200 || undefined,
+        30_000,
+        200,
+      );
+      assert.equal((await status(`${base}/live/drainme.flv`)).status, 200);
+      assert.equal((await status(`${base}/live/drainme.m3u8`)).status, 200);
+      await waitFor(
+        'node list to say ok',
+        async () => / ok$/m.test((await cli('node', 'list')).stdout) || undefined,
+        30_000,
+        500,
+      );
+    } finally {
+      await pub.stop();
+      await rc.stop();
+    }
+  });
+});
