@@ -12,7 +12,6 @@ import { InternalHttpServer } from '../core/internal-http.ts';
 import { startNodeHeartbeat } from '../core/registry/heartbeat.ts';
 import { createRegistry, type Registry } from '../core/registry/registry.ts';
 import type { RegistryEvent } from '../core/registry/types.ts';
-import { RtmpServer } from '../core/rtmp/server.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { ControlPlaneResolver } from '../edge/cp-route.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
@@ -23,14 +22,8 @@ import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
-import {
-  hlsFor,
-  nodeBase,
-  type RunningNode,
-  rtmpOptions,
-  startOriginCluster,
-  viewerHttpLimits,
-} from './run.ts';
+import { RtmpListeners } from './rtmp-listeners.ts';
+import { hlsFor, nodeBase, type RunningNode, startOriginCluster, viewerHttpLimits } from './run.ts';
 import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
@@ -142,15 +135,15 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     metrics,
     log,
   );
-  const rtmp = new RtmpServer(
+  const rtmp = new RtmpListeners(
+    config,
     {
       publish: (req, onEnd) => origin.publish(req, onEnd),
       onProtocolError: (code) => metrics.rtmpErrors.inc({ code }),
     },
-    rtmpOptions(config),
+    metrics,
     log,
   );
-  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
   const hls = hlsFor(config, hub, metrics, log, registry);
   const internal = new InternalHttpServer(
     hub,
@@ -161,7 +154,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     log,
   );
   const ports: Record<string, number> = {};
-  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  await rtmp.listen(ports);
   if (config.internalPort) ports.internal = await internal.listen();
   if (config.adminPort) ports.admin = await admin.listen();
   const cluster = startOriginCluster(
@@ -201,6 +194,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
       await cluster.drain();
     },
     viewerCount: () => hub.viewerCount(),
+    ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       cluster.close();
       stats.close();
@@ -249,12 +243,12 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     viewerCount: () => hub.viewerCount(),
   };
   const play = new RtmpPlayHandler(puller, limits, metrics, log);
-  const rtmp = new RtmpServer(
+  const rtmp = new RtmpListeners(
+    config,
     { play: (req) => play.play(req), onProtocolError: (code) => metrics.rtmpErrors.inc({ code }) },
-    rtmpOptions(config),
+    metrics,
     log,
   );
-  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
   const hlsProxy = new HlsProxy(
     resolver,
     {
@@ -291,7 +285,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     );
   const viewerCount = () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount());
   const ports: Record<string, number> = {};
-  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  await rtmp.listen(ports);
   if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
@@ -345,6 +339,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       rtmp.stopAccepting();
     },
     viewerCount,
+    ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       heartbeat.stop();
       cpApi?.close();

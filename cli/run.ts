@@ -18,7 +18,6 @@ import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import { RtmpServer } from '../core/rtmp/server.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
@@ -31,6 +30,7 @@ import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/p
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
 import { registerStreamRoutes } from './routes.ts';
+import { RtmpListeners } from './rtmp-listeners.ts';
 import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 export interface RunningNode {
@@ -40,6 +40,8 @@ export interface RunningNode {
   stopAccepting(): void | Promise<void>;
   /** Viewers still connected (drain waits for 0). */
   viewerCount(): number;
+  /** SIGHUP: re-read the RTMPS certificate; absent when this node has no RTMPS listener. */
+  reloadCertificates?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,20 +65,6 @@ export function nodeBase(config: Config, version: string) {
   admin.beforeScrape.push(hubMetrics.refresh);
   registerStreamRoutes(admin, hub, stats);
   return { log, metrics, hub, stats, admin };
-}
-
-export function rtmpOptions(config: Config) {
-  return {
-    host: config.host,
-    port: config.rtmpPort,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    handshakeTimeoutMs: config.handshakeTimeoutMs,
-    idlePublisherTimeoutMs: config.idlePublisherTimeoutMs,
-    maxMessageBytes: config.rtmpMaxMessageBytes,
-    maxChunkSize: config.rtmpMaxChunkSize,
-    amfMaxDepth: config.amfMaxDepth,
-    amfMaxStringBytes: config.amfMaxStringBytes,
-  };
 }
 
 /** The viewer HTTP server's request limits. */
@@ -133,16 +121,16 @@ export async function startAll(
     metrics,
     log,
   );
-  const rtmp = new RtmpServer(
+  const rtmp = new RtmpListeners(
+    config,
     {
       publish: (req, onEnd) => origin.publish(req, onEnd),
       play: (req) => play.play(req),
       onProtocolError: (code) => metrics.rtmpErrors.inc({ code }),
     },
-    rtmpOptions(config),
+    metrics,
     log,
   );
-  rtmp.onConnectionCount = (n) => metrics.connections.set({ listener: 'rtmp' }, n);
   const listStreams = async () =>
     hub
       .list()
@@ -176,7 +164,7 @@ export async function startAll(
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 
   const ports: Record<string, number> = {};
-  if (config.rtmpPort) ports.rtmp = await rtmp.listen();
+  await rtmp.listen(ports);
   if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();
@@ -263,6 +251,7 @@ export async function startAll(
       rtmp.stopAccepting();
     },
     viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
+    ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       channelSources.close();
       sources.close();
@@ -366,6 +355,10 @@ export function banner(config: Config, ports: Record<string, number>): string {
         '  note:        open publishing (anyone may publish a new name) is for trusted networks; --publish-auth keys for others',
       );
   }
+  if (ports.rtmps && config.role !== 'edge')
+    lines.push(
+      `  RTMPS:       rtmps://${host}:${ports.rtmps}/${app}   (OBS server over TLS; OBS must trust the certificate, see README "RTMPS")`,
+    );
   if (ports.http) {
     if (signed) {
       lines.push(
@@ -382,6 +375,8 @@ export function banner(config: Config, ports: Record<string, number>): string {
       if (ports.rtmp) lines.push(`  RTMP play:   rtmp://${host}:${ports.rtmp}/${app}/test`);
     }
   }
+  if (ports.rtmps && config.role !== 'origin' && config.playAuth !== 'signed')
+    lines.push(`  RTMPS play:  rtmps://${host}:${ports.rtmps}/${app}/test`);
   if (ports.admin)
     lines.push(`  admin:       http://${host}:${ports.admin}/metrics  /healthz  /readyz  /api/v1/streams`);
   if (config.role === 'all')
@@ -394,6 +389,7 @@ export function banner(config: Config, ports: Record<string, number>): string {
 
 const PORT_FLAGS = [
   ['rtmpPort', 'rtmp-port'],
+  ['rtmpsPort', 'rtmps-port'],
   ['httpPort', 'http-port'],
   ['internalPort', 'internal-port'],
   ['adminPort', 'admin-port'],
@@ -468,6 +464,10 @@ export async function runRole(config: Config, version: string): Promise<number> 
     node.log.info('stopped');
     process.exit(0);
   };
+  // SIGHUP re-reads the RTMPS certificate (certbot/cert-manager renewals); without RTMPS it keeps
+  // its default meaning (the terminal went away: exit).
+  const reload = node.reloadCertificates;
+  if (reload) process.on('SIGHUP', () => void reload());
   process.on('SIGINT', (s) => void stop(s));
   process.on('SIGTERM', (s) => void stop(s));
   // Under `npm start` / `npm run cluster` a killed parent (even with SIGKILL) must not leave this

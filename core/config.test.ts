@@ -161,6 +161,50 @@ describe('config', () => {
     }
   });
 
+  it('RTMPS: --rtmps-port needs --tls-cert and --tls-key, from flags, env or the YAML file', () => {
+    const bad = (f: () => unknown, re: RegExp) =>
+      assert.throws(
+        f,
+        (e: unknown) => e instanceof RelaycastError && e.code === 'RC_CONFIG_INVALID' && re.test(e.message),
+      );
+    assert.equal(loadConfig('all', flags(), {}).rtmpsPort, 0, 'off by default');
+    bad(
+      () => loadConfig('all', flags('--rtmps-port', '1936'), {}),
+      /--rtmps-port 1936 needs a certificate: add --tls-cert FILE and --tls-key FILE/,
+    );
+    bad(
+      () => loadConfig('all', flags('--rtmps-port', '1936', '--tls-cert', 'c.pem'), {}),
+      /add --tls-key FILE \(PEM/,
+    );
+    bad(
+      () =>
+        loadConfig('origin', flags('--redis-url', 'redis://x', '--tls-key', 'k.pem'), {
+          RELAYCAST_RTMPS_PORT: '443',
+        }),
+      /--rtmps-port 443 needs a certificate: add --tls-cert FILE \(/,
+    );
+    bad(
+      () => loadConfig('all', flags('--rtmps-port', '1935', '--tls-cert', 'c', '--tls-key', 'k'), {}),
+      /both 1935/,
+    );
+    bad(() => loadConfig('all', flags('--rtmps-port', '70000'), {}), /--rtmps-port must be ≤ 65535/);
+    const dir = mkdtempSync(join(tmpdir(), 'rc-cfg-'));
+    try {
+      writeFileSync(join(dir, 'c.yaml'), 'rtmpsPort: 1936\ntlsCert: /tls/tls.crt\ntlsKey: /tls/tls.key\n');
+      const cfg = loadConfig('edge', flags('--config', join(dir, 'c.yaml'), '--redis-url', 'redis://x'), {});
+      assert.deepEqual([cfg.rtmpsPort, cfg.tlsCert, cfg.tlsKey], [1936, '/tls/tls.crt', '/tls/tls.key']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // the control plane has no RTMP listener: the flags mean nothing there and are not enforced
+    assert.equal(
+      loadConfig('control-plane', flags('--redis-url', 'redis://x', '--rtmps-port', '1936'), {}).rtmpsPort,
+      0,
+    );
+    assert.ok(renderHelp('origin').includes('--tls-cert'));
+    assert.ok(!renderHelp('control-plane').includes('--rtmps-port'));
+  });
+
   it('--help lists the flags of a role with their env names, and only the flags that role uses', () => {
     const all = renderHelp('all');
     for (const f of [

@@ -53,6 +53,23 @@ export const OPTIONS = {
     help: 'redis://[:pw@]host:port[/db] or redis-sentinel://[:pw@]h1:p1,h2:p2/<master>; absent = in-memory registry (all-in-one only)',
   },
   'rtmp-port': port(1935, 'RTMP listener: publish on origins, play on edges', ['all', 'origin', 'edge']),
+  'rtmps-port': port(
+    0,
+    'RTMPS (RTMP over TLS) listener, e.g. 1936 or 443: publish on origins, play on edges; needs --tls-cert and --tls-key',
+    ['all', 'origin', 'edge'],
+  ),
+  'tls-cert': {
+    kind: 'string',
+    default: undefined,
+    help: 'RTMPS: certificate chain, PEM file; re-read on SIGHUP and when the file changes',
+    roles: ['all', 'origin', 'edge'],
+  },
+  'tls-key': {
+    kind: 'string',
+    default: undefined,
+    help: 'RTMPS: private key of --tls-cert, PEM file; re-read with it',
+    roles: ['all', 'origin', 'edge'],
+  },
   'http-port': port(8080, 'viewer HTTP: HTTP-FLV, HLS, player page', ['all', 'edge']),
   'internal-port': port(8081, 'origin internal HTTP that edges pull from', ['origin']),
   'admin-port': port(9090, 'admin HTTP: /metrics, /healthz, /readyz, /api/v1'),
@@ -406,6 +423,10 @@ export interface Config {
   nodeId: string;
   redisUrl: string | undefined;
   rtmpPort: number;
+  /** 0 = no RTMPS listener. */
+  rtmpsPort: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
   httpPort: number;
   internalPort: number;
   adminPort: number;
@@ -648,6 +669,9 @@ export function loadConfig(
     nodeId: str('node-id') ?? `${hostname()}-${num('rtmp-port') || num('http-port') || num('admin-port')}`,
     redisUrl: str('redis-url'),
     rtmpPort: num('rtmp-port'),
+    rtmpsPort: role === 'control-plane' ? 0 : num('rtmps-port'),
+    tlsCert: str('tls-cert'),
+    tlsKey: str('tls-key'),
     httpPort: num('http-port'),
     internalPort: num('internal-port'),
     adminPort: num('admin-port'),
@@ -727,6 +751,18 @@ export function loadConfig(
   if (cfg.hlsEncryption !== 'none' && (role === 'all' || role === 'edge') && cfg.playAuth !== 'signed')
     throw invalid(
       '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
+    );
+  if (cfg.rtmpsPort && (!cfg.tlsCert || !cfg.tlsKey)) {
+    const missing = [cfg.tlsCert ? '' : '--tls-cert FILE', cfg.tlsKey ? '' : '--tls-key FILE'].filter(
+      Boolean,
+    );
+    throw invalid(
+      `--rtmps-port ${cfg.rtmpsPort} needs a certificate: add ${missing.join(' and ')} (PEM files; see README "RTMPS" for making one)`,
+    );
+  }
+  if (cfg.rtmpsPort && cfg.rtmpsPort === cfg.rtmpPort)
+    throw invalid(
+      `--rtmps-port and --rtmp-port are both ${cfg.rtmpPort}; give RTMPS its own port, e.g. 1936`,
     );
   if ((role === 'origin' || role === 'edge' || role === 'control-plane') && !cfg.redisUrl)
     throw invalid(`the ${role} role needs --redis-url (only 'relaycast all' runs without Redis)`);

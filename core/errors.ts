@@ -37,7 +37,9 @@ export type RelaycastErrorCode =
   | 'RC_SOURCE_BIND_FAILED'
   | 'RC_SOURCE_CLOSED'
   | 'RC_SOURCE_FLOOD'
-  | 'RC_SOURCE_SILENT';
+  | 'RC_SOURCE_SILENT'
+  // RTMPS certificate and key (--tls-cert/--tls-key): unreadable, not PEM, or not a pair
+  | 'RC_TLS_CERT_INVALID';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -141,6 +143,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_CLOSED: { http: 409, grpc: 'FAILED_PRECONDITION' },
   RC_SOURCE_FLOOD: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
   RC_SOURCE_SILENT: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_TLS_CERT_INVALID: { http: 500, grpc: 'FAILED_PRECONDITION' },
 };
 
 export class RelaycastError extends Error {

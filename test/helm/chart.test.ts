@@ -29,6 +29,7 @@ const VALUES = {
   defaults: [] as string[],
   production: ['-f', join(import.meta.dirname, 'values', 'production.yaml')],
   minimal: ['-f', join(import.meta.dirname, 'values', 'minimal.yaml')],
+  rtmps: ['--set', 'rtmps.enabled=true', '--set', 'rtmps.existingSecret=live-tls', '--set', 'rtmps.port=443'],
 };
 
 function render(args: string[]): K8sObject[] {
@@ -202,6 +203,59 @@ describe('helm chart', { timeout: 120_000 }, () => {
     );
     assert.equal(redisUrl.value, `redis://rc-relaycast-redis:6379`);
     assert.ok(find(objs, 'Service', '-redis'));
+  });
+
+  it('RTMPS: origins and edges get the listener, the TLS Secret read-only, Service ports and NetworkPolicy', () => {
+    const objs = render(VALUES.rtmps);
+    for (const [w, svc, policy] of [
+      [
+        find(objs, 'StatefulSet', '-origin')!,
+        find(objs, 'Service', '-origin-rtmp')!,
+        find(objs, 'NetworkPolicy', '-origin')!,
+      ],
+      [
+        find(objs, 'Deployment', '-edge')!,
+        find(objs, 'Service', '-edge')!,
+        find(objs, 'NetworkPolicy', '-edge')!,
+      ],
+    ] as const) {
+      const spec = podSpec(w);
+      const c = spec.containers[0];
+      assert.ok(c.args.includes('--rtmps-port=1936'), w.metadata.name);
+      assert.deepEqual(
+        c.ports.find((p: { name: string }) => p.name === 'rtmps'),
+        { name: 'rtmps', containerPort: 1936, protocol: 'TCP' },
+      );
+      const mount = c.volumeMounts.find((m: { name: string }) => m.name === 'tls');
+      assert.equal(mount.readOnly, true);
+      assert.equal(mount.subPath, undefined, 'a subPath mount would never see a renewed certificate');
+      assert.ok(c.args.includes(`--tls-cert=${mount.mountPath}/tls.crt`));
+      assert.ok(c.args.includes(`--tls-key=${mount.mountPath}/tls.key`));
+      const volume = spec.volumes.find((v: { name: string }) => v.name === 'tls');
+      assert.equal(volume.secret.secretName, 'live-tls');
+      assert.deepEqual(
+        svc.spec.ports.find((p: { name: string }) => p.name === 'rtmps'),
+        { name: 'rtmps', port: 443, targetPort: 'rtmps', protocol: 'TCP' },
+      );
+      assert.ok(
+        policy.spec.ingress.some(
+          (r: Json) => !r.from && r.ports.some((p: { port: number }) => p.port === 1936),
+        ),
+        `${policy.metadata.name} lets clients reach 1936`,
+      );
+    }
+    // the control plane serves no RTMP
+    assert.ok(
+      !podSpec(find(objs, 'Deployment', '-control-plane')!).containers[0].args.some((a: string) =>
+        a.includes('rtmps'),
+      ),
+    );
+    // off by default: nothing of it rendered
+    const plain = JSON.stringify(render(VALUES.defaults));
+    assert.ok(!plain.includes('rtmps') && !plain.includes('relaycast-tls'));
+    const missing = helm(['template', 'rc', CHART, '--set', 'rtmps.enabled=true']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /rtmps\.enabled needs rtmps\.existingSecret/);
   });
 
   it('the config file only uses keys the CLI knows', () => {

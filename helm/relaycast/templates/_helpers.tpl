@@ -127,3 +127,30 @@ checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sh
       {{- include "relaycast.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 6 }}
 {{- end }}
 {{- end -}}
+
+{{/* RTMPS (origins and edges): the listener's flags, its port, and the TLS Secret mounted read-only. */}}
+{{- define "relaycast.rtmpsArgs" -}}
+- --rtmps-port=1936
+- --tls-cert=/etc/relaycast-tls/tls.crt
+- --tls-key=/etc/relaycast-tls/tls.key
+{{- end -}}
+
+{{- define "relaycast.rtmpsContainerPort" -}}
+- { name: rtmps, containerPort: 1936, protocol: TCP }
+{{- end -}}
+
+{{- define "relaycast.rtmpsServicePort" -}}
+- { name: rtmps, port: {{ .Values.rtmps.port }}, targetPort: rtmps, protocol: TCP }
+{{- end -}}
+
+{{/* No subPath: a Secret volume updates in place only without one, and relaycast reloads on change. */}}
+{{- define "relaycast.rtmpsVolumeMount" -}}
+- { name: tls, mountPath: /etc/relaycast-tls, readOnly: true }
+{{- end -}}
+
+{{- define "relaycast.rtmpsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ required "rtmps.enabled needs rtmps.existingSecret: the name of a kubernetes.io/tls Secret with tls.crt and tls.key" .Values.rtmps.existingSecret }}
+    defaultMode: 288 # 0440: owner and fsGroup read
+{{- end -}}
