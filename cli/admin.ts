@@ -23,7 +23,7 @@ const POLICY_OPTIONS = { 'auto-revert': S, 'revert-after': S, 'no-media-timeout'
 const COMMANDS: Record<string, Record<string, { options: OptionTypes; positionals: number }>> = {
   channel: {
     create: {
-      options: { app: S, backup: B, source: S, 'source-interface': S, ...POLICY_OPTIONS },
+      options: { app: S, backup: B, source: S, 'source-interface': S, 'hls-encryption': S, ...POLICY_OPTIONS },
       positionals: 1,
     },
     list: { options: { app: S }, positionals: 0 },
@@ -55,10 +55,12 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
 
   relaycast channel create NAME [--app live] [--backup] [--auto-revert true|false]
                            [--revert-after S] [--no-media-timeout S]
-                           [--source URL [--source-interface ADDR]]
+                           [--source URL [--source-interface ADDR]] [--hls-encryption none|aes-128]
       prints the publish key (and backup key) once: put it in OBS as the stream key
       --source feeds the channel from MPEG-TS over UDP/RTP instead (all-in-one only for now):
       udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…
+      --hls-encryption overrides the nodes' --hls-encryption for this channel (keys go only to
+      viewers with a signed URL, so edges need --play-secret)
   relaycast channel list [--app A]
   relaycast channel get NAME [--app live]
   relaycast channel delete NAME [--app live]          also disconnects its live publishers
@@ -190,6 +192,7 @@ function channelJson(c: Channel__Output) {
           lastPacketAt: iso(c.source.lastPacketMs),
         }
       : null,
+    hlsEncryption: c.hlsEncryption || null,
   };
 }
 
@@ -310,6 +313,7 @@ export async function runAdmin(
           backup: flags.has('backup'),
           ...(p ? { failover: p } : {}),
           ...(sourceUrl ? { source: { url: sourceUrl, interface: sourceInterface ?? '' } } : {}),
+          hlsEncryption: str(flags, 'hls-encryption') ?? '',
         });
         print(
           [

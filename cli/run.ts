@@ -318,8 +318,15 @@ export function hlsFor(
       dir: config.hlsDir,
       keepEndedMs: 60_000,
       firstSegmentWaitMs: Math.max(6000, config.hlsTargetDurationMs * 6),
-      ...(config.hlsEncryption === 'aes-128' && registry
-        ? { encryption: { rotationSegments: config.hlsKeyRotation, keys: registry } }
+      // Keys are kept wherever a registry is: a channel may ask for encryption on its own.
+      ...(registry
+        ? {
+            encryption: {
+              rotationSegments: config.hlsKeyRotation,
+              keys: registry,
+              byDefault: config.hlsEncryption === 'aes-128',
+            },
+          }
         : {}),
     },
     metrics,

@@ -65,6 +65,7 @@ function toProtoChannel(c: ChannelView): Channel {
           packets: c.source.status?.packets ?? 0,
         }
       : null,
+    hlsEncryption: c.hlsEncryption ?? '',
   };
 }
 
@@ -391,6 +392,7 @@ export class ControlPlaneGrpcServer {
           backup: boolean;
           failover: FailoverPolicy__Output | null;
           source: { url: string; interface: string } | null;
+          hlsEncryption: string;
         }) => {
           const policy = policyFrom(req.failover);
           const res = await s.createChannel(app(req.app), req.name, {
@@ -404,6 +406,7 @@ export class ControlPlaneGrpcServer {
                   },
                 }
               : {}),
+            ...(req.hlsEncryption ? { hlsEncryption: req.hlsEncryption } : {}),
           });
           return { channel: toProtoChannel(res.channel), key: res.key, backupKey: res.backupKey ?? '' };
         },

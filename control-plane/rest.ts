@@ -3,7 +3,7 @@
  * scripts). Every route needs the admin token when one is set (AdminHttpServer enforces it).
  *
  *   GET    /api/v1/channels                         list
- *   POST   /api/v1/channels                         {name, app?, backup?, failover?} → key (once)
+ *   POST   /api/v1/channels                         {name, app?, backup?, failover?, source?, hlsEncryption?} → key (once)
  *   GET    /api/v1/channels/:app/:name
  *   DELETE /api/v1/channels/:app/:name              deletes, kicks live publishers
  *   POST   /api/v1/channels/:app/:name/reset-key    {role?} → new key, kicks
@@ -81,6 +81,7 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
       backup: b.backup === true,
       ...(policy ? { failover: policy } : {}),
       ...(source ? { source } : {}),
+      ...(b.hlsEncryption !== undefined ? { hlsEncryption: String(b.hlsEncryption) } : {}),
     });
     return { status: 201, body: res };
   });

@@ -11,6 +11,7 @@ import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
 import type {
   ChannelRecord,
   ChannelSource,
+  HlsEncryption,
   NodeRecord,
   PublisherRole,
   StreamRecord,
@@ -36,6 +37,13 @@ export interface SourceStatus {
   lastPacketAt: number;
 }
 
+/** A channel's HLS encryption as given by a caller: '' or absent = the node's default. */
+export function checkHlsEncryption(v: string | undefined): HlsEncryption | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'none' || v === 'aes-128') return v;
+  throw new RelaycastError('RC_BAD_REQUEST', `hlsEncryption must be "none" or "aes-128", got ${JSON.stringify(v)}`);
+}
+
 export interface ChannelView {
   app: string;
   name: string;
@@ -46,6 +54,7 @@ export interface ChannelView {
   /** Declared in the YAML config (`channels:`): its keys live in that file, not in the registry. */
   fromConfig: boolean;
   source?: ChannelSource & { status?: SourceStatus };
+  hlsEncryption?: HlsEncryption;
 }
 
 /** A channel from the YAML config as the control plane shows it (keys stay in the file). */
@@ -158,6 +167,7 @@ export class ControlService {
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
       fromConfig: false,
       ...(rec.source ? { source: { ...rec.source, status: this.sourceStatus?.(rec.app, rec.name) } } : {}),
+      ...(rec.hlsEncryption ? { hlsEncryption: rec.hlsEncryption } : {}),
     };
   }
 
@@ -187,9 +197,15 @@ export class ControlService {
   async createChannel(
     app: string,
     name: string,
-    opts: { backup?: boolean; failover?: Partial<FailoverPolicy>; source?: ChannelSource } = {},
+    opts: {
+      backup?: boolean;
+      failover?: Partial<FailoverPolicy>;
+      source?: ChannelSource;
+      hlsEncryption?: string;
+    } = {},
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
     validateStreamName(app, name);
+    const hlsEncryption = checkHlsEncryption(opts.hlsEncryption);
     if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
     if (opts.source && !this.sourceStatus)
       throw new RelaycastError(
@@ -213,6 +229,7 @@ export class ControlService {
             },
           }
         : {}),
+      ...(hlsEncryption ? { hlsEncryption } : {}),
     };
     const created = await this.reg(() => this.registry.putChannel(rec, { onlyIfAbsent: true }));
     if (!created)

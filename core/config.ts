@@ -408,6 +408,8 @@ export interface StaticChannel {
   name: string;
   key: string;
   backupKey?: string;
+  /** Overrides --hls-encryption for this channel. */
+  hlsEncryption?: 'none' | 'aes-128';
 }
 
 /** Channel sources in the YAML file (`sources:`): MPEG-TS over UDP/RTP received by the all-in-one. */
@@ -583,16 +585,24 @@ function loadYaml(file: string): Record<string, unknown> {
 function parseChannels(raw: unknown): StaticChannel[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw))
-    throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?}');
+    throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?, hlsEncryption?}');
   return raw.map((c, i) => {
     if (!c || typeof c !== 'object') throw invalid(`channels[${i}] must be a mapping`);
-    const { name, key, app, backupKey } = c as Record<string, unknown>;
+    const { name, key, app, backupKey, hlsEncryption } = c as Record<string, unknown>;
     if (typeof name !== 'string' || !name) throw invalid(`channels[${i}].name must be a non-empty string`);
     if (typeof key !== 'string' || key.length < 8)
       throw invalid(`channels[${i}].key must be a string of 8+ characters`);
     if (backupKey !== undefined && (typeof backupKey !== 'string' || backupKey.length < 8))
       throw invalid(`channels[${i}].backupKey must be a string of 8+ characters`);
-    return { name, key, app: typeof app === 'string' ? app : 'live', ...(backupKey ? { backupKey } : {}) };
+    if (hlsEncryption !== undefined && hlsEncryption !== 'none' && hlsEncryption !== 'aes-128')
+      throw invalid(`channels[${i}].hlsEncryption must be none or aes-128`);
+    return {
+      name,
+      key,
+      app: typeof app === 'string' ? app : 'live',
+      ...(backupKey ? { backupKey } : {}),
+      ...(hlsEncryption ? { hlsEncryption } : {}),
+    };
   });
 }
 

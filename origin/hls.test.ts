@@ -24,7 +24,7 @@ const T0 = 1_800_000_000_000;
 const work = mkdtempSync(join(tmpdir(), 'relaycast-origin-hls-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function setup(dir?: string, registry?: MemoryRegistry) {
+function setup(dir?: string, registry?: MemoryRegistry, byDefault = true) {
   const hub = new StreamHub({ republishWaitMs: 1 });
   const metrics = createMetrics({ role: 'origin', nodeId: 'o', version: 't', maxStreams: 10 });
   const hls = new HlsPackager(
@@ -37,7 +37,7 @@ function setup(dir?: string, registry?: MemoryRegistry) {
       dir,
       keepEndedMs: 1,
       firstSegmentWaitMs: 10,
-      ...(registry ? { encryption: { rotationSegments: 2, keys: registry } } : {}),
+      ...(registry ? { encryption: { rotationSegments: 2, keys: registry, byDefault } } : {}),
     },
     metrics,
     createLogger('silent'),
@@ -46,8 +46,17 @@ function setup(dir?: string, registry?: MemoryRegistry) {
 }
 
 /** Publishes `tags` with the (mocked) wall clock following their timestamps; `each` runs after every tag. */
-function publish(hub: StreamHub, app: string, name: string, tags: MediaTag[], each?: (t: MediaTag) => void) {
-  const pub = hub.ensure(app, name).attach({ sessionId: `${app}/${name}`, kind: 'test' });
+function publish(
+  hub: StreamHub,
+  app: string,
+  name: string,
+  tags: MediaTag[],
+  each?: (t: MediaTag) => void,
+  hlsEncryption?: 'none' | 'aes-128',
+) {
+  const pub = hub
+    .ensure(app, name)
+    .attach({ sessionId: `${app}/${name}`, kind: 'test', ...(hlsEncryption ? { hlsEncryption } : {}) });
   for (const t of tags) {
     mock.timers.setTime(T0 + t.timestamp);
     pub.pushTag(t.type, t.timestamp, t.data);
@@ -183,6 +192,26 @@ describe('HlsPackager with AES-128', () => {
     assert.ok([...perKey.values()].every((n) => n <= 2));
     assert.ok(perKey.size >= 2, 'rotated');
     assert.equal(await hls.key('live', 'enc', '12345'), undefined);
+  });
+
+  it("a channel's own setting wins over the node's: aes-128 on a plain node, none on an encrypting one", async () => {
+    const keyLines = (body: string) => body.split('\n').filter((l) => l.startsWith('#EXT-X-KEY:'));
+    const plainNode = setup(undefined, new MemoryRegistry(), false);
+    publish(plainNode.hub, 'live', 'secret', avStream({ seconds: 5, gop: 30 }), undefined, 'aes-128');
+    publish(plainNode.hub, 'live', 'open', avStream({ seconds: 5, gop: 30 }));
+    const secret = (await plainNode.hls.playlist('live', 'secret', ''))!.body;
+    assert.ok(keyLines(secret).length >= 1, secret);
+    assert.ok(keyLines(secret).every((l) => l.startsWith('#EXT-X-KEY:METHOD=AES-128,')));
+    assert.deepEqual(keyLines((await plainNode.hls.playlist('live', 'open', ''))!.body), []);
+    const encNode = setup(undefined, new MemoryRegistry(), true);
+    publish(encNode.hub, 'live', 'public', avStream({ seconds: 5, gop: 30 }), undefined, 'none');
+    publish(encNode.hub, 'live', 'other', avStream({ seconds: 5, gop: 30 }));
+    assert.deepEqual(keyLines((await encNode.hls.playlist('live', 'public', ''))!.body), []);
+    const seg = (await encNode.hls.playlist('live', 'public', ''))!.body
+      .split('\n')
+      .find((l) => l.endsWith('.ts'))!;
+    assert.equal((await encNode.hls.segment('live', 'public', seg))![0], 0x47, 'a clear segment is MPEG-TS');
+    assert.ok(keyLines((await encNode.hls.playlist('live', 'other', ''))!.body).length >= 1);
   });
 });
 

@@ -40,8 +40,14 @@ export interface HlsOptions {
    * AES-128 (RFC 8216 5.2): every segment encrypted once, a new key every `rotationSegments`
    * segments, keys kept in the registry for the key endpoint. TTL: until the last segment under the
    * key has left the window, its retention is over, and an ended playlist is forgotten.
+   * `byDefault`: streams are encrypted unless their channel says `none` (--hls-encryption aes-128);
+   * otherwise only those whose channel says `aes-128` (the publisher's `hlsEncryption`).
    */
-  encryption?: { rotationSegments: number; keys: Pick<Registry, 'putHlsKey' | 'getHlsKey'> };
+  encryption?: {
+    rotationSegments: number;
+    keys: Pick<Registry, 'putHlsKey' | 'getHlsKey'>;
+    byDefault: boolean;
+  };
 }
 
 /** The key a segment was encrypted with (its id in key URIs) and its explicit IV. */
@@ -72,6 +78,8 @@ interface StreamKeys {
   segmentKeys: Map<number, SegmentKey>;
   /** The last key write to the registry; playlists wait for it so no URI names a missing key. */
   stored: Promise<void>;
+  /** Whether the stream's current publisher is to be encrypted (its channel, else the default). */
+  enabled: () => boolean;
 }
 
 export class HlsPackager implements HlsSource {
@@ -103,7 +111,9 @@ export class HlsPackager implements HlsSource {
         discontinuityNext: false,
       },
       undefined,
-      encryption ? (data, sequence) => this.encrypt(keys, data, sequence) : undefined,
+      encryption
+        ? (data, sequence) => (keys.enabled() ? this.encrypt(keys, data, sequence) : data)
+        : undefined,
     );
   }
 
@@ -137,11 +147,17 @@ export class HlsPackager implements HlsSource {
   }
 
   private attach(stream: HubStream): void {
+    const byDefault = this.options.encryption?.byDefault ?? false;
+    const enabled = () => {
+      const own = stream.publisher?.info.hlsEncryption;
+      return own ? own === 'aes-128' : byDefault;
+    };
     let p = this.streams.get(stream.key);
     if (p) {
       // The stream came back before we forgot it: keep counting, mark the discontinuity.
       if (p.forgetTimer) clearTimeout(p.forgetTimer);
       p.forgetTimer = undefined;
+      p.keys.enabled = enabled;
       const state = p.segmenter.state(Date.now());
       p.segmenter = this.newSegmenter(p.keys, { ...state, discontinuityNext: true });
     } else {
@@ -151,6 +167,7 @@ export class HlsPackager implements HlsSource {
         current: undefined,
         segmentKeys: new Map(),
         stored: Promise.resolve(),
+        enabled,
       };
       p = {
         app: stream.app,

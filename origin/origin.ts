@@ -115,7 +115,17 @@ export class Origin {
     if (sameIpOnly && liveIp !== undefined && liveIp !== ip) throw streamBusy(target);
     const sessionId = randomUUID();
     await this.hooks.beforePublish?.(target, sessionId, { ip, sameIpOnly });
-    const pub = this.hub.publish(target.app, hubName, { sessionId, kind: 'rtmp', remote: req.remote }, onEnd);
+    const pub = this.hub.publish(
+      target.app,
+      hubName,
+      {
+        sessionId,
+        kind: 'rtmp',
+        remote: req.remote,
+        ...(target.hlsEncryption ? { hlsEncryption: target.hlsEncryption } : {}),
+      },
+      onEnd,
+    );
     if (existing)
       this.log.info({ stream: pub.stream.key, remote: req.remote }, 'republish took over the stream');
     return pub;

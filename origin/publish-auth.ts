@@ -8,12 +8,11 @@ import { RelaycastError } from '../core/errors.ts';
 import { validateStreamName } from '../core/names.ts';
 import { hashStreamKey } from '../core/registry/keys.ts';
 import type { Registry } from '../core/registry/registry.ts';
+import type { HlsEncryption } from '../core/registry/types.ts';
 
 export interface ChannelLookup {
   /** Channel owning this key hash, and whether the key is its primary or backup key. */
-  findByKeyHash(
-    keyHash: string,
-  ): Promise<{ app: string; name: string; role: 'primary' | 'backup' } | undefined>;
+  findByKeyHash(keyHash: string): Promise<PublishTarget | undefined>;
 }
 
 export interface PublishTarget {
@@ -23,16 +22,21 @@ export interface PublishTarget {
   /** Publishing under a bare name in open mode (no key): such a publish may take over a live
    * stream only from the live publisher's own address, unless --publish-takeover any. */
   keyless?: boolean;
+  /** The channel's own HLS encryption (absent: the packaging node's --hls-encryption). */
+  hlsEncryption?: HlsEncryption;
 }
 
 /** Static channels from the config file (the control plane makes them dynamic). */
 export class StaticChannels implements ChannelLookup {
-  private readonly byHash = new Map<string, { app: string; name: string; role: 'primary' | 'backup' }>();
-  constructor(channels: { app: string; name: string; key: string; backupKey?: string }[]) {
+  private readonly byHash = new Map<string, PublishTarget>();
+  constructor(
+    channels: { app: string; name: string; key: string; backupKey?: string; hlsEncryption?: HlsEncryption }[],
+  ) {
     for (const c of channels) {
-      this.byHash.set(hashStreamKey(c.key), { app: c.app, name: c.name, role: 'primary' });
+      const enc = c.hlsEncryption ? { hlsEncryption: c.hlsEncryption } : {};
+      this.byHash.set(hashStreamKey(c.key), { app: c.app, name: c.name, role: 'primary', ...enc });
       if (c.backupKey)
-        this.byHash.set(hashStreamKey(c.backupKey), { app: c.app, name: c.name, role: 'backup' });
+        this.byHash.set(hashStreamKey(c.backupKey), { app: c.app, name: c.name, role: 'backup', ...enc });
     }
   }
   async findByKeyHash(keyHash: string) {
@@ -50,7 +54,13 @@ export class RegistryChannels implements ChannelLookup {
   }
   async findByKeyHash(keyHash: string) {
     const found = await this.registry.findChannelByKeyHash(keyHash);
-    if (found) return { app: found.channel.app, name: found.channel.name, role: found.role };
+    if (found)
+      return {
+        app: found.channel.app,
+        name: found.channel.name,
+        role: found.role,
+        ...(found.channel.hlsEncryption ? { hlsEncryption: found.channel.hlsEncryption } : {}),
+      };
     return this.fallback?.findByKeyHash(keyHash);
   }
 }

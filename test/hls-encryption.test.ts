@@ -381,3 +381,73 @@ describe('encrypted HLS with --workers 2 (keys through the loopback relay)', { t
     assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
   });
 });
+
+describe('encrypted HLS per channel (channel create --hls-encryption aes-128 on a node that encrypts nothing else)', {
+  timeout: 300_000,
+}, () => {
+  let rc: RelaycastProcess;
+  before(async () => {
+    // Play stays open on this node; only the channel's keys need a signed URL.
+    rc = await startRelaycast('all', ['--play-secret', SECRET]);
+  });
+  after(killAll);
+
+  it('the channel streams encrypted, keys only with a token, ffmpeg plays the signed URL; other streams stay clear', async () => {
+    const cli = (...a: string[]) =>
+      run(process.execPath, [
+        join(import.meta.dirname, '..', 'cli', 'main.ts'),
+        ...a,
+        '--control-plane',
+        `127.0.0.1:${rc.ports.grpc}`,
+      ]);
+    const bad = await cli('channel', 'create', 'nope', '--hls-encryption', 'des');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /hlsEncryption must be "none" or "aes-128"/);
+    const created = await cli('channel', 'create', 'paid', '--hls-encryption', 'aes-128', '--json');
+    assert.equal(created.code, 0, created.stderr);
+    const { key, channel } = JSON.parse(created.stdout) as {
+      key: string;
+      channel: { hlsEncryption: string };
+    };
+    assert.equal(channel.hlsEncryption, 'aes-128');
+    assert.match((await cli('channel', 'get', 'paid')).stdout, /hlsEncryption: aes-128/);
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/${key}`, { size: '320x240', rate: 25, gop: 25 });
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/free`, { size: '320x240', rate: 25, gop: 25 });
+    const base = `http://127.0.0.1:${rc.ports.http}/live`;
+    const token = signedQuery(SECRET, 'live', 'paid', 300);
+    const playlist = (name: string, q = '') =>
+      waitFor(
+        `a playlist of live/${name} with 2 segments`,
+        async () => {
+          const res = await fetch(`${base}/${name}.m3u8${q}`);
+          const text = res.status === 200 ? await res.text() : '';
+          return text.split('\n').filter((l) => l.endsWith('.ts') || l.includes('.ts?')).length >= 2
+            ? text
+            : undefined;
+        },
+        60_000,
+        250,
+      );
+    const paid = await playlist('paid', `?${token}`);
+    const keys = paid.split('\n').filter((l) => l.startsWith('#EXT-X-KEY:METHOD=AES-128,'));
+    assert.ok(keys.length >= 1, paid);
+    const keyUri = /URI="([^"]+)"/.exec(keys[0]!)![1]!;
+    assert.ok(
+      keyUri.includes(token),
+      'the key URI carries the viewer token (what a native HLS player follows)',
+    );
+    assert.equal((await fetch(`${base}/${keyUri}`)).status, 200);
+    const refused = await fetch(`${base}/${keyUri.split('?')[0]}`);
+    assert.equal(refused.status, 403);
+    // Native-HLS style: the signed URL is all the player has; ffmpeg follows the key URIs in it.
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base}/paid.m3u8?${token}`, '-t', '4', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+    const free = await playlist('free');
+    assert.ok(!free.includes('#EXT-X-KEY'), free);
+  });
+});

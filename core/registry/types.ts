@@ -74,7 +74,11 @@ export interface ChannelRecord {
   createdAt: number;
   failover: { autoRevert: boolean; revertAfterMs: number; noMediaTimeoutMs: number };
   source?: ChannelSource;
+  /** HLS encryption of this channel's stream; absent = the packaging node's --hls-encryption. */
+  hlsEncryption?: HlsEncryption;
 }
+
+export type HlsEncryption = 'none' | 'aes-128';
 
 export type RegistryEvent =
   | { type: 'stream-up'; stream: StreamRecord }

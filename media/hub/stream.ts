@@ -108,6 +108,8 @@ export interface PublisherInfo {
   /** What kind of source: RTMP ingest, an edge's pull from an origin, a test. */
   kind: 'rtmp' | 'pull' | 'source' | 'test';
   remote?: string;
+  /** The channel's own HLS encryption ('none' | 'aes-128'); absent = the packager's default. */
+  hlsEncryption?: 'none' | 'aes-128';
 }
 
 /** unpublish: the encoder said so; disconnected: its connection went away without saying so. */

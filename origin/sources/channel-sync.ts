@@ -79,6 +79,7 @@ export class ChannelSourceSync {
           name: c.name,
           url: c.source!.url,
           interfaceAddress: c.source!.interfaceAddress ?? this.defaultInterface,
+          ...(c.hlsEncryption ? { hlsEncryption: c.hlsEncryption } : {}),
         });
       } catch (err) {
         this.log.error({ err, code: errorCode(err), stream: key }, 'channel source could not start');

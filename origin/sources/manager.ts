@@ -15,6 +15,8 @@ export interface SourceConfig {
   url: string;
   interfaceAddress?: string;
   app?: string;
+  /** The channel's own HLS encryption (absent: the node's --hls-encryption). */
+  hlsEncryption?: 'none' | 'aes-128';
 }
 
 const STATES: SourceState[] = ['starting', 'waiting', 'receiving', 'silent', 'closed'];
@@ -46,12 +48,24 @@ export class SourceManager {
     const app = config.app ?? 'live';
     const key = `${app}/${config.name}`;
     const existing = this.sources.get(key);
-    if (existing && existing.options.url === config.url && !existing.closed) return existing;
+    if (
+      existing &&
+      existing.options.url === config.url &&
+      existing.options.hlsEncryption === config.hlsEncryption &&
+      !existing.closed
+    )
+      return existing;
     existing?.close('replaced');
     const source = new Source(
       this.hub,
       spec,
-      { ...this.defaults, app, name: config.name, url: config.url },
+      {
+        ...this.defaults,
+        app,
+        name: config.name,
+        url: config.url,
+        ...(config.hlsEncryption ? { hlsEncryption: config.hlsEncryption } : {}),
+      },
       this.log,
     );
     this.sources.set(key, source);

@@ -33,6 +33,8 @@ export interface SourceOptions {
   /** SO_RCVBUF asked for; the kernel may cap it (net.core.rmem_max). Default 8 MiB. */
   recvBufferBytes?: number;
   maxDatagramsPerSecond?: number;
+  /** Carried to the hub publication: the channel's own HLS encryption. */
+  hlsEncryption?: 'none' | 'aes-128';
 }
 
 export interface SourceStats {
@@ -67,7 +69,7 @@ export type SourceEvents = {
 /** A channel source: one of the hub's producers, so it follows media/lifecycle.ts like the others. */
 export class Source extends Lifecycle<string, SourceEvents> {
   readonly spec: SourceSpec;
-  readonly options: Required<SourceOptions>;
+  readonly options: Required<Omit<SourceOptions, 'hlsEncryption'>> & Pick<SourceOptions, 'hlsEncryption'>;
   private readonly hub: StreamHub;
   private readonly log: Logger;
   private readonly demuxer: TsDemuxer;
@@ -207,7 +209,12 @@ export class Source extends Lifecycle<string, SourceEvents> {
       this.publication = this.hub.publish(
         this.options.app,
         this.options.name,
-        { sessionId: `source:${this.options.name}:${Date.now()}`, kind: 'source', remote: this.options.url },
+        {
+          sessionId: `source:${this.options.name}:${Date.now()}`,
+          kind: 'source',
+          remote: this.options.url,
+          ...(this.options.hlsEncryption ? { hlsEncryption: this.options.hlsEncryption } : {}),
+        },
         (reason) => this.onPublicationEnd(reason),
       );
     }

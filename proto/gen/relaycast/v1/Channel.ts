@@ -21,6 +21,11 @@ export interface Channel {
    * Set when the channel is fed by an MPEG-TS source instead of a publisher.
    */
   'source'?: (_relaycast_v1_ChannelSource | null);
+  /**
+   * "none" or "aes-128" when the channel sets its own HLS encryption; empty: the node's
+   * --hls-encryption applies.
+   */
+  'hlsEncryption'?: (string);
 }
 
 export interface Channel__Output {
@@ -39,4 +44,9 @@ export interface Channel__Output {
    * Set when the channel is fed by an MPEG-TS source instead of a publisher.
    */
   'source': (_relaycast_v1_ChannelSource__Output | null);
+  /**
+   * "none" or "aes-128" when the channel sets its own HLS encryption; empty: the node's
+   * --hls-encryption applies.
+   */
+  'hlsEncryption': (string);
 }

@@ -18,6 +18,10 @@ export interface CreateChannelRequest {
    * Optional: feed the channel from an MPEG-TS source (url required inside).
    */
   'source'?: (_relaycast_v1_ChannelSource | null);
+  /**
+   * Optional: "none" or "aes-128" overrides the packaging node's --hls-encryption for this channel.
+   */
+  'hlsEncryption'?: (string);
 }
 
 export interface CreateChannelRequest__Output {
@@ -35,4 +39,8 @@ export interface CreateChannelRequest__Output {
    * Optional: feed the channel from an MPEG-TS source (url required inside).
    */
   'source': (_relaycast_v1_ChannelSource__Output | null);
+  /**
+   * Optional: "none" or "aes-128" overrides the packaging node's --hls-encryption for this channel.
+   */
+  'hlsEncryption': (string);
 }
