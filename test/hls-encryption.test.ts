@@ -16,6 +16,52 @@ const SECRET = 'hls-encryption-secret-0123456789';
 const CHROMIUM = '/usr/bin/chromium';
 const BAD_DECODE = /error|continuity|non-monoton|invalid|corrupt|missing picture|decode_slice/i;
 
+/** hls.js on the player page plays `url` in Chromium for 5 s: time advances, no error, keys 200. */
+async function assertChromiumPlays(url: string): Promise<void> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  try {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    const keyStatuses: number[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/keys/')) keyStatuses.push(r.status());
+    });
+    await page.goto(url);
+    const start = await waitFor(
+      'playback to start',
+      async () => {
+        const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
+        return t > 0.2 ? t : undefined;
+      },
+      60_000,
+      250,
+    );
+    await new Promise((r) => setTimeout(r, 5000));
+    const state = (await page.evaluate(
+      "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors] })",
+    )) as { t: number; errors: string[] };
+    assert.deepEqual(state.errors, []);
+    assert.deepEqual(pageErrors, []);
+    assert.ok(state.t - start > 3, `currentTime advanced only ${state.t - start} s in 5 s`);
+    assert.ok(
+      keyStatuses.length >= 1 && keyStatuses.every((st) => st === 200),
+      `key responses ${keyStatuses}`,
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
 describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
   let rc: RelaycastProcess;
   const work = mkdtempSync(join(tmpdir(), 'relaycast-hls-enc-'));
@@ -148,48 +194,7 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
     skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
   }, async () => {
     await waitPlaylist(2);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
-    try {
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      const keyStatuses: number[] = [];
-      page.on('response', (r) => {
-        if (r.url().includes('/keys/')) keyStatuses.push(r.status());
-      });
-      await page.goto(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=hls&${token()}`);
-      const start = await waitFor(
-        'playback to start',
-        async () => {
-          const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
-          return t > 0.2 ? t : undefined;
-        },
-        60_000,
-        250,
-      );
-      await new Promise((r) => setTimeout(r, 5000));
-      const state = (await page.evaluate(
-        "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors] })",
-      )) as { t: number; errors: string[] };
-      assert.deepEqual(state.errors, []);
-      assert.deepEqual(pageErrors, []);
-      assert.ok(state.t - start > 3, `currentTime advanced only ${state.t - start} s in 5 s`);
-      assert.ok(
-        keyStatuses.length >= 1 && keyStatuses.every((s) => s === 200),
-        `key responses ${keyStatuses}`,
-      );
-    } finally {
-      await browser.close();
-    }
+    await assertChromiumPlays(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=hls&${token()}`);
   });
 
   it('brute force is rate-limited (429) and counted', async () => {
@@ -298,6 +303,13 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     );
     assert.equal(dec.code, 0, dec.stderr);
     assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+  });
+
+  it('hls.js in Chromium plays the encrypted stream through the edge', {
+    skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+  }, async () => {
+    const token = signedQuery(SECRET, 'live', 'cenc', 300);
+    await assertChromiumPlays(`http://127.0.0.1:${edge.ports.http}/play/live/cenc?mode=hls&${token}`);
   });
 
   it('after the origin dies, the stream goes on from origin B with new keys; the old keys stay served; ffmpeg decodes it', async () => {
