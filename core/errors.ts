@@ -36,7 +36,10 @@ export type RelaycastErrorCode =
   | 'RC_SOURCE_BIND_FAILED'
   | 'RC_SOURCE_CLOSED'
   | 'RC_SOURCE_FLOOD'
-  | 'RC_SOURCE_SILENT';
+  | 'RC_SOURCE_SILENT'
+  // forwarding a stream to another RTMP(S) server (origin/forward.ts)
+  | 'RC_FORWARD_URL_INVALID'
+  | 'RC_FORWARD_SLOW';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -119,6 +122,11 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_RTMP_BAD_CHUNK: BAD_MEDIA,
   RC_RTMP_TOO_MANY_CHUNK_STREAMS: BAD_MEDIA,
   RC_RTMP_BAD_COMMAND: BAD_MEDIA,
+  // the RTMP client: a remote server (a forward's destination) failed us
+  RC_RTMP_CONNECT_FAILED: { http: 502, grpc: 'UNAVAILABLE' },
+  RC_RTMP_TIMEOUT: { http: 504, grpc: 'DEADLINE_EXCEEDED' },
+  RC_RTMP_REJECTED: { http: 502, grpc: 'FAILED_PRECONDITION' },
+  RC_RTMP_CLOSED: { http: 502, grpc: 'UNAVAILABLE' },
   RC_FLV_BAD_HEADER: BAD_MEDIA,
   RC_FLV_BAD_TAG: BAD_MEDIA,
   RC_FLV_TAG_TOO_LARGE: BAD_MEDIA,
@@ -139,6 +147,8 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_CLOSED: { http: 409, grpc: 'FAILED_PRECONDITION' },
   RC_SOURCE_FLOOD: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
   RC_SOURCE_SILENT: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_FORWARD_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
 };
 
 export class RelaycastError extends Error {

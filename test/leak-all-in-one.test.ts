@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { startAll } from '../cli/run.ts';
 import { loadConfig } from '../core/config.ts';
 import { get, resources, until } from './helpers/leak.ts';

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { RtmpClient } from '../bench/rtmp-client.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { InternalHttpServer } from '../core/internal-http.ts';
 import { createLogger } from '../core/log.ts';
 import { createMetrics } from '../core/metrics.ts';
