@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { afterEach, describe, it, mock } from 'node:test';
-import { RtmpClient } from '../../media/rtmp/client.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import type { HubStream, PublicationEndReason } from '../../media/hub/stream.ts';
+import { RtmpClient } from '../../media/rtmp/client.ts';
 import * as M from '../../media/rtmp/messages.ts';
 import { createLogger } from '../log.ts';
 import { fakeSocketPair } from '../testing/fake-net.ts';
