@@ -76,7 +76,10 @@ describe('parseForwardUrl', () => {
 
 describe('redactUrl', () => {
   it('replaces the key and every query value with ***', () => {
-    assert.equal(redactUrl('rtmp://a.rtmp.youtube.com/live2/abcd-efgh'), 'rtmp://a.rtmp.youtube.com/live2/***');
+    assert.equal(
+      redactUrl('rtmp://a.rtmp.youtube.com/live2/abcd-efgh'),
+      'rtmp://a.rtmp.youtube.com/live2/***',
+    );
     assert.equal(
       redactUrl('rtmps://live-api-s.facebook.com:443/rtmp/FB-123?s_bl=1&token=xyz'),
       'rtmps://live-api-s.facebook.com:443/rtmp/***?s_bl=***&token=***',

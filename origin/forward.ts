@@ -153,7 +153,8 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
       onClose: () => this.close('stream-ended'),
     };
     this.removeTap = this.stream.addTap(tap);
-    void this.attempt();
+    // After the constructor returns, so a 'state' listener added right away sees 'connecting'.
+    queueMicrotask(() => void this.attempt());
   }
 
   /** A snapshot of the forward's state (a new object each call). */
