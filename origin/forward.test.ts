@@ -195,6 +195,14 @@ describe('Forwarder', () => {
     assert.ok(states.every((s) => s.state === 'connecting' || s.state === 'retrying'));
     fwd.close('stopped');
     await until('every attempt hung up', () => held.size === 0);
+    // Closed in the middle of a handshake that would take 60 s to time out: it hangs up now.
+    const { fwd: slow } = forward(stream, (blackHole.address() as { port: number }).port, {
+      timeoutMs: 60_000,
+    });
+    await until('connected, handshake pending', () => held.size === 1);
+    slow.close('stopped');
+    await until('hung up at close, not at the timeout', () => held.size === 0, 5000);
+    assert.equal(slow.info.state, 'stopped');
   });
 
   it('refuses a bad URL with RC_FORWARD_URL_INVALID before touching the stream', () => {

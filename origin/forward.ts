@@ -118,6 +118,8 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
   private bytesOfPast = 0;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Aborts the TCP/TLS connect + handshake in flight when the forward closes. */
+  private connecting: AbortController | undefined;
   private removeTap: (() => void) | undefined;
   /** The connection being opened or live. */
   private client: RtmpClient | undefined;
@@ -194,12 +196,16 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
     const t = this.target;
     const timeoutMs = this.options.timeoutMs ?? DEFAULTS.timeoutMs;
     let client: RtmpClient | undefined;
+    const abort = new AbortController();
+    this.connecting = abort;
     try {
       client = await RtmpClient.open(t.host, t.port, {
+        signal: abort.signal,
         timeoutMs,
         tls: t.scheme === 'rtmps',
         rejectUnauthorized: this.options.rejectUnauthorized ?? true,
       });
+      this.connecting = undefined;
       if (this.closed) {
         client.close('forward stopped');
         return;
@@ -231,6 +237,7 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
       this.setState('live');
       this.log?.info({ reconnects: this.reconnects }, 'forward live');
     } catch (err) {
+      this.connecting = undefined;
       if (client && this.client !== client) client.close('forward stopped');
       this.onFailure(err);
     }
@@ -361,6 +368,8 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
   protected override onClose(reason: ForwardCloseReason): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.connecting?.abort();
+    this.connecting = undefined;
     this.removeTap?.();
     this.removeTap = undefined;
     const client = this.client;

@@ -78,6 +78,8 @@ export interface RtmpOpenOptions {
   rejectUnauthorized?: boolean;
   /** RTMPS only: SNI name (default: `host` unless it is an IP address). */
   servername?: string;
+  /** Aborts the connect/handshake (the promise rejects with RC_RTMP_CLOSED, the socket is destroyed). */
+  signal?: AbortSignal;
 }
 
 function isIpLiteral(host: string): boolean {
@@ -156,7 +158,15 @@ export class RtmpClient extends Lifecycle<string, RtmpClientEvents> {
       socket = tcpConnect({ host, port, ...local });
     }
     const client = new RtmpClient(socket, timeoutMs);
-    return client.startHandshake(options.tls ? 'secureConnect' : 'connect', timeoutMs, options.onConnect);
+    const signal = options.signal;
+    if (!signal)
+      return client.startHandshake(options.tls ? 'secureConnect' : 'connect', timeoutMs, options.onConnect);
+    const abort = () => client.fail(new RtmpClientError('RC_RTMP_CLOSED', 'connect aborted'));
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    return client
+      .startHandshake(options.tls ? 'secureConnect' : 'connect', timeoutMs, options.onConnect)
+      .finally(() => signal.removeEventListener('abort', abort));
   }
 
   /**
@@ -173,6 +183,10 @@ export class RtmpClient extends Lifecycle<string, RtmpClientEvents> {
     onConnect?: () => void,
   ): Promise<RtmpClient> {
     return new Promise<RtmpClient>((resolve, reject) => {
+      if (this.closed) {
+        reject(this.closeError ?? new RtmpClientError('RC_RTMP_CLOSED', 'closed before the handshake'));
+        return;
+      }
       const onClose = () => {
         clearTimeout(timer);
         reject(this.closeError ?? new RtmpClientError('RC_RTMP_CLOSED', 'closed during the handshake'));
@@ -435,6 +449,7 @@ export class RtmpClient extends Lifecycle<string, RtmpClientEvents> {
 
   private fail(err: RtmpClientError): void {
     if (this.closed) return;
+    // also reached from open()'s abort signal, before anyone holds the client
     this.closeError = err;
     this.close(err.message);
   }
