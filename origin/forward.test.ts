@@ -8,7 +8,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../core/log.ts';
 import { RtmpServer } from '../core/rtmp/server.ts';
-import { hubHandlers, startTestRtmpServer, TEST_RTMP_OPTIONS } from '../core/testing/rtmp-server.ts';
+import {
+  hubHandlers,
+  selfSignedCert,
+  startTestRtmpServer,
+  startTestRtmpsServer,
+  TEST_RTMP_OPTIONS,
+} from '../core/testing/rtmp-server.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream, Publication } from '../media/hub/stream.ts';
 import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/tag.ts';
@@ -203,6 +209,31 @@ describe('Forwarder', () => {
     slow.close('stopped');
     await until('hung up at close, not at the timeout', () => held.size === 0, 5000);
     assert.equal(slow.info.state, 'stopped');
+  });
+
+  it('rtmps:// with rejectUnauthorized false reaches a TLS destination; with the default it retries on the certificate', async (t) => {
+    const tls = selfSignedCert();
+    if ('missing' in tls) {
+      t.skip(tls.missing);
+      return;
+    }
+    const { stream, pub } = source();
+    pub.pushTag(TAG_VIDEO, 0, VIDEO_SEQ);
+    pub.pushTag(TAG_VIDEO, 0, key(0));
+    const dest = new StreamHub();
+    cleanups.push(() => dest.close());
+    const srv = await startTestRtmpsServer(dest, tls);
+    cleanups.push(srv.close);
+    const url = `rtmps://127.0.0.1:${srv.port}/live/${KEY}`;
+    const { fwd: strict } = forward(stream, 0, { url });
+    await until('refused the certificate', () => strict.info.lastErrorCode !== undefined);
+    assert.match(strict.info.lastError!, /^RC_RTMP_CONNECT_FAILED: .*self.signed/i);
+    strict.close('stopped');
+    const { fwd } = forward(stream, 0, { url, rejectUnauthorized: false });
+    await until('live over TLS', () => fwd.info.state === 'live');
+    const out = dest.getLive('live', KEY)!;
+    await until('keyframe over TLS', () => out.counters.keyframes === 1);
+    assert.equal(fwd.info.url, `rtmps://127.0.0.1:${srv.port}/live/***`);
   });
 
   it('refuses a bad URL with RC_FORWARD_URL_INVALID before touching the stream', () => {

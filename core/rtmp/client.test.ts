@@ -4,13 +4,8 @@
  * (pings, acknowledgement windows).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createServer as createTlsServer } from 'node:tls';
 import { decodeAmf0 } from '../../media/amf/amf0.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import { ChunkReader, ChunkWriter, type RtmpMessage } from '../../media/rtmp/chunk.ts';
@@ -19,10 +14,13 @@ import { decodeCommand, encodeCommand, encodeDataMessage } from '../../media/rtm
 import { ServerHandshake } from '../../media/rtmp/handshake.ts';
 import * as M from '../../media/rtmp/messages.ts';
 import { RelaycastError } from '../errors.ts';
-import { createLogger } from '../log.ts';
 import { fakeSocketPair } from '../testing/fake-net.ts';
-import { hubHandlers, startTestRtmpServer, TEST_RTMP_OPTIONS } from '../testing/rtmp-server.ts';
-import { RtmpSession } from './session.ts';
+import {
+  hubHandlers,
+  selfSignedCert,
+  startTestRtmpServer,
+  startTestRtmpsServer,
+} from '../testing/rtmp-server.ts';
 
 const VIDEO_SEQ = Buffer.from([0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff]);
 const KEYFRAME = Buffer.from([0x17, 0x01, 0, 0, 0, 0x65, 1, 2, 3]);
@@ -162,49 +160,21 @@ describe('RtmpClient against RtmpServer on loopback', () => {
 });
 
 describe('RtmpClient over TLS (rtmps)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'relaycast-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
   it('refuses a self-signed certificate by default and publishes with rejectUnauthorized false', async (t) => {
-    const gen = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { timeout: 30_000 },
-    );
-    if (gen.status !== 0) {
-      t.skip(`openssl could not make a certificate: ${gen.stderr}`);
+    const tls = selfSignedCert();
+    if ('missing' in tls) {
+      t.skip(tls.missing);
       return;
     }
     const hub = new StreamHub();
-    const log = createLogger('silent');
-    const tls = createTlsServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (socket) => new RtmpSession(socket, hubHandlers(hub), TEST_RTMP_OPTIONS, log),
-    );
-    tls.on('tlsClientError', () => {});
-    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
-    servers.push({ close: () => tls.close() });
-    const port = (tls.address() as { port: number }).port;
+    const srv = await startTestRtmpsServer(hub, tls);
+    servers.push(srv);
     await assert.rejects(
-      RtmpClient.open('127.0.0.1', port, { tls: true, timeoutMs: 5000 }),
+      RtmpClient.open('127.0.0.1', srv.port, { tls: true, timeoutMs: 5000 }),
       rejectsWith('RC_RTMP_CONNECT_FAILED', /self.signed/i),
     );
-    const c = await RtmpClient.open('127.0.0.1', port, { tls: true, rejectUnauthorized: false });
-    await c.connect('live', `rtmps://127.0.0.1:${port}/live`);
+    const c = await RtmpClient.open('127.0.0.1', srv.port, { tls: true, rejectUnauthorized: false });
+    await c.connect('live', `rtmps://127.0.0.1:${srv.port}/live`);
     const sid = await c.createStream();
     await c.publish(sid, 'secure');
     c.sendMedia(sid, M.VIDEO, 0, VIDEO_SEQ);

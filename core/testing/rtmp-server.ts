@@ -1,12 +1,17 @@
 /**
  * An in-process RTMP server on loopback feeding a StreamHub, with open publishing: the real
  * RtmpServer/RtmpSession, for tests of RTMP clients (media/rtmp/client.ts, forwards) that need a
- * server they can stop and start again on the same port.
+ * server they can stop and start again on the same port; and the same behind TLS (RTMPS).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import { createLogger } from '../log.ts';
 import { RtmpServer } from '../rtmp/server.ts';
-import type { RtmpHandlers, RtmpSessionOptions } from '../rtmp/session.ts';
+import { type RtmpHandlers, RtmpSession, type RtmpSessionOptions } from '../rtmp/session.ts';
 
 export const TEST_RTMP_OPTIONS: RtmpSessionOptions = {
   handshakeTimeoutMs: 5000,
@@ -55,4 +60,44 @@ export async function startTestRtmpServer(
   );
   const bound = await server.listen();
   return { server, port: bound, close: () => server.closeAll() };
+}
+
+/**
+ * A throwaway self-signed certificate for CN=localhost (openssl req), or the reason there is none
+ * (no openssl on this machine): RTMPS tests skip with it.
+ */
+export function selfSignedCert(): { key: Buffer; cert: Buffer } | { missing: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'relaycast-tls-'));
+  try {
+    const gen = spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1'].concat([
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ]),
+      { timeout: 30_000 },
+    );
+    if (gen.status !== 0)
+      return { missing: `openssl could not make a certificate: ${gen.error ?? gen.stderr}` };
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** RTMPS: RtmpSessions behind a TLS listener on 127.0.0.1 (port 0 = any), feeding `hub`. */
+export async function startTestRtmpsServer(
+  hub: StreamHub,
+  tls: { key: Buffer; cert: Buffer },
+): Promise<{ port: number; close(): void }> {
+  const log = createLogger('silent');
+  const server = createTlsServer(
+    tls,
+    (socket) => new RtmpSession(socket, hubHandlers(hub), TEST_RTMP_OPTIONS, log),
+  );
+  server.on('tlsClientError', () => {}); // a client refusing our certificate is what some tests check
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as { port: number }).port, close: () => server.close() };
 }
