@@ -92,7 +92,7 @@ export interface ForwarderOptions {
 }
 
 export type ForwarderEvents = {
-  /** Every state change, and every new error. */
+  /** Every state change (connecting, live, retrying with a new lastError, stopped) and every skip. */
   state: [ForwardState];
 };
 
@@ -280,11 +280,11 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
 
   /** The destination may echo the key back (e.g. "stream KEY is already publishing"). */
   private hideKey(message: string): string {
-    let out = message;
+    let out = message.split(this.options.url).join(this.redactedUrl);
     const key = this.target.key;
     const bare = key.split('?')[0]!;
     for (const secret of [key, bare]) if (secret.length >= 3) out = out.split(secret).join('***');
-    return out.split(this.options.url).join(this.redactedUrl);
+    return out;
   }
 
   /** Metadata, sequence headers and the cached GOP: the destination can decode from the first frame. */
@@ -344,6 +344,7 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
         return;
       }
       this.skipping = false;
+      this.waitKeyframe = false;
       this.sendConfigs(client, tag.timestamp);
     } else if (this.waitKeyframe) {
       if (!startPoint) return;
