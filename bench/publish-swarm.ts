@@ -1,7 +1,7 @@
 /**
  * RTMP publisher swarm: N publishers from ONE process, each publishing an FLV file (by default the
  * cached 2.65 Mbit/s benchmark stream) over RTMP in real time, looped, as stream <prefix><i>. The
- * file is read once with the repo's FlvDemuxer; each publisher connects with bench/rtmp-client.ts
+ * file is read once with the repo's FlvDemuxer; each publisher connects with media/rtmp/client.ts
  * (handshake, connect, releaseStream/FCPublish, createStream, publish), sends the metadata and
  * sequence headers, then every tag when its timestamp is due (one shared 5 ms pacing tick), with
  * timestamps running on across loops. Prints one JSON line. Bounded: stops after --duration.
@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { FlvDemuxer } from '../media/flv/demuxer.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { isAudioSequenceHeader, isVideoSequenceHeader, type MediaTag, TAG_SCRIPT } from '../media/tag.ts';
 import { benchArgs } from './args.ts';
 import { testStream } from './lib.ts';
-import { RtmpClient } from './rtmp-client.ts';
 import { percentile, rampUp } from './viewer-stats.ts';
 
 const { values } = benchArgs(
@@ -22,7 +22,7 @@ const { values } = benchArgs(
 
 RTMP publisher swarm: N publishers from ONE process, each publishing an FLV file (by default the
 cached 2.65 Mbit/s benchmark stream) over RTMP in real time, looped, as stream <prefix><i>. The
-file is read once with the repo's FlvDemuxer; each publisher connects with bench/rtmp-client.ts
+file is read once with the repo's FlvDemuxer; each publisher connects with media/rtmp/client.ts
 (handshake, connect, releaseStream/FCPublish, createStream, publish), sends the metadata and
 sequence headers, then every tag when its timestamp is due (one shared 5 ms pacing tick), with
 timestamps running on across loops. Prints one JSON line. Bounded: stops after --duration.`,
@@ -116,10 +116,10 @@ async function startPublisher(i: number): Promise<void> {
       },
     });
     p.client = c;
-    c.onClose = (reason) => {
+    c.once('close', (reason) => {
       p.live = false;
       if (!stopping) p.failed ??= reason;
-    };
+    });
     await c.connect(app, `rtmp://${url.host}/${app}`);
     c.announcePublish(p.name);
     p.streamId = await c.createStream();

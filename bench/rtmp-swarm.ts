@@ -1,14 +1,15 @@
 /**
  * RTMP viewer swarm: N concurrent RTMP players from one process (handshake, connect, createStream,
- * play), each reassembling messages with the repo's ChunkReader (bench/rtmp-client.ts). Measures the
+ * play), each reassembling messages with the repo's ChunkReader (media/rtmp/client.ts). Measures the
  * same figures as the HTTP-FLV swarm (bench/swarm.ts): connect time, time to NetStream.Play.Start,
  * time to first keyframe, lag behind real time, failed/stalled. Prints one JSON line. Bounded: every
  * viewer stops after --duration seconds.
  *
  *   node bench/rtmp-swarm.ts --url rtmp://127.0.0.1:1935/live/bench --viewers 1000 --ramp 5 --duration 20
  */
+
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { isVideoKeyframe, isVideoSequenceHeader } from '../media/tag.ts';
-import { RtmpClient } from './rtmp-client.ts';
 import { newViewer, onVideoFrame, rampUp, summarise, swarmArgs, type ViewerStats } from './viewer-stats.ts';
 
 const { url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
@@ -34,11 +35,11 @@ async function startViewer(): Promise<void> {
       },
     });
     clients.push(client);
-    client.onClose = (reason) => {
+    client.once('close', (reason) => {
       if (stopping) return;
       v.ended = true;
       v.failed ??= reason;
-    };
+    });
     client.onMedia = (msg) => {
       const now = performance.now();
       v.lastDataAt = now;

@@ -23,7 +23,14 @@ const POLICY_OPTIONS = { 'auto-revert': S, 'revert-after': S, 'no-media-timeout'
 const COMMANDS: Record<string, Record<string, { options: OptionTypes; positionals: number }>> = {
   channel: {
     create: {
-      options: { app: S, backup: B, source: S, 'source-interface': S, 'hls-encryption': S, ...POLICY_OPTIONS },
+      options: {
+        app: S,
+        backup: B,
+        source: S,
+        'source-interface': S,
+        'hls-encryption': S,
+        ...POLICY_OPTIONS,
+      },
       positionals: 1,
     },
     list: { options: { app: S }, positionals: 0 },

@@ -41,7 +41,10 @@ export interface SourceStatus {
 export function checkHlsEncryption(v: string | undefined): HlsEncryption | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === 'none' || v === 'aes-128') return v;
-  throw new RelaycastError('RC_BAD_REQUEST', `hlsEncryption must be "none" or "aes-128", got ${JSON.stringify(v)}`);
+  throw new RelaycastError(
+    'RC_BAD_REQUEST',
+    `hlsEncryption must be "none" or "aes-128", got ${JSON.stringify(v)}`,
+  );
 }
 
 export interface ChannelView {

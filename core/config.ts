@@ -585,7 +585,9 @@ function loadYaml(file: string): Record<string, unknown> {
 function parseChannels(raw: unknown): StaticChannel[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw))
-    throw invalid('channels in the config file must be a list of {name, key, app?, backupKey?, hlsEncryption?}');
+    throw invalid(
+      'channels in the config file must be a list of {name, key, app?, backupKey?, hlsEncryption?}',
+    );
   return raw.map((c, i) => {
     if (!c || typeof c !== 'object') throw invalid(`channels[${i}] must be a mapping`);
     const { name, key, app, backupKey, hlsEncryption } = c as Record<string, unknown>;

@@ -39,7 +39,10 @@ export type RelaycastErrorCode =
   | 'RC_SOURCE_FLOOD'
   | 'RC_SOURCE_SILENT'
   // RTMPS certificate and key (--tls-cert/--tls-key): unreadable, not PEM, or not a pair
-  | 'RC_TLS_CERT_INVALID';
+  | 'RC_TLS_CERT_INVALID'
+  // forwarding a stream to another RTMP(S) server (origin/forward.ts)
+  | 'RC_FORWARD_URL_INVALID'
+  | 'RC_FORWARD_SLOW';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -123,6 +126,11 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_RTMP_BAD_CHUNK: BAD_MEDIA,
   RC_RTMP_TOO_MANY_CHUNK_STREAMS: BAD_MEDIA,
   RC_RTMP_BAD_COMMAND: BAD_MEDIA,
+  // the RTMP client: a remote server (a forward's destination) failed us
+  RC_RTMP_CONNECT_FAILED: { http: 502, grpc: 'UNAVAILABLE' },
+  RC_RTMP_TIMEOUT: { http: 504, grpc: 'DEADLINE_EXCEEDED' },
+  RC_RTMP_REJECTED: { http: 502, grpc: 'FAILED_PRECONDITION' },
+  RC_RTMP_CLOSED: { http: 502, grpc: 'UNAVAILABLE' },
   RC_FLV_BAD_HEADER: BAD_MEDIA,
   RC_FLV_BAD_TAG: BAD_MEDIA,
   RC_FLV_TAG_TOO_LARGE: BAD_MEDIA,
@@ -144,6 +152,8 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_FLOOD: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
   RC_SOURCE_SILENT: { http: 503, grpc: 'UNAVAILABLE' },
   RC_TLS_CERT_INVALID: { http: 500, grpc: 'FAILED_PRECONDITION' },
+  RC_FORWARD_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
 };
 
 export class RelaycastError extends Error {

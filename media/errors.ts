@@ -19,6 +19,11 @@ export type MediaErrorCode =
   | 'RC_RTMP_BAD_CHUNK'
   | 'RC_RTMP_TOO_MANY_CHUNK_STREAMS'
   | 'RC_RTMP_BAD_COMMAND'
+  // RTMP client (media/rtmp/client.ts): a server we connect to
+  | 'RC_RTMP_CONNECT_FAILED'
+  | 'RC_RTMP_TIMEOUT'
+  | 'RC_RTMP_REJECTED'
+  | 'RC_RTMP_CLOSED'
   // FLV and codecs
   | 'RC_FLV_BAD_HEADER'
   | 'RC_FLV_BAD_TAG'

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
 import { startAll } from '../cli/run.ts';
 import { loadConfig } from '../core/config.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { get, resources, until } from './helpers/leak.ts';
 import { freePort, killAll, publish } from './helpers/process.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
 import { startEdge, startOrigin } from '../cli/roles.ts';
 import { loadConfig } from '../core/config.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { get, resources, until } from './helpers/leak.ts';
 import { freePort, killAll, publish } from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';

@@ -10,7 +10,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { killAll, type RelaycastProcess, startRelaycast } from './helpers/process.ts';
 
 describe('names: one rule at every entry point', { timeout: 120_000 }, () => {

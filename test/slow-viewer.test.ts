@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { createNetns, type Netns, netnsSkipReason } from './helpers/netns.ts';
 import {
   killAll,

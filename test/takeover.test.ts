@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { RtmpClient } from '../bench/rtmp-client.ts';
+import { RtmpClient } from '../media/rtmp/client.ts';
 import { killAll, startRelaycast } from './helpers/process.ts';
 
 async function publishFrom(port: number, localAddress: string, name: string): Promise<RtmpClient> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { RtmpClient } from '../../bench/rtmp-client.ts';
+import { RtmpClient } from '../../media/rtmp/client.ts';
 import { createLogger } from '../log.ts';
 import { ConnectionLimiter } from '../net-limits.ts';
 import { RtmpServer } from './server.ts';

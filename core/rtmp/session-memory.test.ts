@@ -1,14 +1,14 @@
 /**
- * RtmpSession driven in memory: a real RtmpClient (bench/rtmp-client.ts) and the session talk over
+ * RtmpSession driven in memory: a real RtmpClient (media/rtmp/client.ts) and the session talk over
  * a fake socket pair, the hub is a real StreamHub, timers are node:test's fake clock where timing
  * matters. No port is opened.
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { afterEach, describe, it, mock } from 'node:test';
-import { RtmpClient } from '../../bench/rtmp-client.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import type { HubStream, PublicationEndReason } from '../../media/hub/stream.ts';
+import { RtmpClient } from '../../media/rtmp/client.ts';
 import * as M from '../../media/rtmp/messages.ts';
 import { createLogger } from '../log.ts';
 import { fakeSocketPair } from '../testing/fake-net.ts';
