@@ -42,6 +42,8 @@ interface Node {
   proc: ChildProcess;
   /** Set while --restart stops the old process, so its exit is not reported as a death. */
   restarting: boolean;
+  /** Its last stdout lines, shown if it dies while the cluster starts (redis reports errors there). */
+  lastOutput: string[];
 }
 
 const STOP_GRACE_MS = 6000;
@@ -97,11 +99,12 @@ export class ClusterSupervisor {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...spec.env },
     });
-    const node: Node = { spec, proc, restarting: false };
+    const node: Node = { spec, proc, restarting: false, lastOutput: [] };
     this.nodes.set(spec.name, node);
     const prefix = (line: string) => (line ? `[${spec.name}] ${line}\n` : '');
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
       if (this.verbose) process.stdout.write(d.split('\n').map(prefix).join(''));
+      else node.lastOutput = [...node.lastOutput, ...d.split('\n').filter(Boolean)].slice(-5);
     });
     proc.stderr
       ?.setEncoding('utf8')
@@ -158,6 +161,7 @@ export class ClusterSupervisor {
     this.writeState();
     const how = `[${node.spec.name}] exited (${describeExit(code, signal)})`;
     if (!this.up) {
+      for (const line of node.lastOutput) console.error(`[${node.spec.name}] ${line}`);
       console.error(`${how} while the cluster was starting; stopping the cluster`);
       void this.stop(1);
     } else if (node.spec.essential) {
