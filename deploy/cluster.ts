@@ -120,6 +120,7 @@ const redis: NodeSpec = {
   ],
   ready: { tcp: redisPort },
   essential: true,
+  cwd: root,
 };
 
 const cli = join(root, 'cli', 'main.ts');
@@ -140,6 +141,7 @@ const relaycast = (name: string, role: string, admin: number, args: string[]): N
   command: process.execPath,
   args: [cli, role, ...common, '--node-id', name, '--admin-port', String(admin), ...args],
   ready: { http: `http://127.0.0.1:${admin}/readyz` },
+  cwd: root,
   env,
 });
 

@@ -27,6 +27,7 @@ export interface NodeSpec {
   ready: { http: string } | { tcp: number };
   /** The cluster cannot run without it (redis): its death stops everything. */
   essential?: boolean;
+  cwd: string;
   env?: Record<string, string>;
 }
 
@@ -96,6 +97,7 @@ export class ClusterSupervisor {
   /** Spawns a node; its stderr (and stdout with verbose) is shown prefixed with its name. */
   start(spec: NodeSpec): ChildProcess {
     const proc = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...spec.env },
     });
@@ -218,6 +220,8 @@ export class ClusterSupervisor {
       await gone;
       clearTimeout(timer);
     }
+    // Ctrl-C while the old process was stopping: spawning now would outlive stop()'s list
+    if (this.stopping) throw new Error('the cluster is stopping');
     const proc = this.start(node.spec);
     console.error(`[${name}] restarted (pid ${proc.pid})`);
     await this.waitReady(name);
