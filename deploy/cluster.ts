@@ -1,20 +1,80 @@
 /**
  * `npm run cluster`: a local cluster as separate processes — redis-server, a control plane,
  * 2 origins, 2 edges — on distinct ports. Prints the publish and play URLs; Ctrl-C stops
- * everything it started (by PID).
+ * everything it started (by PID). Once it is up, a node that dies (try `kill -9` on an origin)
+ * leaves the others running, so failover can be watched; `npm run cluster -- --restart origin-1`
+ * from another terminal starts it again (deploy/supervisor.ts does the process handling).
  *
  * Ports: redis 6390; control plane gRPC 50051, admin 9095; origins RTMP 1935/1936, internal
  * 8081/8082, admin 9091/9092; edges HTTP 8080/8090, RTMP play 1945/1946, admin 9093/9094. Override the base with
  * RELAYCAST_CLUSTER_PORT_OFFSET (added to every port).
+ *
+ * Data: ./data/cluster (RELAYCAST_CLUSTER_DATA_DIR) holds Redis's data (redis/, kept across runs
+ * unless --fresh) and cluster.json (the launcher's and each node's PID, while it runs).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  ClusterSupervisor,
+  launcherRunning,
+  type NodeSpec,
+  requestRestart,
+  statePath,
+} from './supervisor.ts';
+
+const USAGE = `usage: npm run cluster [-- --fresh | --restart <node> | --help]
+
+Starts redis-server, a control plane, 2 origins and 2 edges as separate processes on this machine
+and prints the publish and play URLs. Ctrl-C (or SIGTERM) stops them all. A node that dies once the
+cluster is up leaves the others running; redis dying, or every node dying, stops the cluster.
+
+  --restart <node>  ask the cluster running from the same data directory to restart one node
+                    (redis, control-plane-1, origin-1, origin-2, edge-1, edge-2) with the same
+                    command and args, and wait until it is ready
+  --fresh           wipe Redis's data (<data dir>/redis) before starting
+  --help            this text
+
+environment:
+  RELAYCAST_CLUSTER_PORT_OFFSET  added to every port (e.g. 10000 to run beside npm start)
+  RELAYCAST_CLUSTER_DATA_DIR     data directory (default ./data/cluster in the repository)
+  RELAYCAST_CLUSTER_VERBOSE=1    show every process's logs, not only their stderr
+  RELAYCAST_LOG_LEVEL            the nodes' --log-level (default info)`;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = resolve(process.env.RELAYCAST_CLUSTER_DATA_DIR || join(root, 'data', 'cluster'));
+const redisDir = join(dataDir, 'redis');
+
+function usageError(message: string): never {
+  console.error(`npm run cluster: ${message}; see npm run cluster -- --help (RC_CONFIG_INVALID)`);
+  process.exit(2);
+}
+
+let fresh = false;
+let restart: string | undefined;
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i]!;
+  if (arg === '--help' || arg === '-h') {
+    console.log(USAGE);
+    process.exit(0);
+  } else if (arg === '--fresh') fresh = true;
+  else if (arg === '--restart' || arg.startsWith('--restart=')) {
+    restart = arg === '--restart' ? argv[++i] : arg.slice('--restart='.length);
+    if (!restart) usageError('--restart needs a node name, e.g. --restart origin-1');
+  } else usageError(`unknown flag '${arg}'`);
+}
+if (restart !== undefined) {
+  if (fresh) usageError('--fresh only applies when starting a cluster, not with --restart');
+  process.exit(await requestRestart(dataDir, restart));
+}
+
 const offset = Number(process.env.RELAYCAST_CLUSTER_PORT_OFFSET ?? 0);
+if (!Number.isInteger(offset) || offset < 0 || offset + 50051 > 65535)
+  usageError(
+    `RELAYCAST_CLUSTER_PORT_OFFSET=${process.env.RELAYCAST_CLUSTER_PORT_OFFSET} is not a whole number from 0 to 15484`,
+  );
 const port = (p: number) => p + offset;
 
 if (spawnSync('redis-server', ['--version']).error) {
@@ -25,82 +85,44 @@ if (spawnSync('redis-server', ['--version']).error) {
   );
   process.exit(1);
 }
-
-const children: { name: string; proc: ChildProcess }[] = [];
-const dataDir = mkdtempSync(join(tmpdir(), 'relaycast-cluster-'));
-let stopping = false;
-
-function start(name: string, cmd: string, args: string[]): ChildProcess {
-  const proc = spawn(cmd, args, {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RELAYCAST_BANNER: '0' },
-  });
-  children.push({ name, proc });
-  const prefix = (line: string) => (line ? `[${name}] ${line}\n` : '');
-  proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    if (process.env.RELAYCAST_CLUSTER_VERBOSE) process.stdout.write(d.split('\n').map(prefix).join(''));
-  });
-  proc.stderr
-    ?.setEncoding('utf8')
-    .on('data', (d: string) => process.stderr.write(d.split('\n').map(prefix).join('')));
-  proc.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`[${name}] exited (${code ?? signal}); stopping the cluster`);
-      void stop(1);
-    }
-  });
-  return proc;
+const running = await launcherRunning(dataDir);
+if (running) {
+  console.error(
+    `npm run cluster: a cluster is already running from ${dataDir} (launcher pid ${running.pid}); stop it with Ctrl-C in its terminal or kill ${running.pid}, or set RELAYCAST_CLUSTER_DATA_DIR for a second one (RC_CONFLICT)`,
+  );
+  process.exit(1);
 }
+if (fresh) rmSync(redisDir, { recursive: true, force: true });
+mkdirSync(redisDir, { recursive: true });
 
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  for (const { proc } of [...children].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
-  const deadline = Date.now() + 6000;
-  while (
-    children.some((c) => c.proc.exitCode === null && c.proc.signalCode === null) &&
-    Date.now() < deadline
-  )
-    await new Promise((r) => setTimeout(r, 100));
-  for (const { proc } of children)
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
-  process.exit(code);
-}
-
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-
-async function waitReady(url: string, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not become ready at ${url}`);
-}
+const cluster = new ClusterSupervisor(dataDir, Boolean(process.env.RELAYCAST_CLUSTER_VERBOSE));
+process.on('SIGINT', () => void cluster.stop(0));
+process.on('SIGTERM', () => void cluster.stop(0));
+await cluster.listen();
 
 const redisPort = port(6390);
-start('redis', 'redis-server', [
-  '--port',
-  String(redisPort),
-  '--bind',
-  '127.0.0.1',
-  '--save',
-  '',
-  '--appendonly',
-  'no',
-  '--dir',
-  dataDir,
-]);
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
-const node = process.execPath;
+// append-only file in a named directory: channels and keys survive a restart of the cluster
+const redis: NodeSpec = {
+  name: 'redis',
+  command: 'redis-server',
+  args: [
+    '--port',
+    String(redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--dir',
+    redisDir,
+  ],
+  ready: { tcp: redisPort },
+  essential: true,
+  cwd: root,
+};
+
 const cli = join(root, 'cli', 'main.ts');
 const common = [
   '--redis-url',
@@ -112,7 +134,16 @@ const common = [
   '--log-level',
   process.env.RELAYCAST_LOG_LEVEL ?? 'info',
 ];
-await new Promise((r) => setTimeout(r, 300));
+// a node exits by itself if the launcher is killed outright (kill -9), rather than hold its ports
+const env = { RELAYCAST_BANNER: '0', RELAYCAST_EXIT_WITH_PARENT: '1' };
+const relaycast = (name: string, role: string, admin: number, args: string[]): NodeSpec => ({
+  name,
+  command: process.execPath,
+  args: [cli, role, ...common, '--node-id', name, '--admin-port', String(admin), ...args],
+  ready: { http: `http://127.0.0.1:${admin}/readyz` },
+  cwd: root,
+  env,
+});
 
 const origins = [
   { id: 'origin-1', rtmp: port(1935), internal: port(8081), admin: port(9091) },
@@ -123,71 +154,57 @@ const edges = [
   { id: 'edge-2', http: port(8090), rtmp: port(1946), admin: port(9094) },
 ];
 const cp = { id: 'control-plane-1', grpc: port(50051), admin: port(9095) };
-start(cp.id, node, [
-  cli,
-  'control-plane',
-  ...common,
-  '--node-id',
-  cp.id,
-  '--grpc-port',
-  String(cp.grpc),
-  '--admin-port',
-  String(cp.admin),
-  '--rtmp-port',
-  '0',
-  '--http-port',
-  '0',
-  '--internal-port',
-  '0',
-]);
-for (const o of origins)
-  start(o.id, node, [
-    cli,
-    'origin',
-    ...common,
-    '--node-id',
-    o.id,
+const nodes: NodeSpec[] = [
+  relaycast(cp.id, 'control-plane', cp.admin, [
+    '--grpc-port',
+    String(cp.grpc),
     '--rtmp-port',
-    String(o.rtmp),
-    '--internal-port',
-    String(o.internal),
-    '--admin-port',
-    String(o.admin),
+    '0',
     '--http-port',
     '0',
-    '--grpc-port',
-    '0',
-  ]);
-for (const e of edges)
-  start(e.id, node, [
-    cli,
-    'edge',
-    ...common,
-    '--node-id',
-    e.id,
-    '--http-port',
-    String(e.http),
-    '--rtmp-port',
-    String(e.rtmp),
-    '--admin-port',
-    String(e.admin),
     '--internal-port',
     '0',
-    '--grpc-port',
-    '0',
-    '--control-plane',
-    `127.0.0.1:${cp.grpc}`,
-  ]);
+  ]),
+  ...origins.map((o) =>
+    relaycast(o.id, 'origin', o.admin, [
+      '--rtmp-port',
+      String(o.rtmp),
+      '--internal-port',
+      String(o.internal),
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+    ]),
+  ),
+  ...edges.map((e) =>
+    relaycast(e.id, 'edge', e.admin, [
+      '--http-port',
+      String(e.http),
+      '--rtmp-port',
+      String(e.rtmp),
+      '--internal-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--control-plane',
+      `127.0.0.1:${cp.grpc}`,
+    ]),
+  ),
+];
 
 try {
-  await waitReady(`http://127.0.0.1:${cp.admin}/readyz`, cp.id);
-  for (const o of origins) await waitReady(`http://127.0.0.1:${o.admin}/readyz`, o.id);
-  for (const e of edges) await waitReady(`http://127.0.0.1:${e.admin}/readyz`, e.id);
+  cluster.start(redis);
+  await cluster.waitReady(redis.name);
+  for (const n of nodes) cluster.start(n);
+  for (const n of nodes) await cluster.waitReady(n.name);
 } catch (err) {
-  console.error((err as Error).message);
-  await stop(1);
+  console.error(`npm run cluster: ${(err as Error).message}; stopping the cluster`);
+  await cluster.stop(1);
 }
+cluster.markUp();
 
+const pidOf = (name: string) => `pid ${cluster.pid(name)}`;
 console.log(`
 relaycast local cluster is up: redis ${redisUrl}, a control plane, 2 origins, 2 edges
   publish (OBS server): rtmp://127.0.0.1:${origins[0]!.rtmp}/live   key: test   (origin-2: rtmp://127.0.0.1:${origins[1]!.rtmp}/live)
@@ -197,6 +214,10 @@ relaycast local cluster is up: redis ${redisUrl}, a control plane, 2 origins, 2 
   player:   http://127.0.0.1:${edges[0]!.http}/play/live/test
   channels: npx relaycast channel create studio --backup --control-plane 127.0.0.1:${cp.grpc}
             (publish with the printed key; a backup key on the other origin takes over when the primary stops)
-  admin:    ${[cp, ...origins, ...edges].map((n) => `${n.id} http://127.0.0.1:${n.admin}/metrics`).join('\n            ')}
+  admin:    ${[cp, ...origins, ...edges].map((n) => `${n.id} ${pidOf(n.id)} http://127.0.0.1:${n.admin}/metrics`).join('\n            ')}
+  redis:    ${pidOf('redis')}, data in ${redisDir} (kept across runs; --fresh wipes it)
+  state:    ${statePath(dataDir)} (every node's PID)
+  failover: kill -9 ${cluster.pid('origin-1')} stops origin-1 and leaves the rest running; republish to origin-2,
+            then: npm run cluster -- --restart origin-1
   Ctrl-C stops everything. RELAYCAST_CLUSTER_VERBOSE=1 shows every process's logs.
 `);
