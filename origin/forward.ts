@@ -36,7 +36,7 @@ import {
   TAG_SCRIPT,
   TAG_VIDEO,
 } from '../media/tag.ts';
-import { type ForwardTarget, parseForwardUrl, redactUrl } from './forward-url.ts';
+import { type ForwardTarget, parseForwardUrl, redactUrl } from '../core/forward-url.ts';
 
 export type ForwardStateName = 'connecting' | 'live' | 'retrying' | 'stopped';
 

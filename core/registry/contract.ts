@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashStreamKey } from './keys.ts';
 import type { Registry } from './registry.ts';
-import type { RegistryEvent, StreamRecord } from './types.ts';
+import type { ForwardStatus, RegistryEvent, StreamRecord } from './types.ts';
 
 export interface RegistryFixture {
   registry: Registry;
@@ -252,6 +252,28 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
       assert.equal(await r.renewLock('leader', 'a', a.token, 1000), false);
       await f.peer.releaseLock('leader', 'b', b2.token);
       assert.equal((await r.tryAcquireLock('leader', 'a', 1000)).acquired, true);
+    });
+
+    it('forward status: any client reads what the forwarding node stored, until the TTL passes', async () => {
+      const status: ForwardStatus[] = [
+        {
+          id: 'f1',
+          url: 'rtmp://a.example/live/***',
+          state: 'live',
+          since: 1,
+          bytesSent: 10,
+          reconnects: 0,
+          skips: 0,
+          nodeId: 'o1',
+          role: 'primary',
+        },
+      ];
+      assert.deepEqual(await f.peer.getForwardStatus('live', 'fw'), []);
+      await r.putForwardStatus('live', 'fw', status, 300);
+      assert.deepEqual(await f.peer.getForwardStatus('live', 'fw'), status);
+      await eventually('the status to expire', async () =>
+        (await f.peer.getForwardStatus('live', 'fw')).length === 0 ? true : undefined,
+      );
     });
 
     it('HLS keys: any client reads what one stored, per stream and id, until the TTL passes', async () => {

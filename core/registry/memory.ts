@@ -5,6 +5,7 @@ import type { RegisterResult, Registry } from './registry.ts';
 import {
   type ChannelRecord,
   type FenceToken,
+  type ForwardStatus,
   MAX_SWITCH_HISTORY,
   type NodeRecord,
   type PublisherRole,
@@ -31,6 +32,7 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   private readonly fences = new Map<string, number>();
   private readonly switches = new Map<string, SwitchRecord[]>();
   private readonly hlsKeys = new Map<string, Leased<Buffer>>();
+  private readonly forwardStatus = new Map<string, Leased<ForwardStatus[]>>();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly store: ChannelStore | undefined;
@@ -329,5 +331,17 @@ export class MemoryRegistry extends EventEmitter implements Registry {
     const l = this.hlsKeys.get(`${app}/${name}:${id}`);
     if (!l || l.expiresAt <= Date.now()) return undefined;
     return Buffer.from(l.value);
+  }
+
+  async putForwardStatus(app: string, name: string, status: ForwardStatus[], ttlMs: number): Promise<void> {
+    this.forwardStatus.set(`${app}/${name}`, {
+      value: structuredClone(status),
+      expiresAt: Date.now() + ttlMs,
+    });
+  }
+
+  async getForwardStatus(app: string, name: string): Promise<ForwardStatus[]> {
+    const l = this.live(this.forwardStatus, `${app}/${name}`);
+    return l ? structuredClone(l) : [];
   }
 }

@@ -11,6 +11,7 @@ import { DEFAULT_KEY_PREFIX, keys, type RegistryKeys } from './schema.ts';
 import {
   type ChannelRecord,
   type FenceToken,
+  type ForwardStatus,
   MAX_SWITCH_HISTORY,
   type NodeRecord,
   type PublisherRole,
@@ -430,5 +431,24 @@ export class RedisRegistry extends EventEmitter implements Registry {
   async getHlsKey(app: string, name: string, id: string): Promise<Buffer | undefined> {
     const v = await this.redis.get(this.k.hlsKey(app, name, id));
     return v ? Buffer.from(v, 'base64') : undefined;
+  }
+
+  async putForwardStatus(app: string, name: string, status: ForwardStatus[], ttlMs: number): Promise<void> {
+    await this.redis.set(
+      this.k.forwardStatus(app, name),
+      JSON.stringify(status),
+      'PX',
+      Math.max(1, Math.ceil(ttlMs)),
+    );
+  }
+
+  async getForwardStatus(app: string, name: string): Promise<ForwardStatus[]> {
+    const v = await this.redis.get(this.k.forwardStatus(app, name));
+    if (!v) return [];
+    try {
+      return JSON.parse(v) as ForwardStatus[];
+    } catch {
+      return [];
+    }
   }
 }

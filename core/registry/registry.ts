@@ -11,6 +11,7 @@ import { RedisRegistry } from './redis.ts';
 import type {
   ChannelRecord,
   FenceToken,
+  ForwardStatus,
   NodeRecord,
   PublisherRole,
   RegistryEvent,
@@ -84,6 +85,9 @@ export interface Registry extends EventEmitter {
    */
   putHlsKey(app: string, name: string, id: string, key: Buffer, ttlMs: number): Promise<void>;
   getHlsKey(app: string, name: string, id: string): Promise<Buffer | undefined>;
+  /** The forwards of channel <app>/<name> as the node running them last reported (TTL `ttlMs`). */
+  putForwardStatus(app: string, name: string, status: ForwardStatus[], ttlMs: number): Promise<void>;
+  getForwardStatus(app: string, name: string): Promise<ForwardStatus[]>;
 }
 
 export function createRegistry(options: { redisUrl?: string | undefined; keyPrefix?: string }): Registry {

@@ -42,6 +42,7 @@ export function keys(prefix: string) {
     lock: (name: string) => `${prefix}lock:${name}`,
     lockToken: (name: string) => `${prefix}locktoken:${name}`,
     hlsKey: (app: string, name: string, id: string) => `${prefix}hlskey:${app}/${name}:${id}`,
+    forwardStatus: (app: string, name: string) => `${prefix}fwdstatus:${app}/${name}`,
     events: `${prefix}events`,
   };
 }

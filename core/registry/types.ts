@@ -76,6 +76,32 @@ export interface ChannelRecord {
   source?: ChannelSource;
   /** HLS encryption of this channel's stream; absent = the packaging node's --hls-encryption. */
   hlsEncryption?: HlsEncryption;
+  /** Where the channel's live stream is pushed on to (rtmp:// or rtmps:// with the key). */
+  forwards?: ChannelForward[];
+}
+
+/** One push destination of a channel. `url` holds the destination's stream key: never log it or
+ * return it whole (core/forward-url.ts redactUrl). */
+export interface ChannelForward {
+  /** Short stable id (`forward remove` takes it). */
+  id: string;
+  url: string;
+}
+
+/** How a forward is doing, as the node forwarding it reports it (registry, short TTL). */
+export interface ForwardStatus {
+  id: string;
+  /** The destination with its key replaced by *** */
+  url: string;
+  state: 'connecting' | 'live' | 'retrying' | 'stopped';
+  since: number;
+  bytesSent: number;
+  reconnects: number;
+  skips: number;
+  lastError?: string;
+  /** The node forwarding it, and the publisher role it follows. */
+  nodeId: string;
+  role: PublisherRole;
 }
 
 export type HlsEncryption = 'none' | 'aes-128';

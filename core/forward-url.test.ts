@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RelaycastError } from '../core/errors.ts';
+import { RelaycastError } from './errors.ts';
 import { parseForwardUrl, redactUrl } from './forward-url.ts';
 
 describe('parseForwardUrl', () => {

@@ -7,7 +7,7 @@
  *
  * Keys are secrets: logs, metrics and API answers show `redactUrl(url)`, never the URL itself.
  */
-import { RelaycastError } from '../core/errors.ts';
+import { RelaycastError } from './errors.ts';
 
 export interface ForwardTarget {
   scheme: 'rtmp' | 'rtmps';
