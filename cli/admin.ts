@@ -8,6 +8,7 @@ import { type OptionTypes, parseCommandArgs, UsageError } from '../core/args.ts'
 import { envName } from '../core/config.ts';
 import { ControlPlaneApi, roleFromProto, roleToProto } from '../proto/client.ts';
 import type { Channel__Output } from '../proto/gen/relaycast/v1/Channel.ts';
+import type { ChannelForward__Output } from '../proto/gen/relaycast/v1/ChannelForward.ts';
 import type { FailoverPolicy } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
 import type { Node__Output } from '../proto/gen/relaycast/v1/Node.ts';
 import type { StreamInfo__Output } from '../proto/gen/relaycast/v1/StreamInfo.ts';
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Record<string, { options: OptionTypes; positional
         source: S,
         'source-interface': S,
         'hls-encryption': S,
+        forward: { type: 'string', multiple: true },
         ...POLICY_OPTIONS,
       },
       positionals: 1,
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, Record<string, { options: OptionTypes; positional
     delete: { options: { app: S }, positionals: 1 },
     'reset-key': { options: { app: S, backup: B }, positionals: 1 },
     backup: { options: { app: S, enable: B, disable: B, ...POLICY_OPTIONS }, positionals: 1 },
+    forward: { options: { app: S }, positionals: 3 },
   },
   stream: {
     list: { options: { app: S }, positionals: 0 },
@@ -63,6 +66,7 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
   relaycast channel create NAME [--app live] [--backup] [--auto-revert true|false]
                            [--revert-after S] [--no-media-timeout S]
                            [--source URL [--source-interface ADDR]] [--hls-encryption none|aes-128]
+                           [--forward rtmp://host/app/KEY]…
       prints the publish key (and backup key) once: put it in OBS as the stream key
       --source feeds the channel from MPEG-TS over UDP/RTP instead (all-in-one only for now):
       udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…
@@ -75,6 +79,12 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
       issues a new key; the old one stops working and its publisher is disconnected
   relaycast channel backup NAME --enable|--disable [--auto-revert true|false]
                            [--revert-after S] [--no-media-timeout S]
+  relaycast channel forward add NAME rtmp[s]://host[:port]/app/KEY [--app live]
+  relaycast channel forward remove NAME ID [--app live]
+  relaycast channel forward list NAME [--app live]
+      restreaming: while the channel is live, the origin holding its active publisher pushes it
+      to each destination too (YouTube, Twitch, another relaycast…); retried with backoff; keys
+      are shown redacted
 
 ${COMMON}`;
 
@@ -100,6 +110,11 @@ ${COMMON}`;
 function str(flags: Flags, name: string): string | undefined {
   const v = flags.get(name);
   return typeof v === 'string' ? v : undefined;
+}
+
+function list(flags: Flags, name: string): string[] {
+  const v = flags.get(name);
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 function bool(flags: Flags, name: string): boolean | undefined {
@@ -200,8 +215,34 @@ function channelJson(c: Channel__Output) {
         }
       : null,
     hlsEncryption: c.hlsEncryption || null,
+    forwards: c.forwards.map(forwardJson),
   };
 }
+
+function forwardJson(f: ChannelForward__Output) {
+  return {
+    id: f.id,
+    url: f.url,
+    state: f.state,
+    bytesSent: Number(f.bytesSent),
+    reconnects: f.reconnects,
+    skips: f.skips,
+    lastError: f.lastError || null,
+    nodeId: f.nodeId || null,
+    role: roleFromProto(f.role) ?? null,
+  };
+}
+
+const forwardRow = (f: ChannelForward__Output) => [
+  f.id,
+  f.state,
+  f.url,
+  `${(Number(f.bytesSent) / 1e6).toFixed(1)} MB`,
+  String(f.reconnects),
+  String(f.skips),
+  f.nodeId || '-',
+  f.lastError || '-',
+];
 
 /** SOURCE column of `channel list`: state, bitrate, CC errors and the age of the last packet. */
 function sourceCell(c: Channel__Output): string {
@@ -282,6 +323,7 @@ export async function runAdmin(
   if (!spec) return fail('RC_BAD_REQUEST', `unknown command '${group} ${sub}'`, 2, true);
   let flags: Flags;
   let target: string | undefined;
+  let positionals: string[] = [];
   try {
     const parsed = parseCommandArgs(
       args.slice(1),
@@ -290,6 +332,7 @@ export async function runAdmin(
       spec.positionals,
     );
     flags = parsed.flags;
+    positionals = parsed.positionals;
     target = parsed.positionals[0];
   } catch (err) {
     if (err instanceof UsageError) return fail('RC_BAD_REQUEST', err.message, 2);
@@ -321,6 +364,7 @@ export async function runAdmin(
           ...(p ? { failover: p } : {}),
           ...(sourceUrl ? { source: { url: sourceUrl, interface: sourceInterface ?? '' } } : {}),
           hlsEncryption: str(flags, 'hls-encryption') ?? '',
+          forwards: list(flags, 'forward'),
         });
         print(
           [
@@ -351,10 +395,14 @@ export async function runAdmin(
           c.createdAtMs ? new Date(c.createdAtMs).toISOString() : '-',
           c.fromConfig ? 'config file' : 'api',
           sourceCell(c),
+          c.forwards.length ? c.forwards.map((f) => `${f.id}:${f.state}`).join(',') : '-',
         ]);
         print(
           rows.length
-            ? table([['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM', 'SOURCE'], ...rows])
+            ? table([
+                ['CHANNEL', 'BACKUP', 'ACTIVE', 'AUTO-REVERT', 'CREATED', 'FROM', 'SOURCE', 'FORWARDS'],
+                ...rows,
+              ])
             : 'no channels; create one with: relaycast channel create NAME',
           { channels: res.channels.map(channelJson) },
         );
@@ -364,6 +412,41 @@ export async function runAdmin(
         const c = await api.call('GetChannel', channelRef(target, flags));
         print(describe(channelJson(c)), channelJson(c));
         return 0;
+      }
+      if (sub === 'forward') {
+        const [action, name, arg] = positionals;
+        const ref = channelRef(name, flags);
+        if (action === 'add') {
+          if (!arg) throw new UsageError('give the destination URL: rtmp://host/app/KEY or rtmps://…');
+          const f = await api.call('AddForward', { ...ref, url: arg });
+          print(`${ref.app}/${ref.name} forwards to ${f.url} (id ${f.id}) while it is live`, forwardJson(f));
+          return 0;
+        }
+        if (action === 'remove') {
+          if (!arg) throw new UsageError('give the forward ID (see relaycast channel forward list NAME)');
+          await api.call('RemoveForward', { ...ref, id: arg });
+          const id = arg.includes('://') ? null : arg;
+          print(`forward ${id ?? '(by URL)'} of ${ref.app}/${ref.name} removed`, {
+            ...ref,
+            id,
+            removed: true,
+          });
+          return 0;
+        }
+        if (action === 'list') {
+          const c = await api.call('GetChannel', ref);
+          print(
+            c.forwards.length
+              ? table([
+                  ['ID', 'STATE', 'DESTINATION', 'SENT', 'RECONNECTS', 'SKIPS', 'NODE', 'LAST ERROR'],
+                  ...c.forwards.map(forwardRow),
+                ])
+              : `${ref.app}/${ref.name} has no forwards; add one with: relaycast channel forward add ${ref.name} rtmp://host/app/KEY`,
+            { forwards: c.forwards.map(forwardJson) },
+          );
+          return 0;
+        }
+        throw new UsageError(`'channel forward' takes add, remove or list, got '${action ?? ''}'`);
       }
       if (sub === 'delete') {
         const ref = channelRef(target, flags);

@@ -19,6 +19,7 @@ import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { ForwardManager } from '../origin/forward-manager.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
@@ -183,6 +184,16 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     cluster.markDraining(false);
   };
   admin.route('GET', '/api/v1/pulls', async () => ({ body: { pullsServed: internal.pullsServed } }));
+  // Restreaming: this origin pushes the forwards of the channels whose active publisher it holds.
+  const forwards = new ForwardManager(
+    hub,
+    registry,
+    { nodeId: config.nodeId, owns: (app, hubName) => cluster.owns(app, hubName) },
+    metrics,
+    log,
+  );
+  forwards.start();
+  admin.route('GET', '/api/v1/forwards', async () => ({ body: { forwards: forwards.list() } }));
   log.info({ ports, config: redactedConfig(config) }, 'ready');
   return {
     log,
@@ -196,6 +207,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     viewerCount: () => hub.viewerCount(),
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
+      forwards.close('shutdown');
       cluster.close();
       stats.close();
       hub.close();

@@ -24,6 +24,7 @@ import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
+import { ForwardManager } from '../origin/forward-manager.ts';
 import { HlsPackager } from '../origin/hls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
@@ -236,6 +237,16 @@ export async function startAll(
     defaultInterface: config.sourceInterface,
   });
   channelSources.start();
+  // Restreaming: one process, so it holds every publisher.
+  const forwards = new ForwardManager(
+    hub,
+    registry,
+    { nodeId: config.nodeId, owns: () => true },
+    metrics,
+    log,
+  );
+  forwards.start();
+  admin.route('GET', '/api/v1/forwards', async () => ({ body: { forwards: forwards.list() } }));
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
@@ -254,6 +265,7 @@ export async function startAll(
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       channelSources.close();
+      forwards.close('shutdown');
       sources.close();
       cluster.close();
       stats.close();

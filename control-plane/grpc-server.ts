@@ -16,13 +16,14 @@ import { type NodeRecord, type RegistryEvent, routeEventStreamId } from '../core
 import { CONTROL_SERVICE, loadProtos, roleFromProto, roleToProto } from '../proto/client.ts';
 import type { HealthCheckResponse } from '../proto/gen/grpc/health/v1/HealthCheckResponse.ts';
 import type { Channel } from '../proto/gen/relaycast/v1/Channel.ts';
+import type { ChannelForward } from '../proto/gen/relaycast/v1/ChannelForward.ts';
 import type { ControlPlaneHandlers } from '../proto/gen/relaycast/v1/ControlPlane.ts';
 import type { FailoverPolicy__Output } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
 import type { Node } from '../proto/gen/relaycast/v1/Node.ts';
 import type { Route as ProtoRoute } from '../proto/gen/relaycast/v1/Route.ts';
 import type { RouteUpdate } from '../proto/gen/relaycast/v1/RouteUpdate.ts';
 import type { StreamInfo } from '../proto/gen/relaycast/v1/StreamInfo.ts';
-import type { ChannelView, ControlService, FailoverPolicy, StreamView } from './service.ts';
+import type { ChannelView, ControlService, FailoverPolicy, ForwardView, StreamView } from './service.ts';
 
 export interface GrpcServerOptions {
   host: string;
@@ -66,6 +67,21 @@ function toProtoChannel(c: ChannelView): Channel {
         }
       : null,
     hlsEncryption: c.hlsEncryption ?? '',
+    forwards: c.forwards.map(toProtoForward),
+  };
+}
+
+function toProtoForward(f: ForwardView): ChannelForward {
+  return {
+    id: f.id,
+    url: f.url,
+    state: f.state,
+    bytesSent: f.bytesSent,
+    reconnects: f.reconnects,
+    skips: f.skips,
+    lastError: f.lastError ?? '',
+    nodeId: f.nodeId ?? '',
+    role: roleToProto(f.role),
   };
 }
 
@@ -393,6 +409,7 @@ export class ControlPlaneGrpcServer {
           failover: FailoverPolicy__Output | null;
           source: { url: string; interface: string } | null;
           hlsEncryption: string;
+          forwards: string[];
         }) => {
           const policy = policyFrom(req.failover);
           const res = await s.createChannel(app(req.app), req.name, {
@@ -407,6 +424,7 @@ export class ControlPlaneGrpcServer {
                 }
               : {}),
             ...(req.hlsEncryption ? { hlsEncryption: req.hlsEncryption } : {}),
+            ...(req.forwards?.length ? { forwards: req.forwards } : {}),
           });
           return { channel: toProtoChannel(res.channel), key: res.key, backupKey: res.backupKey ?? '' };
         },
@@ -439,6 +457,17 @@ export class ControlPlaneGrpcServer {
         }) => {
           const res = await s.setBackup(app(req.app), req.name, req.enabled, policyFrom(req.failover));
           return { channel: toProtoChannel(res.channel), backupKey: res.backupKey ?? '' };
+        },
+      ),
+      AddForward: this.unary('AddForward', true, async (req: { app: string; name: string; url: string }) =>
+        toProtoForward(await s.addForward(app(req.app), req.name, req.url)),
+      ),
+      RemoveForward: this.unary(
+        'RemoveForward',
+        true,
+        async (req: { app: string; name: string; id: string }) => {
+          await s.removeForward(app(req.app), req.name, req.id);
+          return {};
         },
       ),
       SwitchChannel: this.unary(

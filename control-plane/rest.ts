@@ -3,12 +3,15 @@
  * scripts). Every route needs the admin token when one is set (AdminHttpServer enforces it).
  *
  *   GET    /api/v1/channels                         list
- *   POST   /api/v1/channels                         {name, app?, backup?, failover?, source?, hlsEncryption?} → key (once)
+ *   POST   /api/v1/channels                         {name, app?, backup?, failover?, source?, hlsEncryption?, forwards?} → key (once)
  *   GET    /api/v1/channels/:app/:name
  *   DELETE /api/v1/channels/:app/:name              deletes, kicks live publishers
  *   POST   /api/v1/channels/:app/:name/reset-key    {role?} → new key, kicks
  *   PUT    /api/v1/channels/:app/:name/backup       {enabled, failover?}
  *   POST   /api/v1/channels/:app/:name/switch       {to: primary|backup, reason?, force?}
+ *   GET    /api/v1/channels/:app/:name/forwards     push destinations (keys redacted) and their state
+ *   POST   /api/v1/channels/:app/:name/forwards     {url} → the new forward (201)
+ *   DELETE /api/v1/channels/:app/:name/forwards/:id
  *   GET    /api/v1/cluster/streams[?app=]           live streams cluster-wide with switch history
  *   GET    /api/v1/cluster/streams/:app/:name
  *   POST   /api/v1/cluster/streams/:app/:name/kick  {role?}
@@ -27,6 +30,12 @@ function obj(body: unknown): Record<string, unknown> {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new RelaycastError('RC_BAD_REQUEST', 'the request body must be a JSON object');
   return body as Record<string, unknown>;
+}
+
+function strings(v: unknown, field: string): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw new RelaycastError('RC_BAD_REQUEST', `${field} must be a list of strings`);
+  return v as string[];
 }
 
 function optRole(v: unknown, field: string): PublisherRole | undefined {
@@ -82,6 +91,7 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
       ...(policy ? { failover: policy } : {}),
       ...(source ? { source } : {}),
       ...(b.hlsEncryption !== undefined ? { hlsEncryption: String(b.hlsEncryption) } : {}),
+      ...(b.forwards !== undefined ? { forwards: strings(b.forwards, 'forwards') } : {}),
     });
     return { status: 201, body: res };
   });
@@ -114,6 +124,19 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
         b.force === true,
       ),
     };
+  });
+  admin.route('GET', '/api/v1/channels/:app/:name/forwards', async ({ params }) => ({
+    body: { forwards: (await s.getChannel(params.app!, params.name!)).forwards },
+  }));
+  admin.route('POST', '/api/v1/channels/:app/:name/forwards', async ({ params, body }) => {
+    const b = obj(await body());
+    if (typeof b.url !== 'string' || !b.url)
+      throw new RelaycastError('RC_BAD_REQUEST', 'url (rtmp://host/app/KEY or rtmps://…) is required');
+    return { status: 201, body: await s.addForward(params.app!, params.name!, b.url) };
+  });
+  admin.route('DELETE', '/api/v1/channels/:app/:name/forwards/:id', async ({ params }) => {
+    await s.removeForward(params.app!, params.name!, params.id!);
+    return { body: { removed: true } };
   });
   admin.route('GET', '/api/v1/cluster/streams', async ({ query }) => ({
     body: { streams: await s.listStreams(query.get('app') ?? undefined) },

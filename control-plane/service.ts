@@ -4,13 +4,16 @@
  * registry is the only state, so any replica can serve any call.
  */
 import { RelaycastError } from '../core/errors.ts';
+import { parseForwardUrl, redactUrl } from '../core/forward-url.ts';
 import { validateAppName, validateStreamId, validateStreamName } from '../core/names.ts';
 import { generateStreamKey, hashStreamKey } from '../core/registry/keys.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { pickRoute, type Route, resolveRoute } from '../core/registry/route.ts';
 import type {
+  ChannelForward,
   ChannelRecord,
   ChannelSource,
+  ForwardStatus,
   HlsEncryption,
   NodeRecord,
   PublisherRole,
@@ -47,6 +50,12 @@ export function checkHlsEncryption(v: string | undefined): HlsEncryption | undef
   );
 }
 
+/** A short id unique within the channel's forwards: f1, f2, … */
+function newForwardId(existing: { id: string }[]): string {
+  const used = new Set(existing.map((f) => f.id));
+  for (let i = 1; ; i++) if (!used.has(`f${i}`)) return `f${i}`;
+}
+
 export interface ChannelView {
   app: string;
   name: string;
@@ -58,7 +67,26 @@ export interface ChannelView {
   fromConfig: boolean;
   source?: ChannelSource & { status?: SourceStatus };
   hlsEncryption?: HlsEncryption;
+  /** Push destinations (keys redacted) with the forwarding node's last report, if any. */
+  forwards: ForwardView[];
 }
+
+/** A forward as the API shows it: never the whole URL. */
+export interface ForwardView {
+  id: string;
+  url: string;
+  /** 'idle' while the channel is not live (or no node reported it yet). */
+  state: ForwardStatus['state'] | 'idle';
+  bytesSent: number;
+  reconnects: number;
+  skips: number;
+  lastError?: string;
+  nodeId?: string;
+  role?: PublisherRole;
+}
+
+/** Forwards per channel: enough for "our site + a few platforms", bounded for the node's sake. */
+export const MAX_FORWARDS = 16;
 
 /** A channel from the YAML config as the control plane shows it (keys stay in the file). */
 export interface ConfigChannel {
@@ -171,7 +199,91 @@ export class ControlService {
       fromConfig: false,
       ...(rec.source ? { source: { ...rec.source, status: this.sourceStatus?.(rec.app, rec.name) } } : {}),
       ...(rec.hlsEncryption ? { hlsEncryption: rec.hlsEncryption } : {}),
+      forwards: await this.forwardViews(rec),
     };
+  }
+
+  private async forwardViews(rec: ChannelRecord): Promise<ForwardView[]> {
+    if (!rec.forwards?.length) return [];
+    const status = await this.registry.getForwardStatus(rec.app, rec.name).catch(() => []);
+    return rec.forwards.map((f) => {
+      const s = status.find((x) => x.id === f.id);
+      return {
+        id: f.id,
+        url: redactUrl(f.url),
+        state: s?.state ?? 'idle',
+        bytesSent: s?.bytesSent ?? 0,
+        reconnects: s?.reconnects ?? 0,
+        skips: s?.skips ?? 0,
+        ...(s?.lastError ? { lastError: s.lastError } : {}),
+        ...(s ? { nodeId: s.nodeId, role: s.role } : {}),
+      };
+    });
+  }
+
+  /**
+   * A forward URL for channel `rec`: a valid rtmp(s) URL, not one of this cluster's RTMP listeners
+   * publishing the channel itself (its own key or, in open mode, its name): that would loop.
+   */
+  private async checkForward(
+    rec: Pick<ChannelRecord, 'app' | 'name' | 'keyHash' | 'backupKeyHash'>,
+    url: string,
+  ) {
+    const t = parseForwardUrl(url);
+    const nodes = await this.reg(() => this.registry.listNodes());
+    const loopback = (h: string) =>
+      h === 'localhost' || h === '::1' || h === '0.0.0.0' || h.startsWith('127.');
+    const ours = nodes.some((n) => {
+      if (!n.rtmpUrl) return false;
+      let u: URL;
+      try {
+        u = new URL(n.rtmpUrl);
+      } catch {
+        return false;
+      }
+      const port = Number(u.port || 1935);
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      return port === t.port && (host === t.host || (loopback(host) && loopback(t.host)));
+    });
+    const keyName = t.key.split('?')[0]!;
+    const self =
+      hashStreamKey(keyName) === rec.keyHash ||
+      (rec.backupKeyHash !== undefined && hashStreamKey(keyName) === rec.backupKeyHash) ||
+      (t.app === rec.app && keyName === rec.name);
+    if (ours && self)
+      throw new RelaycastError(
+        'RC_FORWARD_LOOP',
+        `${redactUrl(url)} is this cluster publishing ${rec.app}/${rec.name} itself: forwarding there would loop`,
+      );
+  }
+
+  /** Adds a push destination; it starts at once if the channel is live. Returns its view. */
+  async addForward(app: string, name: string, url: string): Promise<ForwardView> {
+    const rec = await this.mustChannel(app, name);
+    const forwards = rec.forwards ?? [];
+    if (forwards.length >= MAX_FORWARDS)
+      throw new RelaycastError('RC_BAD_REQUEST', `a channel has at most ${MAX_FORWARDS} forwards`);
+    await this.checkForward(rec, url);
+    if (forwards.some((f) => f.url === url))
+      throw new RelaycastError('RC_CONFLICT', `${app}/${name} already forwards to ${redactUrl(url)}`);
+    const forward = { id: newForwardId(forwards), url };
+    const next: ChannelRecord = { ...rec, forwards: [...forwards, forward] };
+    await this.reg(() => this.registry.putChannel(next));
+    return (await this.forwardViews(next)).find((f) => f.id === forward.id)!;
+  }
+
+  /** Removes a destination by id (or by its exact URL); the forward stops at once. */
+  async removeForward(app: string, name: string, idOrUrl: string): Promise<void> {
+    const rec = await this.mustChannel(app, name);
+    const forwards = rec.forwards ?? [];
+    const kept = forwards.filter((f) => f.id !== idOrUrl && f.url !== idOrUrl);
+    if (kept.length === forwards.length)
+      throw new RelaycastError(
+        'RC_NOT_FOUND',
+        `${app}/${name} has no forward '${idOrUrl.includes('://') ? redactUrl(idOrUrl) : idOrUrl}'; 'relaycast channel forward list ${name}' shows the ids`,
+      );
+    const { forwards: _old, ...rest } = rec;
+    await this.reg(() => this.registry.putChannel(kept.length ? { ...rest, forwards: kept } : rest));
   }
 
   private async configView(c: ConfigChannel): Promise<ChannelView> {
@@ -183,6 +295,7 @@ export class ControlService {
       failover: DEFAULT_FAILOVER,
       activeRole: await this.reg(() => this.registry.getActiveRole(c.app, c.name)),
       fromConfig: true,
+      forwards: [],
     };
   }
 
@@ -205,6 +318,7 @@ export class ControlService {
       failover?: Partial<FailoverPolicy>;
       source?: ChannelSource;
       hlsEncryption?: string;
+      forwards?: string[];
     } = {},
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
     validateStreamName(app, name);
@@ -217,6 +331,13 @@ export class ControlService {
       );
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
+    const forwards: ChannelForward[] = [];
+    if ((opts.forwards?.length ?? 0) > MAX_FORWARDS)
+      throw new RelaycastError('RC_BAD_REQUEST', `a channel has at most ${MAX_FORWARDS} forwards`);
+    for (const url of new Set(opts.forwards ?? [])) {
+      await this.checkForward({ app, name, keyHash: hashStreamKey(key) }, url);
+      forwards.push({ id: newForwardId(forwards), url });
+    }
     const rec: ChannelRecord = {
       app,
       name,
@@ -233,6 +354,7 @@ export class ControlService {
           }
         : {}),
       ...(hlsEncryption ? { hlsEncryption } : {}),
+      ...(forwards.length ? { forwards } : {}),
     };
     const created = await this.reg(() => this.registry.putChannel(rec, { onlyIfAbsent: true }));
     if (!created)

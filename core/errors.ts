@@ -42,7 +42,8 @@ export type RelaycastErrorCode =
   | 'RC_TLS_CERT_INVALID'
   // forwarding a stream to another RTMP(S) server (origin/forward.ts)
   | 'RC_FORWARD_URL_INVALID'
-  | 'RC_FORWARD_SLOW';
+  | 'RC_FORWARD_SLOW'
+  | 'RC_FORWARD_LOOP';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -154,6 +155,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_TLS_CERT_INVALID: { http: 500, grpc: 'FAILED_PRECONDITION' },
   RC_FORWARD_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_FORWARD_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
 };
 
 export class RelaycastError extends Error {

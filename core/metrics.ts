@@ -258,6 +258,30 @@ export function createMetrics(options: {
       help: '1 while this edge reaches the control plane (edges started with --control-plane only)',
       registers: options.role === 'edge' ? r : [],
     }),
+    forwards: new Gauge({
+      name: `${METRIC_PREFIX}forwards`,
+      help: 'Forwards (push destinations of channels) this node runs, by state',
+      labelNames: ['state'],
+      registers: options.role === 'origin' || options.role === 'all' ? r : [],
+    }),
+    forwardBytes: new Counter({
+      name: `${METRIC_PREFIX}forward_bytes_total`,
+      help: 'Bytes pushed to forward destinations, by stream and forward id',
+      labelNames: ['app', 'stream', 'forward'],
+      registers: options.role === 'origin' || options.role === 'all' ? r : [],
+    }),
+    forwardReconnects: new Counter({
+      name: `${METRIC_PREFIX}forward_reconnects_total`,
+      help: 'Forward connection attempts after a failure, by stream, forward id and error code',
+      labelNames: ['app', 'stream', 'forward', 'code'],
+      registers: options.role === 'origin' || options.role === 'all' ? r : [],
+    }),
+    forwardSkips: new Counter({
+      name: `${METRIC_PREFIX}forward_skips_total`,
+      help: 'Times a forward destination fell behind and frames were dropped to the next keyframe',
+      labelNames: ['app', 'stream', 'forward'],
+      registers: options.role === 'origin' || options.role === 'all' ? r : [],
+    }),
     leader: new Gauge({
       name: `${METRIC_PREFIX}control_plane_leader`,
       help: '1 on the control plane replica that currently holds leadership',

@@ -347,6 +347,11 @@ export class OriginCluster {
     void this.heartbeat();
   }
 
+  /** Whether this origin holds the lease of hub stream <app>/<hubName> (`name` or `name~backup`). */
+  owns(app: string, hubName: string): boolean {
+    return this.owned.has(`${app}/${hubName}`);
+  }
+
   /** Heartbeat now (its record changed, e.g. leadership). */
   beat(): void {
     void this.heartbeat();

@@ -23,6 +23,7 @@
  * The stream key never appears in state, logs or errors: they carry `redactUrl(url)`.
  */
 import { RelaycastError } from '../core/errors.ts';
+import { type ForwardTarget, parseForwardUrl, redactUrl } from '../core/forward-url.ts';
 import type { Logger } from '../core/log.ts';
 import type { HubStream, StreamTap } from '../media/hub/stream.ts';
 import { InvalidStateError, Lifecycle } from '../media/lifecycle.ts';
@@ -36,7 +37,6 @@ import {
   TAG_SCRIPT,
   TAG_VIDEO,
 } from '../media/tag.ts';
-import { type ForwardTarget, parseForwardUrl, redactUrl } from '../core/forward-url.ts';
 
 export type ForwardStateName = 'connecting' | 'live' | 'retrying' | 'stopped';
 
@@ -100,7 +100,7 @@ export const FORWARD_CHUNK_SIZE = 4096;
 const DEFAULTS = { timeoutMs: 10_000, retryMinMs: 1000, retryMaxMs: 30_000, stableAfterMs: 10_000 };
 
 export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
-  readonly stream: HubStream;
+  private source: HubStream;
   readonly target: ForwardTarget;
   /** redactUrl(url): what logs and state show. */
   readonly redactedUrl: string;
@@ -127,6 +127,8 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
   private liveSince = 0;
   /** Stream timestamp that maps to 0 on this connection. */
   private offset = 0;
+  /** The highest timestamp sent on this connection. */
+  private lastOut = 0;
   /** Dropping until a keyframe: the connection started without a cached GOP, or a new publisher. */
   private waitKeyframe = false;
   private skipping = false;
@@ -139,7 +141,7 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
     this.target = parseForwardUrl(options.url);
     this.redactedUrl = redactUrl(options.url);
     this.options = options;
-    this.stream = options.stream;
+    this.source = options.stream;
     this.log = options.log?.child({ component: 'forward', stream: this.stream.key, url: this.redactedUrl });
     if (this.stream.closed)
       throw new InvalidStateError(
@@ -147,16 +149,67 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
         this.stream.closeReason,
         'forward it once it is live',
       );
-    const tap: StreamTap = {
-      onTag: (tag) => this.onTag(tag),
-      onPublisherChange: () => {
-        this.waitKeyframe = true;
-      },
-      onClose: () => this.close('stream-ended'),
-    };
-    this.removeTap = this.stream.addTap(tap);
+    this.removeTap = this.tap(this.stream);
     // After the constructor returns, so a 'state' listener added right away sees 'connecting'.
     queueMicrotask(() => void this.attempt());
+  }
+
+  /** The hub stream being forwarded. */
+  get stream(): HubStream {
+    return this.source;
+  }
+
+  private tap(stream: HubStream): () => void {
+    const tap: StreamTap = {
+      onTag: (tag) => {
+        if (stream === this.source) this.onTag(tag);
+      },
+      onPublisherChange: () => {
+        if (stream === this.source) this.waitKeyframe = true;
+      },
+      onClose: () => {
+        if (stream === this.source) this.close('stream-ended');
+      },
+    };
+    return stream.addTap(tap);
+  }
+
+  /**
+   * Follows another hub stream (a backup switch): the destination keeps its connection when the
+   * codecs are the same — it gets the new stream's metadata, sequence headers and cached GOP with
+   * timestamps continuing where the old stream stopped —, and reconnects when they differ.
+   */
+  switchTo(stream: HubStream): void {
+    if (this.closed || stream === this.source) return;
+    if (stream.closed)
+      throw new InvalidStateError(`stream ${stream.key}`, stream.closeReason, 'switch to a live stream');
+    const old = this.source;
+    this.removeTap?.();
+    this.source = stream;
+    this.removeTap = this.tap(stream);
+    this.log?.info({ from: old.key, to: stream.key }, 'forward follows another publisher');
+    const client = this.client;
+    if (this.state !== 'live' || !client || client.closed) return;
+    if (codecOf(old) !== codecOf(stream)) {
+      // A decoder cannot change codecs mid-stream: publish again from the new stream's start.
+      this.bytesOfPast += client.bytesOut;
+      this.client = undefined;
+      client.unpublish(this.streamId, this.target.key);
+      client.end('forward switches codecs');
+      this.reconnects++;
+      void this.attempt();
+      return;
+    }
+    const snapshot = stream.snapshot();
+    const gop = snapshot.slice(snapshot.length - stream.gopCacheTags);
+    const startTs = gop[0]?.timestamp ?? stream.lastTimestamp;
+    // The new stream's first tag lands one frame after the last one sent.
+    this.offset = startTs - (this.lastOut + 40);
+    this.skipping = false;
+    this.waitKeyframe = gop.length === 0 && !stream.audioOnly;
+    if (stream.metadata) this.send(client, stream.metadata, startTs);
+    this.sendConfigs(client, startTs);
+    for (const tag of gop) this.send(client, tag);
   }
 
   /** A snapshot of the forward's state (a new object each call). */
@@ -294,6 +347,7 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
     const gop = snapshot.slice(snapshot.length - s.gopCacheTags);
     const startTs = gop[0]?.timestamp ?? s.lastTimestamp;
     this.offset = startTs;
+    this.lastOut = 0;
     this.skipping = false;
     this.waitKeyframe = gop.length === 0 && !s.audioOnly;
     if (s.metadata) this.send(client, s.metadata, startTs);
@@ -309,7 +363,9 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
   }
 
   private send(client: RtmpClient, tag: MediaTag, timestamp = tag.timestamp): number {
-    return client.sendMedia(this.streamId, tag.type, Math.max(0, timestamp - this.offset), tag.data);
+    const out = Math.max(0, timestamp - this.offset);
+    if (out > this.lastOut) this.lastOut = out;
+    return client.sendMedia(this.streamId, tag.type, out, tag.data);
   }
 
   private onTag(tag: MediaTag): void {
@@ -385,6 +441,13 @@ export class Forwarder extends Lifecycle<ForwardCloseReason, ForwarderEvents> {
     this.setState('stopped');
     this.log?.info({ reason, bytesSent: this.bytesSent, reconnects: this.reconnects }, 'forward stopped');
   }
+}
+
+/** Video and audio codec ids from the sequence headers (FLV codec id nibbles), e.g. '7/10'. */
+function codecOf(s: HubStream): string {
+  const v = s.videoSequenceHeader?.data[0];
+  const a = s.audioSequenceHeader?.data[0];
+  return `${v === undefined ? '-' : v & 0x0f}/${a === undefined ? '-' : a >> 4}`;
 }
 
 function hasRcCode(err: unknown): boolean {

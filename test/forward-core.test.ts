@@ -15,9 +15,9 @@ import { startTestRtmpServer, type TestRtmpServer } from '../core/testing/rtmp-s
 import { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { Forwarder, type ForwardState } from '../origin/forward.ts';
+import { startNms } from './helpers/nms.ts';
 import {
   ffprobe,
-  freePort,
   getJson,
   killAll,
   NODE,
@@ -112,18 +112,7 @@ describe('forwarding a stream to another server', { timeout: 240_000 }, () => {
   });
 
   it('pushes to node-media-server 4: ffprobe of its HTTP-FLV shows h264 + aac', async () => {
-    const ports = { rtmp: await freePort(), http: await freePort() };
-    const cfg = { rtmpPort: ports.rtmp, httpPort: ports.http, dataDir, relays: [] };
-    const nms = track(
-      spawn(NODE, [join(import.meta.dirname, 'interop', 'nms-peer.cjs'), JSON.stringify(cfg)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
-    let out = '';
-    nms.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    await waitFor('node-media-server to start', () => (out.includes('NMS-READY') ? true : undefined), 20_000);
+    const ports = await startNms(dataDir);
     const { fwd } = startForward(`rtmp://127.0.0.1:${ports.rtmp}/live/${KEY}`);
     await waitFor('forward live', () => fwd.info.state === 'live', 20_000);
     await waitFor(

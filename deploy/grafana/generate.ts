@@ -150,6 +150,18 @@ export const stream = dashboard(
     },
     { title: 'Frames per second by kind', exprs: [{ expr: 'sum by (kind) (rate(relaycast_frames_total{stream=~"$stream"}[1m]))', legend: '{{kind}}' }] },
     { title: 'HLS segments per minute', exprs: [{ expr: 'sum(rate(relaycast_hls_segments_total{stream=~"$stream"}[5m])) * 60' }] },
+    {
+      title: 'Forwards (restreaming): bitrate per destination',
+      unit: 'bps',
+      exprs: [{ expr: 'sum by (forward) (rate(relaycast_forward_bytes_total{stream=~"$stream"}[1m])) * 8 or vector(0)', legend: '{{forward}}' }],
+    },
+    {
+      title: 'Forward reconnects and skips (per 5 min)',
+      exprs: [
+        { expr: 'sum by (forward, code) (increase(relaycast_forward_reconnects_total{stream=~"$stream"}[5m])) or vector(0)', legend: 'reconnects {{forward}} {{code}}' },
+        { expr: 'sum by (forward) (increase(relaycast_forward_skips_total{stream=~"$stream"}[5m])) or vector(0)', legend: 'skips {{forward}}' },
+      ],
+    },
   ],
   [queryVar('stream', 'Stream', 'label_values(relaycast_publishers, stream)')],
 );

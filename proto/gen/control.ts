@@ -1,7 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AddForwardRequest as _relaycast_v1_AddForwardRequest, AddForwardRequest__Output as _relaycast_v1_AddForwardRequest__Output } from './relaycast/v1/AddForwardRequest.ts';
 import type { Channel as _relaycast_v1_Channel, Channel__Output as _relaycast_v1_Channel__Output } from './relaycast/v1/Channel.ts';
+import type { ChannelForward as _relaycast_v1_ChannelForward, ChannelForward__Output as _relaycast_v1_ChannelForward__Output } from './relaycast/v1/ChannelForward.ts';
 import type { ChannelSource as _relaycast_v1_ChannelSource, ChannelSource__Output as _relaycast_v1_ChannelSource__Output } from './relaycast/v1/ChannelSource.ts';
 import type { Codecs as _relaycast_v1_Codecs, Codecs__Output as _relaycast_v1_Codecs__Output } from './relaycast/v1/Codecs.ts';
 import type { ControlPlaneClient as _relaycast_v1_ControlPlaneClient, ControlPlaneDefinition as _relaycast_v1_ControlPlaneDefinition } from './relaycast/v1/ControlPlane.ts';
@@ -22,6 +24,8 @@ import type { ListStreamsResponse as _relaycast_v1_ListStreamsResponse, ListStre
 import type { Node as _relaycast_v1_Node, Node__Output as _relaycast_v1_Node__Output } from './relaycast/v1/Node.ts';
 import type { NodeLoad as _relaycast_v1_NodeLoad, NodeLoad__Output as _relaycast_v1_NodeLoad__Output } from './relaycast/v1/NodeLoad.ts';
 import type { Publisher as _relaycast_v1_Publisher, Publisher__Output as _relaycast_v1_Publisher__Output } from './relaycast/v1/Publisher.ts';
+import type { RemoveForwardRequest as _relaycast_v1_RemoveForwardRequest, RemoveForwardRequest__Output as _relaycast_v1_RemoveForwardRequest__Output } from './relaycast/v1/RemoveForwardRequest.ts';
+import type { RemoveForwardResponse as _relaycast_v1_RemoveForwardResponse, RemoveForwardResponse__Output as _relaycast_v1_RemoveForwardResponse__Output } from './relaycast/v1/RemoveForwardResponse.ts';
 import type { ResetChannelKeyRequest as _relaycast_v1_ResetChannelKeyRequest, ResetChannelKeyRequest__Output as _relaycast_v1_ResetChannelKeyRequest__Output } from './relaycast/v1/ResetChannelKeyRequest.ts';
 import type { ResetChannelKeyResponse as _relaycast_v1_ResetChannelKeyResponse, ResetChannelKeyResponse__Output as _relaycast_v1_ResetChannelKeyResponse__Output } from './relaycast/v1/ResetChannelKeyResponse.ts';
 import type { Route as _relaycast_v1_Route, Route__Output as _relaycast_v1_Route__Output } from './relaycast/v1/Route.ts';
@@ -43,7 +47,9 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   relaycast: {
     v1: {
+      AddForwardRequest: MessageTypeDefinition<_relaycast_v1_AddForwardRequest, _relaycast_v1_AddForwardRequest__Output>
       Channel: MessageTypeDefinition<_relaycast_v1_Channel, _relaycast_v1_Channel__Output>
+      ChannelForward: MessageTypeDefinition<_relaycast_v1_ChannelForward, _relaycast_v1_ChannelForward__Output>
       ChannelSource: MessageTypeDefinition<_relaycast_v1_ChannelSource, _relaycast_v1_ChannelSource__Output>
       Codecs: MessageTypeDefinition<_relaycast_v1_Codecs, _relaycast_v1_Codecs__Output>
       ControlPlane: SubtypeConstructor<typeof grpc.Client, _relaycast_v1_ControlPlaneClient> & { service: _relaycast_v1_ControlPlaneDefinition }
@@ -65,6 +71,8 @@ export interface ProtoGrpcType {
       NodeLoad: MessageTypeDefinition<_relaycast_v1_NodeLoad, _relaycast_v1_NodeLoad__Output>
       Publisher: MessageTypeDefinition<_relaycast_v1_Publisher, _relaycast_v1_Publisher__Output>
       PublisherRole: EnumTypeDefinition
+      RemoveForwardRequest: MessageTypeDefinition<_relaycast_v1_RemoveForwardRequest, _relaycast_v1_RemoveForwardRequest__Output>
+      RemoveForwardResponse: MessageTypeDefinition<_relaycast_v1_RemoveForwardResponse, _relaycast_v1_RemoveForwardResponse__Output>
       ResetChannelKeyRequest: MessageTypeDefinition<_relaycast_v1_ResetChannelKeyRequest, _relaycast_v1_ResetChannelKeyRequest__Output>
       ResetChannelKeyResponse: MessageTypeDefinition<_relaycast_v1_ResetChannelKeyResponse, _relaycast_v1_ResetChannelKeyResponse__Output>
       Route: MessageTypeDefinition<_relaycast_v1_Route, _relaycast_v1_Route__Output>

@@ -3,6 +3,7 @@
 import type { FailoverPolicy as _relaycast_v1_FailoverPolicy, FailoverPolicy__Output as _relaycast_v1_FailoverPolicy__Output } from '../../relaycast/v1/FailoverPolicy.ts';
 import type { PublisherRole as _relaycast_v1_PublisherRole, PublisherRole__Output as _relaycast_v1_PublisherRole__Output } from '../../relaycast/v1/PublisherRole.ts';
 import type { ChannelSource as _relaycast_v1_ChannelSource, ChannelSource__Output as _relaycast_v1_ChannelSource__Output } from '../../relaycast/v1/ChannelSource.ts';
+import type { ChannelForward as _relaycast_v1_ChannelForward, ChannelForward__Output as _relaycast_v1_ChannelForward__Output } from '../../relaycast/v1/ChannelForward.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Channel {
@@ -26,6 +27,10 @@ export interface Channel {
    * --hls-encryption applies.
    */
   'hlsEncryption'?: (string);
+  /**
+   * Push destinations (GetChannel/ListChannels fill their state from the forwarding node).
+   */
+  'forwards'?: (_relaycast_v1_ChannelForward)[];
 }
 
 export interface Channel__Output {
@@ -49,4 +54,8 @@ export interface Channel__Output {
    * --hls-encryption applies.
    */
   'hlsEncryption': (string);
+  /**
+   * Push destinations (GetChannel/ListChannels fill their state from the forwarding node).
+   */
+  'forwards': (_relaycast_v1_ChannelForward__Output)[];
 }

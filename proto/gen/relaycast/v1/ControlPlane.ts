@@ -2,7 +2,9 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AddForwardRequest as _relaycast_v1_AddForwardRequest, AddForwardRequest__Output as _relaycast_v1_AddForwardRequest__Output } from '../../relaycast/v1/AddForwardRequest.ts';
 import type { Channel as _relaycast_v1_Channel, Channel__Output as _relaycast_v1_Channel__Output } from '../../relaycast/v1/Channel.ts';
+import type { ChannelForward as _relaycast_v1_ChannelForward, ChannelForward__Output as _relaycast_v1_ChannelForward__Output } from '../../relaycast/v1/ChannelForward.ts';
 import type { CreateChannelRequest as _relaycast_v1_CreateChannelRequest, CreateChannelRequest__Output as _relaycast_v1_CreateChannelRequest__Output } from '../../relaycast/v1/CreateChannelRequest.ts';
 import type { CreateChannelResponse as _relaycast_v1_CreateChannelResponse, CreateChannelResponse__Output as _relaycast_v1_CreateChannelResponse__Output } from '../../relaycast/v1/CreateChannelResponse.ts';
 import type { DeleteChannelResponse as _relaycast_v1_DeleteChannelResponse, DeleteChannelResponse__Output as _relaycast_v1_DeleteChannelResponse__Output } from '../../relaycast/v1/DeleteChannelResponse.ts';
@@ -16,6 +18,8 @@ import type { ListNodesRequest as _relaycast_v1_ListNodesRequest, ListNodesReque
 import type { ListNodesResponse as _relaycast_v1_ListNodesResponse, ListNodesResponse__Output as _relaycast_v1_ListNodesResponse__Output } from '../../relaycast/v1/ListNodesResponse.ts';
 import type { ListStreamsRequest as _relaycast_v1_ListStreamsRequest, ListStreamsRequest__Output as _relaycast_v1_ListStreamsRequest__Output } from '../../relaycast/v1/ListStreamsRequest.ts';
 import type { ListStreamsResponse as _relaycast_v1_ListStreamsResponse, ListStreamsResponse__Output as _relaycast_v1_ListStreamsResponse__Output } from '../../relaycast/v1/ListStreamsResponse.ts';
+import type { RemoveForwardRequest as _relaycast_v1_RemoveForwardRequest, RemoveForwardRequest__Output as _relaycast_v1_RemoveForwardRequest__Output } from '../../relaycast/v1/RemoveForwardRequest.ts';
+import type { RemoveForwardResponse as _relaycast_v1_RemoveForwardResponse, RemoveForwardResponse__Output as _relaycast_v1_RemoveForwardResponse__Output } from '../../relaycast/v1/RemoveForwardResponse.ts';
 import type { ResetChannelKeyRequest as _relaycast_v1_ResetChannelKeyRequest, ResetChannelKeyRequest__Output as _relaycast_v1_ResetChannelKeyRequest__Output } from '../../relaycast/v1/ResetChannelKeyRequest.ts';
 import type { ResetChannelKeyResponse as _relaycast_v1_ResetChannelKeyResponse, ResetChannelKeyResponse__Output as _relaycast_v1_ResetChannelKeyResponse__Output } from '../../relaycast/v1/ResetChannelKeyResponse.ts';
 import type { Route as _relaycast_v1_Route, Route__Output as _relaycast_v1_Route__Output } from '../../relaycast/v1/Route.ts';
@@ -30,6 +34,25 @@ import type { UndrainNodeRequest as _relaycast_v1_UndrainNodeRequest, UndrainNod
 import type { UndrainNodeResponse as _relaycast_v1_UndrainNodeResponse, UndrainNodeResponse__Output as _relaycast_v1_UndrainNodeResponse__Output } from '../../relaycast/v1/UndrainNodeResponse.ts';
 
 export interface ControlPlaneClient extends grpc.Client {
+  /**
+   * Pushes the channel's live stream on to another RTMP(S) server as well (restreaming); the
+   * origin holding the active publisher does it. The URL carries the destination's key: answers
+   * and logs show it redacted.
+   */
+  AddForward(argument: _relaycast_v1_AddForwardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  AddForward(argument: _relaycast_v1_AddForwardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  AddForward(argument: _relaycast_v1_AddForwardRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  AddForward(argument: _relaycast_v1_AddForwardRequest, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  /**
+   * Pushes the channel's live stream on to another RTMP(S) server as well (restreaming); the
+   * origin holding the active publisher does it. The URL carries the destination's key: answers
+   * and logs show it redacted.
+   */
+  addForward(argument: _relaycast_v1_AddForwardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  addForward(argument: _relaycast_v1_AddForwardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  addForward(argument: _relaycast_v1_AddForwardRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  addForward(argument: _relaycast_v1_AddForwardRequest, callback: grpc.requestCallback<_relaycast_v1_ChannelForward__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Creates a channel: a public name (what viewers use) and a secret publish key (what the
    * encoder gets). The key is returned only here; the registry stores its SHA-256 hash.
@@ -154,6 +177,21 @@ export interface ControlPlaneClient extends grpc.Client {
   listStreams(argument: _relaycast_v1_ListStreamsRequest, callback: grpc.requestCallback<_relaycast_v1_ListStreamsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Stops and removes a destination, by id (or by its exact URL).
+   */
+  RemoveForward(argument: _relaycast_v1_RemoveForwardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  RemoveForward(argument: _relaycast_v1_RemoveForwardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  RemoveForward(argument: _relaycast_v1_RemoveForwardRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  RemoveForward(argument: _relaycast_v1_RemoveForwardRequest, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Stops and removes a destination, by id (or by its exact URL).
+   */
+  removeForward(argument: _relaycast_v1_RemoveForwardRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  removeForward(argument: _relaycast_v1_RemoveForwardRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  removeForward(argument: _relaycast_v1_RemoveForwardRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  removeForward(argument: _relaycast_v1_RemoveForwardRequest, callback: grpc.requestCallback<_relaycast_v1_RemoveForwardResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Issues a new key (primary or backup); the old one stops working and its live publisher is
    * disconnected.
    */
@@ -255,6 +293,13 @@ export interface ControlPlaneClient extends grpc.Client {
 
 export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Pushes the channel's live stream on to another RTMP(S) server as well (restreaming); the
+   * origin holding the active publisher does it. The URL carries the destination's key: answers
+   * and logs show it redacted.
+   */
+  AddForward: grpc.handleUnaryCall<_relaycast_v1_AddForwardRequest__Output, _relaycast_v1_ChannelForward>;
+  
+  /**
    * Creates a channel: a public name (what viewers use) and a secret publish key (what the
    * encoder gets). The key is returned only here; the registry stores its SHA-256 hash.
    */
@@ -296,6 +341,11 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   ListStreams: grpc.handleUnaryCall<_relaycast_v1_ListStreamsRequest__Output, _relaycast_v1_ListStreamsResponse>;
   
   /**
+   * Stops and removes a destination, by id (or by its exact URL).
+   */
+  RemoveForward: grpc.handleUnaryCall<_relaycast_v1_RemoveForwardRequest__Output, _relaycast_v1_RemoveForwardResponse>;
+  
+  /**
    * Issues a new key (primary or backup); the old one stops working and its live publisher is
    * disconnected.
    */
@@ -334,6 +384,7 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
 }
 
 export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
+  AddForward: MethodDefinition<_relaycast_v1_AddForwardRequest, _relaycast_v1_ChannelForward, _relaycast_v1_AddForwardRequest__Output, _relaycast_v1_ChannelForward__Output>
   CreateChannel: MethodDefinition<_relaycast_v1_CreateChannelRequest, _relaycast_v1_CreateChannelResponse, _relaycast_v1_CreateChannelRequest__Output, _relaycast_v1_CreateChannelResponse__Output>
   DeleteChannel: MethodDefinition<_relaycast_v1_StreamRef, _relaycast_v1_DeleteChannelResponse, _relaycast_v1_StreamRef__Output, _relaycast_v1_DeleteChannelResponse__Output>
   DrainNode: MethodDefinition<_relaycast_v1_DrainNodeRequest, _relaycast_v1_DrainNodeResponse, _relaycast_v1_DrainNodeRequest__Output, _relaycast_v1_DrainNodeResponse__Output>
@@ -343,6 +394,7 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   ListChannels: MethodDefinition<_relaycast_v1_ListChannelsRequest, _relaycast_v1_ListChannelsResponse, _relaycast_v1_ListChannelsRequest__Output, _relaycast_v1_ListChannelsResponse__Output>
   ListNodes: MethodDefinition<_relaycast_v1_ListNodesRequest, _relaycast_v1_ListNodesResponse, _relaycast_v1_ListNodesRequest__Output, _relaycast_v1_ListNodesResponse__Output>
   ListStreams: MethodDefinition<_relaycast_v1_ListStreamsRequest, _relaycast_v1_ListStreamsResponse, _relaycast_v1_ListStreamsRequest__Output, _relaycast_v1_ListStreamsResponse__Output>
+  RemoveForward: MethodDefinition<_relaycast_v1_RemoveForwardRequest, _relaycast_v1_RemoveForwardResponse, _relaycast_v1_RemoveForwardRequest__Output, _relaycast_v1_RemoveForwardResponse__Output>
   ResetChannelKey: MethodDefinition<_relaycast_v1_ResetChannelKeyRequest, _relaycast_v1_ResetChannelKeyResponse, _relaycast_v1_ResetChannelKeyRequest__Output, _relaycast_v1_ResetChannelKeyResponse__Output>
   Resolve: MethodDefinition<_relaycast_v1_StreamRef, _relaycast_v1_Route, _relaycast_v1_StreamRef__Output, _relaycast_v1_Route__Output>
   SetBackup: MethodDefinition<_relaycast_v1_SetBackupRequest, _relaycast_v1_SetBackupResponse, _relaycast_v1_SetBackupRequest__Output, _relaycast_v1_SetBackupResponse__Output>

@@ -22,6 +22,10 @@ export interface CreateChannelRequest {
    * Optional: "none" or "aes-128" overrides the packaging node's --hls-encryption for this channel.
    */
   'hlsEncryption'?: (string);
+  /**
+   * Optional push destinations (rtmp:// or rtmps:// URLs with their keys).
+   */
+  'forwards'?: (string)[];
 }
 
 export interface CreateChannelRequest__Output {
@@ -43,4 +47,8 @@ export interface CreateChannelRequest__Output {
    * Optional: "none" or "aes-128" overrides the packaging node's --hls-encryption for this channel.
    */
   'hlsEncryption': (string);
+  /**
+   * Optional push destinations (rtmp:// or rtmps:// URLs with their keys).
+   */
+  'forwards': (string)[];
 }
