@@ -151,6 +151,14 @@ export const stream = dashboard(
     { title: 'Frames per second by kind', exprs: [{ expr: 'sum by (kind) (rate(relaycast_frames_total{stream=~"$stream"}[1m]))', legend: '{{kind}}' }] },
     { title: 'HLS segments per minute', exprs: [{ expr: 'sum(rate(relaycast_hls_segments_total{stream=~"$stream"}[5m])) * 60' }] },
     {
+      title: 'Channel source (MPEG-TS in): bitrate and errors',
+      exprs: [
+        { expr: 'sum(relaycast_source_bitrate_kbps{source=~"$stream"}) or vector(0)', legend: 'kbit/s' },
+        { expr: 'sum(increase(relaycast_source_cc_errors{source=~"$stream"}[5m])) or vector(0)', legend: 'CC errors / 5 min' },
+        { expr: 'sum(relaycast_source_state{source=~"$stream",state="silent"}) or vector(0)', legend: 'silent' },
+      ],
+    },
+    {
       title: 'Forwards (restreaming): bitrate per destination',
       unit: 'bps',
       exprs: [{ expr: 'sum by (forward) (rate(relaycast_forward_bytes_total{stream=~"$stream"}[1m])) * 8 or vector(0)', legend: '{{forward}}' }],
