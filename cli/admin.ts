@@ -68,7 +68,8 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
                            [--source URL [--source-interface ADDR]] [--hls-encryption none|aes-128]
                            [--forward rtmp://host/app/KEY]…
       prints the publish key (and backup key) once: put it in OBS as the stream key
-      --source feeds the channel from MPEG-TS over UDP/RTP instead (all-in-one only for now):
+      --source feeds the channel from MPEG-TS over UDP/RTP instead (in a cluster the control
+      plane leader picks the origin that receives it, see --source-networks):
       udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…
       --hls-encryption overrides the nodes' --hls-encryption for this channel (keys go only to
       viewers with a signed URL, so edges need --play-secret)

@@ -22,6 +22,8 @@ import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
+import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
+import { SourceManager } from '../origin/sources/manager.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
 import { hlsFor, nodeBase, type RunningNode, startOriginCluster, viewerHttpLimits } from './run.ts';
@@ -194,6 +196,24 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   );
   forwards.start();
   admin.route('GET', '/api/v1/forwards', async () => ({ body: { forwards: forwards.list() } }));
+  // Channel sources (MPEG-TS over UDP/RTP) the control plane leader assigned to this origin.
+  const sources = new SourceManager(hub, log, {
+    registry: metrics.registry,
+    defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+  });
+  const channelSources = new ChannelSourceSync(registry, sources, log, {
+    defaultInterface: config.sourceInterface,
+    nodeId: config.nodeId,
+  });
+  channelSources.start();
+  registry.on('event', (e: RegistryEvent) => {
+    if (e.type === 'source-assigned') void channelSources.sync();
+  });
+  admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
+  if (config.sourceNetworks) {
+    const networks = config.sourceNetworks;
+    cluster.nodeExtras = () => ({ sourceNetworks: networks });
+  }
   log.info({ ports, config: redactedConfig(config) }, 'ready');
   return {
     log,
@@ -207,6 +227,8 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     viewerCount: () => hub.viewerCount(),
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
+      channelSources.close();
+      sources.close();
       forwards.close('shutdown');
       cluster.close();
       stats.close();

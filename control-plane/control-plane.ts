@@ -13,6 +13,7 @@ import { ControlPlaneGrpcServer } from './grpc-server.ts';
 import { type LeaderElector, LockLeaderElector } from './leader.ts';
 import { registerControlRoutes } from './rest.ts';
 import { ControlService, type SourceStatus } from './service.ts';
+import { SourceAssigner } from './source-assigner.ts';
 import { BackupSwitcher } from './switcher.ts';
 
 export interface ControlPlaneHandle {
@@ -89,6 +90,20 @@ export async function startControlPlane(
   const grpcPort = config.grpcPort ? await grpc.listen() : undefined;
   elector.start();
   if (switching) switcher.start();
+  // Cluster origins receive channel sources where the leader puts them (the all-in-one has one).
+  const assigner =
+    config.role === 'control-plane'
+      ? new SourceAssigner(
+          registry,
+          elector,
+          { silentMoveMs: Math.max(2 * config.sourceSilenceTimeoutMs, 5000) },
+          log,
+        )
+      : undefined;
+  assigner?.start();
+  elector.on('change', (leader: boolean) => {
+    if (leader) void assigner?.pass();
+  });
   let serving = true;
   admin.readiness.push({ name: 'control-plane', check: () => serving });
 
@@ -120,11 +135,13 @@ export async function startControlPlane(
       serving = false;
       grpc.setServing(false);
       switcher.stop();
+      assigner?.stop();
       await elector.stop();
     },
     async close() {
       heartbeat?.stop();
       switcher.stop();
+      assigner?.stop();
       await elector.stop();
       await grpc.close();
       if (heartbeat) {

@@ -68,7 +68,7 @@ describe('ControlService', () => {
   });
   after(() => registry.close());
 
-  it('channels with a source: validated, stored, shown with the receiving node status; refused where nothing receives them', async () => {
+  it('channels with a source: validated, stored, shown with the receiving node status (the all-in-one own, a cluster origin report)', async () => {
     const status = { state: 'receiving', bitrateKbps: 900, ccErrors: 2, packets: 10, lastPacketAt: 1 };
     const withSources = new ControlService(registry, 'cp-src', {
       sourceStatus: (app, name) => (app === 'live' && name === 'tvsrc' ? status : undefined),
@@ -91,10 +91,30 @@ describe('ControlService', () => {
         code: 'RC_SOURCE_URL_INVALID',
       },
     );
-    await assert.rejects(s.createChannel('live', 'tvcluster', { source: { url: 'udp://239.1.1.1:5000' } }), {
-      code: 'RC_FAILED_PRECONDITION',
+    // In a cluster the origin the leader assigned reports through the registry.
+    const created = await s.createChannel('live', 'tvcluster', { source: { url: 'udp://239.1.1.1:5000' } });
+    assert.equal(created.channel.source?.status, undefined, 'not assigned yet');
+    await registry.putSourceAssignment('live', 'tvcluster', { nodeId: 'o1', at: 1, reason: 'new' });
+    assert.deepEqual((await s.getChannel('live', 'tvcluster')).source?.status, {
+      state: 'assigned',
+      bitrateKbps: 0,
+      ccErrors: 0,
+      packets: 0,
+      lastPacketAt: 0,
+      nodeId: 'o1',
     });
-    assert.equal(await registry.getChannel('live', 'tvcluster'), undefined);
+    const report = {
+      nodeId: 'o1',
+      state: 'receiving',
+      bitrateKbps: 800,
+      ccErrors: 0,
+      packets: 5,
+      lastPacketAt: 9,
+      silentSince: 0,
+    };
+    await registry.putSourceStatus('live', 'tvcluster', report, 60_000);
+    assert.deepEqual((await s.getChannel('live', 'tvcluster')).source?.status, report);
+    await s.deleteChannel('live', 'tvcluster');
     await withSources.deleteChannel('live', 'tvsrc');
   });
 

@@ -38,6 +38,8 @@ export interface SourceStatus {
   packets: number;
   /** Date.now() of the last datagram, 0 = none yet. */
   lastPacketAt: number;
+  /** The origin receiving it (clusters). */
+  nodeId?: string;
 }
 
 /** A channel's HLS encryption as given by a caller: '' or absent = the node's default. */
@@ -153,8 +155,8 @@ export class ControlService {
   private readonly configChannels: readonly ConfigChannel[];
 
   /**
-   * Where channel sources are received: only the all-in-one today (it passes this); without it a
-   * channel with a source is refused rather than stored and never received.
+   * The all-in-one's own channel sources; elsewhere the receiving origin's report in the registry
+   * (the control plane leader assigns sources to origins: source-assigner.ts).
    */
   private readonly sourceStatus: ((app: string, name: string) => SourceStatus | undefined) | undefined;
 
@@ -197,10 +199,20 @@ export class ControlService {
       failover: rec.failover,
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
       fromConfig: false,
-      ...(rec.source ? { source: { ...rec.source, status: this.sourceStatus?.(rec.app, rec.name) } } : {}),
+      ...(rec.source ? { source: { ...rec.source, status: await this.sourceStatusOf(rec) } } : {}),
       ...(rec.hlsEncryption ? { hlsEncryption: rec.hlsEncryption } : {}),
       forwards: await this.forwardViews(rec),
     };
+  }
+
+  private async sourceStatusOf(rec: ChannelRecord): Promise<SourceStatus | undefined> {
+    if (this.sourceStatus) return this.sourceStatus(rec.app, rec.name);
+    const st = await this.registry.getSourceStatus(rec.app, rec.name).catch(() => undefined);
+    if (st) return st;
+    const a = await this.registry.getSourceAssignment(rec.app, rec.name).catch(() => undefined);
+    return a
+      ? { state: 'assigned', bitrateKbps: 0, ccErrors: 0, packets: 0, lastPacketAt: 0, nodeId: a.nodeId }
+      : undefined;
   }
 
   private async forwardViews(rec: ChannelRecord): Promise<ForwardView[]> {
@@ -324,11 +336,6 @@ export class ControlService {
     validateStreamName(app, name);
     const hlsEncryption = checkHlsEncryption(opts.hlsEncryption);
     if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
-    if (opts.source && !this.sourceStatus)
-      throw new RelaycastError(
-        'RC_FAILED_PRECONDITION',
-        'channel sources are received by the all-in-one (relaycast all) only for now; in a cluster, feed the channel with an RTMP publisher',
-      );
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
     const forwards: ChannelForward[] = [];

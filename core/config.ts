@@ -3,10 +3,12 @@
  * (--config) > default. Every option is validated; errors name the option, the source and what to
  * do. `--help` is rendered from the same schema, so it cannot drift.
  */
+
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { type OptionTypes, parseCommandArgs, UsageError } from './args.ts';
+import { parseCidr } from './cidr.ts';
 import { RelaycastError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
 import { validateStreamName } from './names.ts';
@@ -219,6 +221,12 @@ export const OPTIONS = {
     default: undefined,
     help: 'local address that joins multicast groups for channel sources (a source URL ?interface= wins)',
     roles: ['all', 'origin'],
+  },
+  'source-networks': {
+    kind: 'string',
+    default: undefined,
+    help: 'origin: comma-separated CIDRs of the source addresses (multicast groups, unicast senders) this origin can receive, e.g. 239.1.0.0/16,10.0.0.0/8; the control plane assigns channel sources only to origins whose networks hold them (absent = any)',
+    roles: ['origin'],
   },
   'source-silence-timeout': {
     kind: 'number',
@@ -484,6 +492,8 @@ export interface Config {
   channels: StaticChannel[];
   sources: StaticSource[];
   sourceInterface: string | undefined;
+  /** Origins: CIDRs of the sources they can receive (undefined = any). */
+  sourceNetworks: string[] | undefined;
   sourceSilenceTimeoutMs: number;
 }
 
@@ -580,6 +590,17 @@ function loadYaml(file: string): Record<string, unknown> {
   if (typeof doc !== 'object' || Array.isArray(doc))
     throw invalid(`config file ${file} must be a YAML mapping`);
   return doc as Record<string, unknown>;
+}
+
+/** '239.1.0.0/16, 10.0.0.0/8' → the list, each checked (RC_CONFIG_INVALID names a bad one). */
+function parseCidrs(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw.split(',').map((c) => {
+    const cidr = c.trim();
+    if (!parseCidr(cidr))
+      throw invalid(`--source-networks: '${cidr}' is not a CIDR such as 239.1.0.0/16 or fd00::/8`);
+    return cidr;
+  });
 }
 
 function parseChannels(raw: unknown): StaticChannel[] {
@@ -742,6 +763,7 @@ export function loadConfig(
     channels: parseChannels(yaml.channels),
     sources: parseSources(yaml.sources),
     sourceInterface: str('source-interface'),
+    sourceNetworks: parseCidrs(str('source-networks')),
     sourceSilenceTimeoutMs: Math.round(num('source-silence-timeout') * 1000),
   };
   if (cfg.playAuth === 'signed' && !cfg.playSecret)

@@ -51,6 +51,7 @@ export class OriginCluster {
   private readonly startedAt = Date.now();
   private draining = false;
   private ticking = false;
+  private closed = false;
   /** Called when an operator drains this node (DrainNode); the role stops accepting. */
   onDrainRequest: (() => void) | undefined;
   /** Called when an operator lets it take new work again (UndrainNode). */
@@ -129,6 +130,10 @@ export class OriginCluster {
   }
 
   private onPublish(stream: HubStream, pub: Publication): void {
+    if (pub.info.kind === 'source') {
+      void this.claimSource(stream, pub, 0);
+      return;
+    }
     if (pub.info.kind !== 'rtmp') return;
     const pending = this.pendingGenerations.get(stream.key);
     this.pendingGenerations.delete(stream.key);
@@ -145,6 +150,40 @@ export class OriginCluster {
     void this.register(stream.key, owned);
   }
 
+  /**
+   * A channel source (MPEG-TS in) went live here: it is held like a publisher, under a generation
+   * drawn now, so when the leader moves the source to another origin the newer generation there
+   * wins and edges follow. Without the registry it retries while the source keeps publishing.
+   */
+  private async claimSource(stream: HubStream, pub: Publication, attempt: number): Promise<void> {
+    let generation: number;
+    try {
+      generation = await this.registry.nextGeneration(stream.app, stream.name);
+    } catch (err) {
+      this.metrics.registryErrors.inc({ op: 'nextGeneration' });
+      if (stream.publisher === pub && !this.closed && attempt < 60) {
+        const retry = setTimeout(() => void this.claimSource(stream, pub, attempt + 1), 1000);
+        retry.unref();
+      }
+      this.log.warn(
+        { stream: stream.key, err: (err as Error).message },
+        'cannot register a channel source yet',
+      );
+      return;
+    }
+    if (stream.publisher !== pub || this.closed) return;
+    const owned: Owned = {
+      target: { app: stream.app, name: stream.name, role: 'primary' },
+      generation,
+      sessionId: pub.info.sessionId,
+      startedAt: Date.now(),
+      registered: false,
+      publication: pub,
+    };
+    this.owned.set(stream.key, owned);
+    await this.register(stream.key, owned);
+  }
+
   private record(key: string, owned: Owned): Omit<StreamRecord, 'updatedAt'> {
     const stream = this.hub.get(owned.target.app, key.slice(owned.target.app.length + 1));
     const info = stream ? this.stats.describe(stream) : undefined;
@@ -154,7 +193,7 @@ export class OriginCluster {
       originNodeId: this.options.nodeId,
       originUrl: this.options.internalUrl,
       sessionId: owned.sessionId,
-      ...(owned.publication?.info.remote
+      ...(owned.publication?.info.remote && owned.publication.info.kind === 'rtmp'
         ? { publisherIp: owned.publication.info.remote.replace(/:\d+$/, '') }
         : {}),
       generation: owned.generation,
@@ -390,6 +429,7 @@ export class OriginCluster {
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }

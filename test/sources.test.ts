@@ -24,44 +24,7 @@ import {
   track,
   waitFor,
 } from './helpers/process.ts';
-
-function sendTs(url: string, format: 'mpegts' | 'rtp_mpegts', video: 'libx264' | 'libx265', seconds = 60) {
-  const vcodec =
-    video === 'libx265'
-      ? ['-c:v', 'libx265', '-x265-params', 'log-level=error:keyint=25', '-preset', 'ultrafast']
-      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25'];
-  return track(
-    spawn(
-      'ffmpeg',
-      [
-        '-v',
-        'error',
-        '-re',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=320x240:rate=25',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:sample_rate=48000',
-        '-t',
-        String(seconds),
-        ...vcodec,
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'mp2',
-        '-b:a',
-        '96k',
-        '-f',
-        format,
-        `${url}?pkt_size=1316`,
-      ],
-      { stdio: 'ignore' },
-    ),
-  );
-}
+import { sendTs } from './helpers/ts-sender.ts';
 
 async function freeUdpPort(): Promise<number> {
   return freePort(); // TCP and UDP port spaces differ; a free TCP port on loopback is as good as any

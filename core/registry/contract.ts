@@ -276,6 +276,32 @@ export function runRegistryContract(label: string, make: () => Promise<RegistryF
       );
     });
 
+    it('source assignments persist until replaced or removed; source status expires', async () => {
+      assert.equal(await f.peer.getSourceAssignment('live', 'tv'), undefined);
+      await r.putSourceAssignment('live', 'tv', { nodeId: 'o1', at: 5, reason: 'new' });
+      assert.deepEqual(await f.peer.getSourceAssignment('live', 'tv'), {
+        nodeId: 'o1',
+        at: 5,
+        reason: 'new',
+      });
+      await r.putSourceAssignment('live', 'tv', undefined);
+      assert.equal(await f.peer.getSourceAssignment('live', 'tv'), undefined);
+      const st = {
+        nodeId: 'o1',
+        state: 'receiving',
+        bitrateKbps: 900,
+        ccErrors: 1,
+        packets: 10,
+        lastPacketAt: 7,
+        silentSince: 0,
+      };
+      await r.putSourceStatus('live', 'tv', st, 300);
+      assert.deepEqual(await f.peer.getSourceStatus('live', 'tv'), st);
+      await eventually('the status to expire', async () =>
+        (await f.peer.getSourceStatus('live', 'tv')) === undefined ? true : undefined,
+      );
+    });
+
     it('HLS keys: any client reads what one stored, per stream and id, until the TTL passes', async () => {
       const key = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
       await r.putHlsKey('live', 'enc', '17', key, 1000);

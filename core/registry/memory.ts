@@ -10,6 +10,8 @@ import {
   type NodeRecord,
   type PublisherRole,
   type RegistryEvent,
+  type SourceAssignment,
+  type SourceStatusRecord,
   type StreamRecord,
   type SwitchRecord,
 } from './types.ts';
@@ -33,6 +35,8 @@ export class MemoryRegistry extends EventEmitter implements Registry {
   private readonly switches = new Map<string, SwitchRecord[]>();
   private readonly hlsKeys = new Map<string, Leased<Buffer>>();
   private readonly forwardStatus = new Map<string, Leased<ForwardStatus[]>>();
+  private readonly sourceAssignments = new Map<string, SourceAssignment>();
+  private readonly sourceStatus = new Map<string, Leased<SourceStatusRecord>>();
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly store: ChannelStore | undefined;
@@ -338,6 +342,32 @@ export class MemoryRegistry extends EventEmitter implements Registry {
       value: structuredClone(status),
       expiresAt: Date.now() + ttlMs,
     });
+  }
+
+  async putSourceAssignment(
+    app: string,
+    name: string,
+    assignment: SourceAssignment | undefined,
+  ): Promise<void> {
+    if (assignment) this.sourceAssignments.set(`${app}/${name}`, structuredClone(assignment));
+    else this.sourceAssignments.delete(`${app}/${name}`);
+  }
+
+  async getSourceAssignment(app: string, name: string): Promise<SourceAssignment | undefined> {
+    const a = this.sourceAssignments.get(`${app}/${name}`);
+    return a ? structuredClone(a) : undefined;
+  }
+
+  async putSourceStatus(app: string, name: string, status: SourceStatusRecord, ttlMs: number): Promise<void> {
+    this.sourceStatus.set(`${app}/${name}`, {
+      value: structuredClone(status),
+      expiresAt: Date.now() + ttlMs,
+    });
+  }
+
+  async getSourceStatus(app: string, name: string): Promise<SourceStatusRecord | undefined> {
+    const l = this.live(this.sourceStatus, `${app}/${name}`);
+    return l ? structuredClone(l) : undefined;
   }
 
   async getForwardStatus(app: string, name: string): Promise<ForwardStatus[]> {

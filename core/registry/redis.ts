@@ -16,6 +16,8 @@ import {
   type NodeRecord,
   type PublisherRole,
   type RegistryEvent,
+  type SourceAssignment,
+  type SourceStatusRecord,
   type StreamRecord,
   type SwitchRecord,
 } from './types.ts';
@@ -443,12 +445,43 @@ export class RedisRegistry extends EventEmitter implements Registry {
   }
 
   async getForwardStatus(app: string, name: string): Promise<ForwardStatus[]> {
-    const v = await this.redis.get(this.k.forwardStatus(app, name));
-    if (!v) return [];
+    return (await this.getJson<ForwardStatus[]>(this.k.forwardStatus(app, name))) ?? [];
+  }
+
+  async putSourceAssignment(
+    app: string,
+    name: string,
+    assignment: SourceAssignment | undefined,
+  ): Promise<void> {
+    const key = this.k.sourceAssignment(app, name);
+    if (assignment) await this.redis.set(key, JSON.stringify(assignment));
+    else await this.redis.del(key);
+  }
+
+  async getSourceAssignment(app: string, name: string): Promise<SourceAssignment | undefined> {
+    return this.getJson<SourceAssignment>(this.k.sourceAssignment(app, name));
+  }
+
+  async putSourceStatus(app: string, name: string, status: SourceStatusRecord, ttlMs: number): Promise<void> {
+    await this.redis.set(
+      this.k.sourceStatus(app, name),
+      JSON.stringify(status),
+      'PX',
+      Math.max(1, Math.ceil(ttlMs)),
+    );
+  }
+
+  async getSourceStatus(app: string, name: string): Promise<SourceStatusRecord | undefined> {
+    return this.getJson<SourceStatusRecord>(this.k.sourceStatus(app, name));
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    const v = await this.redis.get(key);
+    if (!v) return undefined;
     try {
-      return JSON.parse(v) as ForwardStatus[];
+      return JSON.parse(v) as T;
     } catch {
-      return [];
+      return undefined;
     }
   }
 }

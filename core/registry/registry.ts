@@ -15,6 +15,8 @@ import type {
   NodeRecord,
   PublisherRole,
   RegistryEvent,
+  SourceAssignment,
+  SourceStatusRecord,
   StreamRecord,
   SwitchRecord,
 } from './types.ts';
@@ -88,6 +90,12 @@ export interface Registry extends EventEmitter {
   /** The forwards of channel <app>/<name> as the node running them last reported (TTL `ttlMs`). */
   putForwardStatus(app: string, name: string, status: ForwardStatus[], ttlMs: number): Promise<void>;
   getForwardStatus(app: string, name: string): Promise<ForwardStatus[]>;
+  /** The origin a channel's source is assigned to (undefined: none); the leader writes it. */
+  putSourceAssignment(app: string, name: string, assignment: SourceAssignment | undefined): Promise<void>;
+  getSourceAssignment(app: string, name: string): Promise<SourceAssignment | undefined>;
+  /** The receiving origin's report on a channel source (TTL `ttlMs`). */
+  putSourceStatus(app: string, name: string, status: SourceStatusRecord, ttlMs: number): Promise<void>;
+  getSourceStatus(app: string, name: string): Promise<SourceStatusRecord | undefined>;
 }
 
 export function createRegistry(options: { redisUrl?: string | undefined; keyPrefix?: string }): Registry {

@@ -43,6 +43,8 @@ export function keys(prefix: string) {
     lockToken: (name: string) => `${prefix}locktoken:${name}`,
     hlsKey: (app: string, name: string, id: string) => `${prefix}hlskey:${app}/${name}:${id}`,
     forwardStatus: (app: string, name: string) => `${prefix}fwdstatus:${app}/${name}`,
+    sourceAssignment: (app: string, name: string) => `${prefix}srcassign:${app}/${name}`,
+    sourceStatus: (app: string, name: string) => `${prefix}srcstatus:${app}/${name}`,
     events: `${prefix}events`,
   };
 }

@@ -54,6 +54,9 @@ export interface NodeRecord {
   draining: boolean;
   /** Control plane replicas: whether this one is the leader. */
   leader?: boolean;
+  /** Origins: the networks (CIDRs) whose multicast/UDP sources it can receive (--source-networks);
+   * absent = any. */
+  sourceNetworks?: string[];
   startedAt: number;
   updatedAt: number;
   version: string;
@@ -124,7 +127,31 @@ export type RegistryEvent =
   /** An operator asks a node to stop taking new publishers/viewers (DrainNode). */
   | { type: 'drain-request'; nodeId: string }
   /** An operator lets a drained node take new publishers/viewers again (UndrainNode). */
-  | { type: 'undrain-request'; nodeId: string };
+  | { type: 'undrain-request'; nodeId: string }
+  /** The leader (re)assigned a channel's source to an origin (or took it away: nodeId ''). */
+  | { type: 'source-assigned'; app: string; name: string; nodeId: string };
+
+/** Which origin receives a channel's source, as the control plane leader decided. */
+export interface SourceAssignment {
+  nodeId: string;
+  /** Date.now() of the decision. */
+  at: number;
+  /** Why: 'new', 'origin-gone', 'silent', 'draining', 'network'. */
+  reason: string;
+}
+
+/** How a channel's source is received, as the origin receiving it reports (short TTL). */
+export interface SourceStatusRecord {
+  nodeId: string;
+  state: string;
+  bitrateKbps: number;
+  ccErrors: number;
+  packets: number;
+  /** Date.now() of the last datagram, 0 = none yet. */
+  lastPacketAt: number;
+  /** Date.now() since when it has been silent (state 'silent'), else 0. */
+  silentSince: number;
+}
 
 /**
  * `<app>/<name>` of the stream an event is about, for the events that concern one stream's route

@@ -2,6 +2,10 @@
  * Keeps the SourceManager in step with the channel records: a channel created with a source
  * (`relaycast channel create NAME --source URL`, REST, gRPC) starts receiving within one interval,
  * a deleted channel stops. Sources from the YAML file are not touched (they are not channel records).
+ *
+ * On a cluster origin (`nodeId` given) only the sources the control plane leader assigned to this
+ * origin run here (control-plane/source-assigner.ts), and each pass reports their state to the
+ * registry, which the leader reads to move a silent source and `channel list` shows.
  */
 import { errorCode } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
@@ -19,13 +23,18 @@ export class ChannelSourceSync {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private isClosed = false;
+  /** Cluster origins: this node's id (only assigned sources run here). */
+  private readonly nodeId: string | undefined;
+  /** app/name → Date.now() since the source has been silent. */
+  private readonly silentSince = new Map<string, number>();
 
   constructor(
     registry: Registry,
     manager: SourceManager,
     log: Logger,
-    options: { intervalMs?: number; defaultInterface?: string } = {},
+    options: { intervalMs?: number; defaultInterface?: string; nodeId?: string } = {},
   ) {
+    this.nodeId = options.nodeId;
     this.registry = registry;
     this.manager = manager;
     this.log = log.child({ component: 'channel-sources' });
@@ -62,7 +71,15 @@ export class ChannelSourceSync {
     }
     if (this.isClosed) return;
     const wanted = new Map<string, (typeof channels)[number]>();
-    for (const c of channels) if (c.source) wanted.set(`${c.app}/${c.name}`, c);
+    for (const c of channels) {
+      if (!c.source) continue;
+      if (this.nodeId) {
+        const a = await this.registry.getSourceAssignment(c.app, c.name).catch(() => 'unknown' as const);
+        // Registry trouble: keep what runs (its lease decides), start nothing new.
+        if (a === 'unknown' ? !this.managed.has(`${c.app}/${c.name}`) : a?.nodeId !== this.nodeId) continue;
+      }
+      wanted.set(`${c.app}/${c.name}`, c);
+    }
     for (const [key, url] of [...this.managed]) {
       const c = wanted.get(key);
       if (c && c.source!.url === url) continue;
@@ -84,6 +101,38 @@ export class ChannelSourceSync {
       } catch (err) {
         this.log.error({ err, code: errorCode(err), stream: key }, 'channel source could not start');
       }
+    }
+    if (this.nodeId) await this.report();
+  }
+
+  /** The state of this origin's sources, for the leader and `channel list` (expires if we die). */
+  private async report(): Promise<void> {
+    const now = Date.now();
+    for (const key of [...this.silentSince.keys()]) if (!this.managed.has(key)) this.silentSince.delete(key);
+    for (const key of this.managed.keys()) {
+      const slash = key.indexOf('/');
+      const [app, name] = [key.slice(0, slash), key.slice(slash + 1)];
+      const s = this.manager.get(app, name)?.stats();
+      if (!s) continue;
+      if (s.state === 'silent') {
+        if (!this.silentSince.has(key)) this.silentSince.set(key, now);
+      } else this.silentSince.delete(key);
+      await this.registry
+        .putSourceStatus(
+          app,
+          name,
+          {
+            nodeId: this.nodeId!,
+            state: s.state,
+            bitrateKbps: s.bitrateKbps,
+            ccErrors: s.ccErrors,
+            packets: s.packets,
+            lastPacketAt: s.lastPacketAt,
+            silentSince: this.silentSince.get(key) ?? 0,
+          },
+          3 * this.intervalMs + 2000,
+        )
+        .catch(() => undefined);
     }
   }
 
