@@ -43,7 +43,9 @@ export type RelaycastErrorCode =
   // forwarding a stream to another RTMP(S) server (origin/forward.ts)
   | 'RC_FORWARD_URL_INVALID'
   | 'RC_FORWARD_SLOW'
-  | 'RC_FORWARD_LOOP';
+  | 'RC_FORWARD_LOOP'
+  // no origin can receive a channel source (control-plane/source-assigner.ts)
+  | 'RC_SOURCE_UNASSIGNED';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -156,6 +158,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_FORWARD_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
   RC_FORWARD_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_SOURCE_UNASSIGNED: { http: 503, grpc: 'UNAVAILABLE' },
 };
 
 export class RelaycastError extends Error {
