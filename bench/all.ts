@@ -3,7 +3,7 @@
  * (bench/ingest.ts). Each run prints one JSON line; this prints them all, then Markdown tables for
  * docs/performance.md and README's performance section.
  *
- *   node bench/all.ts [--only flv,rtmp,hls,ingest]
+ *   node bench/all.ts [--only flv,rtmp,hls,ingest,sources]
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,10 +12,11 @@ import { benchArgs } from './args.ts';
 const { values } = benchArgs(
   import.meta.filename,
   `npm run bench [-- --only flv,rtmp,hls,ingest]
-Runs the fan-out ramps (HTTP-FLV, RTMP, HLS) and the ingest ramp one after another, prints one JSON
-line per run and then the Markdown tables of docs/performance.md. The whole set is 13 runs of
-25-30 s each plus their start-up: about 9-10 minutes on a 2-core machine; --only narrows it.`,
-  { only: { type: 'string', default: 'flv,rtmp,hls,ingest' } },
+Runs the fan-out ramps (HTTP-FLV, RTMP, HLS), the RTMP ingest ramp and the TV-channel (MPEG-TS
+over UDP) ingest runs one after another, prints one JSON
+line per run and then the Markdown tables of docs/performance.md. The whole set is 15 runs of
+25-30 s each plus their start-up: about 11 minutes on a 2-core machine; --only narrows it.`,
+  { only: { type: 'string', default: 'flv,rtmp,hls,ingest,sources' } },
 );
 const only = new Set((values.only ?? '').split(','));
 
@@ -37,6 +38,8 @@ const runs: [string, string, string[]][] = [
   ['ingest', 'ingest.ts', ['--publishers', '50', '--duration', '20', '--ramp', '5']],
   ['ingest', 'ingest.ts', ['--publishers', '100', '--duration', '20', '--ramp', '10']],
   ['ingest', 'ingest.ts', ['--publishers', '200', '--duration', '20', '--ramp', '10']],
+  ['sources', 'sources.ts', ['--channels', '25', '--kbps', '8000', '--duration', '20']],
+  ['sources', 'sources.ts', ['--channels', '50', '--kbps', '8000', '--duration', '20']],
 ];
 const rows: Record<string, unknown>[] = [];
 for (const [kind, script, args] of runs) {
@@ -92,6 +95,19 @@ if (ingest.length) {
     const a = r.api as { live: number; atRate: number; ingestKbpsMin: number; ingestKbpsP50: number };
     console.log(
       `| ${r.publishers} | ${r.failed} | ${a.live} | ${a.atRate} | ${a.ingestKbpsMin}/${a.ingestKbpsP50} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer100Publishers} | ${s.rssPeakMb} | ${r.swarmCpuPercentOfCore} |`,
+    );
+  }
+}
+const tv = rows.filter((r) => r.bench === 'sources-udp');
+if (tv.length) {
+  console.log(
+    '\n| TV channels (UDP MPEG-TS) | total Mbit/s | at rate | loss % | CC errors (from looping) | server CPU % of a core | per 10 channels | RSS MB | sender CPU % |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of tv) {
+    const s = r.server as { cpuPercentOfCore: number; cpuPercentPer10Channels: number; rssPeakMb: number };
+    console.log(
+      `| ${r.channels} × ${r.kbpsPerChannel} kbit/s | ${r.totalMbps} | ${r.receivingAtRate} | ${r.lossPercent} | ${r.ccErrorsInWindow} (${r.ccErrorsFromLooping}) | ${s.cpuPercentOfCore} | ${s.cpuPercentPer10Channels} | ${s.rssPeakMb} | ${r.senderCpuPercentOfCore} |`,
     );
   }
 }

@@ -9,6 +9,7 @@ const SCRIPTS = [
   'all',
   'run',
   'ingest',
+  'sources',
   'failover',
   'hls-latency',
   'publish-swarm',
