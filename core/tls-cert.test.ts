@@ -1,38 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { RelaycastError } from './errors.ts';
+import { makeCertificate } from './testing/tls.ts';
 import { type CertificatePair, CertificateReloader, loadCertificate } from './tls-cert.ts';
-
-function makeCertificate(dir: string, cn: string): { cert: string; key: string } {
-  const keyFile = join(dir, `${cn}.key`);
-  const certFile = join(dir, `${cn}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-}
 
 function capturingLogger() {
   const lines: Record<string, unknown>[] = [];

@@ -6,7 +6,6 @@
  * destination, an independent RTMP implementation.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +19,9 @@ import {
   ffprobe,
   getJson,
   killAll,
-  NODE,
   publish,
   type RelaycastProcess,
   startRelaycast,
-  track,
   waitFor,
 } from './helpers/process.ts';
 

@@ -13,7 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startNms } from './helpers/nms.ts';
-import { CLI, ffprobe, killAll, NODE, publish, run, startRelaycast, waitFor } from './helpers/process.ts';
+import {
+  CLI,
+  ffprobe,
+  killAll,
+  NODE,
+  publish,
+  run,
+  startClusterNode,
+  startRelaycast,
+  waitFor,
+} from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 
 after(killAll);
@@ -158,30 +168,8 @@ describe('restreaming: channel forwards', { timeout: 300_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'relaycast-forward-cluster-'));
     const redis = await startRedis();
     try {
-      const common = ['--redis-url', redis.url, '--lease-ttl', '2', '--advertise-host', '127.0.0.1'];
-      const cp = await startRelaycast('control-plane', [
-        ...common,
-        '--node-id',
-        'fw-cp',
-        '--http-port',
-        '0',
-        '--rtmp-port',
-        '0',
-        '--internal-port',
-        '0',
-      ]);
-      const origin = (id: string) =>
-        startRelaycast('origin', [
-          ...common,
-          '--node-id',
-          id,
-          '--publish-auth',
-          'keys',
-          '--http-port',
-          '0',
-          '--grpc-port',
-          '0',
-        ]);
+      const cp = await startClusterNode('control-plane', redis.url, 'fw-cp');
+      const origin = (id: string) => startClusterNode('origin', redis.url, id, ['--publish-auth', 'keys']);
       const o1 = await origin('fw-origin-1');
       const o2 = await origin('fw-origin-2');
       const dest = await startRelaycast('all', ['--data-dir', join(dataDir, 'dest')]);

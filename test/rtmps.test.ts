@@ -4,12 +4,12 @@
  * replaced on SIGHUP and on a file change, and a bad one keeps the old certificate serving.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:tls';
+import { makeCertificate } from '../core/testing/tls.ts';
 import {
   ffprobe,
   freePort,
@@ -22,32 +22,6 @@ import {
   startRelaycast,
   waitFor,
 } from './helpers/process.ts';
-
-/** A self-signed certificate and its key (PEM), made by openssl like the README shows. */
-function makeCertificate(dir: string, cn: string): { cert: string; key: string } {
-  const keyFile = join(dir, `${cn}.key`);
-  const certFile = join(dir, `${cn}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-}
 
 /** The CN of the certificate a new TLS connection to the port is given. */
 function peerCommonName(port: number): Promise<string> {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TAG_VIDEO } from '../media/tag.ts';
 import { assertMonotonic, openFlv } from './helpers/flv-client.ts';
-import { CLI, freePort, killAll, NODE, run, startRelaycast, waitFor } from './helpers/process.ts';
+import { CLI, freePort, killAll, NODE, run, startClusterNode, waitFor } from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { sendTs } from './helpers/ts-sender.ts';
 
@@ -21,46 +21,15 @@ describe('channel sources in a cluster', { timeout: 300_000 }, () => {
   it('the leader assigns the source to an origin; after kill -9 of that origin another picks it up and the edge viewer continues', async () => {
     const redis = await startRedis();
     try {
-      const common = ['--redis-url', redis.url, '--lease-ttl', '2', '--advertise-host', '127.0.0.1'];
-      const cp = await startRelaycast('control-plane', [
-        ...common,
-        '--node-id',
-        'src-cp',
-        '--http-port',
-        '0',
-        '--rtmp-port',
-        '0',
-        '--internal-port',
-        '0',
-      ]);
-      const origin = (id: string, extra: string[] = []) =>
-        startRelaycast('origin', [
-          ...common,
-          '--node-id',
-          id,
-          '--http-port',
-          '0',
-          '--grpc-port',
-          '0',
-          ...extra,
-        ]);
+      const cp = await startClusterNode('control-plane', redis.url, 'src-cp');
+      const origin = (id: string, extra: string[] = []) => startClusterNode('origin', redis.url, id, extra);
       const origins = {
         'src-origin-1': await origin('src-origin-1'),
         'src-origin-2': await origin('src-origin-2'),
         // this one cannot receive 127.0.0.0/8 sources: it must never get the channel
         'src-origin-far': await origin('src-origin-far', ['--source-networks', '10.99.0.0/16']),
       };
-      const edge = await startRelaycast('edge', [
-        ...common,
-        '--node-id',
-        'src-edge',
-        '--internal-port',
-        '0',
-        '--grpc-port',
-        '0',
-        '--republish-wait',
-        '60',
-      ]);
+      const edge = await startClusterNode('edge', redis.url, 'src-edge', ['--republish-wait', '60']);
       const cli = (...args: string[]) =>
         run(NODE, [CLI, ...args, '--control-plane', `127.0.0.1:${cp.ports.grpc}`], 60_000);
       const port = await freePort();

@@ -3,7 +3,6 @@
  * which receives them as `sources:` from its YAML config; viewers get HTTP-FLV and HLS.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,6 @@ import {
   run,
   startRelaycast,
   stopProcess,
-  track,
   waitFor,
 } from './helpers/process.ts';
 import { sendTs } from './helpers/ts-sender.ts';

@@ -4,8 +4,7 @@
  * connections.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { RtmpClient } from '../../media/rtmp/client.ts';
 import { createLogger } from '../log.ts';
 import { ConnectionLimiter } from '../net-limits.ts';
+import { makeCertificate } from '../testing/tls.ts';
 import { RtmpServer } from './server.ts';
 
 const log = createLogger('silent');
@@ -28,31 +28,6 @@ const OPTIONS = {
   amfMaxDepth: 16,
   amfMaxStringBytes: 65536,
 };
-
-function makeCertificate(dir: string, cn: string) {
-  const keyFile = join(dir, `${cn}.key`);
-  const certFile = join(dir, `${cn}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
-}
 
 /** A TLS connection: resolves once secure, rejects if the server closes it first. */
 function secureConnect(port: number): Promise<TLSSocket> {
@@ -71,8 +46,8 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 
 describe('RtmpServer over TLS', () => {
   let dir: string;
-  let first: { cert: Buffer; key: Buffer };
-  let second: { cert: Buffer; key: Buffer };
+  let first: { cert: string; key: string };
+  let second: { cert: string; key: string };
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'rc-rtmps-'));
     first = makeCertificate(dir, 'first.example');

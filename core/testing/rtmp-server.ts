@@ -3,8 +3,7 @@
  * RtmpServer/RtmpSession, for tests of RTMP clients (media/rtmp/client.ts, forwards) that need a
  * server they can stop and start again on the same port; and the same behind TLS (RTMPS).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -12,6 +11,7 @@ import type { StreamHub } from '../../media/hub/hub.ts';
 import { createLogger } from '../log.ts';
 import { RtmpServer } from '../rtmp/server.ts';
 import { type RtmpHandlers, RtmpSession, type RtmpSessionOptions } from '../rtmp/session.ts';
+import { makeCertificate } from './tls.ts';
 
 export const TEST_RTMP_OPTIONS: RtmpSessionOptions = {
   handshakeTimeoutMs: 5000,
@@ -69,19 +69,10 @@ export async function startTestRtmpServer(
 export function selfSignedCert(): { key: Buffer; cert: Buffer } | { missing: string } {
   const dir = mkdtempSync(join(tmpdir(), 'relaycast-tls-'));
   try {
-    const gen = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1'].concat([
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ]),
-      { timeout: 30_000 },
-    );
-    if (gen.status !== 0)
-      return { missing: `openssl could not make a certificate: ${gen.error ?? gen.stderr}` };
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    const { key, cert } = makeCertificate(dir, 'localhost');
+    return { key: Buffer.from(key), cert: Buffer.from(cert) };
+  } catch (err) {
+    return { missing: `openssl could not make a certificate: ${(err as Error).message}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

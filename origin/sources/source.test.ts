@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -10,6 +9,7 @@ import { PPS, SPS } from '../../media/hls/fixtures.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import { TsMuxer } from '../../media/mpegts/muxer.ts';
 import { type MediaTag, TAG_VIDEO } from '../../media/tag.ts';
+import { sendTs } from '../../test/helpers/ts-sender.ts';
 import { SourceManager } from './manager.ts';
 import { Source } from './source.ts';
 
@@ -258,36 +258,7 @@ describe('SourceManager with ffmpeg', { concurrency: false }, () => {
       const port = await freeUdpPort();
       const tags = collect(hub, `ff${proto}`);
       await manager.set({ name: `ff${proto}`, url: `${proto}://127.0.0.1:${port}` });
-      const ff = spawn(
-        'ffmpeg',
-        [
-          '-v',
-          'error',
-          '-re',
-          '-f',
-          'lavfi',
-          '-i',
-          'testsrc2=size=320x240:rate=25',
-          '-f',
-          'lavfi',
-          '-i',
-          'sine=sample_rate=48000',
-          '-t',
-          '3',
-          '-c:v',
-          'libx264',
-          '-g',
-          '25',
-          '-pix_fmt',
-          'yuv420p',
-          '-c:a',
-          'mp2',
-          '-f',
-          format,
-          `${proto}://127.0.0.1:${port}?pkt_size=1316`,
-        ],
-        { stdio: 'ignore' },
-      );
+      const ff = sendTs(`${proto}://127.0.0.1:${port}`, format, 'libx264', 3);
       try {
         await until(() => tags.filter((t) => t.type === TAG_VIDEO).length > 25, 60_000);
         const [st] = manager.list();

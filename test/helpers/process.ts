@@ -287,3 +287,24 @@ export async function getJson<T = unknown>(
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
+
+/** Ports a role does not use, turned off so startRelaycast's free ports are not bound twice. */
+const UNUSED_PORTS: Record<'control-plane' | 'origin' | 'edge', string[]> = {
+  'control-plane': ['--http-port', '0', '--rtmp-port', '0', '--internal-port', '0'],
+  origin: ['--http-port', '0', '--grpc-port', '0'],
+  edge: ['--internal-port', '0', '--grpc-port', '0'],
+};
+
+/** One node of a test cluster on `redisUrl`: lease TTL 2 s, advertised on 127.0.0.1. */
+export function startClusterNode(
+  role: 'control-plane' | 'origin' | 'edge',
+  redisUrl: string,
+  nodeId: string,
+  extra: string[] = [],
+): Promise<RelaycastProcess> {
+  return startRelaycast(role, [
+    ...['--redis-url', redisUrl, '--lease-ttl', '2', '--advertise-host', '127.0.0.1', '--node-id', nodeId],
+    ...UNUSED_PORTS[role],
+    ...extra,
+  ]);
+}
