@@ -29,6 +29,8 @@ const COMMANDS: Record<string, Record<string, { options: OptionTypes; positional
         backup: B,
         source: S,
         'source-interface': S,
+        'backup-source': S,
+        'backup-source-interface': S,
         'hls-encryption': S,
         forward: { type: 'string', multiple: true },
         ...POLICY_OPTIONS,
@@ -65,12 +67,16 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
 
   relaycast channel create NAME [--app live] [--backup] [--auto-revert true|false]
                            [--revert-after S] [--no-media-timeout S]
-                           [--source URL [--source-interface ADDR]] [--hls-encryption none|aes-128]
+                           [--source URL [--source-interface ADDR]]
+                           [--backup-source URL [--backup-source-interface ADDR]]
+                           [--hls-encryption none|aes-128]
                            [--forward rtmp://host/app/KEY]…
       prints the publish key (and backup key) once: put it in OBS as the stream key
       --source feeds the channel from MPEG-TS over UDP/RTP instead (in a cluster the control
       plane leader picks the origin that receives it, see --source-networks):
       udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…
+      --backup-source: a second source, the channel's backup (viewers move to it when the primary
+      stops or goes silent, and back; in a cluster)
       --hls-encryption overrides the nodes' --hls-encryption for this channel (keys go only to
       viewers with a signed URL, so edges need --play-secret)
   relaycast channel list [--app A]
@@ -195,6 +201,20 @@ function describe(obj: Record<string, unknown>, indent = ''): string {
   return lines.join('\n');
 }
 
+function sourceJson(src: Channel__Output['source']) {
+  return src
+    ? {
+        url: src.url,
+        interface: src.interface || null,
+        state: src.state || null,
+        bitrateKbps: src.bitrateKbps,
+        ccErrors: src.ccErrors,
+        packets: src.packets,
+        lastPacketAt: iso(src.lastPacketMs),
+      }
+    : null;
+}
+
 function channelJson(c: Channel__Output) {
   return {
     app: c.app,
@@ -204,17 +224,8 @@ function channelJson(c: Channel__Output) {
     createdAt: iso(c.createdAtMs),
     failover: c.failover,
     fromConfig: c.fromConfig,
-    source: c.source
-      ? {
-          url: c.source.url,
-          interface: c.source.interface || null,
-          state: c.source.state || null,
-          bitrateKbps: c.source.bitrateKbps,
-          ccErrors: c.source.ccErrors,
-          packets: c.source.packets,
-          lastPacketAt: iso(c.source.lastPacketMs),
-        }
-      : null,
+    source: sourceJson(c.source),
+    backupSource: sourceJson(c.backupSource),
     hlsEncryption: c.hlsEncryption || null,
     forwards: c.forwards.map(forwardJson),
   };
@@ -359,11 +370,16 @@ export async function runAdmin(
         const sourceUrl = str(flags, 'source');
         const sourceInterface = str(flags, 'source-interface');
         if (sourceInterface && !sourceUrl) throw new UsageError('--source-interface needs --source URL');
+        const backupUrl = str(flags, 'backup-source');
+        const backupInterface = str(flags, 'backup-source-interface');
+        if (backupInterface && !backupUrl)
+          throw new UsageError('--backup-source-interface needs --backup-source URL');
         const res = await api.call('CreateChannel', {
           ...ref,
           backup: flags.has('backup'),
           ...(p ? { failover: p } : {}),
           ...(sourceUrl ? { source: { url: sourceUrl, interface: sourceInterface ?? '' } } : {}),
+          ...(backupUrl ? { backupSource: { url: backupUrl, interface: backupInterface ?? '' } } : {}),
           hlsEncryption: str(flags, 'hls-encryption') ?? '',
           forwards: list(flags, 'forward'),
         });

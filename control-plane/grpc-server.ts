@@ -17,6 +17,7 @@ import { CONTROL_SERVICE, loadProtos, roleFromProto, roleToProto } from '../prot
 import type { HealthCheckResponse } from '../proto/gen/grpc/health/v1/HealthCheckResponse.ts';
 import type { Channel } from '../proto/gen/relaycast/v1/Channel.ts';
 import type { ChannelForward } from '../proto/gen/relaycast/v1/ChannelForward.ts';
+import type { ChannelSource as ProtoChannelSource } from '../proto/gen/relaycast/v1/ChannelSource.ts';
 import type { ControlPlaneHandlers } from '../proto/gen/relaycast/v1/ControlPlane.ts';
 import type { FailoverPolicy__Output } from '../proto/gen/relaycast/v1/FailoverPolicy.ts';
 import type { Node } from '../proto/gen/relaycast/v1/Node.ts';
@@ -46,6 +47,20 @@ export function toProtoRoute(r: Route): ProtoRoute {
   };
 }
 
+function toProtoSource(src: ChannelView['source']): ProtoChannelSource | null {
+  return src
+    ? {
+        url: src.url,
+        interface: src.interfaceAddress ?? '',
+        state: src.status?.state ?? '',
+        bitrateKbps: src.status?.bitrateKbps ?? 0,
+        ccErrors: src.status?.ccErrors ?? 0,
+        lastPacketMs: src.status?.lastPacketAt ?? 0,
+        packets: src.status?.packets ?? 0,
+      }
+    : null;
+}
+
 function toProtoChannel(c: ChannelView): Channel {
   return {
     app: c.app,
@@ -55,17 +70,8 @@ function toProtoChannel(c: ChannelView): Channel {
     failover: c.failover,
     activeRole: roleToProto(c.activeRole),
     fromConfig: c.fromConfig,
-    source: c.source
-      ? {
-          url: c.source.url,
-          interface: c.source.interfaceAddress ?? '',
-          state: c.source.status?.state ?? '',
-          bitrateKbps: c.source.status?.bitrateKbps ?? 0,
-          ccErrors: c.source.status?.ccErrors ?? 0,
-          lastPacketMs: c.source.status?.lastPacketAt ?? 0,
-          packets: c.source.status?.packets ?? 0,
-        }
-      : null,
+    source: toProtoSource(c.source),
+    backupSource: toProtoSource(c.backupSource),
     hlsEncryption: c.hlsEncryption ?? '',
     forwards: c.forwards.map(toProtoForward),
   };
@@ -408,6 +414,7 @@ export class ControlPlaneGrpcServer {
           backup: boolean;
           failover: FailoverPolicy__Output | null;
           source: { url: string; interface: string } | null;
+          backupSource: { url: string; interface: string } | null;
           hlsEncryption: string;
           forwards: string[];
         }) => {
@@ -420,6 +427,14 @@ export class ControlPlaneGrpcServer {
                   source: {
                     url: req.source.url,
                     ...(req.source.interface ? { interfaceAddress: req.source.interface } : {}),
+                  },
+                }
+              : {}),
+            ...(req.backupSource?.url
+              ? {
+                  backupSource: {
+                    url: req.backupSource.url,
+                    ...(req.backupSource.interface ? { interfaceAddress: req.backupSource.interface } : {}),
                   },
                 }
               : {}),

@@ -3,7 +3,7 @@
  * scripts). Every route needs the admin token when one is set (AdminHttpServer enforces it).
  *
  *   GET    /api/v1/channels                         list
- *   POST   /api/v1/channels                         {name, app?, backup?, failover?, source?, hlsEncryption?, forwards?} → key (once)
+ *   POST   /api/v1/channels                         {name, app?, backup?, failover?, source?, backupSource?, hlsEncryption?, forwards?} → key (once)
  *   GET    /api/v1/channels/:app/:name
  *   DELETE /api/v1/channels/:app/:name              deletes, kicks live publishers
  *   POST   /api/v1/channels/:app/:name/reset-key    {role?} → new key, kicks
@@ -30,6 +30,20 @@ function obj(body: unknown): Record<string, unknown> {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new RelaycastError('RC_BAD_REQUEST', 'the request body must be a JSON object');
   return body as Record<string, unknown>;
+}
+
+/** {url, interfaceAddress?} of a channel source in a request body, or undefined when absent. */
+function optSource(v: unknown, field: string): { url: string; interfaceAddress?: string } | undefined {
+  if (v === undefined) return undefined;
+  const src = obj(v);
+  if (typeof src.url !== 'string' || !src.url)
+    throw new RelaycastError(
+      'RC_BAD_REQUEST',
+      `${field}.url is required when ${field} is given, e.g. udp://239.1.1.1:5000`,
+    );
+  if (src.interfaceAddress !== undefined && typeof src.interfaceAddress !== 'string')
+    throw new RelaycastError('RC_BAD_REQUEST', `${field}.interfaceAddress must be a string (an IP address)`);
+  return { url: src.url, ...(src.interfaceAddress ? { interfaceAddress: src.interfaceAddress } : {}) };
 }
 
 function strings(v: unknown, field: string): string[] {
@@ -71,25 +85,13 @@ export function registerControlRoutes(admin: AdminHttpServer, s: ControlService)
     if (typeof b.name !== 'string' || !b.name)
       throw new RelaycastError('RC_BAD_REQUEST', 'name (the public channel name) is required');
     const policy = optPolicy(b.failover);
-    let source: { url: string; interfaceAddress?: string } | undefined;
-    if (b.source !== undefined) {
-      const src = obj(b.source);
-      if (typeof src.url !== 'string' || !src.url)
-        throw new RelaycastError(
-          'RC_BAD_REQUEST',
-          'source.url is required when source is given, e.g. udp://239.1.1.1:5000',
-        );
-      if (src.interfaceAddress !== undefined && typeof src.interfaceAddress !== 'string')
-        throw new RelaycastError(
-          'RC_BAD_REQUEST',
-          'source.interfaceAddress must be a string (an IP address)',
-        );
-      source = { url: src.url, ...(src.interfaceAddress ? { interfaceAddress: src.interfaceAddress } : {}) };
-    }
+    const source = optSource(b.source, 'source');
+    const backupSource = optSource(b.backupSource, 'backupSource');
     const res = await s.createChannel(typeof b.app === 'string' && b.app ? b.app : 'live', b.name, {
       backup: b.backup === true,
       ...(policy ? { failover: policy } : {}),
       ...(source ? { source } : {}),
+      ...(backupSource ? { backupSource } : {}),
       ...(b.hlsEncryption !== undefined ? { hlsEncryption: String(b.hlsEncryption) } : {}),
       ...(b.forwards !== undefined ? { forwards: strings(b.forwards, 'forwards') } : {}),
     });

@@ -68,6 +68,7 @@ export interface ChannelView {
   /** Declared in the YAML config (`channels:`): its keys live in that file, not in the registry. */
   fromConfig: boolean;
   source?: ChannelSource & { status?: SourceStatus };
+  backupSource?: ChannelSource & { status?: SourceStatus };
   hlsEncryption?: HlsEncryption;
   /** Push destinations (keys redacted) with the forwarding node's last report, if any. */
   forwards: ForwardView[];
@@ -194,22 +195,31 @@ export class ControlService {
     return {
       app: rec.app,
       name: rec.name,
-      hasBackup: !!rec.backupKeyHash,
+      hasBackup: !!rec.backupKeyHash || !!rec.backupSource,
       createdAt: rec.createdAt,
       failover: rec.failover,
       activeRole: await this.reg(() => this.registry.getActiveRole(rec.app, rec.name)),
       fromConfig: false,
-      ...(rec.source ? { source: { ...rec.source, status: await this.sourceStatusOf(rec) } } : {}),
+      ...(rec.source ? { source: { ...rec.source, status: await this.sourceStatusOf(rec, rec.name) } } : {}),
+      ...(rec.backupSource
+        ? {
+            backupSource: {
+              ...rec.backupSource,
+              status: await this.sourceStatusOf(rec, `${rec.name}~backup`),
+            },
+          }
+        : {}),
       ...(rec.hlsEncryption ? { hlsEncryption: rec.hlsEncryption } : {}),
       forwards: await this.forwardViews(rec),
     };
   }
 
-  private async sourceStatusOf(rec: ChannelRecord): Promise<SourceStatus | undefined> {
-    if (this.sourceStatus) return this.sourceStatus(rec.app, rec.name);
-    const st = await this.registry.getSourceStatus(rec.app, rec.name).catch(() => undefined);
+  /** `hubName`: the channel's name for its source, `<name>~backup` for its backup source. */
+  private async sourceStatusOf(rec: ChannelRecord, hubName: string): Promise<SourceStatus | undefined> {
+    if (this.sourceStatus) return this.sourceStatus(rec.app, hubName);
+    const st = await this.registry.getSourceStatus(rec.app, hubName).catch(() => undefined);
     if (st) return st;
-    const a = await this.registry.getSourceAssignment(rec.app, rec.name).catch(() => undefined);
+    const a = await this.registry.getSourceAssignment(rec.app, hubName).catch(() => undefined);
     return a
       ? { state: 'assigned', bitrateKbps: 0, ccErrors: 0, packets: 0, lastPacketAt: 0, nodeId: a.nodeId }
       : undefined;
@@ -329,6 +339,7 @@ export class ControlService {
       backup?: boolean;
       failover?: Partial<FailoverPolicy>;
       source?: ChannelSource;
+      backupSource?: ChannelSource;
       hlsEncryption?: string;
       forwards?: string[];
     } = {},
@@ -336,6 +347,11 @@ export class ControlService {
     validateStreamName(app, name);
     const hlsEncryption = checkHlsEncryption(opts.hlsEncryption);
     if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
+    if (opts.backupSource) {
+      parseSourceUrl(opts.backupSource.url, { interfaceAddress: opts.backupSource.interfaceAddress });
+      if (opts.source && opts.backupSource.url === opts.source.url)
+        throw new RelaycastError('RC_BAD_REQUEST', 'the backup source must differ from the source');
+    }
     const key = generateStreamKey();
     const backupKey = opts.backup ? generateStreamKey() : undefined;
     const forwards: ChannelForward[] = [];
@@ -357,6 +373,16 @@ export class ControlService {
             source: {
               url: opts.source.url,
               ...(opts.source.interfaceAddress ? { interfaceAddress: opts.source.interfaceAddress } : {}),
+            },
+          }
+        : {}),
+      ...(opts.backupSource
+        ? {
+            backupSource: {
+              url: opts.backupSource.url,
+              ...(opts.backupSource.interfaceAddress
+                ? { interfaceAddress: opts.backupSource.interfaceAddress }
+                : {}),
             },
           }
         : {}),

@@ -14,7 +14,7 @@ import { inNetworks } from '../core/cidr.ts';
 import { errorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import type { ChannelRecord, NodeRecord, RegistryEvent } from '../core/registry/types.ts';
+import type { ChannelSource, NodeRecord, RegistryEvent } from '../core/registry/types.ts';
 import type { LeaderElector } from './leader.ts';
 
 export interface SourceAssignerOptions {
@@ -36,9 +36,9 @@ export function sourceAddress(url: string): string | undefined {
   }
 }
 
-/** Origins able to receive `c`'s source: live, not draining, with the right networks. */
-export function eligibleOrigins(c: ChannelRecord, nodes: NodeRecord[]): NodeRecord[] {
-  const address = c.source ? sourceAddress(c.source.url) : undefined;
+/** Origins able to receive `source`: live, not draining, with the right networks. */
+export function eligibleOrigins(source: ChannelSource, nodes: NodeRecord[]): NodeRecord[] {
+  const address = sourceAddress(source.url);
   return nodes.filter(
     (n) =>
       n.role === 'origin' && !n.draining && (address === undefined || inNetworks(address, n.sourceNetworks)),
@@ -103,15 +103,22 @@ export class SourceAssigner {
   }
 
   private async assignAll(): Promise<void> {
-    const channels = (await this.registry.listChannels()).filter((c) => c.source);
+    const channels = (await this.registry.listChannels()).filter((c) => c.source || c.backupSource);
     if (channels.length === 0) return;
     const nodes = await this.registry.listNodes();
     const now = Date.now();
-    for (const c of channels) {
+    // A channel's source as <name>, its backup source as <name>~backup (on another origin if one can).
+    const feeds = channels.flatMap((c) => [
+      ...(c.source ? [{ app: c.app, name: c.name, source: c.source, sibling: `${c.name}~backup` }] : []),
+      ...(c.backupSource
+        ? [{ app: c.app, name: `${c.name}~backup`, source: c.backupSource, sibling: c.name }]
+        : []),
+    ]);
+    for (const c of feeds) {
       if (!this.elector.isLeader()) return;
       const key = `${c.app}/${c.name}`;
       const current = await this.registry.getSourceAssignment(c.app, c.name);
-      const eligible = eligibleOrigins(c, nodes);
+      const eligible = eligibleOrigins(c.source, nodes);
       const holder = current && nodes.find((n) => n.id === current.nodeId);
       let reason: string | undefined;
       let avoid: string | undefined;
@@ -136,7 +143,10 @@ export class SourceAssigner {
         this.unplaceable.delete(key);
         continue;
       }
-      const next = pickOrigin(eligible.filter((n) => n.id !== avoid));
+      const sibling = await this.registry.getSourceAssignment(c.app, c.sibling);
+      const candidates = eligible.filter((n) => n.id !== avoid);
+      const apart = candidates.filter((n) => n.id !== sibling?.nodeId);
+      const next = pickOrigin(apart.length ? apart : candidates);
       if (!next) {
         if (!this.unplaceable.has(key))
           this.log.warn(

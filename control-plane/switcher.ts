@@ -107,7 +107,9 @@ export class BackupSwitcher {
   private async loadChannels(force = false): Promise<void> {
     if (!force && Date.now() - this.channelsReadAt < this.options.channelCacheMs) return;
     const list = await this.registry.listChannels();
-    this.channels = new Map(list.filter((c) => c.backupKeyHash).map((c) => [`${c.app}/${c.name}`, c]));
+    this.channels = new Map(
+      list.filter((c) => c.backupKeyHash || c.backupSource).map((c) => [`${c.app}/${c.name}`, c]),
+    );
     this.channelsReadAt = Date.now();
   }
 

@@ -173,7 +173,10 @@ export class OriginCluster {
     }
     if (stream.publisher !== pub || this.closed) return;
     const owned: Owned = {
-      target: { app: stream.app, name: stream.name, role: 'primary' },
+      // a channel's backup source publishes as <name>~backup
+      target: stream.name.endsWith('~backup')
+        ? { app: stream.app, name: stream.name.slice(0, -'~backup'.length), role: 'backup' }
+        : { app: stream.app, name: stream.name, role: 'primary' },
       generation,
       sessionId: pub.info.sessionId,
       startedAt: Date.now(),

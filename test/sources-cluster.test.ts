@@ -105,4 +105,115 @@ describe('channel sources in a cluster', { timeout: 300_000 }, () => {
       await redis.stop();
     }
   });
+
+  it('a backup source on another origin takes over when the primary source goes silent, and the channel reverts when it returns', async () => {
+    const redis = await startRedis();
+    try {
+      const cp = await startClusterNode('control-plane', redis.url, 'bk-cp');
+      await startClusterNode('origin', redis.url, 'bk-origin-1');
+      await startClusterNode('origin', redis.url, 'bk-origin-2');
+      const edge = await startClusterNode('edge', redis.url, 'bk-edge', ['--republish-wait', '60']);
+      const cli = (...args: string[]) =>
+        run(NODE, [CLI, ...args, '--control-plane', `127.0.0.1:${cp.ports.grpc}`], 60_000);
+      const [p1, p2] = [await freePort(), await freePort()];
+      const created = await cli(
+        'channel',
+        'create',
+        'news',
+        '--source',
+        `udp://127.0.0.1:${p1}`,
+        '--backup-source',
+        `udp://127.0.0.1:${p2}`,
+        '--revert-after',
+        '2',
+        '--json',
+      );
+      assert.equal(created.code, 0, created.stderr);
+      let primary = sendTs(`udp://127.0.0.1:${p1}`, 'mpegts', 'libx264', 120, '320x240');
+      sendTs(`udp://127.0.0.1:${p2}`, 'mpegts', 'libx264', 120, '240x160');
+      const channel = async () => {
+        const r = await fetch(`http://127.0.0.1:${cp.ports.admin}/api/v1/channels/live/news`);
+        return (await r.json()) as {
+          activeRole: string;
+          source?: { status?: { state: string; nodeId?: string } };
+          backupSource?: { status?: { state: string; nodeId?: string } };
+        };
+      };
+      const both = await waitFor(
+        'both sources received',
+        async () => {
+          const c = await channel();
+          return c.source?.status?.state === 'receiving' && c.backupSource?.status?.state === 'receiving'
+            ? c
+            : undefined;
+        },
+        60_000,
+        300,
+      );
+      assert.notEqual(both.source?.status?.nodeId, both.backupSource?.status?.nodeId, 'on different origins');
+      let sequenceHeaders = 0;
+      const read = await openFlv(`http://127.0.0.1:${edge.ports.http}/live/news.flv`, (tag) => {
+        if (tag.type === TAG_VIDEO && tag.data[1] === 0) sequenceHeaders++; // AVC sequence header
+      });
+      assert.equal(read.status, 200);
+      await waitFor(
+        'keyframes at the edge',
+        () => (read.tags.filter(isKeyframe).length >= 2 ? true : undefined),
+        60_000,
+      );
+      const probeWidth = async () => {
+        const r = await run(
+          'ffprobe',
+          [
+            '-v',
+            'error',
+            '-select_streams',
+            'v:0',
+            '-show_entries',
+            'stream=width',
+            '-of',
+            'csv=p=0',
+            `http://127.0.0.1:${edge.ports.http}/live/news.flv`,
+          ],
+          30_000,
+        );
+        return Number(r.stdout.trim());
+      };
+      assert.equal(await probeWidth(), 320);
+
+      primary.kill('SIGKILL');
+      await waitFor(
+        'the switch to the backup',
+        async () => ((await channel()).activeRole === 'backup' ? true : undefined),
+        60_000,
+        300,
+      );
+      await waitFor(
+        'the edge plays the backup',
+        async () => ((await probeWidth()) === 240 ? true : undefined),
+        60_000,
+        500,
+      );
+      assert.ok(sequenceHeaders >= 2, 'the viewer got the backup sequence header on the same connection');
+
+      primary = sendTs(`udp://127.0.0.1:${p1}`, 'mpegts', 'libx264', 120, '320x240');
+      await waitFor(
+        'the revert to the primary',
+        async () => ((await channel()).activeRole === 'primary' ? true : undefined),
+        60_000,
+        300,
+      );
+      await waitFor(
+        'the edge plays the primary again',
+        async () => ((await probeWidth()) === 320 ? true : undefined),
+        60_000,
+        500,
+      );
+      read.close();
+      assertMonotonic(read.tags, TAG_VIDEO, 'video');
+    } finally {
+      await killAll();
+      await redis.stop();
+    }
+  });
 });

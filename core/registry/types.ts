@@ -77,6 +77,9 @@ export interface ChannelRecord {
   createdAt: number;
   failover: { autoRevert: boolean; revertAfterMs: number; noMediaTimeoutMs: number };
   source?: ChannelSource;
+  /** A second source that takes over when `source` (or the primary publisher) stops or goes silent,
+   * published as the channel's backup (`<name>~backup`). */
+  backupSource?: ChannelSource;
   /** HLS encryption of this channel's stream; absent = the packaging node's --hls-encryption. */
   hlsEncryption?: HlsEncryption;
   /** Where the channel's live stream is pushed on to (rtmp:// or rtmps:// with the key). */

@@ -10,7 +10,16 @@
 import { errorCode } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Registry } from '../../core/registry/registry.ts';
+import type { ChannelSource, HlsEncryption } from '../../core/registry/types.ts';
 import type { SourceManager } from './manager.ts';
+
+interface Wanted {
+  app: string;
+  /** The hub name: the channel's, or `<name>~backup` for its backup source. */
+  name: string;
+  source: ChannelSource;
+  hlsEncryption: HlsEncryption | undefined;
+}
 
 export class ChannelSourceSync {
   private readonly registry: Registry;
@@ -70,33 +79,41 @@ export class ChannelSourceSync {
       return;
     }
     if (this.isClosed) return;
-    const wanted = new Map<string, (typeof channels)[number]>();
+    // A channel's source runs as <app>/<name>, its backup source as <app>/<name>~backup.
+    const wanted = new Map<string, Wanted>();
     for (const c of channels) {
-      if (!c.source) continue;
-      if (this.nodeId) {
-        const a = await this.registry.getSourceAssignment(c.app, c.name).catch(() => 'unknown' as const);
-        // Registry trouble: keep what runs (its lease decides), start nothing new.
-        if (a === 'unknown' ? !this.managed.has(`${c.app}/${c.name}`) : a?.nodeId !== this.nodeId) continue;
+      const feeds: [string, ChannelSource | undefined][] = [
+        [c.name, c.source],
+        [`${c.name}~backup`, c.backupSource],
+      ];
+      for (const [name, source] of feeds) {
+        if (!source) continue;
+        const key = `${c.app}/${name}`;
+        if (this.nodeId) {
+          const a = await this.registry.getSourceAssignment(c.app, name).catch(() => 'unknown' as const);
+          // Registry trouble: keep what runs (its lease decides), start nothing new.
+          if (a === 'unknown' ? !this.managed.has(key) : a?.nodeId !== this.nodeId) continue;
+        }
+        wanted.set(key, { app: c.app, name, source, hlsEncryption: c.hlsEncryption });
       }
-      wanted.set(`${c.app}/${c.name}`, c);
     }
     for (const [key, url] of [...this.managed]) {
-      const c = wanted.get(key);
-      if (c && c.source!.url === url) continue;
+      const w = wanted.get(key);
+      if (w && w.source.url === url) continue;
       this.managed.delete(key);
       const [app, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
       this.manager.remove(app, name);
     }
-    for (const [key, c] of wanted) {
+    for (const [key, w] of wanted) {
       if (this.managed.has(key)) continue;
-      this.managed.set(key, c.source!.url);
+      this.managed.set(key, w.source.url);
       try {
         await this.manager.set({
-          app: c.app,
-          name: c.name,
-          url: c.source!.url,
-          interfaceAddress: c.source!.interfaceAddress ?? this.defaultInterface,
-          ...(c.hlsEncryption ? { hlsEncryption: c.hlsEncryption } : {}),
+          app: w.app,
+          name: w.name,
+          url: w.source.url,
+          interfaceAddress: w.source.interfaceAddress ?? this.defaultInterface,
+          ...(w.hlsEncryption ? { hlsEncryption: w.hlsEncryption } : {}),
         });
       } catch (err) {
         this.log.error({ err, code: errorCode(err), stream: key }, 'channel source could not start');

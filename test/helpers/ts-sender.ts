@@ -7,6 +7,7 @@ export function sendTs(
   format: 'mpegts' | 'rtp_mpegts',
   video: 'libx264' | 'libx265',
   seconds = 60,
+  size = '320x240',
 ) {
   const vcodec =
     video === 'libx265'
@@ -22,7 +23,7 @@ export function sendTs(
         '-f',
         'lavfi',
         '-i',
-        'testsrc2=size=320x240:rate=25',
+        `testsrc2=size=${size}:rate=25`,
         '-f',
         'lavfi',
         '-i',

@@ -31,6 +31,11 @@ export interface Channel {
    * Push destinations (GetChannel/ListChannels fill their state from the forwarding node).
    */
   'forwards'?: (_relaycast_v1_ChannelForward)[];
+  /**
+   * The backup source (published as the channel's backup; the switcher moves viewers to it when
+   * the primary stops or goes silent).
+   */
+  'backupSource'?: (_relaycast_v1_ChannelSource | null);
 }
 
 export interface Channel__Output {
@@ -58,4 +63,9 @@ export interface Channel__Output {
    * Push destinations (GetChannel/ListChannels fill their state from the forwarding node).
    */
   'forwards': (_relaycast_v1_ChannelForward__Output)[];
+  /**
+   * The backup source (published as the channel's backup; the switcher moves viewers to it when
+   * the primary stops or goes silent).
+   */
+  'backupSource': (_relaycast_v1_ChannelSource__Output | null);
 }

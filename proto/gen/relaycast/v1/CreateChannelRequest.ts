@@ -26,6 +26,10 @@ export interface CreateChannelRequest {
    * Optional push destinations (rtmp:// or rtmps:// URLs with their keys).
    */
   'forwards'?: (string)[];
+  /**
+   * Optional: a second source, the channel's backup (url required inside).
+   */
+  'backupSource'?: (_relaycast_v1_ChannelSource | null);
 }
 
 export interface CreateChannelRequest__Output {
@@ -51,4 +55,8 @@ export interface CreateChannelRequest__Output {
    * Optional push destinations (rtmp:// or rtmps:// URLs with their keys).
    */
   'forwards': (string)[];
+  /**
+   * Optional: a second source, the channel's backup (url required inside).
+   */
+  'backupSource': (_relaycast_v1_ChannelSource__Output | null);
 }
