@@ -166,7 +166,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     origin,
     stats,
     ports,
-    ports.internal ?? config.internalPort,
+    `http://${config.advertiseHost}:${ports.internal ?? config.internalPort}`,
     version,
     metrics,
     log,

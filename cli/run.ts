@@ -30,6 +30,7 @@ import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
+import { startProgramFeed } from './program-feed.ts';
 import { registerStreamRoutes } from './routes.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
 import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
@@ -65,7 +66,7 @@ export function nodeBase(config: Config, version: string) {
   );
   admin.beforeScrape.push(hubMetrics.refresh);
   registerStreamRoutes(admin, hub, stats);
-  return { log, metrics, hub, stats, admin };
+  return { log, metrics, hub, hubMetrics, stats, admin };
 }
 
 /** The viewer HTTP server's request limits. */
@@ -92,7 +93,7 @@ export async function startAll(
   config: Config,
   version: string,
 ): Promise<RunningNode & { ports: Record<string, number> }> {
-  const { log, metrics, hub, stats, admin } = nodeBase(config, version);
+  const { log, metrics, hub, hubMetrics, stats, admin } = nodeBase(config, version);
   metrics.registryUp.set(1); // the all-in-one's registry is in memory: always reachable
   // The control plane runs in process on an in-memory registry: channels made with
   // `relaycast channel create` (or the REST API) can publish at once; static ones still work.
@@ -106,8 +107,20 @@ export async function startAll(
     metrics,
     log,
   );
-  const source = new LocalHubSource(hub);
-  const hls = hlsFor(config, hub, metrics, log, registry);
+  const packager = hlsFor(config, hub, metrics, log, registry);
+  // Viewers of a channel with a backup watch a program stream that follows the switch (the
+  // control plane's switcher runs here too); everything else plays straight from the hub.
+  const feed = await startProgramFeed(config, {
+    hub,
+    programHub: hubFor(config),
+    hls: packager,
+    registry,
+    metrics,
+    hubMetrics,
+    log,
+  });
+  const { source, hls } = feed;
+  const viewerCount = () => nonRelayViewers(hub) + feed.viewerCount();
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const play = new RtmpPlayHandler(
     source,
@@ -117,7 +130,7 @@ export async function startAll(
       playBindIp: config.playBindIp,
       maxViewersPerNode: config.maxViewersPerNode,
       maxViewersPerStream: config.maxViewersPerStream,
-      viewerCount: () => hub.viewerCount(),
+      viewerCount,
     },
     metrics,
     log,
@@ -156,7 +169,7 @@ export async function startAll(
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         ...viewerHttpLimits(config),
         listStreams,
-        viewerCount: () => hub.viewerCount(),
+        viewerCount,
       },
       metrics,
       log,
@@ -177,7 +190,7 @@ export async function startAll(
     origin,
     stats,
     ports,
-    ports.http ?? config.httpPort,
+    feed.internalUrl,
     version,
     metrics,
     log,
@@ -261,7 +274,7 @@ export async function startAll(
       viewers.stopAccepting();
       rtmp.stopAccepting();
     },
-    viewerCount: () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount()),
+    viewerCount: () => (pool ? pool.viewerCount() : 0) + viewerCount(),
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       channelSources.close();
@@ -270,7 +283,8 @@ export async function startAll(
       cluster.close();
       stats.close();
       hub.close();
-      hls.close(); // after the hub: its streams' close starts the forget timers this clears
+      await feed.close();
+      packager.close(); // after the hub: its streams' close starts the forget timers this clears
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close(), cp.close()]);
@@ -279,14 +293,14 @@ export async function startAll(
   };
 }
 
-/** Registers the origin's streams under leases; `pullPort` serves /<app>/<name>.flv to edges. */
+/** Registers the origin's streams under leases; `internalUrl` serves /<app>/<name>.flv to edges. */
 export function startOriginCluster(
   config: Config,
   registry: Registry,
   origin: Origin,
   stats: StreamStatsSampler,
   ports: Record<string, number>,
-  pullPort: number,
+  internalUrl: string,
   version: string,
   metrics: Metrics,
   log: Logger,
@@ -298,7 +312,7 @@ export function startOriginCluster(
     stats,
     {
       nodeId: config.nodeId,
-      internalUrl: `http://${host}:${pullPort}`,
+      internalUrl,
       advertiseHost: host,
       rtmpUrl: `rtmp://${host}:${ports.rtmp ?? config.rtmpPort}`,
       adminUrl: `http://${host}:${ports.admin ?? config.adminPort}`,

@@ -57,10 +57,7 @@ export async function startControlPlane(
 ): Promise<ControlPlaneHandle> {
   const { registry, metrics, admin, version } = deps;
   const log = deps.log;
-  // The all-in-one has no edge pull to move, so it neither switches automatically nor on request.
-  const switching = config.role !== 'all';
   const service = new ControlService(registry, config.nodeId, {
-    switching,
     configChannels: config.channels.map((c) => ({ app: c.app, name: c.name, hasBackup: !!c.backupKey })),
     ...(deps.sourceStatus ? { sourceStatus: deps.sourceStatus } : {}),
   });
@@ -89,7 +86,9 @@ export async function startControlPlane(
   registerControlRoutes(admin, service);
   const grpcPort = config.grpcPort ? await grpc.listen() : undefined;
   elector.start();
-  if (switching) switcher.start();
+  // The all-in-one switches too: its viewers of a channel with a backup watch a program pull that
+  // follows the route (cli/program-feed.ts), like an edge's.
+  switcher.start();
   // Cluster origins receive channel sources where the leader puts them (the all-in-one has one).
   const assigner =
     config.role === 'control-plane'

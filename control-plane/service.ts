@@ -146,13 +146,6 @@ export class ControlService {
   /** Node id of this replica, recorded as `by` on switches it makes. */
   readonly nodeId: string;
 
-  /**
-   * Whether viewers can be switched between a channel's publishers. In the all-in-one, viewers
-   * read the published stream directly (no edge pull to move), so switching is refused there with
-   * a message that says so, rather than recorded and silently ignored.
-   */
-  private readonly switching: boolean;
-
   private readonly configChannels: readonly ConfigChannel[];
 
   /**
@@ -165,14 +158,12 @@ export class ControlService {
     registry: Registry,
     nodeId: string,
     options: {
-      switching?: boolean;
       configChannels?: readonly ConfigChannel[];
       sourceStatus?: (app: string, name: string) => SourceStatus | undefined;
     } = {},
   ) {
     this.registry = registry;
     this.nodeId = nodeId;
-    this.switching = options.switching ?? true;
     this.configChannels = options.configChannels ?? [];
     this.sourceStatus = options.sourceStatus;
   }
@@ -499,10 +490,10 @@ export class ControlService {
     force = false,
   ): Promise<{ activeRole: PublisherRole; route: Route | undefined }> {
     validateStreamId(app, name);
-    if (!this.switching)
+    if (to === 'backup' && !(await this.hasBackup(app, name)))
       throw new RelaycastError(
         'RC_FAILED_PRECONDITION',
-        'the all-in-one serves viewers the primary publisher directly; switching to a backup needs edges (relaycast edge, or npm run cluster)',
+        `${app}/${name} has no backup; give it one with 'relaycast channel backup ${name} --enable' (or --backup-source)`,
       );
     if (!force && !(await this.reg(() => this.registry.getStream(app, name, to))))
       throw new RelaycastError(
@@ -511,6 +502,12 @@ export class ControlService {
       );
     await this.reg(() => this.registry.setActiveRole(app, name, to, reason || 'manual', { by: 'admin' }));
     return { activeRole: to, route: await this.resolve(app, name) };
+  }
+
+  private async hasBackup(app: string, name: string): Promise<boolean> {
+    const rec = await this.reg(() => this.registry.getChannel(app, name));
+    if (rec) return !!rec.backupKeyHash || !!rec.backupSource;
+    return this.configChannels.some((c) => c.app === app && c.name === name && c.hasBackup);
   }
 
   resolve(app: string, name: string): Promise<Route | undefined> {

@@ -471,7 +471,7 @@ describe('all-in-one: the control plane runs in process', { timeout: 120_000 }, 
 
     const sw = await cli(['stream', 'switch', 'live/solo', '--to', 'backup', '--force'], TOKEN);
     assert.equal(sw.code, 1);
-    assert.match(sw.stderr, /switching to a backup needs edges.*FAILED_PRECONDITION/);
+    assert.match(sw.stderr, /live\/solo has no backup.*FAILED_PRECONDITION/);
     const kicked = await cli(['stream', 'kick', 'live/solo', '--json'], TOKEN);
     assert.equal((JSON.parse(kicked.stdout) as { kicked: number }).kicked, 1);
     await waitFor(
