@@ -20,7 +20,7 @@ import type {
   StreamRecord,
   SwitchRecord,
 } from '../core/registry/types.ts';
-import { parseSourceUrl } from '../core/source-url.ts';
+import { parseAnySourceUrl } from '../core/source-url.ts';
 
 export type FailoverPolicy = ChannelRecord['failover'];
 
@@ -243,21 +243,7 @@ export class ControlService {
     url: string,
   ) {
     const t = parseForwardUrl(url);
-    const nodes = await this.reg(() => this.registry.listNodes());
-    const loopback = (h: string) =>
-      h === 'localhost' || h === '::1' || h === '0.0.0.0' || h.startsWith('127.');
-    const ours = nodes.some((n) => {
-      if (!n.rtmpUrl) return false;
-      let u: URL;
-      try {
-        u = new URL(n.rtmpUrl);
-      } catch {
-        return false;
-      }
-      const port = Number(u.port || 1935);
-      const host = u.hostname.replace(/^\[|\]$/g, '');
-      return port === t.port && (host === t.host || (loopback(host) && loopback(t.host)));
-    });
+    const ours = await this.isOurListener('rtmpUrl', t.host, t.port);
     const keyName = t.key.split('?')[0]!;
     const self =
       hashStreamKey(keyName) === rec.keyHash ||
@@ -267,6 +253,42 @@ export class ControlService {
       throw new RelaycastError(
         'RC_FORWARD_LOOP',
         `${redactUrl(url)} is this cluster publishing ${rec.app}/${rec.name} itself: forwarding there would loop`,
+      );
+  }
+
+  /** Whether host:port is one of this cluster's listeners of that kind (loopback names all match). */
+  private async isOurListener(kind: 'rtmpUrl' | 'httpUrl', host: string, port: number): Promise<boolean> {
+    const nodes = await this.reg(() => this.registry.listNodes());
+    const loopback = (h: string) =>
+      h === 'localhost' || h === '::1' || h === '0.0.0.0' || h.startsWith('127.');
+    return nodes.some((n) => {
+      const listener = n[kind];
+      if (!listener) return false;
+      let u: URL;
+      try {
+        u = new URL(listener);
+      } catch {
+        return false;
+      }
+      const p = Number(u.port || (u.protocol === 'rtmp:' ? 1935 : u.protocol === 'https:' ? 443 : 80));
+      const h = u.hostname.replace(/^\[|\]$/g, '');
+      return p === port && (h === host || (loopback(h) && loopback(host)));
+    });
+  }
+
+  /** A pulled source (HTTP-FLV, HLS, RTMP) that is this cluster's own <app>/<name> would loop. */
+  private async checkSourceLoop(app: string, name: string, url: string): Promise<void> {
+    const spec = parseAnySourceUrl(url);
+    if (!('url' in spec)) return;
+    const u = new URL(url);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const rtmp = spec.protocol === 'rtmp';
+    const port = Number(u.port || (rtmp ? 1935 : u.protocol === 'https:' ? 443 : 80));
+    const path = decodeURIComponent(u.pathname).replace(/\.(flv|m3u8)$/i, '');
+    if (path === `/${app}/${name}` && (await this.isOurListener(rtmp ? 'rtmpUrl' : 'httpUrl', host, port)))
+      throw new RelaycastError(
+        'RC_SOURCE_LOOP',
+        `${u.origin}${u.pathname} is ${app}/${name} on this cluster itself: a channel cannot pull its own stream`,
       );
   }
 
@@ -337,9 +359,13 @@ export class ControlService {
   ): Promise<{ channel: ChannelView; key: string; backupKey?: string }> {
     validateStreamName(app, name);
     const hlsEncryption = checkHlsEncryption(opts.hlsEncryption);
-    if (opts.source) parseSourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
+    if (opts.source) {
+      parseAnySourceUrl(opts.source.url, { interfaceAddress: opts.source.interfaceAddress });
+      await this.checkSourceLoop(app, name, opts.source.url);
+    }
     if (opts.backupSource) {
-      parseSourceUrl(opts.backupSource.url, { interfaceAddress: opts.backupSource.interfaceAddress });
+      parseAnySourceUrl(opts.backupSource.url, { interfaceAddress: opts.backupSource.interfaceAddress });
+      await this.checkSourceLoop(app, name, opts.backupSource.url);
       if (opts.source && opts.backupSource.url === opts.source.url)
         throw new RelaycastError('RC_BAD_REQUEST', 'the backup source must differ from the source');
     }

@@ -12,7 +12,7 @@ import { parseCidr } from './cidr.ts';
 import { RelaycastError } from './errors.ts';
 import { LOG_LEVELS } from './log.ts';
 import { validateStreamName } from './names.ts';
-import { parseSourceUrl } from './source-url.ts';
+import { parseAnySourceUrl } from './source-url.ts';
 
 export type Role = 'all' | 'origin' | 'edge' | 'control-plane';
 export const ROLES: readonly Role[] = ['all', 'origin', 'edge', 'control-plane'];
@@ -645,7 +645,7 @@ function parseSources(raw: unknown): StaticSource[] {
     const appName = typeof app === 'string' ? app : 'live';
     try {
       validateStreamName(appName, name);
-      parseSourceUrl(url, { interfaceAddress: typeof iface === 'string' ? iface : undefined });
+      parseAnySourceUrl(url, { interfaceAddress: typeof iface === 'string' ? iface : undefined });
     } catch (err) {
       throw invalid(`sources[${i}]: ${(err as Error).message}`);
     }

@@ -45,7 +45,10 @@ export type RelaycastErrorCode =
   | 'RC_FORWARD_SLOW'
   | 'RC_FORWARD_LOOP'
   // no origin can receive a channel source (control-plane/source-assigner.ts)
-  | 'RC_SOURCE_UNASSIGNED';
+  | 'RC_SOURCE_UNASSIGNED'
+  // a pulled source's upstream (HTTP-FLV, HLS, RTMP) failed or sent what cannot be used
+  | 'RC_SOURCE_UPSTREAM'
+  | 'RC_SOURCE_LOOP';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -159,6 +162,8 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
   RC_FORWARD_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_SOURCE_UNASSIGNED: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_SOURCE_UPSTREAM: { http: 502, grpc: 'UNAVAILABLE' },
+  RC_SOURCE_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
 };
 
 export class RelaycastError extends Error {

@@ -24,7 +24,7 @@ export interface SourceSpec {
 function invalid(url: string, why: string): RelaycastError {
   return new RelaycastError(
     'RC_SOURCE_URL_INVALID',
-    `source URL ${JSON.stringify(url)}: ${why}; expected udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…`,
+    `source URL ${JSON.stringify(url)}: ${why}; expected udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N], rtp://…, http(s)://HOST/PATH.flv, http(s)://HOST/PATH.m3u8 or rtmp(s)://HOST/APP/NAME`,
   );
 }
 
@@ -75,4 +75,38 @@ export function parseSourceUrl(url: string, defaults?: { interfaceAddress?: stri
     spec.programNumber = n;
   }
   return spec;
+}
+
+/** A source pulled from another server: HTTP-FLV, HLS (MPEG-TS segments) or RTMP play. */
+export interface PullSpec {
+  protocol: 'http-flv' | 'hls' | 'rtmp';
+  url: string;
+}
+
+/**
+ * Any channel-source URL: MPEG-TS received over UDP/RTP (parseSourceUrl), or a stream pulled from
+ * an HTTP-FLV URL (`….flv`), an HLS playlist (`….m3u8`) or an RTMP server (`rtmp://host/app/name`).
+ */
+export function parseAnySourceUrl(url: string, defaults?: { interfaceAddress?: string }): SourceSpec | PullSpec {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid(url, 'not a URL');
+  }
+  const scheme = u.protocol.replace(/:$/, '');
+  if (scheme === 'udp' || scheme === 'rtp') return parseSourceUrl(url, defaults);
+  if (!u.hostname) throw invalid(url, 'a host is required');
+  if (u.username || u.password) throw invalid(url, 'credentials in the URL are not supported; use a token in the query');
+  if (scheme === 'http' || scheme === 'https') {
+    if (/\.flv$/i.test(u.pathname)) return { protocol: 'http-flv', url };
+    if (/\.m3u8$/i.test(u.pathname)) return { protocol: 'hls', url };
+    throw invalid(url, 'an http(s) source is an HTTP-FLV stream (….flv) or an HLS playlist (….m3u8)');
+  }
+  if (scheme === 'rtmp' || scheme === 'rtmps') {
+    const parts = u.pathname.split('/').filter(Boolean);
+    if (parts.length < 2) throw invalid(url, 'an rtmp source names the app and the stream: rtmp://host/app/name');
+    return { protocol: 'rtmp', url };
+  }
+  throw invalid(url, `scheme ${scheme}:// is not a receivable source here`);
 }

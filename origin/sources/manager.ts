@@ -5,8 +5,9 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
 import { METRIC_PREFIX } from '../../core/metrics.ts';
-import { parseSourceUrl } from '../../core/source-url.ts';
+import { parseAnySourceUrl } from '../../core/source-url.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
+import { PullSource } from './pull.ts';
 import { Source, type SourceOptions, type SourceState, type SourceStats } from './source.ts';
 
 export interface SourceConfig {
@@ -19,13 +20,16 @@ export interface SourceConfig {
   hlsEncryption?: 'none' | 'aes-128';
 }
 
+/** A channel source received here (UDP/RTP) or pulled from another server. */
+export type AnySource = Source | PullSource;
+
 const STATES: SourceState[] = ['starting', 'waiting', 'receiving', 'silent', 'closed'];
 
 export class SourceManager {
   private readonly hub: StreamHub;
   private readonly log: Logger;
   private readonly defaults: Partial<SourceOptions>;
-  private readonly sources = new Map<string, Source>();
+  private readonly sources = new Map<string, AnySource>();
   private isClosed = false;
 
   constructor(
@@ -43,8 +47,8 @@ export class SourceManager {
    * Starts (or replaces) the source of a channel. The URL is validated first (RC_SOURCE_URL_INVALID);
    * a bind failure rejects with RC_SOURCE_BIND_FAILED and leaves no source behind.
    */
-  async set(config: SourceConfig): Promise<Source> {
-    const spec = parseSourceUrl(config.url, { interfaceAddress: config.interfaceAddress });
+  async set(config: SourceConfig): Promise<AnySource> {
+    const spec = parseAnySourceUrl(config.url, { interfaceAddress: config.interfaceAddress });
     const app = config.app ?? 'live';
     const key = `${app}/${config.name}`;
     const existing = this.sources.get(key);
@@ -56,18 +60,17 @@ export class SourceManager {
     )
       return existing;
     existing?.close('replaced');
-    const source = new Source(
-      this.hub,
-      spec,
-      {
-        ...this.defaults,
-        app,
-        name: config.name,
-        url: config.url,
-        ...(config.hlsEncryption ? { hlsEncryption: config.hlsEncryption } : {}),
-      },
-      this.log,
-    );
+    const options = {
+      ...this.defaults,
+      app,
+      name: config.name,
+      url: config.url,
+      ...(config.hlsEncryption ? { hlsEncryption: config.hlsEncryption } : {}),
+    };
+    const source: AnySource =
+      'url' in spec
+        ? new PullSource(this.hub, spec, options, this.log)
+        : new Source(this.hub, spec, options, this.log);
     this.sources.set(key, source);
     source.once('close', () => {
       if (this.sources.get(key) === source) this.sources.delete(key);
@@ -76,7 +79,7 @@ export class SourceManager {
     return source;
   }
 
-  get(app: string, name: string): Source | undefined {
+  get(app: string, name: string): AnySource | undefined {
     return this.sources.get(`${app}/${name}`);
   }
 

@@ -37,6 +37,48 @@ export interface SourceOptions {
   hlsEncryption?: 'none' | 'aes-128';
 }
 
+/** The hub publication of a source (kind 'source'), with the channel's own HLS encryption. */
+export function publishSource(
+  hub: StreamHub,
+  options: Pick<SourceOptions, 'app' | 'name' | 'url' | 'hlsEncryption'>,
+  onEnd: (reason: PublicationEndReason) => void,
+): Publication {
+  return hub.publish(
+    options.app,
+    options.name,
+    {
+      sessionId: `source:${options.name}:${Date.now()}`,
+      kind: 'source',
+      remote: options.url,
+      ...(options.hlsEncryption ? { hlsEncryption: options.hlsEncryption } : {}),
+    },
+    onEnd,
+  );
+}
+
+/** Counts bad input by code; logs each code at most once per interval, with its count. */
+export class ProblemLog {
+  private last = Date.now();
+  private readonly counts = new Map<string, { count: number; example: string }>();
+
+  count(code: string, message: string): void {
+    const c = this.counts.get(code);
+    if (c) c.count++;
+    else this.counts.set(code, { count: 1, example: message });
+  }
+
+  maybeFlush(now: number, intervalMs: number, log: Logger): void {
+    if (now - this.last >= intervalMs) this.flush(log, now);
+  }
+
+  flush(log: Logger, now = Date.now()): void {
+    this.last = now;
+    for (const [code, { count, example }] of this.counts)
+      log.warn({ code, count, example }, 'bad source input in the last interval');
+    this.counts.clear();
+  }
+}
+
 export interface SourceStats {
   name: string;
   url: string;
@@ -91,8 +133,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
   private bitrateWindowStart = Date.now();
   private bitrateWindowBytes = 0;
   private bitrateKbps = 0;
-  private lastProblemLog = Date.now();
-  private readonly problemCounts = new Map<string, { count: number; example: string }>();
+  private readonly problems = new ProblemLog();
 
   constructor(hub: StreamHub, spec: SourceSpec, options: SourceOptions, log: Logger) {
     super();
@@ -205,19 +246,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
     const tags = this.demuxer.push(chunk);
     for (const p of this.demuxer.takeProblems()) this.count(p.code, p.message);
     if (tags.length === 0 || this.yielded) return;
-    if (!this.publication) {
-      this.publication = this.hub.publish(
-        this.options.app,
-        this.options.name,
-        {
-          sessionId: `source:${this.options.name}:${Date.now()}`,
-          kind: 'source',
-          remote: this.options.url,
-          ...(this.options.hlsEncryption ? { hlsEncryption: this.options.hlsEncryption } : {}),
-        },
-        (reason) => this.onPublicationEnd(reason),
-      );
-    }
+    this.publication ??= publishSource(this.hub, this.options, (reason) => this.onPublicationEnd(reason));
     for (const tag of tags) this.publication.pushTag(tag.type, tag.timestamp, tag.data);
   }
 
@@ -233,9 +262,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
   }
 
   private count(code: string, message: string): void {
-    const c = this.problemCounts.get(code);
-    if (c) c.count++;
-    else this.problemCounts.set(code, { count: 1, example: message });
+    this.problems.count(code, message);
   }
 
   private tick(): void {
@@ -251,14 +278,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
       this.publication?.close('idle');
       this.publication = undefined;
     }
-    if (now - this.lastProblemLog >= this.options.problemLogIntervalMs) this.logProblems(now);
-  }
-
-  private logProblems(now: number): void {
-    this.lastProblemLog = now;
-    for (const [code, { count, example }] of this.problemCounts)
-      this.log.warn({ code, count, example }, 'bad source input in the last interval');
-    this.problemCounts.clear();
+    this.problems.maybeFlush(now, this.options.problemLogIntervalMs, this.log);
   }
 
   stats(): SourceStats {
@@ -292,7 +312,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
   protected override onClose(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.problemCounts.size > 0) this.logProblems(Date.now());
+    this.problems.flush(this.log);
     try {
       this.socket?.close();
     } catch {

@@ -1,0 +1,422 @@
+/**
+ * A channel source pulled from another server: HTTP-FLV (`….flv`), HLS with MPEG-TS segments
+ * (`….m3u8`) or RTMP play (`rtmp://host/app/name`). What it receives is published into the hub as
+ * `<app>/<name>` like an RTMP publisher or a UDP source (no transcoding: tags pass as they are).
+ *
+ * Same contract as Source (source.ts): start() once, close(reason) idempotent, state events,
+ * stats(). A failure (refused, HTTP error, the upstream closing, silence for `silenceTimeoutMs`)
+ * ends the publication (viewers wait for --republish-wait) and the source reconnects with
+ * exponential backoff and jitter (1 s doubling to 30 s; a connection that delivered media for 10 s
+ * resets it). Each reconnect is a new publication, which the hub joins onto the stream's timeline.
+ * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is polled
+ * every half target duration, new segments are fetched in order and demuxed, skipped media
+ * sequence numbers count as lost segments (RC_SOURCE_LOSS), and the demuxer's discontinuity
+ * handling keeps timestamps monotonic across EXT-X-DISCONTINUITY.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { RelaycastError } from '../../core/errors.ts';
+import { parseForwardUrl } from '../../core/forward-url.ts';
+import type { Logger } from '../../core/log.ts';
+import type { PullSpec } from '../../core/source-url.ts';
+import { FlvDemuxer } from '../../media/flv/demuxer.ts';
+import type { StreamHub } from '../../media/hub/hub.ts';
+import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
+import { Lifecycle } from '../../media/lifecycle.ts';
+import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
+import { RtmpClient } from '../../media/rtmp/client.ts';
+import type { MediaTag } from '../../media/tag.ts';
+import {
+  ProblemLog,
+  publishSource,
+  type SourceEvents,
+  type SourceOptions,
+  type SourceState,
+  type SourceStats,
+} from './source.ts';
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+const STABLE_AFTER_MS = 10_000;
+const VIDEO_CODECS: Record<number, string> = { 7: 'h264', 12: 'hevc' };
+const AUDIO_CODECS: Record<number, string> = { 10: 'aac', 2: 'mp3', 14: 'mp3' };
+
+export interface PullSourceOptions extends SourceOptions {
+  /** Wait bound for connecting and for each answer (default 10 s). */
+  timeoutMs?: number;
+  /** For tests: the jitter source. */
+  random?: () => number;
+}
+
+/** What one HLS media playlist says (only what the puller needs). */
+export interface HlsMediaPlaylist {
+  targetDurationS: number;
+  mediaSequence: number;
+  segments: { uri: string; sequence: number; discontinuity: boolean }[];
+  ended: boolean;
+}
+
+/** A master playlist's variants, highest bandwidth first; empty for a media playlist. */
+export function hlsVariants(text: string, base: string): string[] {
+  const lines = text.split(/\r?\n/);
+  const out: { uri: string; bandwidth: number }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.startsWith('#EXT-X-STREAM-INF:')) continue;
+    const bw = Number(/BANDWIDTH=(\d+)/.exec(line)?.[1] ?? 0);
+    const uri = lines.slice(i + 1).find((l) => l.trim() && !l.startsWith('#'));
+    if (uri) out.push({ uri: new URL(uri.trim(), base).href, bandwidth: bw });
+  }
+  return out.sort((a, b) => b.bandwidth - a.bandwidth).map((v) => v.uri);
+}
+
+export function parseHlsMediaPlaylist(text: string, base: string): HlsMediaPlaylist {
+  if (!text.startsWith('#EXTM3U'))
+    throw new RelaycastError('RC_SOURCE_UPSTREAM', 'not an HLS playlist (no #EXTM3U)');
+  let targetDurationS = 0;
+  let sequence = 0;
+  let mediaSequence = 0;
+  let discontinuity = false;
+  let ended = false;
+  const segments: HlsMediaPlaylist['segments'] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line) continue;
+    if (line.startsWith('#EXT-X-TARGETDURATION:')) targetDurationS = Number(line.slice(22)) || 0;
+    else if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:'))
+      sequence = mediaSequence = Number(line.slice(22)) || 0;
+    else if (line === '#EXT-X-DISCONTINUITY') discontinuity = true;
+    else if (line === '#EXT-X-ENDLIST') ended = true;
+    else if (line.startsWith('#EXT-X-KEY:') && !/METHOD=NONE/.test(line))
+      throw new RelaycastError('RC_SOURCE_UPSTREAM', 'encrypted HLS cannot be pulled as a source');
+    else if (line.startsWith('#EXT-X-MAP:'))
+      throw new RelaycastError(
+        'RC_SOURCE_UPSTREAM',
+        'fMP4 HLS cannot be pulled as a source; use its MPEG-TS variant',
+      );
+    else if (!line.startsWith('#')) {
+      segments.push({ uri: new URL(line, base).href, sequence: sequence++, discontinuity });
+      discontinuity = false;
+    }
+  }
+  return { targetDurationS: targetDurationS || 2, mediaSequence, segments, ended };
+}
+
+export class PullSource extends Lifecycle<string, SourceEvents> {
+  readonly spec: PullSpec;
+  readonly options: Required<Omit<PullSourceOptions, 'hlsEncryption'>> & Pick<SourceOptions, 'hlsEncryption'>;
+  private readonly hub: StreamHub;
+  private readonly log: Logger;
+  private readonly problems = new ProblemLog();
+  private publication: Publication | undefined;
+  private yielded = false;
+  private currentState: SourceState = 'starting';
+  private abort: AbortController | undefined;
+  private client: RtmpClient | undefined;
+  private started = false;
+  private timer: NodeJS.Timeout | undefined;
+  private ts: TsDemuxer | undefined;
+  private chunks = 0;
+  private bytes = 0;
+  private tags = 0;
+  private failures = 0;
+  private reconnects = 0;
+  private lostSegments = 0;
+  private lastPacketAt = 0;
+  private connectedAt = 0;
+  private bitrateWindowStart = Date.now();
+  private bitrateWindowBytes = 0;
+  private bitrateKbps = 0;
+  private video: string | undefined;
+  private audio: string | undefined;
+
+  constructor(hub: StreamHub, spec: PullSpec, options: PullSourceOptions, log: Logger) {
+    super();
+    this.hub = hub;
+    this.spec = spec;
+    this.options = {
+      silenceTimeoutMs: 5000,
+      problemLogIntervalMs: 10_000,
+      recvBufferBytes: 0,
+      maxDatagramsPerSecond: 0,
+      timeoutMs: 10_000,
+      random: Math.random,
+      ...options,
+    };
+    this.log = log.child({ component: 'source', stream: `${options.app}/${options.name}`, source: spec.url });
+  }
+
+  get state(): SourceState {
+    return this.currentState;
+  }
+
+  /** Starts pulling (in the background: an unreachable upstream is retried, not thrown). */
+  async start(): Promise<void> {
+    if (this.closed)
+      throw new RelaycastError('RC_SOURCE_CLOSED', `source ${this.options.name} is closed; create a new one`);
+    if (this.started) return;
+    this.started = true;
+    this.setState('waiting');
+    this.timer = setInterval(() => this.tick(), 250);
+    this.timer.unref();
+    this.loop().catch((err: unknown) => {
+      // loop() handles every failure of a connection; this is a bug, not the upstream
+      this.log.error({ err }, 'pull source stopped unexpectedly');
+      this.close('failed');
+    });
+    this.log.info({ protocol: this.spec.protocol }, 'pull source started');
+  }
+
+  private setState(state: SourceState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state);
+  }
+
+  /** Connect, receive until it fails, back off, again; until closed. */
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      const abort = new AbortController();
+      this.abort = abort;
+      this.connectedAt = Date.now();
+      try {
+        if (this.spec.protocol === 'http-flv') await this.pullFlv(abort.signal);
+        else if (this.spec.protocol === 'hls') await this.pullHls(abort.signal);
+        else await this.pullRtmp(abort.signal);
+        if (!this.closed) throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the upstream ended the stream');
+      } catch (err) {
+        if (this.closed) return;
+        const c = (err as { code?: unknown }).code;
+        const code = typeof c === 'string' && c.startsWith('RC_') ? c : 'RC_SOURCE_UPSTREAM';
+        this.problems.count(code, (err as Error).message);
+      } finally {
+        abort.abort();
+        this.client?.close('source reconnects');
+        this.client = undefined;
+        this.endPublication();
+      }
+      if (this.closed) return;
+      if (this.lastPacketAt >= this.connectedAt && Date.now() - this.connectedAt >= STABLE_AFTER_MS)
+        this.failures = 0;
+      const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
+      const delay = Math.round(ceiling / 2 + this.options.random() * (ceiling / 2));
+      this.failures++;
+      this.reconnects++;
+      if (this.currentState === 'receiving') this.setState('silent');
+      try {
+        await sleep(delay, undefined, { signal: this.closeSignal() });
+      } catch {
+        return; // closed while waiting
+      }
+    }
+  }
+
+  private closeController = new AbortController();
+  private closeSignal(): AbortSignal {
+    return this.closeController.signal;
+  }
+
+  private async pullFlv(signal: AbortSignal): Promise<void> {
+    const res = await request(this.spec.url, {
+      signal,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.silenceTimeoutMs,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} from the upstream`);
+    }
+    const demux = new FlvDemuxer();
+    for await (const chunk of res.body) {
+      if (this.closed) return;
+      this.received((chunk as Buffer).length);
+      this.publishTags(demux.push(chunk as Buffer));
+    }
+  }
+
+  private async pullRtmp(signal: AbortSignal): Promise<void> {
+    const t = parseForwardUrl(this.spec.url); // the same rtmp(s)://host[:port]/app/name shape
+    const client = await RtmpClient.open(t.host, t.port, {
+      timeoutMs: this.options.timeoutMs,
+      tls: t.scheme === 'rtmps',
+      signal,
+    });
+    this.client = client;
+    await client.connect(t.app, t.tcUrl);
+    const sid = await client.createStream();
+    const done = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.onMedia = (msg) => {
+      this.received(msg.payload.length);
+      this.publishTags([
+        { type: msg.typeId as MediaTag['type'], timestamp: msg.timestamp, data: msg.payload },
+      ]);
+    };
+    await client.play(sid, t.key);
+    await done;
+    if (client.closeError) throw client.closeError;
+  }
+
+  private async pullHls(signal: AbortSignal): Promise<void> {
+    let url = this.spec.url;
+    let next: number | undefined;
+    let unchangedSince = Date.now();
+    this.ts = new TsDemuxer();
+    for (;;) {
+      const text = await this.fetchText(url, signal);
+      const variants = hlsVariants(text, url);
+      if (variants.length) {
+        url = variants[0]!; // quality is never changed: the best variant
+        continue;
+      }
+      const pl = parseHlsMediaPlaylist(text, url);
+      // Start near the live edge (3 segments back, as players do), then take every new one.
+      next ??= Math.max(pl.mediaSequence, pl.mediaSequence + pl.segments.length - 3);
+      let fresh = false;
+      for (const seg of pl.segments) {
+        if (seg.sequence < next) continue;
+        if (seg.sequence > next) {
+          this.lostSegments += seg.sequence - next;
+          this.problems.count(
+            'RC_SOURCE_LOSS',
+            `${seg.sequence - next} segment(s) left the playlist before they were fetched`,
+          );
+        }
+        const data = await this.fetchBytes(seg.uri, signal);
+        this.received(data.length);
+        this.publishTags(this.ts.push(data));
+        for (const p of this.ts.takeProblems()) this.problems.count(p.code, p.message);
+        next = seg.sequence + 1;
+        fresh = true;
+      }
+      if (pl.ended) return;
+      if (fresh) unchangedSince = Date.now();
+      else if (
+        Date.now() - unchangedSince >
+        Math.max(3 * pl.targetDurationS * 1000, this.options.silenceTimeoutMs)
+      )
+        throw new RelaycastError('RC_SOURCE_SILENT', 'the upstream playlist stopped growing');
+      await sleep(Math.max(250, (pl.targetDurationS * 1000) / 2), undefined, { signal });
+    }
+  }
+
+  private async fetchText(url: string, signal: AbortSignal): Promise<string> {
+    return (await this.fetchBytes(url, signal, 1024 * 1024)).toString('utf8');
+  }
+
+  private async fetchBytes(url: string, signal: AbortSignal, max = 64 * 1024 * 1024): Promise<Buffer> {
+    const res = await request(url, {
+      signal,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} for ${new URL(url).pathname}`);
+    }
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of res.body) {
+      n += (chunk as Buffer).length;
+      if (n > max)
+        throw new RelaycastError(
+          'RC_SOURCE_UPSTREAM',
+          `${new URL(url).pathname} is larger than ${max} bytes`,
+        );
+      parts.push(chunk as Buffer);
+    }
+    return Buffer.concat(parts);
+  }
+
+  private received(n: number): void {
+    this.chunks++;
+    this.bytes += n;
+    this.bitrateWindowBytes += n;
+    this.lastPacketAt = Date.now();
+  }
+
+  private publishTags(tags: MediaTag[]): void {
+    if (tags.length === 0 || this.closed) return;
+    for (const tag of tags) {
+      if (tag.type === 9 && !this.video)
+        this.video = VIDEO_CODECS[tag.data[0]! & 0x0f] ?? String(tag.data[0]! & 0x0f);
+      if (tag.type === 8 && !this.audio)
+        this.audio = AUDIO_CODECS[tag.data[0]! >> 4] ?? String(tag.data[0]! >> 4);
+    }
+    if (this.currentState !== 'receiving') {
+      if (this.currentState === 'silent') this.yielded = false;
+      this.setState('receiving');
+    }
+    if (this.yielded) return;
+    this.publication ??= publishSource(this.hub, this.options, (reason) => this.onPublicationEnd(reason));
+    for (const tag of tags) this.publication.pushTag(tag.type, tag.timestamp, tag.data);
+    this.tags += tags.length;
+  }
+
+  private onPublicationEnd(reason: PublicationEndReason): void {
+    this.publication = undefined;
+    if (reason === 'takeover' || reason === 'kicked') {
+      this.yielded = true;
+      this.log.warn({ reason }, 'another publisher took this stream; the source waits until it reconnects');
+    }
+  }
+
+  private endPublication(): void {
+    this.publication?.close('disconnected');
+    this.publication = undefined;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.bitrateWindowStart >= 1000) {
+      this.bitrateKbps = Math.round((this.bitrateWindowBytes * 8) / (now - this.bitrateWindowStart));
+      this.bitrateWindowStart = now;
+      this.bitrateWindowBytes = 0;
+    }
+    // Connected but nothing arrives (a stalled upstream): drop the connection and reconnect.
+    if (this.currentState === 'receiving' && now - this.lastPacketAt > this.options.silenceTimeoutMs) {
+      this.setState('silent');
+      this.problems.count('RC_SOURCE_SILENT', `nothing for ${now - this.lastPacketAt} ms; reconnecting`);
+      this.abort?.abort();
+      this.client?.close('source silent');
+    }
+    this.problems.maybeFlush(now, this.options.problemLogIntervalMs, this.log);
+  }
+
+  stats(): SourceStats {
+    const d = this.ts?.stats;
+    return {
+      name: this.options.name,
+      url: this.options.url,
+      state: this.currentState,
+      datagrams: this.chunks,
+      bytes: this.bytes,
+      packets: d?.packets ?? this.tags,
+      ccErrors: d?.ccErrors ?? 0,
+      pesErrors: d?.pesErrors ?? 0,
+      psiErrors: d?.psiErrors ?? 0,
+      syncLosses: d?.syncLosses ?? 0,
+      discontinuities: d?.discontinuities ?? 0,
+      rtpLost: this.lostSegments,
+      rtpReordered: 0,
+      floodDrops: 0,
+      reconnects: this.reconnects,
+      lastPacketAt: this.lastPacketAt,
+      bitrateKbps: this.currentState === 'receiving' ? this.bitrateKbps : 0,
+      video: this.video,
+      audio: this.audio,
+    };
+  }
+
+  protected override onClose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.closeController.abort();
+    this.abort?.abort();
+    this.client?.close('source closed');
+    this.client = undefined;
+    this.problems.flush(this.log);
+    this.publication?.close('closed');
+    this.publication = undefined;
+    this.setState('closed');
+  }
+}
