@@ -148,7 +148,9 @@ describe('config', () => {
           () => load(yaml),
           (e: unknown) => e instanceof RelaycastError && e.code === 'RC_CONFIG_INVALID' && re.test(e.message),
         );
-      bad('sources:\n  - { name: a, url: "http://x/y.flv" }\n', /sources\[0\].*scheme http/);
+      bad('sources:\n  - { name: a, url: "ftp://x/y.flv" }\n', /sources\[0\].*scheme ftp/);
+      bad('sources:\n  - { name: a, url: "http://x/y.mp4" }\n', /sources\[0\].*HTTP-FLV stream/);
+      assert.equal(load('sources:\n  - { name: a, url: "http://x/y.flv" }\n').sources[0]?.url, 'http://x/y.flv');
       bad('sources:\n  - { name: "a/b", url: "udp://127.0.0.1:5000" }\n', /sources\[0\].*stream name "a\/b"/);
       bad('sources:\n  - { name: a, url: "udp://127.0.0.1:5000", port: 1 }\n', /unknown key 'port'/);
       bad(

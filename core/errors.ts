@@ -48,7 +48,8 @@ export type RelaycastErrorCode =
   | 'RC_SOURCE_UNASSIGNED'
   // a pulled source's upstream (HTTP-FLV, HLS, RTMP) failed or sent what cannot be used
   | 'RC_SOURCE_UPSTREAM'
-  | 'RC_SOURCE_LOOP';
+  | 'RC_SOURCE_LOOP'
+  | 'RC_SOURCE_LOSS';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -164,6 +165,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_UNASSIGNED: { http: 503, grpc: 'UNAVAILABLE' },
   RC_SOURCE_UPSTREAM: { http: 502, grpc: 'UNAVAILABLE' },
   RC_SOURCE_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  RC_SOURCE_LOSS: { http: 502, grpc: 'DATA_LOSS' },
 };
 
 export class RelaycastError extends Error {
