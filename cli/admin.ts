@@ -212,6 +212,7 @@ function sourceJson(src: Channel__Output['source']) {
         ccErrors: src.ccErrors,
         packets: src.packets,
         lastPacketAt: iso(src.lastPacketMs),
+        nodeId: src.nodeId || null,
       }
     : null;
 }
@@ -259,12 +260,14 @@ const forwardRow = (f: ChannelForward__Output) => [
 
 /** SOURCE column of `channel list`: state, bitrate, CC errors and the age of the last packet. */
 function sourceCell(c: Channel__Output): string {
-  const s = c.source;
-  if (!s?.url) return '-';
-  const age = s.lastPacketMs
-    ? `${Math.max(0, Math.round((Date.now() - s.lastPacketMs) / 1000))}s ago`
-    : 'never';
-  return `${s.state || 'not received'} ${s.bitrateKbps} kb/s cc=${s.ccErrors} last=${age} ${s.url}`;
+  const one = (s: Channel__Output['source']) => {
+    const age = s?.lastPacketMs
+      ? `${Math.max(0, Math.round((Date.now() - Number(s.lastPacketMs)) / 1000))}s ago`
+      : 'never';
+    return `${s?.state || 'not received'}${s?.nodeId ? ` on ${s.nodeId}` : ''} ${s?.bitrateKbps} kb/s cc=${s?.ccErrors} last=${age} ${s?.url}`;
+  };
+  if (!c.source?.url) return c.backupSource?.url ? `backup: ${one(c.backupSource)}` : '-';
+  return c.backupSource?.url ? `${one(c.source)} | backup: ${one(c.backupSource)}` : one(c.source);
 }
 
 function streamJson(s: StreamInfo__Output) {

@@ -222,7 +222,10 @@ export async function startAll(
     log,
     admin,
     version,
-    sourceStatus: (app, name) => sources.get(app, name)?.stats(),
+    sourceStatus: (app, name) => {
+      const st = sources.get(app, name)?.stats();
+      return st && { ...st, nodeId: config.nodeId };
+    },
   });
   if (cp.grpcPort) ports.grpc = cp.grpcPort;
   // `node list` shows the all-in-one as what it is: viewer and gRPC URLs, and always the leader.

@@ -57,6 +57,7 @@ function toProtoSource(src: ChannelView['source']): ProtoChannelSource | null {
         ccErrors: src.status?.ccErrors ?? 0,
         lastPacketMs: src.status?.lastPacketAt ?? 0,
         packets: src.status?.packets ?? 0,
+        nodeId: src.status?.nodeId ?? '',
       }
     : null;
 }

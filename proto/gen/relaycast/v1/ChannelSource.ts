@@ -19,6 +19,10 @@ export interface ChannelSource {
   'ccErrors'?: (number | string | Long);
   'lastPacketMs'?: (number | string | Long);
   'packets'?: (number | string | Long);
+  /**
+   * The node receiving it (a cluster origin the leader assigned, or the all-in-one).
+   */
+  'nodeId'?: (string);
 }
 
 /**
@@ -38,4 +42,8 @@ export interface ChannelSource__Output {
   'ccErrors': (number);
   'lastPacketMs': (number);
   'packets': (number);
+  /**
+   * The node receiving it (a cluster origin the leader assigned, or the all-in-one).
+   */
+  'nodeId': (string);
 }
