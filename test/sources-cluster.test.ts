@@ -179,7 +179,13 @@ describe('channel sources in a cluster', { timeout: 300_000 }, () => {
         );
         return Number(r.stdout.trim());
       };
-      assert.equal(await probeWidth(), 320);
+      // the switcher may have started on the backup while the primary's first media arrived
+      await waitFor(
+        'the edge plays the primary',
+        async () => ((await probeWidth()) === 320 ? true : undefined),
+        60_000,
+        500,
+      );
 
       primary.kill('SIGKILL');
       await waitFor(

@@ -160,7 +160,7 @@ describe('channel sources in the all-in-one (MPEG-TS over UDP/RTP)', { concurren
       assert.match(
         list.stdout,
         new RegExp(
-          `live/tvcli .*receiving \\d+ kb/s cc=\\d+ last=\\d+s ago udp://127\\.0\\.0\\.1:${ports.cli}`,
+          `live/tvcli .*receiving on \\S+ \\d+ kb/s cc=\\d+ last=\\d+s ago udp://127\\.0\\.0\\.1:${ports.cli}`,
         ),
       );
       const asJson = JSON.parse((await cli('channel', 'get', 'tvcli', '--json')).stdout);
