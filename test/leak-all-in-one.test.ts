@@ -1,6 +1,8 @@
 /**
  * Leak test of the real all-in-one composition (cli/run.ts startAll), in this process: publish,
- * viewers of every kind the all-in-one serves, then the node's own stopAccepting() and close().
+ * viewers of every kind the all-in-one serves, a channel with a backup watched through the program
+ * feed, a forward that keeps retrying an unreachable destination and a pull source, then the
+ * node's own stopAccepting() and close().
  * Afterwards no socket, timer (unref'd ones included) or child process may remain. The process
  * itself ends with process.exit after close(), which would hide such leaks; this test does not.
  */
@@ -85,6 +87,59 @@ describe('leak: the all-in-one node', () => {
         'every viewer got media',
         () => flv.every((v) => v.bytes() > 0) && players.every((p) => p.bytes() > 0),
       );
+
+      // A channel with a backup (its viewers go through the program feed), a forward to a port
+      // nobody listens on (it keeps retrying), and a channel pulling the first stream over HTTP-FLV.
+      const api = (path: string, body: unknown) =>
+        fetch(`http://127.0.0.1:${ports.admin}/api/v1${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const dead = await freePort();
+      const sw = await api('/channels', {
+        name: 'sw',
+        backup: true,
+        forwards: [`rtmp://127.0.0.1:${dead}/live/k`],
+      });
+      assert.equal(sw.status, 201);
+      const { key } = (await sw.json()) as { key: string };
+      const pulled = await api('/channels', {
+        name: 'pulled',
+        source: { url: `http://127.0.0.1:${ports.http}/live/aio.flv` },
+      });
+      assert.equal(pulled.status, 201);
+      const primary = publish(`rtmp://127.0.0.1:${ports.rtmp}/live/${key}`, {
+        size: '160x120',
+        rate: 25,
+        gop: 25,
+      });
+      const program: Awaited<ReturnType<typeof get>>[] = [];
+      for (let i = 0; i < 200 && program.length === 0; i++) {
+        const r = await get(`http://127.0.0.1:${ports.http}/live/sw.flv`);
+        if (r.status === 200) program.push(r);
+        else {
+          await r.text();
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      assert.equal(program.length, 1, 'the channel with a backup plays through the program feed');
+      const pulledView: Awaited<ReturnType<typeof get>>[] = [];
+      for (let i = 0; i < 200 && pulledView.length === 0; i++) {
+        const r = await get(`http://127.0.0.1:${ports.http}/live/pulled.flv`);
+        if (r.status === 200) pulledView.push(r);
+        else {
+          await r.text();
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      assert.equal(pulledView.length, 1, 'the pull source is live');
+      await until(
+        'program and pull viewers got media',
+        () => program[0]!.bytes() > 0 && pulledView[0]!.bytes() > 0,
+      );
+      flv.push(...program, ...pulledView);
+      await primary.stop();
 
       await node.stopAccepting();
       await node.close();
