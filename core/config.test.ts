@@ -150,7 +150,10 @@ describe('config', () => {
         );
       bad('sources:\n  - { name: a, url: "ftp://x/y.flv" }\n', /sources\[0\].*scheme ftp/);
       bad('sources:\n  - { name: a, url: "http://x/y.mp4" }\n', /sources\[0\].*HTTP-FLV stream/);
-      assert.equal(load('sources:\n  - { name: a, url: "http://x/y.flv" }\n').sources[0]?.url, 'http://x/y.flv');
+      assert.equal(
+        load('sources:\n  - { name: a, url: "http://x/y.flv" }\n').sources[0]?.url,
+        'http://x/y.flv',
+      );
       bad('sources:\n  - { name: "a/b", url: "udp://127.0.0.1:5000" }\n', /sources\[0\].*stream name "a\/b"/);
       bad('sources:\n  - { name: a, url: "udp://127.0.0.1:5000", port: 1 }\n', /unknown key 'port'/);
       bad(
@@ -205,6 +208,17 @@ describe('config', () => {
     );
     assert.ok(renderHelp('origin').includes('--tls-cert'));
     assert.ok(!renderHelp('control-plane').includes('--rtmps-port'));
+  });
+
+  it('--workers takes a count or auto (one per core)', () => {
+    assert.equal(loadConfig('all', flags('--workers', '2'), {}).workers, 2);
+    assert.ok(loadConfig('all', flags('--workers', 'auto'), {}).workers >= 1);
+    assert.equal(loadConfig('all', flags(), {}).workers, 1);
+    for (const bad of ['0', '65', '1.5', 'many'])
+      assert.throws(
+        () => loadConfig('all', flags('--workers', bad), {}),
+        /--workers must be auto or a whole number/,
+      );
   });
 
   it('--help lists the flags of a role with their env names, and only the flags that role uses', () => {

@@ -5,7 +5,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { type OptionTypes, parseCommandArgs, UsageError } from './args.ts';
 import { parseCidr } from './cidr.ts';
@@ -145,11 +145,9 @@ export const OPTIONS = {
   'log-level': { kind: 'enum', default: 'info', values: LOG_LEVELS, help: 'pino log level' },
   app: { kind: 'string', default: 'live', help: 'default application name shown in printed URLs' },
   workers: {
-    kind: 'int',
-    default: 1,
-    min: 1,
-    max: 64,
-    help: 'HTTP viewer processes (HTTP-FLV, HLS) sharing --http-port, to use more cores; they pull from this process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
+    kind: 'string',
+    default: '1',
+    help: 'HTTP viewer processes (HTTP-FLV, HLS) sharing --http-port, to use more cores: a number 1..64 or auto (one per core); they pull from this process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
     roles: ['all', 'edge'],
   },
   'drain-timeout': {
@@ -592,6 +590,15 @@ function loadYaml(file: string): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+/** --workers: a count 1..64, or auto = one per core this process may use (1 on a single core). */
+function parseWorkers(raw: string): number {
+  if (raw.trim() === 'auto') return Math.min(64, Math.max(1, availableParallelism()));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw invalid(`--workers must be auto or a whole number 1..64, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 /** '239.1.0.0/16, 10.0.0.0/8' → the list, each checked (RC_CONFIG_INVALID names a bad one). */
 function parseCidrs(raw: string | undefined): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -722,7 +729,7 @@ export function loadConfig(
     clusterToken: str('cluster-token'),
     logLevel: str('log-level') as Config['logLevel'],
     app: str('app') ?? 'live',
-    workers: num('workers'),
+    workers: parseWorkers(str('workers') ?? '1'),
     drainTimeoutMs: num('drain-timeout') * 1000,
     republishWaitMs: num('republish-wait') * 1000,
     gopCacheMaxBytes: num('gop-cache-max-bytes'),

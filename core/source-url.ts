@@ -87,7 +87,10 @@ export interface PullSpec {
  * Any channel-source URL: MPEG-TS received over UDP/RTP (parseSourceUrl), or a stream pulled from
  * an HTTP-FLV URL (`….flv`), an HLS playlist (`….m3u8`) or an RTMP server (`rtmp://host/app/name`).
  */
-export function parseAnySourceUrl(url: string, defaults?: { interfaceAddress?: string }): SourceSpec | PullSpec {
+export function parseAnySourceUrl(
+  url: string,
+  defaults?: { interfaceAddress?: string },
+): SourceSpec | PullSpec {
   let u: URL;
   try {
     u = new URL(url);
@@ -97,7 +100,8 @@ export function parseAnySourceUrl(url: string, defaults?: { interfaceAddress?: s
   const scheme = u.protocol.replace(/:$/, '');
   if (scheme === 'udp' || scheme === 'rtp') return parseSourceUrl(url, defaults);
   if (!u.hostname) throw invalid(url, 'a host is required');
-  if (u.username || u.password) throw invalid(url, 'credentials in the URL are not supported; use a token in the query');
+  if (u.username || u.password)
+    throw invalid(url, 'credentials in the URL are not supported; use a token in the query');
   if (scheme === 'http' || scheme === 'https') {
     if (/\.flv$/i.test(u.pathname)) return { protocol: 'http-flv', url };
     if (/\.m3u8$/i.test(u.pathname)) return { protocol: 'hls', url };
@@ -105,7 +109,8 @@ export function parseAnySourceUrl(url: string, defaults?: { interfaceAddress?: s
   }
   if (scheme === 'rtmp' || scheme === 'rtmps') {
     const parts = u.pathname.split('/').filter(Boolean);
-    if (parts.length < 2) throw invalid(url, 'an rtmp source names the app and the stream: rtmp://host/app/name');
+    if (parts.length < 2)
+      throw invalid(url, 'an rtmp source names the app and the stream: rtmp://host/app/name');
     return { protocol: 'rtmp', url };
   }
   throw invalid(url, `scheme ${scheme}:// is not a receivable source here`);
