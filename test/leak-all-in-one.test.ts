@@ -7,6 +7,9 @@
  * itself ends with process.exit after close(), which would hide such leaks; this test does not.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAll } from '../cli/run.ts';
 import { loadConfig } from '../core/config.ts';
@@ -34,6 +37,7 @@ describe('leak: the all-in-one node', () => {
       ['grpc-port', String(ports.grpc)],
       ['host', '127.0.0.1'],
       ['log-level', 'silent'],
+      ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-leak-'))],
     ]);
     const config = loadConfig('all', flags, {});
     const baseline = resources();
