@@ -76,6 +76,9 @@ export async function startNode(role: string, args: string[]): Promise<Node> {
       '0',
       '--log-level',
       'warn',
+      // benchmarks here measure HTTP-FLV/HLS/RTMP: no WebRTC port to collide between nodes
+      '--webrtc-udp-port',
+      '0',
       ...args,
     ],
     { cwd: ROOT, stdio: 'ignore', env: { ...process.env, RELAYCAST_BANNER: '0' } },

@@ -26,7 +26,7 @@ import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
-import { hlsFor, nodeBase, type RunningNode, startOriginCluster, viewerHttpLimits } from './run.ts';
+import { hlsFor, nodeBase, type RunningNode, startOriginCluster, viewerHttpLimits, whepFor } from './run.ts';
 import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
@@ -301,6 +301,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   // pull per stream per node).
   const pool =
     config.workers > 1 ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log) : undefined;
+  const webrtc = whepFor(config, metrics, log);
   const viewers: ViewerFrontend =
     pool ??
     new ViewerHttpServer(
@@ -313,6 +314,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         ...viewerHttpLimits(config),
         listStreams,
+        ...webrtc,
       },
       metrics,
       log,
@@ -320,6 +322,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   const viewerCount = () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount());
   const ports: Record<string, number> = {};
   await rtmp.listen(ports);
+  if (webrtc.whep) ports.webrtc = await webrtc.whep.listen();
   if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();

@@ -18,10 +18,10 @@ import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { WhepServer } from '../edge/webrtc/whep.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
@@ -75,6 +75,35 @@ export function viewerHttpLimits(config: Config) {
     maxHeaderBytes: config.httpMaxHeaderBytes,
     headersTimeoutMs: config.httpHeadersTimeoutMs,
     requestTimeoutMs: config.httpRequestTimeoutMs,
+  };
+}
+
+/** Why `--workers` nodes answer WHEP with 503 (sessions need the node's one UDP port). */
+export const WHEP_WORKERS_MESSAGE =
+  'WebRTC playback is not served by nodes running --workers > 1 (one UDP port per node cannot be shared by worker processes yet); play over HTTP-FLV/HLS or run this node with --workers 1';
+
+/**
+ * WHEP on the viewer port: a WhepServer when --webrtc-udp-port is set and viewers are served in
+ * this process; with --workers the viewer processes answer 503 with the reason.
+ */
+export function whepFor(
+  config: Config,
+  metrics: Metrics,
+  log: Logger,
+): { whep?: WhepServer; whepUnavailable?: string } {
+  if (!config.webrtcUdpPort || !config.httpPort) return {};
+  if (config.workers > 1) return { whepUnavailable: WHEP_WORKERS_MESSAGE };
+  return {
+    whep: new WhepServer(
+      {
+        udpPort: config.webrtcUdpPort,
+        host: config.host,
+        publicIp: config.webrtcPublicIp ?? config.advertiseHost,
+        maxSessions: config.webrtcMaxSessions,
+      },
+      metrics,
+      log,
+    ),
   };
 }
 
@@ -153,6 +182,7 @@ export async function startAll(
   // --workers: HTTP viewers move to worker processes fed over a loopback relay.
   const pool =
     config.workers > 1 ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log) : undefined;
+  const webrtc = whepFor(config, metrics, log);
   const viewers: ViewerFrontend =
     pool ??
     new ViewerHttpServer(
@@ -170,6 +200,7 @@ export async function startAll(
         ...viewerHttpLimits(config),
         listStreams,
         viewerCount,
+        ...webrtc,
       },
       metrics,
       log,
@@ -179,6 +210,7 @@ export async function startAll(
 
   const ports: Record<string, number> = {};
   await rtmp.listen(ports);
+  if (webrtc.whep) ports.webrtc = await webrtc.whep.listen();
   if (config.httpPort) ports.http = await viewers.listen();
   if (pool) admin.metricsText = () => pool.metricsText(metrics);
   if (config.adminPort) ports.admin = await admin.listen();

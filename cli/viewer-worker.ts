@@ -8,7 +8,7 @@ import { HlsProxy } from '../edge/hls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { nodeBase, viewerHttpLimits } from './run.ts';
+import { nodeBase, viewerHttpLimits, WHEP_WORKERS_MESSAGE } from './run.ts';
 import { RELAY_ENV, RELAY_TOKEN_ENV, workerChannel } from './workers.ts';
 
 export async function startViewerWorker(config: Config, version: string): Promise<void> {
@@ -70,6 +70,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
         return ((await res.json()) as { streams: { app: string; name: string }[] }).streams;
       },
       viewerCount: () => hub.viewerCount(),
+      ...(config.webrtcUdpPort ? { whepUnavailable: WHEP_WORKERS_MESSAGE } : {}),
     },
     metrics,
     log,

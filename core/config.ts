@@ -73,6 +73,24 @@ export const OPTIONS = {
     roles: ['all', 'origin', 'edge'],
   },
   'http-port': port(8080, 'viewer HTTP: HTTP-FLV, HLS, player page', ['all', 'edge']),
+  'webrtc-udp-port': port(
+    8189,
+    'WebRTC (WHEP) media: one UDP port for every session on this node, demultiplexed by ICE username',
+    ['all', 'edge'],
+  ),
+  'webrtc-public-ip': {
+    kind: 'string',
+    default: undefined,
+    help: 'WebRTC: the IP address put in ICE candidates (the node or load balancer address browsers reach; default: --advertise-host)',
+    roles: ['all', 'edge'],
+  },
+  'webrtc-max-sessions': {
+    kind: 'int',
+    default: 500,
+    min: 0,
+    help: 'WebRTC: most concurrent WHEP sessions on this node (0 = no limit beyond the viewer limits)',
+    roles: ['all', 'edge'],
+  },
   'internal-port': port(8081, 'origin internal HTTP that edges pull from', ['origin']),
   'admin-port': port(9090, 'admin HTTP: /metrics, /healthz, /readyz, /api/v1'),
   'grpc-port': port(50051, 'control plane gRPC', ['all', 'control-plane']),
@@ -436,6 +454,10 @@ export interface Config {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   httpPort: number;
+  /** 0 = WHEP off. */
+  webrtcUdpPort: number;
+  webrtcPublicIp: string | undefined;
+  webrtcMaxSessions: number;
   internalPort: number;
   adminPort: number;
   grpcPort: number;
@@ -713,6 +735,9 @@ export function loadConfig(
     tlsCert: str('tls-cert'),
     tlsKey: str('tls-key'),
     httpPort: num('http-port'),
+    webrtcUdpPort: role === 'all' || role === 'edge' ? num('webrtc-udp-port') : 0,
+    webrtcPublicIp: str('webrtc-public-ip'),
+    webrtcMaxSessions: num('webrtc-max-sessions'),
     internalPort: num('internal-port'),
     adminPort: num('admin-port'),
     grpcPort: num('grpc-port'),

@@ -49,7 +49,13 @@ export type RelaycastErrorCode =
   // a pulled source's upstream (HTTP-FLV, HLS, RTMP) failed or sent what cannot be used
   | 'RC_SOURCE_UPSTREAM'
   | 'RC_SOURCE_LOOP'
-  | 'RC_SOURCE_LOSS';
+  | 'RC_SOURCE_LOSS'
+  // WebRTC playback (WHEP, edge/webrtc/): a bad offer, no codec in common, no room, no session
+  | 'RC_WEBRTC_SDP_INVALID'
+  | 'RC_WEBRTC_CODEC_UNSUPPORTED'
+  | 'RC_WEBRTC_SESSION_LIMIT'
+  | 'RC_WEBRTC_SESSION_NOT_FOUND'
+  | 'RC_WEBRTC_UNAVAILABLE';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -159,6 +165,13 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_FLOOD: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
   RC_SOURCE_SILENT: { http: 503, grpc: 'UNAVAILABLE' },
   RC_TLS_CERT_INVALID: { http: 500, grpc: 'FAILED_PRECONDITION' },
+  RC_WEBRTC_SDP_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
+  // RFC 9110 15.5.7: the offer's media formats cannot be served (WHEP draft: 406 is not named;
+  // 400 would hide that the fix is on the player's side)
+  RC_WEBRTC_CODEC_UNSUPPORTED: { http: 406, grpc: 'FAILED_PRECONDITION' },
+  RC_WEBRTC_SESSION_LIMIT: { http: 503, grpc: 'RESOURCE_EXHAUSTED' },
+  RC_WEBRTC_SESSION_NOT_FOUND: { http: 404, grpc: 'NOT_FOUND' },
+  RC_WEBRTC_UNAVAILABLE: { http: 503, grpc: 'UNAVAILABLE' },
   RC_FORWARD_URL_INVALID: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
   RC_FORWARD_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },

@@ -48,6 +48,7 @@ export function createMetrics(options: {
   ])
     registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   const r = [registry];
+  const edgeLike = options.role === 'edge' || options.role === 'all';
   const metrics = {
     registry,
     streamLabels: new StreamLabeler(options.maxStreams),
@@ -281,6 +282,45 @@ export function createMetrics(options: {
       help: 'Times a forward destination fell behind and frames were dropped to the next keyframe',
       labelNames: ['app', 'stream', 'forward'],
       registers: options.role === 'origin' || options.role === 'all' ? r : [],
+    }),
+    webrtcSessions: new Gauge({
+      name: `${METRIC_PREFIX}webrtc_sessions`,
+      help: 'WHEP sessions on this node, from POST until DELETE, ICE timeout or the stream ending',
+      registers: edgeLike ? r : [],
+    }),
+    webrtcSessionEnds: new Counter({
+      name: `${METRIC_PREFIX}webrtc_session_ends_total`,
+      help: 'WHEP sessions that ended, by reason (deleted, ice-timeout, ice-failed, stream-ended, kicked, shutdown)',
+      labelNames: ['reason'],
+      registers: edgeLike ? r : [],
+    }),
+    webrtcPackets: new Counter({
+      name: `${METRIC_PREFIX}webrtc_packets_sent_total`,
+      help: 'RTP packets sent to WebRTC viewers, by kind (video, audio)',
+      labelNames: ['kind'],
+      registers: edgeLike ? r : [],
+    }),
+    webrtcBytes: new Counter({
+      name: `${METRIC_PREFIX}webrtc_bytes_sent_total`,
+      help: 'RTP payload bytes sent to WebRTC viewers, by kind (video, audio)',
+      labelNames: ['kind'],
+      registers: edgeLike ? r : [],
+    }),
+    webrtcNacks: new Counter({
+      name: `${METRIC_PREFIX}webrtc_nacks_total`,
+      help: 'RTCP generic NACKs received from WebRTC viewers (answered from a short packet history)',
+      registers: edgeLike ? r : [],
+    }),
+    webrtcPlis: new Counter({
+      name: `${METRIC_PREFIX}webrtc_plis_total`,
+      help: 'RTCP picture loss indications (PLI/FIR) from WebRTC viewers (answered from the next keyframe)',
+      registers: edgeLike ? r : [],
+    }),
+    webrtcRtt: new Histogram({
+      name: `${METRIC_PREFIX}webrtc_rtt_seconds`,
+      help: 'Round-trip time to WebRTC viewers from RTCP receiver reports',
+      buckets: SECONDS_BUCKETS_FAST,
+      registers: edgeLike ? r : [],
     }),
     leader: new Gauge({
       name: `${METRIC_PREFIX}control_plane_leader`,

@@ -30,7 +30,7 @@ export interface StreamInfo {
   fps: number;
   ingestKbps: number;
   egressKbps: number;
-  viewers: { total: number; flv: number; rtmp: number; pull: number };
+  viewers: { total: number; flv: number; rtmp: number; pull: number; webrtc: number };
   uptimeSeconds: number;
   gopCacheBytes: number;
   counters: HubStream['counters'];
@@ -114,7 +114,7 @@ export class StreamStatsSampler {
 
   describe(s: HubStream): StreamInfo {
     const rate = this.rates.get(s);
-    const viewers = { total: s.viewers.size, flv: 0, rtmp: 0, pull: 0 };
+    const viewers = { total: s.viewers.size, flv: 0, rtmp: 0, pull: 0, webrtc: 0 };
     for (const v of s.viewers) viewers[v.protocol]++;
     const codecs = this.codecs(s);
     const pub = s.publisher;

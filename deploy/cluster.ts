@@ -150,8 +150,8 @@ const origins = [
   { id: 'origin-2', rtmp: port(1936), internal: port(8082), admin: port(9092) },
 ];
 const edges = [
-  { id: 'edge-1', http: port(8080), rtmp: port(1945), admin: port(9093) },
-  { id: 'edge-2', http: port(8090), rtmp: port(1946), admin: port(9094) },
+  { id: 'edge-1', http: port(8080), rtmp: port(1945), admin: port(9093), webrtc: port(8189) },
+  { id: 'edge-2', http: port(8090), rtmp: port(1946), admin: port(9094), webrtc: port(8190) },
 ];
 const cp = { id: 'control-plane-1', grpc: port(50051), admin: port(9095) };
 const nodes: NodeSpec[] = [
@@ -183,6 +183,8 @@ const nodes: NodeSpec[] = [
       String(e.http),
       '--rtmp-port',
       String(e.rtmp),
+      '--webrtc-udp-port',
+      String(e.webrtc),
       '--internal-port',
       '0',
       '--grpc-port',

@@ -1,7 +1,8 @@
 /**
  * The player page (/play/<app>/<name>) and the index of live streams (/). The players' code comes
  * from npm (mpegts.js for HTTP-FLV, hls.js for HLS) and is served by relaycast itself, so it
- * works on private networks with no CDN.
+ * works on private networks with no CDN. WebRTC needs no library: the browser's RTCPeerConnection
+ * and one WHEP POST.
  */
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -66,13 +67,13 @@ export function renderIndexPage(streams: { app: string; name: string }[], listed
   const rows = streams
     .map((s) => {
       const path = `${encodeURIComponent(s.app)}/${encodeURIComponent(s.name)}`;
-      return `<tr><td>${escapeHtml(s.app)}/${escapeHtml(s.name)}</td><td><a href="/play/${path}">player</a></td><td><a href="/${path}.flv">.flv</a></td><td><a href="/${path}.m3u8">.m3u8</a></td></tr>`;
+      return `<tr><td>${escapeHtml(s.app)}/${escapeHtml(s.name)}</td><td><a href="/play/${path}">player</a></td><td><a href="/${path}.flv">.flv</a></td><td><a href="/${path}.m3u8">.m3u8</a></td><td><a href="/play/${path}?mode=webrtc">WebRTC</a></td></tr>`;
     })
     .join('\n');
   const body = !listed
     ? '<p>Playback on this server needs signed URLs, so live streams are not listed here. The operator makes a link with <code>npx relaycast sign live/&lt;name&gt; --secret &hellip; --base http://HOST:PORT</code>; the admin API (<code>GET /api/v1/streams</code>) lists what is live.</p>'
     : streams.length
-      ? `<table><tr><th>stream</th><th></th><th></th><th></th></tr>\n${rows}</table>`
+      ? `<table><tr><th>stream</th><th></th><th></th><th></th><th></th></tr>\n${rows}</table>`
       : '<p>No stream is live. Publish one with OBS or ffmpeg to <code>rtmp://HOST:1935/live/&lt;stream key&gt;</code> (the stream name in open mode, or a key from <code>npx relaycast channel create</code>).</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>relaycast — live streams</title>
@@ -97,7 +98,7 @@ export const PAGE_CSP =
 /** The player page's script: reads its URLs from #player's data attributes. */
 const PLAYER_JS = `(function(){
   var main = document.getElementById('player');
-  var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, name: main.dataset.name };
+  var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, whep: main.dataset.whep, name: main.dataset.name };
   var video = document.getElementById('video');
   var player = null, mode = null, stalls = 0, errors = [], status = 'connecting', retryTimer = null, retries = 0;
   window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, get status(){return status;}, get retries(){return retries;}, errors: errors };
@@ -114,7 +115,49 @@ const PLAYER_JS = `(function(){
   function refused(code){ stop(); setStatus('refused', 'not allowed to play'); setErr('the server refused playback (' + code + '): the link may be unsigned or expired; ask for a new one'); }
   function stop(){
     if (player) { try { player.destroy(); } catch (e) {} player = null; }
+    video.srcObject = null;
     video.removeAttribute('src'); video.load();
+  }
+  // WebRTC (WHEP): a recvonly peer connection, one POST of the offer, the answer back; the
+  // session URL (Location) is DELETEd when the viewer switches away or leaves.
+  function startWebrtc(){
+    if (!window.RTCPeerConnection) { setErr('this browser has no WebRTC'); return; }
+    var pc = new RTCPeerConnection(), session = null, closed = false;
+    var self = { pc: pc, destroy: function(){ closed = true; pc.close(); if (session) fetch(session, { method: 'DELETE', keepalive: true }).catch(function(){}); } };
+    player = self;
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    var media = new MediaStream();
+    pc.ontrack = function(e){ media.addTrack(e.track); video.srcObject = media; var q = video.play(); if (q && q.catch) q.catch(function(){}); };
+    pc.onconnectionstatechange = function(){
+      if (closed || player !== self) return;
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') waitForLive('ended');
+    };
+    pc.createOffer().then(function(offer){ return pc.setLocalDescription(offer).then(function(){ return offer; }); })
+      .then(function(offer){ return fetch(new URL(cfg.whep, location.href).href, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer.sdp }); })
+      .then(function(res){
+        if (player !== self) return;
+        if (res.status === 404) { waitForLive('new'); return; }
+        if (res.status === 401 || res.status === 403) { refused(res.status); return; }
+        if (res.status !== 201) return res.json().then(function(b){ setErr('WebRTC: ' + ((b.error && b.error.message) || res.status)); }, function(){ setErr('WebRTC: HTTP ' + res.status); });
+        session = new URL(res.headers.get('Location'), location.href).href;
+        return res.text().then(function(sdp){ return pc.setRemoteDescription({ type: 'answer', sdp: sdp }); });
+      })
+      .catch(function(e){ if (player === self) setErr('WebRTC: ' + e); });
+  }
+  // WebRTC latency shown: the receiver's jitter-buffer delay (what it holds before decoding) plus
+  // half the round trip; the encoder's and network's share is not visible from the page.
+  var rtcLatency = null;
+  function pollWebrtcStats(){
+    if (mode !== 'webrtc' || !player || !player.pc) return;
+    player.pc.getStats().then(function(stats){
+      var jb = null, rtt = 0;
+      stats.forEach(function(r){
+        if (r.type === 'inbound-rtp' && r.kind === 'video' && r.jitterBufferEmittedCount) jb = r.jitterBufferDelay / r.jitterBufferEmittedCount;
+        if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime) rtt = r.currentRoundTripTime;
+      });
+      rtcLatency = jb === null ? null : jb + rtt / 2;
+    }).catch(function(){});
   }
   function start(next){
     if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
@@ -122,7 +165,9 @@ const PLAYER_JS = `(function(){
     setStatus('connecting', 'connecting…');
     document.getElementById('btn-flv').setAttribute('aria-pressed', String(next === 'flv'));
     document.getElementById('btn-hls').setAttribute('aria-pressed', String(next === 'hls'));
+    document.getElementById('btn-webrtc').setAttribute('aria-pressed', String(next === 'webrtc'));
     document.getElementById('mode').textContent = next;
+    if (next === 'webrtc') { rtcLatency = null; startWebrtc(); return; }
     if (next === 'flv') {
       if (!window.mpegts || !mpegts.isSupported()) { setErr('HTTP-FLV needs Media Source Extensions'); return; }
       player = mpegts.createPlayer({ type: 'flv', isLive: true, url: new URL(cfg.flv, location.href).href },
@@ -166,13 +211,16 @@ const PLAYER_JS = `(function(){
     document.getElementById('time').textContent = video.currentTime.toFixed(1);
     var lat = null;
     if (mode === 'hls' && player && player.latency !== undefined) lat = player.latency;
+    else if (mode === 'webrtc') { pollWebrtcStats(); lat = rtcLatency; }
     else if (end) lat = end - video.currentTime;
     document.getElementById('latency').textContent = lat === null ? '-' : lat.toFixed(2) + ' s';
   }, 500);
   document.getElementById('btn-flv').onclick = function(){ start('flv'); };
   document.getElementById('btn-hls').onclick = function(){ start('hls'); };
+  document.getElementById('btn-webrtc').onclick = function(){ start('webrtc'); };
+  window.addEventListener('pagehide', function(){ stop(); });
   var wanted = new URLSearchParams(location.search).get('mode');
-  start(wanted === 'hls' ? 'hls' : wanted === 'flv' ? 'flv' : (window.MediaSource ? 'flv' : 'hls'));
+  start(wanted === 'hls' || wanted === 'flv' || wanted === 'webrtc' ? wanted : (window.MediaSource ? 'flv' : 'hls'));
 })();
 `;
 
@@ -193,12 +241,13 @@ button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:
 button[aria-pressed=true]{background:#2a6;border-color:#2a6}
 #stats span{margin-right:1.2em}
 #err{color:#f66}
-</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}" data-name="${attr(`${app}/${name}`)}">
+</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}" data-whep="${attr(`${path}/whep${search}`)}" data-name="${attr(`${app}/${name}`)}">
 <h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
 <video id="video" controls autoplay muted playsinline></video>
 <div class="bar">
  <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
  <button id="btn-hls" aria-pressed="false">HLS</button>
+ <button id="btn-webrtc" aria-pressed="false">WebRTC</button>
  <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
 </div>
 <div id="status" role="status">connecting…</div>

@@ -5,7 +5,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorCode, errorStatus, RelaycastError } from '../core/errors.ts';
 import { serveFlv } from '../core/http-flv.ts';
-import { CORS_HEADERS, parseStreamPath, sendError, sendText } from '../core/http-util.ts';
+import {
+  CORS_HEADERS,
+  parseBearer,
+  parseStreamPath,
+  readBody,
+  sendError,
+  sendJson,
+  sendText,
+} from '../core/http-util.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { validateStreamId } from '../core/names.ts';
@@ -14,6 +22,8 @@ import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
 import type { HlsSource, StreamSource } from '../core/sources.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { PAGE_CSP, renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
+import { MAX_OFFER_BYTES } from './webrtc/offer.ts';
+import type { WhepServer } from './webrtc/whep.ts';
 
 /** What a draining node tells new viewers (HTTP-FLV, HLS, RTMP play), with RC_NODE_DRAINING. */
 export const DRAINING_MESSAGE =
@@ -32,11 +42,25 @@ export interface ViewerHttpOptions {
   /** Lists live streams for the index page. */
   listStreams: () => Promise<{ app: string; name: string }[]>;
   viewerCount: () => number;
+  /** WHEP sessions (POST /<app>/<name>/whep); absent = WebRTC playback off here. */
+  whep?: WhepServer;
+  /** Why WHEP is off, for the 503 answer (e.g. --workers). */
+  whepUnavailable?: string;
   /** Request head size and timeouts (defaults 16 KiB, 15 s, 30 s). */
   maxHeaderBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
+
+/** `/<app>/<name>/whep` (POST an offer) and `/<app>/<name>/whep/<session>` (DELETE). */
+const WHEP_PATH = /^\/(.+)\/([^/]+)\/whep(?:\/([0-9a-f]{24}))?$/;
+/** CORS for WHEP: browsers send POST with application/sdp and read Location (WHEP draft 4.1). */
+const WHEP_CORS: Record<string, string> = {
+  ...CORS_HEADERS,
+  'Access-Control-Allow-Methods': 'POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+  'Access-Control-Expose-Headers': 'Location, Content-Type',
+};
 
 /** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids are sequence numbers). */
 const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
@@ -145,6 +169,19 @@ export class ViewerHttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://viewer');
+    const whep = WHEP_PATH.exec(url.pathname);
+    if (whep) {
+      try {
+        await this.serveWhep(req, res, whep, url);
+      } catch (err) {
+        const { code, http: status } = errorStatus(err);
+        if (status === 500) this.log.error({ err }, 'whep request failed');
+        if (!res.headersSent)
+          sendJson(res, status, { error: { code, message: (err as Error).message } }, WHEP_CORS);
+        else res.destroy();
+      }
+      return;
+    }
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { ...CORS_HEADERS, 'Access-Control-Max-Age': '86400' });
       res.end();
@@ -228,6 +265,103 @@ export class ViewerHttpServer {
       if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
       else res.destroy();
     }
+  }
+
+  /**
+   * WHEP (draft-ietf-wish-whep): POST an SDP offer → 201 + Location + SDP answer; DELETE the
+   * Location → 200. A signed-play token may come in the query or as `Authorization: Bearer
+   * <the query's expires=…&sig=…>` (WHEP players put tokens in that header).
+   */
+  private async serveWhep(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RegExpExecArray,
+    url: URL,
+  ): Promise<void> {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        ...WHEP_CORS,
+        'Access-Control-Max-Age': '86400',
+        'Accept-Post': 'application/sdp',
+      });
+      res.end();
+      return;
+    }
+    let app: string;
+    let name: string;
+    try {
+      app = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+      validateStreamId(app, name);
+    } catch (err) {
+      throw err instanceof RelaycastError
+        ? err
+        : new RelaycastError('RC_NAME_INVALID', 'the path is not valid percent-encoding');
+    }
+    const sessionId = match[3];
+    const whep = this.options.whep;
+    if (!whep)
+      throw new RelaycastError(
+        'RC_WEBRTC_UNAVAILABLE',
+        this.options.whepUnavailable ?? 'WebRTC playback is off on this node (--webrtc-udp-port 0)',
+      );
+    if (sessionId) {
+      if (req.method === 'PATCH') {
+        // No trickle ICE or ICE restart: every candidate is in the answer (WHEP draft 4.3).
+        res.writeHead(405, { ...WHEP_CORS, Allow: 'DELETE' });
+        res.end();
+        return;
+      }
+      if (req.method !== 'DELETE')
+        throw new RelaycastError('RC_BAD_REQUEST', 'a WHEP session URL takes DELETE (to end it) only');
+      whep.delete(app, name, sessionId);
+      res.writeHead(200, WHEP_CORS);
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST')
+      throw new RelaycastError('RC_BAD_REQUEST', 'WHEP: POST an SDP offer (Content-Type: application/sdp)');
+    const query = new URLSearchParams(url.searchParams);
+    const bearer = parseBearer(req.headers.authorization);
+    if (bearer && !query.has('sig'))
+      for (const [k, v] of new URLSearchParams(bearer.replace(/^\?/, ''))) query.set(k, v);
+    this.authorize(app, name, query, req, 'webrtc');
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/sdp')
+      throw new RelaycastError(
+        'RC_WEBRTC_SDP_INVALID',
+        `WHEP offers are Content-Type application/sdp (got ${type || 'none'})`,
+      );
+    let offer: string;
+    try {
+      offer = (await readBody(req, MAX_OFFER_BYTES)).toString('utf8');
+    } catch (err) {
+      throw new RelaycastError('RC_WEBRTC_SDP_INVALID', `the offer is larger than ${MAX_OFFER_BYTES} bytes`, {
+        cause: err,
+      });
+    }
+    whep.checkOffer(offer);
+    this.checkLimits(undefined, 'webrtc');
+    whep.checkCapacity();
+    let stream: HubStream;
+    try {
+      stream = await this.streams.acquire(app, name);
+    } catch (err) {
+      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
+        this.metrics.viewerRejects.inc({ protocol: 'webrtc', reason: 'not_found' });
+      throw err;
+    }
+    this.checkLimits(stream, 'webrtc');
+    if (req.socket.destroyed) return;
+    const { id, sdp } = await whep.create(stream, offer, normaliseIp(req.socket.remoteAddress));
+    res.writeHead(201, {
+      ...WHEP_CORS,
+      'Content-Type': 'application/sdp',
+      'Content-Length': Buffer.byteLength(sdp),
+      Location: `${url.pathname}/${id}`,
+      'Cache-Control': 'no-store',
+    });
+    res.end(sdp);
   }
 
   private checkLimits(stream: HubStream | undefined, protocol: string): void {
@@ -388,7 +522,7 @@ export class ViewerHttpServer {
     res.end(req.method === 'HEAD' ? undefined : data);
   }
 
-  /** Draining: new viewers (HTTP-FLV, HLS playlists) get 503 RC_NODE_DRAINING; current ones go on. */
+  /** Draining: new viewers (HTTP-FLV, HLS playlists, WHEP) get 503 RC_NODE_DRAINING; current ones go on. */
   stopAccepting(): void {
     this.draining = true;
   }
@@ -399,6 +533,7 @@ export class ViewerHttpServer {
   }
 
   async close(): Promise<void> {
+    await this.options.whep?.close();
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -1,6 +1,7 @@
 /**
  * The player page in a real browser (Debian's chromium driven by playwright-core): HTTP-FLV via
- * mpegts.js and HLS via hls.js must both play (currentTime advances) with no player error.
+ * mpegts.js, HLS via hls.js and WebRTC via WHEP must all play (currentTime advances) with no
+ * player error.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -38,6 +39,8 @@ describe('player page in chromium', {
         '--disable-quic',
         '--no-first-run',
         '--autoplay-policy=no-user-gesture-required',
+        // WebRTC mode: the WHEP answer's candidate is 127.0.0.1
+        '--allow-loopback-in-peer-connection',
       ],
     });
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -47,7 +50,7 @@ describe('player page in chromium', {
     await killAll();
   });
 
-  for (const mode of ['flv', 'hls'] as const) {
+  for (const mode of ['flv', 'hls', 'webrtc'] as const) {
     it(`plays ${mode}`, async () => {
       const page = await browser.newPage();
       const consoleErrors: string[] = [];

@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import {
   CLI,
   freePort,
+  freeUdpPort,
   getJson,
   killAll,
   NODE,
@@ -57,6 +58,7 @@ async function ports() {
     admin: await freePort(),
     internal: await freePort(),
     grpc: await freePort(),
+    webrtc: await freeUdpPort(),
   };
 }
 
@@ -74,6 +76,8 @@ function portArgs(p: Awaited<ReturnType<typeof ports>>): string[] {
     String(p.internal),
     '--grpc-port',
     String(p.grpc),
+    '--webrtc-udp-port',
+    String(p.webrtc),
   ];
 }
 

@@ -18,7 +18,7 @@ export interface ViewerSink {
 export type ViewerCloseReason = 'stream-ended' | 'slow' | 'kicked' | 'limit' | 'shutdown' | 'client-gone';
 
 /** Label for metrics and the admin API: which viewer-facing protocol this is. */
-export type ViewerProtocol = 'flv' | 'rtmp' | 'pull';
+export type ViewerProtocol = 'flv' | 'rtmp' | 'pull' | 'webrtc';
 
 export interface ViewerOptions {
   format: OutputFormat;

@@ -3,6 +3,7 @@
  * test starts is tracked and killed by PID (never by name); every wait is bounded.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -66,6 +67,24 @@ export async function freePort(): Promise<number> {
   return tryListen(0);
 }
 
+/** A free UDP port (the WebRTC port of an all-in-one or edge a test starts), chosen like freePort. */
+export async function freeUdpPort(): Promise<number> {
+  const tryBind = (port: number) =>
+    new Promise<number>((resolve) => {
+      const sock = createSocket('udp4');
+      sock.once('error', () => resolve(-1));
+      sock.bind(port, '127.0.0.1', () => {
+        const got = sock.address().port;
+        sock.close(() => resolve(got));
+      });
+    });
+  for (let i = 0; i < 50; i++) {
+    const port = await tryBind(12_000 + Math.floor(Math.random() * 20_000));
+    if (port > 0) return port;
+  }
+  return tryBind(0);
+}
+
 export async function waitFor<T>(
   what: string,
   fn: () => T | undefined | Promise<T | undefined>,
@@ -90,7 +109,7 @@ export async function waitFor<T>(
 
 export interface RelaycastProcess {
   proc: ChildProcess;
-  ports: { rtmp: number; http: number; admin: number; internal: number; grpc: number };
+  ports: { rtmp: number; http: number; admin: number; internal: number; grpc: number; webrtc?: number };
   logs: Record<string, unknown>[];
   stderr: string[];
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -124,6 +143,13 @@ export async function startRelaycast(
     internal: ports?.internal ?? (await freePort()),
     grpc: ports?.grpc ?? (await freePort()),
   };
+  // Every all-in-one and edge has a WebRTC UDP port (default 8189): give each its own.
+  const webrtcArgs: string[] = [];
+  if ((role === 'all' || role === 'edge') && !extraArgs.includes('--webrtc-udp-port')) {
+    const webrtc = ports?.webrtc ?? (await freeUdpPort());
+    webrtcArgs.push('--webrtc-udp-port', String(webrtc));
+    (p as RelaycastProcess['ports']).webrtc = webrtc;
+  }
   const args = [
     CLI,
     role,
@@ -145,6 +171,7 @@ export async function startRelaycast(
     ...(role === 'all' && !extraArgs.includes('--data-dir')
       ? ['--data-dir', mkdtempSync(join(tmpdir(), 'relaycast-data-'))]
       : []),
+    ...webrtcArgs,
     ...extraArgs,
   ];
   const [cmd, ...cmdArgs] = [...(launch.prefix ?? []), NODE, ...args] as [string, ...string[]];

@@ -1,0 +1,231 @@
+/**
+ * WHEP playback in a real browser: ffmpeg publishes H.264 baseline + AAC to the all-in-one; a
+ * plain page (served by this test, no project code) makes a recvonly RTCPeerConnection, POSTs its
+ * offer to /<app>/<name>/whep and plays the answer. The video element must decode frames with
+ * advancing time and an audio track (Opus, transcoded from AAC once per stream) must be there.
+ * The protocol's error answers and the session bookkeeping are checked over plain HTTP.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { killAll, publish, type RelaycastProcess, startRelaycast, waitFor } from './helpers/process.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** The whole player: what any WHEP client does, nothing from this project. */
+const PAGE = `<!doctype html><html><body><video id="v" autoplay muted playsinline></video><script>
+window.play = async (url) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const media = new MediaStream();
+  const video = document.getElementById('v');
+  pc.ontrack = (e) => { media.addTrack(e.track); video.srcObject = media; };
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer.sdp });
+  if (res.status !== 201) throw new Error('WHEP POST answered ' + res.status + ': ' + await res.text());
+  window.whepLocation = new URL(res.headers.get('Location'), url).href;
+  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+  window.pc = pc;
+  return window.whepLocation;
+};
+window.state = () => {
+  const v = document.getElementById('v');
+  const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : { totalVideoFrames: 0 };
+  const tracks = v.srcObject ? v.srcObject.getTracks().map((t) => t.kind) : [];
+  return { frames: q.totalVideoFrames, t: v.currentTime, tracks, ice: window.pc ? window.pc.iceConnectionState : 'none', w: v.videoWidth };
+};
+</script></body></html>`;
+
+async function metric(rc: RelaycastProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+async function postOffer(url: string, body: string, type = 'application/sdp') {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': type }, body });
+  const text = await res.text();
+  return {
+    status: res.status,
+    text,
+    json: () => JSON.parse(text) as { error: { code: string; message: string } },
+  };
+}
+
+describe('WebRTC playback (WHEP)', {
+  timeout: 240_000,
+  skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+}, () => {
+  let rc: RelaycastProcess;
+  let browser: Browser;
+  let pageServer: Server;
+  let pageUrl: string;
+  before(async () => {
+    rc = await startRelaycast('all');
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/rtc`, {
+      size: '640x360',
+      extra: ['-profile:v', 'baseline', '-bf', '0'],
+    });
+    await waitFor(
+      'the stream to be live',
+      async () =>
+        (await fetch(`http://127.0.0.1:${rc.ports.http}/live/rtc.m3u8`)).status === 200 ? true : undefined,
+      30_000,
+      300,
+    );
+    pageServer = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end(PAGE);
+    });
+    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
+    const addr = pageServer.address();
+    pageUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--autoplay-policy=no-user-gesture-required',
+        // the WHEP answer's candidate is 127.0.0.1: let WebRTC use loopback like any interface
+        '--allow-loopback-in-peer-connection',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    pageServer?.close();
+    await killAll();
+  });
+
+  async function openPlayer(): Promise<{ page: Page; location: string }> {
+    const page = await browser.newPage();
+    await page.goto(pageUrl);
+    const location = (await page.evaluate(
+      `window.play('http://127.0.0.1:${rc.ports.http}/live/rtc/whep')`,
+    )) as string;
+    return { page, location };
+  }
+
+  it('plays video with advancing time and carries an audio track', async () => {
+    const { page, location } = await openPlayer();
+    assert.match(location, /\/live\/rtc\/whep\/[0-9a-f]{24}$/);
+    type State = { frames: number; t: number; tracks: string[]; ice: string; w: number };
+    const first = await waitFor(
+      'decoded video frames',
+      async () => {
+        const s = (await page.evaluate('window.state()')) as State;
+        return s.frames > 10 && s.t > 0 ? s : undefined;
+      },
+      45_000,
+      250,
+    );
+    const later = await waitFor(
+      'more frames and later time',
+      async () => {
+        const s = (await page.evaluate('window.state()')) as State;
+        return s.frames > first.frames + 30 && s.t > first.t + 1 ? s : undefined;
+      },
+      30_000,
+      250,
+    );
+    assert.equal(later.w, 640);
+    assert.ok(later.tracks.includes('audio'), `tracks: ${later.tracks.join(',')}`);
+    assert.ok(later.tracks.includes('video'));
+    // Opus really flows: the browser's inbound audio RTP counts packets.
+    const audioPackets = await waitFor(
+      'inbound Opus packets',
+      async () => {
+        const n = (await page.evaluate(
+          "(async () => { let n = 0; (await window.pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.packetsReceived; }); return n; })()",
+        )) as number;
+        return n > 25 ? n : undefined;
+      },
+      30_000,
+      500,
+    );
+    assert.ok(audioPackets > 25);
+    assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), 1);
+    assert.ok((await metric(rc, 'relaycast_webrtc_packets_sent_total')) > 0);
+    // DELETE on the Location ends the session and frees it.
+    const del = await fetch(location, { method: 'DELETE' });
+    assert.equal(del.status, 200);
+    await waitFor(
+      'the session gauge back to 0',
+      async () => ((await metric(rc, 'relaycast_webrtc_sessions')) === 0 ? true : undefined),
+      10_000,
+      200,
+    );
+    const again = await fetch(location, { method: 'DELETE' });
+    assert.equal(again.status, 404);
+    assert.equal(
+      ((await again.json()) as { error: { code: string } }).error.code,
+      'RC_WEBRTC_SESSION_NOT_FOUND',
+    );
+    await page.close();
+  });
+
+  it('answers bad offers, unknown streams and preflights the way WHEP clients expect', async () => {
+    const base = `http://127.0.0.1:${rc.ports.http}/live`;
+    const garbage = await postOffer(`${base}/rtc/whep`, 'hello, not SDP');
+    assert.equal(garbage.status, 400);
+    assert.equal(garbage.json().error.code, 'RC_WEBRTC_SDP_INVALID');
+    const wrongType = await postOffer(`${base}/rtc/whep`, 'v=0\r\n', 'text/plain');
+    assert.equal(wrongType.status, 400);
+    assert.equal(wrongType.json().error.code, 'RC_WEBRTC_SDP_INVALID');
+    // A real offer from the browser, but for a stream nobody publishes: 404.
+    const page = await browser.newPage();
+    await page.goto(pageUrl);
+    const offer = (await page.evaluate(
+      "(async () => { const pc = new RTCPeerConnection(); pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' }); const o = await pc.createOffer(); pc.close(); return o.sdp; })()",
+    )) as string;
+    await page.close();
+    const missing = await postOffer(`${base}/nobody/whep`, offer);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json().error.code, 'RC_PLAY_NOT_FOUND');
+    // An offer whose video has no H.264: 406 with the reason.
+    const vp8Only = offer
+      .split('\r\n')
+      .filter((l) => !/^a=(rtpmap|fmtp|rtcp-fb):\d+ /.test(l) || !/H264|apt=|profile-level-id/.test(l))
+      .join('\r\n');
+    const noH264 = await postOffer(`${base}/rtc/whep`, vp8Only.replace(/H264/g, 'VP8'));
+    assert.equal(noH264.status, 406);
+    assert.equal(noH264.json().error.code, 'RC_WEBRTC_CODEC_UNSUPPORTED');
+    // Browser preflight.
+    const pre = await fetch(`${base}/rtc/whep`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://example.test', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(pre.status, 204);
+    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match(pre.headers.get('access-control-expose-headers') ?? '', /Location/);
+  });
+
+  it('ends a session whose browser never completes ICE', async () => {
+    const page = await browser.newPage();
+    await page.goto(pageUrl);
+    const offer = (await page.evaluate(
+      "(async () => { const pc = new RTCPeerConnection(); pc.addTransceiver('video', { direction: 'recvonly' }); const o = await pc.createOffer(); pc.close(); return o.sdp; })()",
+    )) as string;
+    await page.close();
+    const ends = await metric(rc, 'relaycast_webrtc_session_ends_total');
+    const res = await postOffer(`http://127.0.0.1:${rc.ports.http}/live/rtc/whep`, offer);
+    assert.equal(res.status, 201);
+    assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), 1);
+    // Nobody answers the candidate: the session times out (15 s) and everything is freed.
+    await waitFor(
+      'the ICE timeout',
+      async () => ((await metric(rc, 'relaycast_webrtc_sessions')) === 0 ? true : undefined),
+      40_000,
+      500,
+    );
+    assert.equal(await metric(rc, 'relaycast_webrtc_session_ends_total'), ends + 1);
+  });
+});
