@@ -10,13 +10,22 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { killAll, publish, type RelaycastProcess, startRelaycast, waitFor } from './helpers/process.ts';
+import { signedQuery } from '../core/signing.ts';
+import {
+  killAll,
+  publish,
+  type RelaycastProcess,
+  startClusterNode,
+  startRelaycast,
+  waitFor,
+} from './helpers/process.ts';
+import { startRedis } from './helpers/redis.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
 /** The whole player: what any WHEP client does, nothing from this project. */
 const PAGE = `<!doctype html><html><body><video id="v" autoplay muted playsinline></video><script>
-window.play = async (url) => {
+window.play = async (url, bearer) => {
   const pc = new RTCPeerConnection();
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -25,7 +34,9 @@ window.play = async (url) => {
   pc.ontrack = (e) => { media.addTrack(e.track); video.srcObject = media; };
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer.sdp });
+  const headers = { 'Content-Type': 'application/sdp' };
+  if (bearer) headers.Authorization = 'Bearer ' + bearer;
+  const res = await fetch(url, { method: 'POST', headers, body: offer.sdp });
   if (res.status !== 201) throw new Error('WHEP POST answered ' + res.status + ': ' + await res.text());
   window.whepLocation = new URL(res.headers.get('Location'), url).href;
   await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
@@ -58,14 +69,55 @@ async function postOffer(url: string, body: string, type = 'application/sdp') {
   };
 }
 
-describe('WebRTC playback (WHEP)', {
-  timeout: 240_000,
-  skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
-}, () => {
+const skip = !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)';
+let browser: Browser;
+let pageServer: Server;
+let pageUrl: string;
+before(async () => {
+  if (skip) return;
+  pageServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(PAGE);
+  });
+  await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
+  const addr = pageServer.address();
+  pageUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--autoplay-policy=no-user-gesture-required',
+      // the WHEP answer's candidate is 127.0.0.1: let WebRTC use loopback like any interface
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  pageServer?.close();
+  await killAll();
+});
+
+type PlayerState = { frames: number; t: number; tracks: string[]; ice: string; w: number };
+
+/** Frames decoded and time advancing on `page`, past `since` when given. */
+function advancing(page: Page, since?: PlayerState, what = 'decoded video frames'): Promise<PlayerState> {
+  return waitFor(
+    what,
+    async () => {
+      const st = (await page.evaluate('window.state()')) as PlayerState;
+      return st.frames > (since?.frames ?? 0) + 10 && st.t > (since?.t ?? 0) + 0.5 ? st : undefined;
+    },
+    60_000,
+    250,
+  );
+}
+
+describe('WebRTC playback (WHEP)', { timeout: 240_000, skip }, () => {
   let rc: RelaycastProcess;
-  let browser: Browser;
-  let pageServer: Server;
-  let pageUrl: string;
   before(async () => {
     rc = await startRelaycast('all');
     publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/rtc`, {
@@ -79,31 +131,8 @@ describe('WebRTC playback (WHEP)', {
       30_000,
       300,
     );
-    pageServer = createServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end(PAGE);
-    });
-    await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
-    const addr = pageServer.address();
-    pageUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--autoplay-policy=no-user-gesture-required',
-        // the WHEP answer's candidate is 127.0.0.1: let WebRTC use loopback like any interface
-        '--allow-loopback-in-peer-connection',
-      ],
-    });
   });
-  after(async () => {
-    await browser?.close();
-    pageServer?.close();
-    await killAll();
-  });
+  after(killAll);
 
   async function openPlayer(): Promise<{ page: Page; location: string }> {
     const page = await browser.newPage();
@@ -227,5 +256,63 @@ describe('WebRTC playback (WHEP)', {
       500,
     );
     assert.equal(await metric(rc, 'relaycast_webrtc_session_ends_total'), ends + 1);
+  });
+});
+
+describe('WebRTC playback through an edge, with signed play and an origin failover', {
+  timeout: 300_000,
+  skip,
+}, () => {
+  it('a signed WHEP viewer on the edge keeps playing when its origin dies and the broadcaster republishes to the other', async () => {
+    const redis = await startRedis();
+    try {
+      const secret = 'whep-secret-0123456789abcdef';
+      const token = ['--cluster-token', 'whep-cluster-token'];
+      const a = await startClusterNode('origin', redis.url, 'rtc-origin-a', token);
+      const b = await startClusterNode('origin', redis.url, 'rtc-origin-b', token);
+      const edge = await startClusterNode('edge', redis.url, 'rtc-edge', [
+        ...token,
+        '--play-auth',
+        'signed',
+        '--play-secret',
+        secret,
+        '--republish-wait',
+        '60',
+      ]);
+      const opts = { size: '640x360', extra: ['-profile:v', 'baseline', '-bf', '0'] };
+      publish(`rtmp://127.0.0.1:${a.ports.rtmp}/live/rtcfail`, opts);
+      const whep = `http://127.0.0.1:${edge.ports.http}/live/rtcfail/whep`;
+      const query = signedQuery(secret, 'live', 'rtcfail', 600);
+      await waitFor(
+        'the stream through the edge',
+        async () =>
+          (await fetch(`http://127.0.0.1:${edge.ports.http}/live/rtcfail.m3u8?${query}`)).status === 200
+            ? true
+            : undefined,
+        60_000,
+        300,
+      );
+      // without a token: refused like any play
+      const page = await browser.newPage();
+      await page.goto(pageUrl);
+      const refused = (await page.evaluate(
+        `window.play('${whep}').then(() => 'played', (e) => String(e))`,
+      )) as string;
+      assert.match(refused, /WHEP POST answered 403/);
+      // the token as a bearer header (the query form is the same token)
+      await page.evaluate(`window.play('${whep}', '${query}')`);
+      const before = await advancing(page);
+      assert.equal(before.w, 640);
+
+      await a.stop('SIGKILL');
+      publish(`rtmp://127.0.0.1:${b.ports.rtmp}/live/rtcfail`, opts);
+      const after = await advancing(page, before, 'frames after the failover on the same session');
+      assert.ok(after.frames > before.frames);
+      assert.equal(((await page.evaluate('window.state()')) as PlayerState).ice, 'connected');
+      await page.close();
+    } finally {
+      await killAll();
+      await redis.stop();
+    }
   });
 });

@@ -31,6 +31,29 @@ export interface WhepOptions {
 export const WHEP_CONNECT_TIMEOUT_MS = 15_000;
 export const WHEP_SILENCE_TIMEOUT_MS = 15_000;
 
+/** How long a WHEP POST waits for a stream's first video configuration (a pull just started). */
+const VIDEO_CONFIG_WAIT_MS = 5000;
+
+/** Resolves once `stream` has a video sequence header, or after `ms` (bounded, never rejects). */
+function videoConfigOf(stream: HubStream, ms: number): Promise<void> {
+  if (stream.videoSequenceHeader || stream.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let removeTap: () => void = () => {};
+    const done = () => {
+      clearTimeout(timer);
+      removeTap();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    removeTap = stream.addTap({
+      onTag: () => {
+        if (stream.videoSequenceHeader) done();
+      },
+      onClose: done,
+    });
+  });
+}
+
 export class WhepServer {
   private readonly options: WhepOptions;
   private readonly metrics: Metrics;
@@ -88,6 +111,9 @@ export class WhepServer {
     remote: string | undefined,
   ): Promise<{ id: string; sdp: string }> {
     this.checkCapacity();
+    // An edge's pull (or a publisher that just started) may not have delivered the H.264
+    // configuration yet: give it a few seconds before judging the stream's codecs.
+    await videoConfigOf(stream, VIDEO_CONFIG_WAIT_MS);
     const unsupported = webrtcUnsupportedReason(stream);
     if (unsupported) throw new RelaycastError('RC_WEBRTC_CODEC_UNSUPPORTED', unsupported);
     const feed = this.feedFor(stream);
