@@ -19,7 +19,7 @@ import type { Registry } from '../core/registry/registry.ts';
 import type { HlsPlaylistResult, HlsSource, StreamSource } from '../core/sources.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
-import { EdgePuller } from '../edge/pull.ts';
+import { EdgePuller, edgePullOptions } from '../edge/pull.ts';
 import { RegistryResolver } from '../edge/route.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
@@ -104,19 +104,7 @@ export async function startProgramFeed(
   const programHub = deps.programHub;
   deps.hubMetrics.add(programHub, { viewersOnly: true });
   const resolver = new RegistryResolver(registry);
-  const puller = new EdgePuller(
-    programHub,
-    resolver,
-    {
-      clusterToken: token,
-      pullIdleTimeoutMs: config.pullIdleTimeoutMs,
-      waitForStreamMs: config.waitForStreamMs,
-      failoverDeadlineMs: config.republishWaitMs,
-      bodyTimeoutMs: 8000,
-    },
-    metrics,
-    log,
-  );
+  const puller = new EdgePuller(programHub, resolver, edgePullOptions(config, token), metrics, log);
   const proxy = new HlsProxy(
     resolver,
     {

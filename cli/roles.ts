@@ -16,7 +16,7 @@ import { LocalHubSource } from '../core/sources.ts';
 import { ControlPlaneResolver } from '../edge/cp-route.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
-import { EdgePuller } from '../edge/pull.ts';
+import { EdgePuller, edgePullOptions } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
@@ -254,19 +254,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   const resolver: RouteResolver = cpApi
     ? new ControlPlaneResolver(cpApi, registryResolver, { resolveTimeoutMs: 1000 }, metrics, log)
     : registryResolver;
-  const puller = new EdgePuller(
-    hub,
-    resolver,
-    {
-      clusterToken: config.clusterToken,
-      pullIdleTimeoutMs: config.pullIdleTimeoutMs,
-      waitForStreamMs: config.waitForStreamMs,
-      failoverDeadlineMs: config.republishWaitMs,
-      bodyTimeoutMs: 8000,
-    },
-    metrics,
-    log,
-  );
+  const puller = new EdgePuller(hub, resolver, edgePullOptions(config, config.clusterToken), metrics, log);
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const limits = {
     playAuth: config.playAuth,

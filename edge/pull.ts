@@ -5,7 +5,9 @@
  * resumes from the new origin while viewers stay connected: the hub continues the timeline and
  * sends the new configuration records, so FLV/RTMP viewers need no reconnect.
  */
+
 import { type Dispatcher, request } from 'undici';
+import type { Config } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -28,6 +30,20 @@ export interface EdgePullOptions {
   bodyTimeoutMs: number;
   /** Where pull requests go (default: undici's global agent). Tests pass an in-memory one. */
   dispatcher?: Dispatcher;
+}
+
+/** An edge's pull options from its config (the all-in-one's program feed uses the same). */
+export function edgePullOptions(
+  config: Pick<Config, 'pullIdleTimeoutMs' | 'waitForStreamMs' | 'republishWaitMs'>,
+  clusterToken: string | undefined,
+): EdgePullOptions {
+  return {
+    clusterToken,
+    pullIdleTimeoutMs: config.pullIdleTimeoutMs,
+    waitForStreamMs: config.waitForStreamMs,
+    failoverDeadlineMs: config.republishWaitMs,
+    bodyTimeoutMs: 8000,
+  };
 }
 
 const BACKOFF_MS = [50, 100, 200, 400, 800, 1000];

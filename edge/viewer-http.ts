@@ -343,15 +343,7 @@ export class ViewerHttpServer {
     whep.checkOffer(offer);
     this.checkLimits(undefined, 'webrtc');
     whep.checkCapacity();
-    let stream: HubStream;
-    try {
-      stream = await this.streams.acquire(app, name);
-    } catch (err) {
-      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
-        this.metrics.viewerRejects.inc({ protocol: 'webrtc', reason: 'not_found' });
-      throw err;
-    }
-    this.checkLimits(stream, 'webrtc');
+    const stream = await this.acquire(app, name, 'webrtc');
     if (req.socket.destroyed) return;
     const { id, sdp } = await whep.create(stream, offer, normaliseIp(req.socket.remoteAddress));
     res.writeHead(201, {
@@ -362,6 +354,20 @@ export class ViewerHttpServer {
       'Cache-Control': 'no-store',
     });
     res.end(sdp);
+  }
+
+  /** The stream for a new viewer, within the limits; a stream that is not live counts as not_found. */
+  private async acquire(app: string, name: string, protocol: string): Promise<HubStream> {
+    let stream: HubStream;
+    try {
+      stream = await this.streams.acquire(app, name);
+    } catch (err) {
+      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
+        this.metrics.viewerRejects.inc({ protocol, reason: 'not_found' });
+      throw err;
+    }
+    this.checkLimits(stream, protocol);
+    return stream;
   }
 
   private checkLimits(stream: HubStream | undefined, protocol: string): void {
@@ -389,15 +395,7 @@ export class ViewerHttpServer {
   ): Promise<void> {
     this.authorize(app, name, query, req, 'flv');
     this.checkLimits(undefined, 'flv');
-    let stream: HubStream;
-    try {
-      stream = await this.streams.acquire(app, name);
-    } catch (err) {
-      if (errorCode(err) === 'RC_PLAY_NOT_FOUND')
-        this.metrics.viewerRejects.inc({ protocol: 'flv', reason: 'not_found' });
-      throw err;
-    }
-    this.checkLimits(stream, 'flv');
+    const stream = await this.acquire(app, name, 'flv');
     if (res.destroyed || req.socket.destroyed) return;
     serveFlv(req, res, stream, 'flv');
   }

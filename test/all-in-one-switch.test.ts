@@ -17,20 +17,12 @@ import {
   type RelaycastProcess,
   run,
   startRelaycast,
+  videoWidth,
   waitFor,
 } from './helpers/process.ts';
 import { sendTs } from './helpers/ts-sender.ts';
 
 after(killAll);
-
-async function width(url: string): Promise<number> {
-  const r = await run(
-    'ffprobe',
-    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width', '-of', 'csv=p=0', url],
-    30_000,
-  );
-  return Number(r.stdout.trim().split('\n')[0]);
-}
 
 describe('backup switching in the all-in-one', { timeout: 300_000 }, () => {
   let rc: RelaycastProcess;
@@ -41,7 +33,7 @@ describe('backup switching in the all-in-one', { timeout: 300_000 }, () => {
     return ((await r.json()) as { activeRole: string }).activeRole;
   };
   const shows = (what: string, url: string, w: number) =>
-    waitFor(what, async () => ((await width(url).catch(() => 0)) === w ? true : undefined), 60_000, 500);
+    waitFor(what, async () => ((await videoWidth(url)) === w ? true : undefined), 60_000, 500);
 
   it('publishers: the viewer moves to the backup when the primary stops, back when it returns; HLS and stream switch follow', async () => {
     rc = await startRelaycast('all', ['--publish-auth', 'keys']);

@@ -9,7 +9,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TAG_VIDEO } from '../media/tag.ts';
 import { assertMonotonic, openFlv } from './helpers/flv-client.ts';
-import { CLI, freePort, killAll, NODE, run, startClusterNode, waitFor } from './helpers/process.ts';
+import {
+  CLI,
+  freePort,
+  killAll,
+  NODE,
+  run,
+  startClusterNode,
+  videoWidth,
+  waitFor,
+} from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { sendTs } from './helpers/ts-sender.ts';
 
@@ -161,24 +170,7 @@ describe('channel sources in a cluster', { timeout: 300_000 }, () => {
         () => (read.tags.filter(isKeyframe).length >= 2 ? true : undefined),
         60_000,
       );
-      const probeWidth = async () => {
-        const r = await run(
-          'ffprobe',
-          [
-            '-v',
-            'error',
-            '-select_streams',
-            'v:0',
-            '-show_entries',
-            'stream=width',
-            '-of',
-            'csv=p=0',
-            `http://127.0.0.1:${edge.ports.http}/live/news.flv`,
-          ],
-          30_000,
-        );
-        return Number(r.stdout.trim());
-      };
+      const probeWidth = () => videoWidth(`http://127.0.0.1:${edge.ports.http}/live/news.flv`);
       // the switcher may have started on the backup while the primary's first media arrived
       await waitFor(
         'the edge plays the primary',

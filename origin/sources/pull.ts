@@ -27,6 +27,7 @@ import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
 import { RtmpClient } from '../../media/rtmp/client.ts';
 import type { MediaTag } from '../../media/tag.ts';
 import {
+  BitrateMeter,
   ProblemLog,
   publishSource,
   type SourceEvents,
@@ -124,9 +125,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private lostSegments = 0;
   private lastPacketAt = 0;
   private connectedAt = 0;
-  private bitrateWindowStart = Date.now();
-  private bitrateWindowBytes = 0;
-  private bitrateKbps = 0;
+  private readonly bitrate = new BitrateMeter();
   private video: string | undefined;
   private audio: string | undefined;
 
@@ -330,7 +329,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private received(n: number): void {
     this.chunks++;
     this.bytes += n;
-    this.bitrateWindowBytes += n;
+    this.bitrate.add(n);
     this.lastPacketAt = Date.now();
   }
 
@@ -367,11 +366,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
 
   private tick(): void {
     const now = Date.now();
-    if (now - this.bitrateWindowStart >= 1000) {
-      this.bitrateKbps = Math.round((this.bitrateWindowBytes * 8) / (now - this.bitrateWindowStart));
-      this.bitrateWindowStart = now;
-      this.bitrateWindowBytes = 0;
-    }
+    this.bitrate.tick(now);
     // Connected but nothing arrives (a stalled upstream): drop the connection and reconnect.
     if (this.currentState === 'receiving' && now - this.lastPacketAt > this.options.silenceTimeoutMs) {
       this.setState('silent');
@@ -401,7 +396,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       floodDrops: 0,
       reconnects: this.reconnects,
       lastPacketAt: this.lastPacketAt,
-      bitrateKbps: this.currentState === 'receiving' ? this.bitrateKbps : 0,
+      bitrateKbps: this.currentState === 'receiving' ? this.bitrate.kbps : 0,
       video: this.video,
       audio: this.audio,
     };

@@ -56,6 +56,22 @@ export function publishSource(
   );
 }
 
+/** Input bitrate over the last full second (bytes counted as they arrive, rate taken on tick). */
+export class BitrateMeter {
+  private start = Date.now();
+  private bytes = 0;
+  kbps = 0;
+  add(n: number): void {
+    this.bytes += n;
+  }
+  tick(now: number): void {
+    if (now - this.start < 1000) return;
+    this.kbps = Math.round((this.bytes * 8) / (now - this.start));
+    this.start = now;
+    this.bytes = 0;
+  }
+}
+
 /** Counts bad input by code; logs each code at most once per interval, with its count. */
 export class ProblemLog {
   private last = Date.now();
@@ -130,9 +146,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
   private lastPacketAt = 0;
   private windowStart = Date.now();
   private windowDatagrams = 0;
-  private bitrateWindowStart = Date.now();
-  private bitrateWindowBytes = 0;
-  private bitrateKbps = 0;
+  private readonly bitrate = new BitrateMeter();
   private readonly problems = new ProblemLog();
 
   constructor(hub: StreamHub, spec: SourceSpec, options: SourceOptions, log: Logger) {
@@ -230,7 +244,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
     }
     this.datagrams++;
     this.bytes += msg.length;
-    this.bitrateWindowBytes += msg.length;
+    this.bitrate.add(msg.length);
     this.lastPacketAt = now;
     if (this.currentState === 'silent') {
       this.reconnects++;
@@ -267,11 +281,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
 
   private tick(): void {
     const now = Date.now();
-    if (now - this.bitrateWindowStart >= 1000) {
-      this.bitrateKbps = Math.round((this.bitrateWindowBytes * 8) / (now - this.bitrateWindowStart));
-      this.bitrateWindowStart = now;
-      this.bitrateWindowBytes = 0;
-    }
+    this.bitrate.tick(now);
     if (this.currentState === 'receiving' && now - this.lastPacketAt > this.options.silenceTimeoutMs) {
       this.setState('silent');
       this.log.warn({ code: 'RC_SOURCE_SILENT', silentMs: now - this.lastPacketAt }, 'source went silent');
@@ -302,7 +312,7 @@ export class Source extends Lifecycle<string, SourceEvents> {
       floodDrops: this.floodDrops,
       reconnects: this.reconnects,
       lastPacketAt: this.lastPacketAt,
-      bitrateKbps: this.currentState === 'receiving' ? this.bitrateKbps : 0,
+      bitrateKbps: this.currentState === 'receiving' ? this.bitrate.kbps : 0,
       video: program?.video?.codec,
       audio: program?.audio?.codec,
     };

@@ -335,3 +335,13 @@ export function startClusterNode(
     ...extra,
   ]);
 }
+
+/** The width of the first video stream ffprobe finds at `url` (0 when none or unreachable). */
+export async function videoWidth(url: string): Promise<number> {
+  const r = await run(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width', '-of', 'csv=p=0', url],
+    30_000,
+  );
+  return Number(r.stdout.trim().split('\n')[0]) || 0;
+}
