@@ -8,10 +8,14 @@
  * ends the publication (viewers wait for --republish-wait) and the source reconnects with
  * exponential backoff and jitter (1 s doubling to 30 s; a connection that delivered media for 10 s
  * resets it). Each reconnect is a new publication, which the hub joins onto the stream's timeline.
- * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is polled
- * every half target duration, new segments are fetched in order and demuxed, skipped media
- * sequence numbers count as lost segments (RC_SOURCE_LOSS), and the demuxer's discontinuity
- * handling keeps timestamps monotonic across EXT-X-DISCONTINUITY.
+ * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is
+ * reloaded a target duration after it changed, half of one after it did not (RFC 8216 6.3.4); new
+ * segments are fetched in order from three back from the live edge and demuxed into one timeline.
+ * Skipped media sequence numbers count as lost segments (RC_SOURCE_LOSS); after such a gap, an
+ * EXT-X-DISCONTINUITY or a playlist that restarted its sequence, the demuxer continues the timeline
+ * instead of comparing clocks (timestamps stay monotonic, continuity counters start afresh). Media
+ * arrives a segment at a time, so silence for HLS is three target durations when that is longer
+ * than --source-silence-timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -35,6 +39,15 @@ import {
   type SourceStats,
 } from './source.ts';
 
+const TS_COUNTERS = [
+  'packets',
+  'ccErrors',
+  'pesErrors',
+  'psiErrors',
+  'syncLosses',
+  'discontinuities',
+] as const;
+type TsCounter = (typeof TS_COUNTERS)[number];
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 10_000;
@@ -116,12 +129,23 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private started = false;
   private timer: NodeJS.Timeout | undefined;
   private ts: TsDemuxer | undefined;
+  /** HLS: the counters of earlier connections' demuxers (the current one's are added in stats()). */
+  private readonly tsEarlier: Record<TsCounter, number> = {
+    packets: 0,
+    ccErrors: 0,
+    pesErrors: 0,
+    psiErrors: 0,
+    syncLosses: 0,
+    discontinuities: 0,
+  };
   private chunks = 0;
   private bytes = 0;
   private tags = 0;
   private failures = 0;
   private reconnects = 0;
   private lostSegments = 0;
+  /** HLS: the upstream's target duration (segments arrive in bursts that far apart), else 0. */
+  private hlsTargetMs = 0;
   private lastPacketAt = 0;
   private connectedAt = 0;
   private bitrateWindowStart = Date.now();
@@ -260,17 +284,38 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     let url = this.spec.url;
     let next: number | undefined;
     let unchangedSince = Date.now();
-    this.ts = new TsDemuxer();
+    let hops = 0;
+    if (this.ts) for (const k of TS_COUNTERS) this.tsEarlier[k] += this.ts.stats[k];
+    const ts = new TsDemuxer();
+    this.ts = ts;
+    const publish = (tags: MediaTag[]) => {
+      this.publishTags(tags);
+      for (const p of ts.takeProblems()) this.problems.count(p.code, p.message);
+    };
     for (;;) {
       const text = await this.fetchText(url, signal);
       const variants = hlsVariants(text, url);
       if (variants.length) {
+        if (++hops > 3)
+          throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the master playlists lead to no media playlist');
         url = variants[0]!; // quality is never changed: the best variant
         continue;
       }
       const pl = parseHlsMediaPlaylist(text, url);
+      this.hlsTargetMs = pl.targetDurationS * 1000;
+      const last = pl.mediaSequence + pl.segments.length - 1;
+      if (next !== undefined && last < next - 1) {
+        // The sequence went backwards: the upstream restarted its playlist. Follow it from its live
+        // edge; the demuxer continues the timeline.
+        this.problems.count(
+          'RC_SOURCE_UPSTREAM',
+          `the playlist restarted (media sequence ${pl.mediaSequence}, expected ${next}); following it`,
+        );
+        publish(ts.discontinuity());
+        next = undefined;
+      }
       // Start near the live edge (3 segments back, as players do), then take every new one.
-      next ??= Math.max(pl.mediaSequence, pl.mediaSequence + pl.segments.length - 3);
+      next ??= Math.max(pl.mediaSequence, last - 2);
       let fresh = false;
       for (const seg of pl.segments) {
         if (seg.sequence < next) continue;
@@ -281,22 +326,30 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
             `${seg.sequence - next} segment(s) left the playlist before they were fetched`,
           );
         }
+        // A gap or EXT-X-DISCONTINUITY: what follows is not the continuation of what came before.
+        if (seg.sequence > next || seg.discontinuity) publish(ts.discontinuity());
         const data = await this.fetchBytes(seg.uri, signal);
         this.received(data.length);
-        this.publishTags(this.ts.push(data));
-        for (const p of this.ts.takeProblems()) this.problems.count(p.code, p.message);
+        publish(ts.push(data));
         next = seg.sequence + 1;
         fresh = true;
       }
       if (pl.ended) return;
       if (fresh) unchangedSince = Date.now();
-      else if (
-        Date.now() - unchangedSince >
-        Math.max(3 * pl.targetDurationS * 1000, this.options.silenceTimeoutMs)
-      )
+      else if (Date.now() - unchangedSince > this.silenceLimitMs())
         throw new RelaycastError('RC_SOURCE_SILENT', 'the upstream playlist stopped growing');
-      await sleep(Math.max(250, (pl.targetDurationS * 1000) / 2), undefined, { signal });
+      // RFC 8216 6.3.4: reload after a target duration when it changed, half of one when it did not
+      await sleep(Math.max(250, fresh ? this.hlsTargetMs : this.hlsTargetMs / 2), undefined, { signal });
     }
+  }
+
+  /**
+   * How long without media means the upstream stalled. HLS arrives a segment at a time, up to a
+   * target duration and a half apart (polling at half of it), so its limit is three target
+   * durations when that is longer than --source-silence-timeout.
+   */
+  private silenceLimitMs(): number {
+    return Math.max(this.options.silenceTimeoutMs, 3 * this.hlsTargetMs);
   }
 
   private async fetchText(url: string, signal: AbortSignal): Promise<string> {
@@ -373,7 +426,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       this.bitrateWindowBytes = 0;
     }
     // Connected but nothing arrives (a stalled upstream): drop the connection and reconnect.
-    if (this.currentState === 'receiving' && now - this.lastPacketAt > this.options.silenceTimeoutMs) {
+    if (this.currentState === 'receiving' && now - this.lastPacketAt > this.silenceLimitMs()) {
       this.setState('silent');
       this.problems.count('RC_SOURCE_SILENT', `nothing for ${now - this.lastPacketAt} ms; reconnecting`);
       this.abort?.abort();
@@ -382,8 +435,14 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     this.problems.maybeFlush(now, this.options.problemLogIntervalMs, this.log);
   }
 
+  private tsCounters(): Record<TsCounter, number> {
+    const out = { ...this.tsEarlier };
+    if (this.ts) for (const k of TS_COUNTERS) out[k] += this.ts.stats[k];
+    return out;
+  }
+
   stats(): SourceStats {
-    const d = this.ts?.stats;
+    const d = this.spec.protocol === 'hls' ? this.tsCounters() : undefined;
     return {
       name: this.options.name,
       url: this.options.url,
