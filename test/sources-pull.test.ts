@@ -51,6 +51,15 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
       const r = await cli('channel', 'create', `from-${kind}`, '--source', url);
       assert.equal(r.code, 0, r.stderr);
     }
+    // A stream A does not have: the pull must keep retrying (never hang on a quiet connection).
+    const absent = await cli(
+      'channel',
+      'create',
+      'from-absent',
+      '--source',
+      `rtmp://127.0.0.1:${a.ports.rtmp}/live/absent`,
+    );
+    assert.equal(absent.code, 0, absent.stderr);
     const loop = await cli(
       'channel',
       'create',
@@ -82,12 +91,22 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
         1000,
       );
     await plays('B plays all three pulls');
-    const first = await sources();
+    const first = (await sources()).filter((s) => s.name !== 'from-absent');
     assert.deepEqual(first.map((s) => [s.name, s.state, s.video, s.audio]).sort(), [
       ['from-flv', 'receiving', 'h264', 'aac'],
       ['from-hls', 'receiving', 'h264', 'aac'],
       ['from-rtmp', 'receiving', 'h264', 'aac'],
     ]);
+
+    await waitFor(
+      'the pull of an absent stream to retry',
+      async () => {
+        const s = (await sources()).find((x) => x.name === 'from-absent');
+        return s && s.reconnects >= 1 && s.state === 'waiting' ? true : undefined;
+      },
+      60_000,
+      500,
+    );
 
     await pub.stop();
     await waitFor(

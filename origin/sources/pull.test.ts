@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import type { RelaycastError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { parseAnySourceUrl, pullsOwnStream } from '../../core/source-url.ts';
-import { PPS, SPS } from '../../media/hls/fixtures.ts';
+import { startTestRtmpServer } from '../../core/testing/rtmp-server.ts';
+import { avcFrame, avcSequenceHeader, PPS, SPS } from '../../media/hls/fixtures.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import { TsMuxer } from '../../media/mpegts/muxer.ts';
 import { type MediaTag, TAG_VIDEO } from '../../media/tag.ts';
@@ -317,6 +318,44 @@ describe('PullSource from an HLS upstream', () => {
       source.close('test-end');
       up.close();
       hub.close();
+    }
+  });
+});
+
+describe('PullSource over RTMP', () => {
+  it('a play that never delivers media is dropped and retried; media that arrives is published, and a stall is retried too', async () => {
+    const upstream = new StreamHub();
+    const srv = await startTestRtmpServer(upstream);
+    // live upstream (play starts) that sends nothing yet
+    const pub = upstream.publish('live', 'quiet', { sessionId: 'test', kind: 'rtmp', remote: 'test' });
+    const hub = new StreamHub();
+    const tags = videoTags(hub, 'q');
+    const url = `rtmp://127.0.0.1:${srv.port}/live/quiet`;
+    const source = new PullSource(
+      hub,
+      { protocol: 'rtmp', url },
+      { app: 'live', name: 'q', url, silenceTimeoutMs: 500, timeoutMs: 1500, random: () => 0 },
+      log,
+    );
+    try {
+      await source.start();
+      await until('a retry of the quiet play', () => source.stats().reconnects >= 1, 15_000);
+      assert.equal(source.state, 'waiting');
+      assert.equal(tags.length, 0);
+      const seq = avcSequenceHeader(0);
+      const key = avcFrame(0, true);
+      pub.pushTag(seq.type, seq.timestamp, seq.data);
+      pub.pushTag(key.type, key.timestamp, key.data);
+      await until('media in the hub', () => source.state === 'receiving' && tags.length >= 2, 15_000);
+      assert.equal(source.stats().video, 'h264');
+      const before = source.stats().reconnects;
+      await until('a retry of the stalled play', () => source.stats().reconnects > before, 15_000);
+    } finally {
+      source.close('test-end');
+      pub.close('closed');
+      srv.close();
+      hub.close();
+      upstream.close();
     }
   });
 });

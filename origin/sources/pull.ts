@@ -23,13 +23,17 @@ import { RelaycastError } from '../../core/errors.ts';
 import { parseForwardUrl } from '../../core/forward-url.ts';
 import type { Logger } from '../../core/log.ts';
 import type { PullSpec } from '../../core/source-url.ts';
+import type { AmfValue } from '../../media/amf/amf0.ts';
+import { encodeAmf0 } from '../../media/amf/amf0.ts';
 import { FlvDemuxer } from '../../media/flv/demuxer.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
 import { Lifecycle } from '../../media/lifecycle.ts';
 import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
+import type { RtmpMessage } from '../../media/rtmp/chunk.ts';
 import { RtmpClient } from '../../media/rtmp/client.ts';
-import type { MediaTag } from '../../media/tag.ts';
+import { decodeDataMessage } from '../../media/rtmp/command.ts';
+import { type MediaTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../../media/tag.ts';
 import {
   ProblemLog,
   publishSource,
@@ -113,6 +117,21 @@ export function parseHlsMediaPlaylist(text: string, base: string): HlsMediaPlayl
     }
   }
   return { targetDurationS: targetDurationS || 2, mediaSequence, segments, ended };
+}
+
+/**
+ * An RTMP data message as an FLV script tag body: only onMetaData (behind '@setDataFrame' or not)
+ * is stream data; the rest (|RtmpSampleAccess, onStatus…) is for the player.
+ */
+function onMetaData(msg: RtmpMessage): Buffer | undefined {
+  let values: AmfValue[];
+  try {
+    values = decodeDataMessage(msg, { maxDepth: 32, maxStringBytes: 65536 });
+  } catch {
+    return undefined;
+  }
+  if (values[0] === '@setDataFrame') values.shift();
+  return values[0] === 'onMetaData' ? encodeAmf0(values.slice(0, 2)) : undefined;
 }
 
 export class PullSource extends Lifecycle<string, SourceEvents> {
@@ -208,8 +227,10 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
         else if (this.spec.protocol === 'hls') await this.pullHls(abort.signal);
         else await this.pullRtmp(abort.signal);
         if (!this.closed) throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the upstream ended the stream');
-      } catch (err) {
+      } catch (caught) {
         if (this.closed) return;
+        // the watchdog (tick) aborts with its own reason; the abort error it causes says less
+        const err: unknown = abort.signal.aborted ? abort.signal.reason : caught;
         const c = (err as { code?: unknown }).code;
         const code = typeof c === 'string' && c.startsWith('RC_') ? c : 'RC_SOURCE_UPSTREAM';
         this.problems.count(code, (err as Error).message);
@@ -271,9 +292,12 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     const done = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.onMedia = (msg) => {
       this.received(msg.payload.length);
-      this.publishTags([
-        { type: msg.typeId as MediaTag['type'], timestamp: msg.timestamp, data: msg.payload },
-      ]);
+      if (msg.typeId === TAG_AUDIO || msg.typeId === TAG_VIDEO)
+        this.publishTags([{ type: msg.typeId, timestamp: msg.timestamp, data: msg.payload }]);
+      else {
+        const meta = onMetaData(msg);
+        if (meta) this.publishTags([{ type: TAG_SCRIPT, timestamp: msg.timestamp, data: meta }]);
+      }
     };
     await client.play(sid, t.key);
     await done;
@@ -395,7 +419,8 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       if (tag.type === 8 && !this.audio)
         this.audio = AUDIO_CODECS[tag.data[0]! >> 4] ?? String(tag.data[0]! >> 4);
     }
-    if (this.currentState !== 'receiving') {
+    // media, not metadata alone, makes a source 'receiving'
+    if (this.currentState !== 'receiving' && tags.some((t) => t.type !== TAG_SCRIPT)) {
       if (this.currentState === 'silent') this.yielded = false;
       this.setState('receiving');
     }
@@ -425,12 +450,23 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       this.bitrateWindowStart = now;
       this.bitrateWindowBytes = 0;
     }
-    // Connected but nothing arrives (a stalled upstream): drop the connection and reconnect.
-    if (this.currentState === 'receiving' && now - this.lastPacketAt > this.silenceLimitMs()) {
-      this.setState('silent');
-      this.problems.count('RC_SOURCE_SILENT', `nothing for ${now - this.lastPacketAt} ms; reconnecting`);
-      this.abort?.abort();
-      this.client?.close('source silent');
+    // Connected but nothing arrives (a stalled upstream, or one that accepted and never sends):
+    // drop the connection and reconnect. A new connection has --timeout for its first media.
+    const abort = this.abort;
+    if (abort && !abort.signal.aborted) {
+      const fresh = this.lastPacketAt < this.connectedAt;
+      const since = fresh ? this.connectedAt : this.lastPacketAt;
+      const limit = fresh ? Math.max(this.silenceLimitMs(), this.options.timeoutMs) : this.silenceLimitMs();
+      if (now - since > limit) {
+        if (this.currentState === 'receiving') this.setState('silent');
+        abort.abort(
+          new RelaycastError(
+            'RC_SOURCE_SILENT',
+            `nothing from the upstream for ${now - since} ms${fresh ? ' since connecting' : ''}; reconnecting`,
+          ),
+        );
+        this.client?.close('source silent');
+      }
     }
     this.problems.maybeFlush(now, this.options.problemLogIntervalMs, this.log);
   }
