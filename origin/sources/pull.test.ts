@@ -11,7 +11,7 @@ import { StreamHub } from '../../media/hub/hub.ts';
 import { TsMuxer } from '../../media/mpegts/muxer.ts';
 import { type MediaTag, TAG_VIDEO } from '../../media/tag.ts';
 import { SourceManager } from './manager.ts';
-import { hlsVariants, PullSource, parseHlsMediaPlaylist } from './pull.ts';
+import { hlsVariants, PullSource, parseHlsMediaPlaylist, retryDelayMs } from './pull.ts';
 
 const log = createLogger('silent');
 
@@ -96,6 +96,29 @@ describe('pull sources', () => {
       () => parseHlsMediaPlaylist('#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n', 'http://h/x.m3u8'),
       /fMP4/,
     );
+    assert.throws(
+      () =>
+        parseHlsMediaPlaylist('#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:1000@0\nall.ts\n', 'http://h/x.m3u8'),
+      /byte-range/,
+    );
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from 1 s to a 30 s ceiling, jittered over the upper half of it', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 50].map((f) => [retryDelayMs(f, 0), retryDelayMs(f, 0.999999)]),
+      [
+        [500, 1000],
+        [1000, 2000],
+        [2000, 4000],
+        [4000, 8000],
+        [8000, 16000],
+        [15000, 30000],
+        [15000, 30000],
+        [15000, 30000],
+      ],
+    );
   });
 });
 
@@ -161,6 +184,11 @@ class FakeHls {
   private server = createServer((req, res) => {
     const path = req.url ?? '';
     this.fetched.push(path);
+    if (path === '/entry.m3u8') {
+      // a CDN sending players elsewhere: relative URIs then resolve against /tv/
+      res.writeHead(302, { location: '/tv/master.m3u8' }).end();
+      return;
+    }
     if (path === '/tv/master.m3u8') {
       res.end(
         '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\nlow.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=900000\nhi/index.m3u8\n',
@@ -189,7 +217,7 @@ class FakeHls {
   });
   async start(): Promise<string> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/tv/master.m3u8`;
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/entry.m3u8`;
   }
   got(uri: string): boolean {
     return this.fetched.includes(`/tv/hi/${uri}`);

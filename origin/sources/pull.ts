@@ -18,7 +18,7 @@
  * than --source-silence-timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { RelaycastError } from '../../core/errors.ts';
 import { parseForwardUrl } from '../../core/forward-url.ts';
 import type { Logger } from '../../core/log.ts';
@@ -65,6 +65,16 @@ export interface PullSourceOptions extends SourceOptions {
   random?: () => number;
 }
 
+/**
+ * The wait before reconnect number `failures` + 1: the ceiling doubles from 1 s to 30 s, and the
+ * wait is drawn from its upper half (`random` in [0, 1)) so that sources which failed together
+ * (one upstream server restarting) do not all come back in the same instant.
+ */
+export function retryDelayMs(failures: number, random: number): number {
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 10));
+  return Math.round(ceiling / 2 + random * (ceiling / 2));
+}
+
 /** What one HLS media playlist says (only what the puller needs). */
 export interface HlsMediaPlaylist {
   targetDurationS: number;
@@ -106,6 +116,11 @@ export function parseHlsMediaPlaylist(text: string, base: string): HlsMediaPlayl
     else if (line === '#EXT-X-ENDLIST') ended = true;
     else if (line.startsWith('#EXT-X-KEY:') && !/METHOD=NONE/.test(line))
       throw new RelaycastError('RC_SOURCE_UPSTREAM', 'encrypted HLS cannot be pulled as a source');
+    else if (line.startsWith('#EXT-X-BYTERANGE:'))
+      throw new RelaycastError(
+        'RC_SOURCE_UPSTREAM',
+        'byte-range HLS (EXT-X-BYTERANGE) cannot be pulled as a source; use a playlist of whole segments',
+      );
     else if (line.startsWith('#EXT-X-MAP:'))
       throw new RelaycastError(
         'RC_SOURCE_UPSTREAM',
@@ -243,8 +258,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       if (this.closed) return;
       if (this.lastPacketAt >= this.connectedAt && Date.now() - this.connectedAt >= STABLE_AFTER_MS)
         this.failures = 0;
-      const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
-      const delay = Math.round(ceiling / 2 + this.options.random() * (ceiling / 2));
+      const delay = retryDelayMs(this.failures, this.options.random());
       this.failures++;
       this.reconnects++;
       if (this.currentState === 'receiving') this.setState('silent');
@@ -262,15 +276,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   }
 
   private async pullFlv(signal: AbortSignal): Promise<void> {
-    const res = await request(this.spec.url, {
-      signal,
-      headersTimeout: this.options.timeoutMs,
-      bodyTimeout: this.options.silenceTimeoutMs,
-    });
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} from the upstream`);
-    }
+    const { res } = await this.get(this.spec.url, signal, this.options.silenceTimeoutMs);
     const demux = new FlvDemuxer();
     for await (const chunk of res.body) {
       if (this.closed) return;
@@ -317,15 +323,15 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       for (const p of ts.takeProblems()) this.problems.count(p.code, p.message);
     };
     for (;;) {
-      const text = await this.fetchText(url, signal);
-      const variants = hlsVariants(text, url);
+      const { text, base } = await this.fetchText(url, signal);
+      const variants = hlsVariants(text, base);
       if (variants.length) {
         if (++hops > 3)
           throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the master playlists lead to no media playlist');
         url = variants[0]!; // quality is never changed: the best variant
         continue;
       }
-      const pl = parseHlsMediaPlaylist(text, url);
+      const pl = parseHlsMediaPlaylist(text, base);
       this.hlsTargetMs = pl.targetDurationS * 1000;
       const last = pl.mediaSequence + pl.segments.length - 1;
       if (next !== undefined && last < next - 1) {
@@ -352,7 +358,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
         }
         // A gap or EXT-X-DISCONTINUITY: what follows is not the continuation of what came before.
         if (seg.sequence > next || seg.discontinuity) publish(ts.discontinuity());
-        const data = await this.fetchBytes(seg.uri, signal);
+        const { data } = await this.fetchBytes(seg.uri, signal);
         this.received(data.length);
         publish(ts.push(data));
         next = seg.sequence + 1;
@@ -376,32 +382,62 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     return Math.max(this.options.silenceTimeoutMs, 3 * this.hlsTargetMs);
   }
 
-  private async fetchText(url: string, signal: AbortSignal): Promise<string> {
-    return (await this.fetchBytes(url, signal, 1024 * 1024)).toString('utf8');
+  /**
+   * GET `url`, following up to 5 redirects (CDNs and HTTP-FLV edges redirect to a node): a 200
+   * response and the URL it finally came from (relative HLS URIs resolve against it), else
+   * RC_SOURCE_UPSTREAM with the status.
+   */
+  private async get(
+    url: string,
+    signal: AbortSignal,
+    bodyTimeoutMs: number,
+  ): Promise<{ res: Dispatcher.ResponseData; url: string }> {
+    let at = url;
+    for (let hop = 0; ; hop++) {
+      const res = await request(at, {
+        signal,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: bodyTimeoutMs,
+      });
+      if (res.statusCode === 200) return { res, url: at };
+      await res.body.dump().catch(() => undefined);
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hop < 5) {
+        const next = new URL(location, at);
+        if (next.protocol === 'http:' || next.protocol === 'https:') {
+          at = next.href;
+          continue;
+        }
+      }
+      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} for ${new URL(at).pathname}`);
+    }
   }
 
-  private async fetchBytes(url: string, signal: AbortSignal, max = 64 * 1024 * 1024): Promise<Buffer> {
-    const res = await request(url, {
-      signal,
-      headersTimeout: this.options.timeoutMs,
-      bodyTimeout: this.options.timeoutMs,
-    });
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} for ${new URL(url).pathname}`);
-    }
+  private async fetchText(url: string, signal: AbortSignal): Promise<{ text: string; base: string }> {
+    const { data, url: base } = await this.fetchBytes(url, signal, 1024 * 1024);
+    return { text: data.toString('utf8'), base };
+  }
+
+  private async fetchBytes(
+    url: string,
+    signal: AbortSignal,
+    max = 64 * 1024 * 1024,
+  ): Promise<{ data: Buffer; url: string }> {
+    const got = await this.get(url, signal, this.options.timeoutMs);
     const parts: Buffer[] = [];
     let n = 0;
-    for await (const chunk of res.body) {
+    for await (const chunk of got.res.body) {
       n += (chunk as Buffer).length;
-      if (n > max)
+      if (n > max) {
+        got.res.body.destroy();
         throw new RelaycastError(
           'RC_SOURCE_UPSTREAM',
           `${new URL(url).pathname} is larger than ${max} bytes`,
         );
+      }
       parts.push(chunk as Buffer);
     }
-    return Buffer.concat(parts);
+    return { data: Buffer.concat(parts), url: got.url };
   }
 
   private received(n: number): void {
