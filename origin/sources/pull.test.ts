@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import type { RelaycastError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { parseAnySourceUrl, pullsOwnStream } from '../../core/source-url.ts';
 import { startTestRtmpServer } from '../../core/testing/rtmp-server.ts';
+import { encodeFlvTag, flvFileHeader } from '../../media/flv/tag.ts';
 import { avcFrame, avcSequenceHeader, PPS, SPS } from '../../media/hls/fixtures.ts';
 import { StreamHub } from '../../media/hub/hub.ts';
 import { TsMuxer } from '../../media/mpegts/muxer.ts';
@@ -384,6 +386,64 @@ describe('PullSource over RTMP', () => {
       srv.close();
       hub.close();
       upstream.close();
+    }
+  });
+});
+
+describe('PullSource over HTTP-FLV', () => {
+  it('garbage is counted and retried, redirects are followed, an ended body is retried; the tags reach the hub', async () => {
+    const requests: string[] = [];
+    const seq = avcSequenceHeader(0);
+    const flv = Buffer.concat([
+      flvFileHeader(false, true),
+      encodeFlvTag(seq.type, seq.timestamp, seq.data),
+      ...[0, 40, 80].map((t) => {
+        const f = avcFrame(t, t === 0);
+        return encodeFlvTag(f.type, f.timestamp, f.data);
+      }),
+    ]);
+    const server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      if (requests.length === 1) res.end('<html>this is not FLV</html>');
+      else if (req.url === '/live/x.flv') res.writeHead(302, { location: '/node7/live/x.flv' }).end();
+      else res.end(flv); // then the body ends: the upstream stopped
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/x.flv`;
+    const hub = new StreamHub();
+    const tags = videoTags(hub, 'f');
+    const lines: { code?: string; count?: number; msg: string }[] = [];
+    const capture = pino({ level: 'warn' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const source = new PullSource(
+      hub,
+      { protocol: 'http-flv', url },
+      { app: 'live', name: 'f', url, silenceTimeoutMs: 2000, problemLogIntervalMs: 100, random: () => 0 },
+      capture,
+    );
+    try {
+      await source.start();
+      await until('the FLV tags', () => tags.length >= 4, 15_000);
+      await until('a retry after the body ended', () => requests.length >= 4, 15_000);
+      assert.deepEqual(requests.slice(0, 3), ['/live/x.flv', '/live/x.flv', '/node7/live/x.flv']);
+      assert.ok(source.stats().reconnects >= 2);
+      assert.equal(source.stats().video, 'h264');
+      await until('the problem log', () => lines.some((l) => l.code === 'RC_SOURCE_UPSTREAM'), 15_000);
+      const bad = lines.filter((l) => l.code === 'RC_FLV_BAD_HEADER');
+      assert.deepEqual(
+        bad.map((l) => [l.count, l.msg]),
+        [[1, 'bad source input in the last interval']],
+        'the garbage, logged once with its code',
+      );
+      assert.deepEqual(
+        tags.slice(0, 4).map((t) => t.data.subarray(0, 2).toString('hex')),
+        ['1700', '1701', '2701', '2701'],
+        'the tags as sent: no transcoding',
+      );
+    } finally {
+      source.close('test-end');
+      server.close();
+      server.closeAllConnections();
+      hub.close();
     }
   });
 });
