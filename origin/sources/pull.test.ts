@@ -304,6 +304,7 @@ describe('PullSource from an HLS upstream', () => {
       up.playlistStatus = 200;
       up.segments.push({ uri: 'c4.ts', data: enc3.segment() });
       await until('c4 after the reconnect', () => up.got('c4.ts') && source.state === 'receiving');
+      assert.equal(up.fetched.filter((p) => p === '/tv/hi/c3.ts').length, 1, 'resumed after c3, no replay');
 
       const st = source.stats();
       assert.equal(st.ccErrors, 0, 'gaps and discontinuities are not counted as CC errors');

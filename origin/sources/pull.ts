@@ -10,7 +10,8 @@
  * resets it). Each reconnect is a new publication, which the hub joins onto the stream's timeline.
  * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is
  * reloaded a target duration after it changed, half of one after it did not (RFC 8216 6.3.4); new
- * segments are fetched in order from three back from the live edge and demuxed into one timeline.
+ * segments are fetched in order from three back from the live edge (after a reconnect: after the
+ * last segment taken, when the playlist still lists it) and demuxed into one timeline.
  * Skipped media sequence numbers count as lost segments (RC_SOURCE_LOSS); after such a gap, an
  * EXT-X-DISCONTINUITY or a playlist that restarted its sequence, the demuxer continues the timeline
  * instead of comparing clocks (timestamps stay monotonic, continuity counters start afresh). Media
@@ -180,6 +181,8 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private lostSegments = 0;
   /** HLS: the upstream's target duration (segments arrive in bursts that far apart), else 0. */
   private hlsTargetMs = 0;
+  /** HLS: the media playlist and the sequence number after the last segment taken. */
+  private hlsResume: { url: string; next: number } | undefined;
   private lastPacketAt = 0;
   private connectedAt = 0;
   private bitrateWindowStart = Date.now();
@@ -334,6 +337,16 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       const pl = parseHlsMediaPlaylist(text, base);
       this.hlsTargetMs = pl.targetDurationS * 1000;
       const last = pl.mediaSequence + pl.segments.length - 1;
+      // After a reconnect, continue after the last segment taken when it is still listed (a blip
+      // must not replay three segments to viewers); after a longer outage, from the live edge.
+      const resume = this.hlsResume;
+      if (
+        next === undefined &&
+        resume?.url === url &&
+        resume.next >= pl.mediaSequence &&
+        resume.next <= last + 1
+      )
+        next = resume.next;
       if (next !== undefined && last < next - 1) {
         // The sequence went backwards: the upstream restarted its playlist. Follow it from its live
         // edge; the demuxer continues the timeline.
@@ -362,6 +375,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
         this.received(data.length);
         publish(ts.push(data));
         next = seg.sequence + 1;
+        this.hlsResume = { url, next };
         fresh = true;
       }
       if (pl.ended) return;
