@@ -75,7 +75,9 @@ export const CHANNEL_USAGE = `relaycast channel — channels and publish keys (a
       --source feeds the channel from MPEG-TS over UDP/RTP instead (in a cluster the control
       plane leader picks the origin that receives it, see --source-networks):
       udp://GROUP_OR_HOST:PORT[?source=IP&interface=ADDR&program=N] or rtp://…, or pulled from
-      another server: http(s)://HOST/PATH.flv, http(s)://HOST/PATH.m3u8, rtmp://HOST/APP/NAME
+      another server: http(s)://HOST/PATH.flv (HTTP-FLV), http(s)://HOST/PATH.m3u8 (HLS, MPEG-TS
+      segments, best variant) or rtmp://HOST/APP/NAME (RTMP play); a pull that fails or goes
+      quiet reconnects with backoff (1 s doubling to 30 s), counted in GET /api/v1/sources
       --backup-source: a second source, the channel's backup (viewers move to it when the primary
       stops or goes silent, and back; in a cluster)
       --hls-encryption overrides the nodes' --hls-encryption for this channel (keys go only to

@@ -200,6 +200,8 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   const sources = new SourceManager(hub, log, {
     registry: metrics.registry,
     defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+    ownListeners: () =>
+      [config.advertiseHost, '127.0.0.1'].map((h) => `rtmp://${h}:${ports.rtmp ?? config.rtmpPort}`),
   });
   const channelSources = new ChannelSourceSync(registry, sources, log, {
     defaultInterface: config.sourceInterface,

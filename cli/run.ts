@@ -247,6 +247,12 @@ export async function startAll(
   const sources = new SourceManager(hub, log, {
     registry: metrics.registry,
     defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+    // this node under its advertised name and on loopback
+    ownListeners: () =>
+      [config.advertiseHost, '127.0.0.1'].flatMap((h) => [
+        `http://${h}:${ports.http ?? config.httpPort}`,
+        `rtmp://${h}:${ports.rtmp ?? config.rtmpPort}`,
+      ]),
   });
   const cp = await startControlPlane(config, {
     registry,

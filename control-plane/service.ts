@@ -20,7 +20,7 @@ import type {
   StreamRecord,
   SwitchRecord,
 } from '../core/registry/types.ts';
-import { parseAnySourceUrl } from '../core/source-url.ts';
+import { isListener, parseAnySourceUrl, pullsOwnStream, sourceLoopError } from '../core/source-url.ts';
 
 export type FailoverPolicy = ChannelRecord['failover'];
 
@@ -259,37 +259,16 @@ export class ControlService {
   /** Whether host:port is one of this cluster's listeners of that kind (loopback names all match). */
   private async isOurListener(kind: 'rtmpUrl' | 'httpUrl', host: string, port: number): Promise<boolean> {
     const nodes = await this.reg(() => this.registry.listNodes());
-    const loopback = (h: string) =>
-      h === 'localhost' || h === '::1' || h === '0.0.0.0' || h.startsWith('127.');
-    return nodes.some((n) => {
-      const listener = n[kind];
-      if (!listener) return false;
-      let u: URL;
-      try {
-        u = new URL(listener);
-      } catch {
-        return false;
-      }
-      const p = Number(u.port || (u.protocol === 'rtmp:' ? 1935 : u.protocol === 'https:' ? 443 : 80));
-      const h = u.hostname.replace(/^\[|\]$/g, '');
-      return p === port && (h === host || (loopback(h) && loopback(host)));
-    });
+    return nodes.some((n) => n[kind] !== undefined && isListener(n[kind], host, port));
   }
 
   /** A pulled source (HTTP-FLV, HLS, RTMP) that is this cluster's own <app>/<name> would loop. */
   private async checkSourceLoop(app: string, name: string, url: string): Promise<void> {
     const spec = parseAnySourceUrl(url);
     if (!('url' in spec)) return;
-    const u = new URL(url);
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    const rtmp = spec.protocol === 'rtmp';
-    const port = Number(u.port || (rtmp ? 1935 : u.protocol === 'https:' ? 443 : 80));
-    const path = decodeURIComponent(u.pathname).replace(/\.(flv|m3u8)$/i, '');
-    if (path === `/${app}/${name}` && (await this.isOurListener(rtmp ? 'rtmpUrl' : 'httpUrl', host, port)))
-      throw new RelaycastError(
-        'RC_SOURCE_LOOP',
-        `${u.origin}${u.pathname} is ${app}/${name} on this cluster itself: a channel cannot pull its own stream`,
-      );
+    const nodes = await this.reg(() => this.registry.listNodes());
+    const listeners = nodes.flatMap((n) => [n.httpUrl, n.rtmpUrl].filter((l) => l !== undefined));
+    if (pullsOwnStream(url, app, name, listeners)) throw sourceLoopError(url, app, name);
   }
 
   /** Adds a push destination; it starts at once if the channel is live. Returns its view. */

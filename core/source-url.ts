@@ -115,3 +115,61 @@ export function parseAnySourceUrl(
   }
   throw invalid(url, `scheme ${scheme}:// is not a receivable source here`);
 }
+
+const isLoopback = (h: string) =>
+  h === 'localhost' || h === '::1' || h === '::' || h === '0.0.0.0' || h.startsWith('127.');
+
+function portOf(u: URL): number {
+  if (u.port) return Number(u.port);
+  return u.protocol === 'rtmp:' ? 1935 : u.protocol === 'https:' || u.protocol === 'rtmps:' ? 443 : 80;
+}
+
+/**
+ * Whether host:port is the listener a node advertises as `listener` (`http://host:port`,
+ * `rtmp://host:port`); loopback and wildcard addresses all name this machine, so they match each other.
+ */
+export function isListener(listener: string, host: string, port: number): boolean {
+  let u: URL;
+  try {
+    u = new URL(listener);
+  } catch {
+    return false;
+  }
+  const h = u.hostname.replace(/^\[|\]$/g, '');
+  const target = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return portOf(u) === port && (h.toLowerCase() === target || (isLoopback(h) && isLoopback(target)));
+}
+
+/**
+ * Whether pulling `url` into `<app>/<name>` would pull that very stream from one of `listeners`
+ * (the HTTP and RTMP listener URLs of this node or cluster): the source would feed itself.
+ */
+export function pullsOwnStream(
+  url: string,
+  app: string,
+  name: string,
+  listeners: readonly string[],
+): boolean {
+  const spec = parseAnySourceUrl(url);
+  if (!('url' in spec)) return false;
+  const u = new URL(url);
+  const rtmp = spec.protocol === 'rtmp';
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    return false;
+  }
+  if (path.replace(/\.(flv|m3u8)$/i, '') !== `/${app}/${name}`) return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return listeners.some((l) => /^rtmps?:/i.test(l) === rtmp && isListener(l, host, portOf(u)));
+}
+
+/** RC_SOURCE_LOOP for a source that would pull its own stream. */
+export function sourceLoopError(url: string, app: string, name: string): RelaycastError {
+  const u = new URL(url);
+  return new RelaycastError(
+    'RC_SOURCE_LOOP',
+    `${u.protocol}//${u.host}${u.pathname} is ${app}/${name} on this cluster itself: a channel cannot pull its own stream; give the upstream server's address`,
+  );
+}

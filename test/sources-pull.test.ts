@@ -1,10 +1,14 @@
 /**
  * Pull sources (issue 16): relaycast B feeds three channels from relaycast A's stream over HTTP-FLV,
  * RTMP and HLS; ffprobe on B shows each with A's codecs and size. A's broadcaster stops and comes
- * back: B's sources reconnect by themselves and play again. A channel pulling its own stream is
- * refused.
+ * back: B's sources reconnect by themselves and play again. A fourth channel pulls over HLS from
+ * B's YAML `sources:`. A channel pulling its own stream is refused; one pulling a stream A does not
+ * have keeps retrying.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   CLI,
@@ -18,7 +22,11 @@ import {
   waitFor,
 } from './helpers/process.ts';
 
-after(killAll);
+const dir = mkdtempSync(join(tmpdir(), 'rc-pull-'));
+after(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 interface SourceInfo {
   name: string;
@@ -31,7 +39,12 @@ interface SourceInfo {
 describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 300_000 }, () => {
   it('B plays A’s stream through each kind of pull, and reconnects when A’s broadcaster returns', async () => {
     const a = await startRelaycast('all');
-    const b = await startRelaycast('all', ['--source-silence-timeout', '3']);
+    const config = join(dir, 'relaycast.yaml');
+    writeFileSync(
+      config,
+      `sources:\n  - { name: from-yaml, url: "http://127.0.0.1:${a.ports.http}/live/up.m3u8" }\n`,
+    );
+    const b = await startRelaycast('all', ['--source-silence-timeout', '3', '--config', config]);
     let pub = publish(`rtmp://127.0.0.1:${a.ports.rtmp}/live/up`, { size: '320x240', rate: 25, gop: 25 });
     await waitFor(
       'A live with HLS',
@@ -51,6 +64,15 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
       const r = await cli('channel', 'create', `from-${kind}`, '--source', url);
       assert.equal(r.code, 0, r.stderr);
     }
+    // A stream A does not have: the pull must keep retrying (never hang on a quiet connection).
+    const absent = await cli(
+      'channel',
+      'create',
+      'from-absent',
+      '--source',
+      `rtmp://127.0.0.1:${a.ports.rtmp}/live/absent`,
+    );
+    assert.equal(absent.code, 0, absent.stderr);
     const loop = await cli(
       'channel',
       'create',
@@ -68,7 +90,7 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
       waitFor(
         what,
         async () => {
-          for (const kind of Object.keys(upstream)) {
+          for (const kind of [...Object.keys(upstream), 'yaml']) {
             const probe = await ffprobe(`http://127.0.0.1:${b.ports.http}/live/from-${kind}.flv`).catch(
               () => undefined,
             );
@@ -82,12 +104,23 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
         1000,
       );
     await plays('B plays all three pulls');
-    const first = await sources();
+    const first = (await sources()).filter((s) => s.name !== 'from-absent');
     assert.deepEqual(first.map((s) => [s.name, s.state, s.video, s.audio]).sort(), [
       ['from-flv', 'receiving', 'h264', 'aac'],
       ['from-hls', 'receiving', 'h264', 'aac'],
       ['from-rtmp', 'receiving', 'h264', 'aac'],
+      ['from-yaml', 'receiving', 'h264', 'aac'],
     ]);
+
+    await waitFor(
+      'the pull of an absent stream to retry',
+      async () => {
+        const s = (await sources()).find((x) => x.name === 'from-absent');
+        return s && s.reconnects >= 1 && s.state === 'waiting' ? true : undefined;
+      },
+      60_000,
+      500,
+    );
 
     await pub.stop();
     await waitFor(

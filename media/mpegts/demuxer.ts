@@ -202,6 +202,19 @@ export class TsDemuxer {
     return this.drain();
   }
 
+  /**
+   * The input continues from another clock or encoder, or after a known loss (an HLS
+   * EXT-X-DISCONTINUITY or a skipped segment): PES still open are flushed (returned), the next
+   * timestamps continue the output timeline from where it is instead of being compared with the
+   * last ones, and continuity counters start afresh (not counted as errors).
+   */
+  discontinuity(): MediaTag[] {
+    const out = this.end();
+    if (this.lastExt !== undefined) this.discontinuityPending = true;
+    this.lastPacket.clear();
+    return out;
+  }
+
   /** Flushes unbounded PES (video) still open: call when the input has ended. */
   end(): MediaTag[] {
     for (const state of this.pes.values()) this.finishPes(state);

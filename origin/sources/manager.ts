@@ -5,7 +5,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/log.ts';
 import { METRIC_PREFIX } from '../../core/metrics.ts';
-import { parseAnySourceUrl } from '../../core/source-url.ts';
+import { parseAnySourceUrl, pullsOwnStream, sourceLoopError } from '../../core/source-url.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import { PullSource } from './pull.ts';
 import { Source, type SourceOptions, type SourceState, type SourceStats } from './source.ts';
@@ -29,17 +29,24 @@ export class SourceManager {
   private readonly hub: StreamHub;
   private readonly log: Logger;
   private readonly defaults: Partial<SourceOptions>;
+  private readonly ownListeners: () => readonly string[];
   private readonly sources = new Map<string, AnySource>();
   private isClosed = false;
 
   constructor(
     hub: StreamHub,
     log: Logger,
-    options?: { registry?: Registry; defaults?: Partial<SourceOptions> },
+    options?: {
+      registry?: Registry;
+      defaults?: Partial<SourceOptions>;
+      /** This node's HTTP and RTMP listener URLs: a pull source naming its own stream there is refused. */
+      ownListeners?: () => readonly string[];
+    },
   ) {
     this.hub = hub;
     this.log = log;
     this.defaults = options?.defaults ?? {};
+    this.ownListeners = options?.ownListeners ?? (() => []);
     if (options?.registry) this.registerMetrics(options.registry);
   }
 
@@ -51,6 +58,8 @@ export class SourceManager {
     const spec = parseAnySourceUrl(config.url, { interfaceAddress: config.interfaceAddress });
     const app = config.app ?? 'live';
     const key = `${app}/${config.name}`;
+    if ('url' in spec && pullsOwnStream(config.url, app, config.name, this.ownListeners()))
+      throw sourceLoopError(config.url, app, config.name);
     const existing = this.sources.get(key);
     if (
       existing &&

@@ -8,24 +8,33 @@
  * ends the publication (viewers wait for --republish-wait) and the source reconnects with
  * exponential backoff and jitter (1 s doubling to 30 s; a connection that delivered media for 10 s
  * resets it). Each reconnect is a new publication, which the hub joins onto the stream's timeline.
- * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is polled
- * every half target duration, new segments are fetched in order and demuxed, skipped media
- * sequence numbers count as lost segments (RC_SOURCE_LOSS), and the demuxer's discontinuity
- * handling keeps timestamps monotonic across EXT-X-DISCONTINUITY.
+ * HLS: a master playlist is followed to its highest-bandwidth variant; the media playlist is
+ * reloaded a target duration after it changed, half of one after it did not (RFC 8216 6.3.4); new
+ * segments are fetched in order from three back from the live edge (after a reconnect: after the
+ * last segment taken, when the playlist still lists it) and demuxed into one timeline.
+ * Skipped media sequence numbers count as lost segments (RC_SOURCE_LOSS); after such a gap, an
+ * EXT-X-DISCONTINUITY or a playlist that restarted its sequence, the demuxer continues the timeline
+ * instead of comparing clocks (timestamps stay monotonic, continuity counters start afresh). Media
+ * arrives a segment at a time, so silence for HLS is three target durations when that is longer
+ * than --source-silence-timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { RelaycastError } from '../../core/errors.ts';
 import { parseForwardUrl } from '../../core/forward-url.ts';
 import type { Logger } from '../../core/log.ts';
 import type { PullSpec } from '../../core/source-url.ts';
+import type { AmfValue } from '../../media/amf/amf0.ts';
+import { encodeAmf0 } from '../../media/amf/amf0.ts';
 import { FlvDemuxer } from '../../media/flv/demuxer.ts';
 import type { StreamHub } from '../../media/hub/hub.ts';
 import type { Publication, PublicationEndReason } from '../../media/hub/stream.ts';
 import { Lifecycle } from '../../media/lifecycle.ts';
 import { TsDemuxer } from '../../media/mpegts/demuxer.ts';
+import type { RtmpMessage } from '../../media/rtmp/chunk.ts';
 import { RtmpClient } from '../../media/rtmp/client.ts';
-import type { MediaTag } from '../../media/tag.ts';
+import { decodeDataMessage } from '../../media/rtmp/command.ts';
+import { type MediaTag, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../../media/tag.ts';
 import {
   BitrateMeter,
   ProblemLog,
@@ -36,6 +45,15 @@ import {
   type SourceStats,
 } from './source.ts';
 
+const TS_COUNTERS = [
+  'packets',
+  'ccErrors',
+  'pesErrors',
+  'psiErrors',
+  'syncLosses',
+  'discontinuities',
+] as const;
+type TsCounter = (typeof TS_COUNTERS)[number];
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 10_000;
@@ -47,6 +65,16 @@ export interface PullSourceOptions extends SourceOptions {
   timeoutMs?: number;
   /** For tests: the jitter source. */
   random?: () => number;
+}
+
+/**
+ * The wait before reconnect number `failures` + 1: the ceiling doubles from 1 s to 30 s, and the
+ * wait is drawn from its upper half (`random` in [0, 1)) so that sources which failed together
+ * (one upstream server restarting) do not all come back in the same instant.
+ */
+export function retryDelayMs(failures: number, random: number): number {
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 10));
+  return Math.round(ceiling / 2 + random * (ceiling / 2));
 }
 
 /** What one HLS media playlist says (only what the puller needs). */
@@ -90,6 +118,11 @@ export function parseHlsMediaPlaylist(text: string, base: string): HlsMediaPlayl
     else if (line === '#EXT-X-ENDLIST') ended = true;
     else if (line.startsWith('#EXT-X-KEY:') && !/METHOD=NONE/.test(line))
       throw new RelaycastError('RC_SOURCE_UPSTREAM', 'encrypted HLS cannot be pulled as a source');
+    else if (line.startsWith('#EXT-X-BYTERANGE:'))
+      throw new RelaycastError(
+        'RC_SOURCE_UPSTREAM',
+        'byte-range HLS (EXT-X-BYTERANGE) cannot be pulled as a source; use a playlist of whole segments',
+      );
     else if (line.startsWith('#EXT-X-MAP:'))
       throw new RelaycastError(
         'RC_SOURCE_UPSTREAM',
@@ -101,6 +134,21 @@ export function parseHlsMediaPlaylist(text: string, base: string): HlsMediaPlayl
     }
   }
   return { targetDurationS: targetDurationS || 2, mediaSequence, segments, ended };
+}
+
+/**
+ * An RTMP data message as an FLV script tag body: only onMetaData (behind '@setDataFrame' or not)
+ * is stream data; the rest (|RtmpSampleAccess, onStatus…) is for the player.
+ */
+function onMetaData(msg: RtmpMessage): Buffer | undefined {
+  let values: AmfValue[];
+  try {
+    values = decodeDataMessage(msg, { maxDepth: 32, maxStringBytes: 65536 });
+  } catch {
+    return undefined;
+  }
+  if (values[0] === '@setDataFrame') values.shift();
+  return values[0] === 'onMetaData' ? encodeAmf0(values.slice(0, 2)) : undefined;
 }
 
 export class PullSource extends Lifecycle<string, SourceEvents> {
@@ -117,12 +165,25 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private started = false;
   private timer: NodeJS.Timeout | undefined;
   private ts: TsDemuxer | undefined;
+  /** HLS: the counters of earlier connections' demuxers (the current one's are added in stats()). */
+  private readonly tsEarlier: Record<TsCounter, number> = {
+    packets: 0,
+    ccErrors: 0,
+    pesErrors: 0,
+    psiErrors: 0,
+    syncLosses: 0,
+    discontinuities: 0,
+  };
   private chunks = 0;
   private bytes = 0;
   private tags = 0;
   private failures = 0;
   private reconnects = 0;
   private lostSegments = 0;
+  /** HLS: the upstream's target duration (segments arrive in bursts that far apart), else 0. */
+  private hlsTargetMs = 0;
+  /** HLS: the media playlist and the sequence number after the last segment taken. */
+  private hlsResume: { url: string; next: number } | undefined;
   private lastPacketAt = 0;
   private connectedAt = 0;
   private readonly bitrate = new BitrateMeter();
@@ -183,8 +244,10 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
         else if (this.spec.protocol === 'hls') await this.pullHls(abort.signal);
         else await this.pullRtmp(abort.signal);
         if (!this.closed) throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the upstream ended the stream');
-      } catch (err) {
+      } catch (caught) {
         if (this.closed) return;
+        // the watchdog (tick) aborts with its own reason; the abort error it causes says less
+        const err: unknown = abort.signal.aborted ? abort.signal.reason : caught;
         const c = (err as { code?: unknown }).code;
         const code = typeof c === 'string' && c.startsWith('RC_') ? c : 'RC_SOURCE_UPSTREAM';
         this.problems.count(code, (err as Error).message);
@@ -197,8 +260,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       if (this.closed) return;
       if (this.lastPacketAt >= this.connectedAt && Date.now() - this.connectedAt >= STABLE_AFTER_MS)
         this.failures = 0;
-      const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
-      const delay = Math.round(ceiling / 2 + this.options.random() * (ceiling / 2));
+      const delay = retryDelayMs(this.failures, this.options.random());
       this.failures++;
       this.reconnects++;
       if (this.currentState === 'receiving') this.setState('silent');
@@ -216,15 +278,7 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   }
 
   private async pullFlv(signal: AbortSignal): Promise<void> {
-    const res = await request(this.spec.url, {
-      signal,
-      headersTimeout: this.options.timeoutMs,
-      bodyTimeout: this.options.silenceTimeoutMs,
-    });
-    if (res.statusCode !== 200) {
-      await res.body.dump().catch(() => undefined);
-      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} from the upstream`);
-    }
+    const { res } = await this.get(this.spec.url, signal, this.options.silenceTimeoutMs);
     const demux = new FlvDemuxer();
     for await (const chunk of res.body) {
       if (this.closed) return;
@@ -246,9 +300,12 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     const done = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.onMedia = (msg) => {
       this.received(msg.payload.length);
-      this.publishTags([
-        { type: msg.typeId as MediaTag['type'], timestamp: msg.timestamp, data: msg.payload },
-      ]);
+      if (msg.typeId === TAG_AUDIO || msg.typeId === TAG_VIDEO)
+        this.publishTags([{ type: msg.typeId, timestamp: msg.timestamp, data: msg.payload }]);
+      else {
+        const meta = onMetaData(msg);
+        if (meta) this.publishTags([{ type: TAG_SCRIPT, timestamp: msg.timestamp, data: meta }]);
+      }
     };
     await client.play(sid, t.key);
     await done;
@@ -259,17 +316,48 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
     let url = this.spec.url;
     let next: number | undefined;
     let unchangedSince = Date.now();
-    this.ts = new TsDemuxer();
+    let hops = 0;
+    if (this.ts) for (const k of TS_COUNTERS) this.tsEarlier[k] += this.ts.stats[k];
+    const ts = new TsDemuxer();
+    this.ts = ts;
+    const publish = (tags: MediaTag[]) => {
+      this.publishTags(tags);
+      for (const p of ts.takeProblems()) this.problems.count(p.code, p.message);
+    };
     for (;;) {
-      const text = await this.fetchText(url, signal);
-      const variants = hlsVariants(text, url);
+      const { text, base } = await this.fetchText(url, signal);
+      const variants = hlsVariants(text, base);
       if (variants.length) {
+        if (++hops > 3)
+          throw new RelaycastError('RC_SOURCE_UPSTREAM', 'the master playlists lead to no media playlist');
         url = variants[0]!; // quality is never changed: the best variant
         continue;
       }
-      const pl = parseHlsMediaPlaylist(text, url);
+      const pl = parseHlsMediaPlaylist(text, base);
+      this.hlsTargetMs = pl.targetDurationS * 1000;
+      const last = pl.mediaSequence + pl.segments.length - 1;
+      // After a reconnect, continue after the last segment taken when it is still listed (a blip
+      // must not replay three segments to viewers); after a longer outage, from the live edge.
+      const resume = this.hlsResume;
+      if (
+        next === undefined &&
+        resume?.url === url &&
+        resume.next >= pl.mediaSequence &&
+        resume.next <= last + 1
+      )
+        next = resume.next;
+      if (next !== undefined && last < next - 1) {
+        // The sequence went backwards: the upstream restarted its playlist. Follow it from its live
+        // edge; the demuxer continues the timeline.
+        this.problems.count(
+          'RC_SOURCE_UPSTREAM',
+          `the playlist restarted (media sequence ${pl.mediaSequence}, expected ${next}); following it`,
+        );
+        publish(ts.discontinuity());
+        next = undefined;
+      }
       // Start near the live edge (3 segments back, as players do), then take every new one.
-      next ??= Math.max(pl.mediaSequence, pl.mediaSequence + pl.segments.length - 3);
+      next ??= Math.max(pl.mediaSequence, last - 2);
       let fresh = false;
       for (const seg of pl.segments) {
         if (seg.sequence < next) continue;
@@ -280,50 +368,89 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
             `${seg.sequence - next} segment(s) left the playlist before they were fetched`,
           );
         }
-        const data = await this.fetchBytes(seg.uri, signal);
+        // A gap or EXT-X-DISCONTINUITY: what follows is not the continuation of what came before.
+        if (seg.sequence > next || seg.discontinuity) publish(ts.discontinuity());
+        const { data } = await this.fetchBytes(seg.uri, signal);
         this.received(data.length);
-        this.publishTags(this.ts.push(data));
-        for (const p of this.ts.takeProblems()) this.problems.count(p.code, p.message);
+        publish(ts.push(data));
         next = seg.sequence + 1;
+        this.hlsResume = { url, next };
         fresh = true;
       }
       if (pl.ended) return;
       if (fresh) unchangedSince = Date.now();
-      else if (
-        Date.now() - unchangedSince >
-        Math.max(3 * pl.targetDurationS * 1000, this.options.silenceTimeoutMs)
-      )
+      else if (Date.now() - unchangedSince > this.silenceLimitMs())
         throw new RelaycastError('RC_SOURCE_SILENT', 'the upstream playlist stopped growing');
-      await sleep(Math.max(250, (pl.targetDurationS * 1000) / 2), undefined, { signal });
+      // RFC 8216 6.3.4: reload after a target duration when it changed, half of one when it did not
+      await sleep(Math.max(250, fresh ? this.hlsTargetMs : this.hlsTargetMs / 2), undefined, { signal });
     }
   }
 
-  private async fetchText(url: string, signal: AbortSignal): Promise<string> {
-    return (await this.fetchBytes(url, signal, 1024 * 1024)).toString('utf8');
+  /**
+   * How long without media means the upstream stalled. HLS arrives a segment at a time, up to a
+   * target duration and a half apart (polling at half of it), so its limit is three target
+   * durations when that is longer than --source-silence-timeout.
+   */
+  private silenceLimitMs(): number {
+    return Math.max(this.options.silenceTimeoutMs, 3 * this.hlsTargetMs);
   }
 
-  private async fetchBytes(url: string, signal: AbortSignal, max = 64 * 1024 * 1024): Promise<Buffer> {
-    const res = await request(url, {
-      signal,
-      headersTimeout: this.options.timeoutMs,
-      bodyTimeout: this.options.timeoutMs,
-    });
-    if (res.statusCode !== 200) {
+  /**
+   * GET `url`, following up to 5 redirects (CDNs and HTTP-FLV edges redirect to a node): a 200
+   * response and the URL it finally came from (relative HLS URIs resolve against it), else
+   * RC_SOURCE_UPSTREAM with the status.
+   */
+  private async get(
+    url: string,
+    signal: AbortSignal,
+    bodyTimeoutMs: number,
+  ): Promise<{ res: Dispatcher.ResponseData; url: string }> {
+    let at = url;
+    for (let hop = 0; ; hop++) {
+      const res = await request(at, {
+        signal,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: bodyTimeoutMs,
+      });
+      if (res.statusCode === 200) return { res, url: at };
       await res.body.dump().catch(() => undefined);
-      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} for ${new URL(url).pathname}`);
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hop < 5) {
+        const next = new URL(location, at);
+        if (next.protocol === 'http:' || next.protocol === 'https:') {
+          at = next.href;
+          continue;
+        }
+      }
+      throw new RelaycastError('RC_SOURCE_UPSTREAM', `HTTP ${res.statusCode} for ${new URL(at).pathname}`);
     }
+  }
+
+  private async fetchText(url: string, signal: AbortSignal): Promise<{ text: string; base: string }> {
+    const { data, url: base } = await this.fetchBytes(url, signal, 1024 * 1024);
+    return { text: data.toString('utf8'), base };
+  }
+
+  private async fetchBytes(
+    url: string,
+    signal: AbortSignal,
+    max = 64 * 1024 * 1024,
+  ): Promise<{ data: Buffer; url: string }> {
+    const got = await this.get(url, signal, this.options.timeoutMs);
     const parts: Buffer[] = [];
     let n = 0;
-    for await (const chunk of res.body) {
+    for await (const chunk of got.res.body) {
       n += (chunk as Buffer).length;
-      if (n > max)
+      if (n > max) {
+        got.res.body.destroy();
         throw new RelaycastError(
           'RC_SOURCE_UPSTREAM',
           `${new URL(url).pathname} is larger than ${max} bytes`,
         );
+      }
       parts.push(chunk as Buffer);
     }
-    return Buffer.concat(parts);
+    return { data: Buffer.concat(parts), url: got.url };
   }
 
   private received(n: number): void {
@@ -341,7 +468,8 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
       if (tag.type === 8 && !this.audio)
         this.audio = AUDIO_CODECS[tag.data[0]! >> 4] ?? String(tag.data[0]! >> 4);
     }
-    if (this.currentState !== 'receiving') {
+    // media, not metadata alone, makes a source 'receiving'
+    if (this.currentState !== 'receiving' && tags.some((t) => t.type !== TAG_SCRIPT)) {
       if (this.currentState === 'silent') this.yielded = false;
       this.setState('receiving');
     }
@@ -367,18 +495,35 @@ export class PullSource extends Lifecycle<string, SourceEvents> {
   private tick(): void {
     const now = Date.now();
     this.bitrate.tick(now);
-    // Connected but nothing arrives (a stalled upstream): drop the connection and reconnect.
-    if (this.currentState === 'receiving' && now - this.lastPacketAt > this.options.silenceTimeoutMs) {
-      this.setState('silent');
-      this.problems.count('RC_SOURCE_SILENT', `nothing for ${now - this.lastPacketAt} ms; reconnecting`);
-      this.abort?.abort();
-      this.client?.close('source silent');
+    // Connected but nothing arrives (a stalled upstream, or one that accepted and never sends):
+    // drop the connection and reconnect. A new connection has --timeout for its first media.
+    const abort = this.abort;
+    if (abort && !abort.signal.aborted) {
+      const fresh = this.lastPacketAt < this.connectedAt;
+      const since = fresh ? this.connectedAt : this.lastPacketAt;
+      const limit = fresh ? Math.max(this.silenceLimitMs(), this.options.timeoutMs) : this.silenceLimitMs();
+      if (now - since > limit) {
+        if (this.currentState === 'receiving') this.setState('silent');
+        abort.abort(
+          new RelaycastError(
+            'RC_SOURCE_SILENT',
+            `nothing from the upstream for ${now - since} ms${fresh ? ' since connecting' : ''}; reconnecting`,
+          ),
+        );
+        this.client?.close('source silent');
+      }
     }
     this.problems.maybeFlush(now, this.options.problemLogIntervalMs, this.log);
   }
 
+  private tsCounters(): Record<TsCounter, number> {
+    const out = { ...this.tsEarlier };
+    if (this.ts) for (const k of TS_COUNTERS) out[k] += this.ts.stats[k];
+    return out;
+  }
+
   stats(): SourceStats {
-    const d = this.ts?.stats;
+    const d = this.spec.protocol === 'hls' ? this.tsCounters() : undefined;
     return {
       name: this.options.name,
       url: this.options.url,
