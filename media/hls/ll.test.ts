@@ -322,7 +322,11 @@ describe('LL-HLS blocking reload state machine', () => {
     };
     const advance = (ms: number) => {
       now += ms;
-      for (const t of pending) if (!t.done && t.at <= now) (t.done = true), t.fn();
+      for (const t of pending)
+        if (!t.done && t.at <= now) {
+          t.done = true;
+          t.fn();
+        }
     };
     const w = new BlockingWaiters(timers);
     const state = pos(10, 2);
