@@ -26,6 +26,7 @@ import { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
 import { HlsPackager } from '../origin/hls.ts';
+import { LlHlsPackager } from '../origin/llhls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
@@ -108,6 +109,8 @@ export async function startAll(
     log,
   );
   const packager = hlsFor(config, hub, metrics, log, registry);
+  // LL-HLS (fMP4 parts) from the ingest hub, beside MPEG-TS; HTTP viewers in this process only.
+  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log) : undefined;
   // Viewers of a channel with a backup watch a program stream that follows the switch (the
   // control plane's switcher runs here too); everything else plays straight from the hub.
   const feed = await startProgramFeed(config, {
@@ -170,10 +173,13 @@ export async function startAll(
         ...viewerHttpLimits(config),
         listStreams,
         viewerCount,
+        ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
       },
       metrics,
       log,
     );
+  if (pool && llhls)
+    log.warn('LL-HLS is not served by --workers processes yet; /<app>/<name>/ll.m3u8 answers 404 there');
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 
@@ -285,6 +291,7 @@ export async function startAll(
       hub.close();
       await feed.close();
       packager.close(); // after the hub: its streams' close starts the forget timers this clears
+      llhls?.close();
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close(), cp.close()]);
@@ -325,6 +332,23 @@ export function startOriginCluster(
   );
   cluster.start();
   return cluster;
+}
+
+export function llHlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): LlHlsPackager {
+  return new LlHlsPackager(
+    hub,
+    {
+      partTargetMs: config.hlsPartTargetMs,
+      // Segments as long as the MPEG-TS variant's hard maximum: the same EXT-X-TARGETDURATION.
+      segmentTargetMs: Math.max(config.hlsMaxSegmentDurationMs, config.hlsPartTargetMs),
+      windowSegments: config.hlsWindow,
+      keepEndedMs: 60_000,
+      firstPartWaitMs: Math.max(6000, config.hlsMaxSegmentDurationMs * 3),
+      encryptedByDefault: config.hlsEncryption === 'aes-128',
+    },
+    metrics,
+    log,
+  );
 }
 
 export function hlsFor(

@@ -45,7 +45,9 @@ export type RelaycastErrorCode =
   | 'RC_FORWARD_SLOW'
   | 'RC_FORWARD_LOOP'
   // no origin can receive a channel source (control-plane/source-assigner.ts)
-  | 'RC_SOURCE_UNASSIGNED';
+  | 'RC_SOURCE_UNASSIGNED'
+  // LL-HLS blocking reload / preload hint: the part did not appear in time (RFC 8216bis 6.2.5.2)
+  | 'RC_HLS_BLOCKING_TIMEOUT';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -159,6 +161,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_FORWARD_SLOW: { http: 503, grpc: 'UNAVAILABLE' },
   RC_FORWARD_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_SOURCE_UNASSIGNED: { http: 503, grpc: 'UNAVAILABLE' },
+  RC_HLS_BLOCKING_TIMEOUT: { http: 503, grpc: 'DEADLINE_EXCEEDED' },
 };
 
 export class RelaycastError extends Error {
