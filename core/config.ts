@@ -324,15 +324,15 @@ export const OPTIONS = {
     help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
   },
   'hls-part-target': {
-    roles: ['all'],
+    roles: ['all', 'origin'],
     kind: 'number',
     default: 0.333,
     min: 0,
     max: 2,
-    help: 'Low-Latency HLS (fMP4/CMAF parts) at /<app>/<name>/ll.m3u8: part target duration, seconds (segments stay ~2 s whatever the GOP). 0 = LL-HLS off. All-in-one only for now (edges do not relay LL-HLS yet)',
+    help: 'Low-Latency HLS (fMP4/CMAF parts) at /<app>/<name>/ll.m3u8: part target duration, seconds (segments stay ~2 s whatever the GOP). 0 = LL-HLS off. Origins package it for edges, which relay it',
   },
   'hls-variant': {
-    roles: ['all'],
+    roles: ['all', 'edge'],
     kind: 'enum',
     default: 'ts',
     values: ['ts', 'llhls'],

@@ -17,9 +17,11 @@ import {
   publish,
   type RelaycastProcess,
   run,
+  startClusterNode,
   startRelaycast,
   waitFor,
 } from './helpers/process.ts';
+import { type RedisServer, startRedis } from './helpers/redis.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -46,6 +48,71 @@ function partOf(uri: string): { msn: number; part: number } {
   const m = /(\d+)\.(\d+)\.m4s/.exec(uri);
   assert.ok(m, uri);
   return { msn: Number(m[1]), part: Number(m[2]) };
+}
+
+/**
+ * Opens the player page in LL-HLS mode in headless Chromium: playback must start and advance with
+ * no player error, using blocking reloads; every playlist the browser gets is validated.
+ */
+async function playInChromium(pageUrl: string, stream: string): Promise<void> {
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    const seen: Promise<void>[] = [];
+    let playlists = 0;
+    let blockingReloads = 0;
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('response', (res) => {
+      const url = new URL(res.url());
+      if (!url.pathname.endsWith('/ll.m3u8') || res.status() !== 200) return;
+      playlists++;
+      if (url.searchParams.has('_HLS_msn')) blockingReloads++;
+      seen.push(
+        res.text().then(
+          (t) => void validate(stream, t, `${stream} ${url.pathname}${url.search}`),
+          () => undefined, // the page closed before the body was read
+        ),
+      );
+    });
+    await page.goto(pageUrl);
+    const start = await waitFor(
+      'playback to start',
+      async () => {
+        const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
+        return t > 0.2 ? t : undefined;
+      },
+      30_000,
+      250,
+    );
+    await new Promise((r) => setTimeout(r, 8000));
+    const state = (await page.evaluate(
+      "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
+    )) as { t: number; errors: string[]; mode: string; latency: number | null };
+    await page.close();
+    await Promise.all(seen);
+    assert.equal(state.mode, 'llhls');
+    assert.deepEqual(state.errors, []);
+    assert.deepEqual(pageErrors, []);
+    assert.ok(state.t - start > 4, `currentTime advanced only ${state.t - start} s in 8 s`);
+    assert.ok(blockingReloads > 0, `hls.js used blocking reloads (${playlists} playlists)`);
+    // A figure for the report, not a pass/fail timing: latency from PROGRAM-DATE-TIME.
+    console.log(
+      `# ${stream}: hls.js LL-HLS latency (PDT) ${state.latency} s; ${playlists} playlists, ${blockingReloads} blocking`,
+    );
+  } finally {
+    await browser?.close();
+  }
 }
 
 // Every playlist fetched in this file, by the test or by the browser, met the MUST rules.
@@ -159,64 +226,7 @@ describe('LL-HLS on the all-in-one (250-frame GOP publisher)', { timeout: 240_00
   it('hls.js (low-latency mode) in headless Chromium plays the LL playlist', {
     skip: !existsSync(CHROMIUM) && 'chromium not installed',
   }, async () => {
-    let browser: Browser | undefined;
-    try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--autoplay-policy=no-user-gesture-required',
-        ],
-      });
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      const seen: Promise<void>[] = [];
-      let playlists = 0;
-      let blockingReloads = 0;
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      page.on('response', (res) => {
-        const url = new URL(res.url());
-        if (!url.pathname.endsWith('/ll.m3u8') || res.status() !== 200) return;
-        playlists++;
-        if (url.searchParams.has('_HLS_msn')) blockingReloads++;
-        seen.push(
-          res.text().then(
-            (t) => void validate('browser', t, `browser ${url.pathname}${url.search}`),
-            () => undefined, // the page navigated away before the body was read
-          ),
-        );
-      });
-      await page.goto(`http://127.0.0.1:${rc.ports.http}/play/live/ll?mode=llhls`);
-      const start = await waitFor(
-        'playback to start',
-        async () => {
-          const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
-          return t > 0.2 ? t : undefined;
-        },
-        30_000,
-        250,
-      );
-      await new Promise((r) => setTimeout(r, 8000));
-      const state = (await page.evaluate(
-        "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
-      )) as { t: number; errors: string[]; mode: string; latency: number | null };
-      await page.close();
-      await Promise.all(seen);
-      assert.equal(state.mode, 'llhls');
-      assert.deepEqual(state.errors, []);
-      assert.deepEqual(pageErrors, []);
-      assert.ok(state.t - start > 4, `currentTime advanced only ${state.t - start} s in 8 s`);
-      assert.ok(blockingReloads > 0, `hls.js used blocking reloads (${playlists} playlists)`);
-      // A figure for the report, not a pass/fail timing: latency from PROGRAM-DATE-TIME.
-      console.log(
-        `# hls.js LL-HLS latency (PDT) ${state.latency} s; ${playlists} playlists, ${blockingReloads} blocking`,
-      );
-    } finally {
-      await browser?.close();
-    }
+    await playInChromium(`http://127.0.0.1:${rc.ports.http}/play/live/ll?mode=llhls`, 'browser');
   });
 
   it('a republish inserts EXT-X-DISCONTINUITY and the media sequence goes on rising', async () => {
@@ -305,5 +315,95 @@ describe('LL-HLS with signed play URLs', { timeout: 120_000 }, () => {
     const ts = await fetch(`${base}/sig.ts.m3u8?${q}`);
     assert.equal(ts.status, 200);
     assert.match(await ts.text(), /sig-\d+\.ts\?/);
+  });
+});
+
+describe('LL-HLS through an edge (redis + origin + edge)', { timeout: 240_000 }, () => {
+  let redis: RedisServer;
+  let origin: RelaycastProcess;
+  let edge: RelaycastProcess;
+  let base: string;
+  before(async () => {
+    redis = await startRedis();
+    origin = await startClusterNode('origin', redis.url, 'origin-ll', ['--hls-part-target', '0.333']);
+    edge = await startClusterNode('edge', redis.url, 'edge-ll');
+    publish(`rtmp://127.0.0.1:${origin.ports.rtmp}/live/edge`, { size: '640x360', gop: 250 });
+    base = `http://127.0.0.1:${edge.ports.http}/live/edge`;
+    await waitFor(
+      'LL-HLS through the edge',
+      async () => {
+        const res = await fetch(`${base}/ll.m3u8`);
+        if (res.status !== 200) return undefined;
+        return validate('edge', await res.text(), 'edge startup').segments.length >= 2 ? true : undefined;
+      },
+      40_000,
+      500,
+    );
+  });
+  after(async () => {
+    await killAll();
+    await redis?.stop();
+  });
+
+  /** The origin's count of LL-HLS playlist requests (any result), from its /metrics. */
+  async function originPlaylistRequests(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${origin.ports.admin}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^relaycast_hls_requests_total\{[^}]*kind="ll_playlist"[^}]*\} (\d+)/gm))
+      n += Number(m[1]);
+    return n;
+  }
+
+  it('ffmpeg decodes the LL playlist through the edge', async () => {
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'error', '-i', `${base}/ll.m3u8`, '-t', '4', '-f', 'null', '-'],
+      60_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stderr.trim(), '');
+  });
+
+  it('50 viewers blocking on the next part cost the origin one or two requests, and all get it', async () => {
+    const pl = validate('edge', await (await fetch(`${base}/ll.m3u8`)).text(), 'edge before blocking');
+    const next = partOf(pl.preloadHint!);
+    const before = await originPlaylistRequests();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${base}/ll.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`);
+        return { status: res.status, text: await res.text() };
+      }),
+    );
+    const parts = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${base}/${pl.preloadHint}`);
+        return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+      }),
+    );
+    const after = await originPlaylistRequests();
+    for (const a of answers) {
+      assert.equal(a.status, 200, a.text);
+      const p = validate('edge', a.text, 'edge blocking answer');
+      const listed = [...p.segments.flatMap((s) => s.parts), ...p.openParts].map((x) => partOf(x.uri));
+      assert.ok(
+        listed.some(
+          (x) => (x.msn === next.msn && x.part === next.part) || (x.msn === next.msn + 1 && x.part === 0),
+        ),
+      );
+    }
+    for (const p of parts) {
+      assert.equal(p.status, 200);
+      assert.deepEqual(p.bytes, parts[0]!.bytes);
+    }
+    assert.ok(
+      after - before <= 4,
+      `the origin saw ${after - before} LL playlist requests for 50 blocked viewers`,
+    );
+  });
+
+  it('hls.js plays LL-HLS through the edge', {
+    skip: !existsSync(CHROMIUM) && 'chromium not installed',
+  }, async () => {
+    await playInChromium(`http://127.0.0.1:${edge.ports.http}/play/live/edge?mode=llhls`, 'edge-browser');
   });
 });
