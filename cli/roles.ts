@@ -318,7 +318,9 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   // --workers: HTTP viewers move to worker processes that pull through this process (one origin
   // pull per stream per node).
   const pool =
-    config.workers > 1 ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log) : undefined;
+    config.workers > 1
+      ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log, llHlsProxy)
+      : undefined;
   const viewers: ViewerFrontend =
     pool ??
     new ViewerHttpServer(

@@ -18,7 +18,6 @@ import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import { LocalHubSource } from '../core/sources.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
@@ -155,7 +154,9 @@ export async function startAll(
       .map((s) => ({ app: s.app, name: s.name }));
   // --workers: HTTP viewers move to worker processes fed over a loopback relay.
   const pool =
-    config.workers > 1 ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log) : undefined;
+    config.workers > 1
+      ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log, llhls)
+      : undefined;
   const viewers: ViewerFrontend =
     pool ??
     new ViewerHttpServer(
@@ -178,8 +179,6 @@ export async function startAll(
       metrics,
       log,
     );
-  if (pool && llhls)
-    log.warn('LL-HLS is not served by --workers processes yet; /<app>/<name>/ll.m3u8 answers 404 there');
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 

@@ -407,3 +407,53 @@ describe('LL-HLS through an edge (redis + origin + edge)', { timeout: 240_000 },
     await playInChromium(`http://127.0.0.1:${edge.ports.http}/play/live/edge?mode=llhls`, 'edge-browser');
   });
 });
+
+describe('LL-HLS through --workers processes', { timeout: 180_000 }, () => {
+  let rc: RelaycastProcess;
+  before(async () => {
+    rc = await startRelaycast('all', ['--workers', '2']);
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/wk`, { size: '320x240', gop: 250 });
+  });
+  after(() => killAll());
+
+  it('every worker serves the LL playlist, blocking reloads and parts; ffmpeg decodes it', async () => {
+    const base = `http://127.0.0.1:${rc.ports.http}/live/wk`;
+    await waitFor(
+      'LL-HLS through the workers',
+      async () => {
+        const res = await fetch(`${base}/ll.m3u8`, { headers: { connection: 'close' } });
+        if (res.status !== 200) return undefined;
+        return validate('workers', await res.text(), 'workers startup').segments.length >= 2
+          ? true
+          : undefined;
+      },
+      40_000,
+      500,
+    );
+    // New connections spread over the workers: each answers a blocking reload and the hinted part.
+    for (let i = 0; i < 6; i++) {
+      const pl = validate(
+        'workers',
+        await (await fetch(`${base}/ll.m3u8`, { headers: { connection: 'close' } })).text(),
+        `workers ${i}`,
+      );
+      const next = partOf(pl.preloadHint!);
+      const [blocked, part] = await Promise.all([
+        fetch(`${base}/ll.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`, {
+          headers: { connection: 'close' },
+        }),
+        fetch(`${base}/${pl.preloadHint}`, { headers: { connection: 'close' } }),
+      ]);
+      assert.equal(blocked.status, 200);
+      validate('workers', await blocked.text(), `workers blocking ${i}`);
+      assert.equal(part.status, 200);
+      assert.equal(Buffer.from(await part.arrayBuffer()).toString('latin1', 4, 8), 'moof');
+    }
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'error', '-i', `${base}/ll.m3u8`, '-t', '3', '-f', 'null', '-'],
+      60_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+  });
+});
