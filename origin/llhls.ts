@@ -43,6 +43,8 @@ export interface LlHlsOptions {
 }
 
 interface Packaged {
+  /** Rendered playlists of the current state, by URI prefix and token query (most viewers share one). */
+  rendered: { version: string; byQuery: Map<string, string> };
   stream: HubStream;
   segmenter: LlHlsSegmenter;
   live: boolean;
@@ -91,6 +93,7 @@ export class LlHlsPackager implements LlHlsSource {
         { nextSequence: Math.floor(Date.now() / 100) },
       );
       p = {
+        rendered: { version: '', byQuery: new Map() },
         stream,
         segmenter,
         live: false,
@@ -193,7 +196,26 @@ export class LlHlsPackager implements LlHlsSource {
     return { body: this.render(pkg, req.uriPrefix, req.segmentQuery), ended: seg.ended };
   }
 
+  /** Renders once per playlist state and query: a thousand viewers of a part cost one rendering. */
   private render(pkg: Packaged, prefix: string, q: string): string {
+    const seg = pkg.segmenter;
+    const next = seg.nextPart;
+    // The playlist changes only with a new part, the end of the stream, or a new publisher after it.
+    const version = `${next.sequence}.${next.index}.${seg.ended}.${seg.mediaSequence}`;
+    const cache = pkg.rendered;
+    if (cache.version !== version) {
+      cache.version = version;
+      cache.byQuery.clear();
+    }
+    const key = `${prefix}\n${q}`;
+    const hit = cache.byQuery.get(key);
+    if (hit !== undefined) return hit;
+    const text = this.renderNow(pkg, prefix, q);
+    if (cache.byQuery.size < 64) cache.byQuery.set(key, text); // signed URLs: one query per viewer
+    return text;
+  }
+
+  private renderNow(pkg: Packaged, prefix: string, q: string): string {
     const seg = pkg.segmenter;
     return renderLlPlaylist(
       {

@@ -116,6 +116,9 @@ export class LlHlsSegmenter {
     o.windowSegments = Math.max(2, Math.floor(o.windowSegments));
     this.options = o;
     this.nextSequence = Math.max(0, Math.floor(init?.nextSequence ?? 0));
+    // Init ids count on from the first sequence number: unique across packager restarts too, so
+    // an init URI never names other bytes (they are served as immutable).
+    this.initId = this.nextSequence;
     this.samples = new Fmp4Samples({
       sample: (s) => this.onSample(s),
       discontinuity: (tracksChanged) => this.onDiscontinuity(tracksChanged),
@@ -316,7 +319,7 @@ export class LlHlsSegmenter {
         parts: [],
         data: Buffer.alloc(0),
         discontinuity: this.discontinuityNext,
-        programDateTime: this.programDateTime(first.timeMs),
+        programDateTime: this.programDateTime(first.timeMs, durationMs),
         initId: this.initId,
         independent: hasVideo ? first.sync : !this.samples.video,
       };
@@ -339,12 +342,17 @@ export class LlHlsSegmenter {
     this.onPart?.(part);
   }
 
-  /** PROGRAM-DATE-TIME follows on from the previous segment while the arrival clock agrees. */
-  private programDateTime(timeMs: number): number {
+  /**
+   * PROGRAM-DATE-TIME of a segment whose first part (of `partMs`) closes now: the frame that closed
+   * it arrived now and sits at the part's end, so the first frame arrived `partMs` earlier. It
+   * follows on from the previous segment while the timeline is continuous and the clocks agree.
+   */
+  private programDateTime(timeMs: number, partMs: number): number {
+    const arrived = this.nowMs - partMs;
     const prev = this.lastEnd;
-    if (prev && Math.abs(timeMs - prev.timeMs) < 1 && Math.abs(prev.wallMs - this.nowMs) <= PDT_RESYNC_MS)
+    if (prev && Math.abs(timeMs - prev.timeMs) < 1 && Math.abs(prev.wallMs - arrived) <= PDT_RESYNC_MS)
       return prev.wallMs;
-    return this.nowMs;
+    return arrived;
   }
 
   private maybeCloseSegment(): void {
