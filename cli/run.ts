@@ -420,11 +420,15 @@ export function banner(config: Config, ports: Record<string, number>): string {
       lines.push(
         `  play:        signed URLs only (--play-auth signed); make them with`,
         `               npx relaycast sign ${app}/test --secret <play secret> --base http://${host}:${ports.http}${ports.rtmp && ports.rtmp !== 1935 ? ` --rtmp-base rtmp://${host}:${ports.rtmp}` : ''}`,
-        `               (HTTP-FLV, HLS and RTMP URLs; the player page is /play/${app}/test?<the same query>)`,
+        `               (HTTP-FLV, HLS, RTMP and LL-HLS URLs; the player page is /play/${app}/test?<the same query>)`,
       );
     } else {
       lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
       lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
+      if (config.role === 'edge' || config.hlsPartTargetMs > 0)
+        lines.push(
+          `  LL-HLS:      http://${host}:${ports.http}/${app}/test/ll.m3u8   (fMP4 parts, ~1 s behind live)`,
+        );
       lines.push(
         `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
       );
