@@ -3,7 +3,7 @@
  * (bench/ingest.ts). Each run prints one JSON line; this prints them all, then Markdown tables for
  * docs/performance.md and README's performance section.
  *
- *   node bench/all.ts [--only flv,rtmp,hls,ingest,sources]
+ *   node bench/all.ts [--only flv,rtmp,hls,llhls,ingest,sources]
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,12 +11,13 @@ import { benchArgs } from './args.ts';
 
 const { values } = benchArgs(
   import.meta.filename,
-  `npm run bench [-- --only flv,rtmp,hls,ingest]
-Runs the fan-out ramps (HTTP-FLV, RTMP, HLS), the RTMP ingest ramp and the TV-channel (MPEG-TS
-over UDP) ingest runs one after another, prints one JSON
-line per run and then the Markdown tables of docs/performance.md. The whole set is 15 runs of
-25-30 s each plus their start-up: about 11 minutes on a 2-core machine; --only narrows it.`,
-  { only: { type: 'string', default: 'flv,rtmp,hls,ingest,sources' } },
+  `npm run bench [-- --only flv,rtmp,hls,llhls,ingest]
+Runs the fan-out ramps (HTTP-FLV, RTMP, HLS, LL-HLS), the LL-HLS latency runs in Chromium, the
+RTMP ingest ramp and the TV-channel (MPEG-TS over UDP) ingest runs one after another, prints one
+JSON line per run and then the Markdown tables of docs/performance.md. The whole set is 17 runs of
+25-30 s each and two of 2 minutes, plus their start-up: about 17 minutes on a 2-core machine;
+--only narrows it.`,
+  { only: { type: 'string', default: 'flv,rtmp,hls,llhls,ingest,sources' } },
 );
 const only = new Set((values.only ?? '').split(','));
 
@@ -35,6 +36,10 @@ const runs: [string, string, string[]][] = [
     'run.ts',
     ['--protocol', 'hls', '--viewers', '5000', '--duration', '20', '--ramp', '10', '--kbps', '1000'],
   ],
+  ['llhls', 'run.ts', ['--protocol', 'llhls', '--viewers', '1000', '--duration', '20']],
+  ['llhls', 'run.ts', ['--protocol', 'llhls', '--viewers', '1000', '--duration', '20', '--kbps', '1000']],
+  ['llhls', 'llhls-latency.ts', ['--gop', '250', '--duration', '120']],
+  ['llhls', 'llhls-latency.ts', ['--gop', '30', '--duration', '120']],
   ['ingest', 'ingest.ts', ['--publishers', '50', '--duration', '20', '--ramp', '5']],
   ['ingest', 'ingest.ts', ['--publishers', '100', '--duration', '20', '--ramp', '10']],
   ['ingest', 'ingest.ts', ['--publishers', '200', '--duration', '20', '--ramp', '10']],
@@ -83,6 +88,30 @@ if (hls.length) {
       `| ${r.viewers} | ${r.streamKbps} kbit/s | ${r.failed} | ${r.errors} | ${r.missedSegments} | ${r.segmentMsP50}/${r.segmentMsP99} | ${r.behindLiveMsP50}/${r.behindLiveMsP99} | ${s.cpuPercentOfCore} | ${s.cpuPercentPer1000Viewers} | ${s.rssPeakMb} | ${r.swarmCpuPercentOfCore} |`,
     );
   }
+}
+const ll = rows.filter((r) => r.bench === 'fanout-llhls');
+if (ll.length) {
+  console.log(
+    '\n| LL-HLS viewers | stream | got parts | viewers with gaps | errors | part age p50/p99 ms | reload after part p50/p99 ms | server CPU % of a core | RSS MB | swarm CPU % |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of ll) {
+    const s = r.server as Server;
+    console.log(
+      `| ${r.viewers} | ${r.streamKbps} kbit/s | ${r.gotParts} | ${r.viewersWithGaps} | ${r.errors} | ${r.partAgeMsP50}/${r.partAgeMsP99} | ${r.reloadAfterPartMsP50}/${r.reloadAfterPartMsP99} | ${s.cpuPercentOfCore} | ${s.rssPeakMb} | ${r.swarmCpuPercentOfCore} |`,
+    );
+  }
+}
+const llLatency = rows.filter((r) => r.bench === 'llhls-latency');
+if (llLatency.length) {
+  console.log(
+    '\n| LL-HLS in Chromium | GOP | start-up ms | latency p50/p90/max ms | stalls | player errors |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const r of llLatency)
+    console.log(
+      `| ${r.via} | ${r.gopFrames} frames | ${r.startupMs} | ${r.latencyMsP50}/${r.latencyMsP90}/${r.latencyMsMax} | ${r.stalls} | ${(r.playerErrors as string[]).length} |`,
+    );
 }
 const ingest = rows.filter((r) => r.bench === 'ingest-rtmp');
 if (ingest.length) {

@@ -1,10 +1,10 @@
 /**
  * Fan-out benchmark: starts relaycast (all-in-one), publishes the cached test stream in real time,
  * runs a viewer swarm in a separate process (HTTP-FLV: bench/swarm.ts, RTMP: bench/rtmp-swarm.ts,
- * HLS: bench/hls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
+ * HLS: bench/hls-swarm.ts, LL-HLS: bench/llhls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
  * the steady state, and prints one JSON line.
  *
- *   node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls] [--kbps 2650|1000]
+ *   node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls|llhls] [--kbps 2650|1000]
  *     [--slow-fraction 0.1] [--cpu-prof DIR]
  *
  * --cpu-prof DIR runs the server under `node --cpu-prof --cpu-prof-dir=DIR`, stops it with SIGTERM
@@ -31,12 +31,12 @@ process.on('SIGINT', () => process.exit(130));
 
 const { values } = benchArgs(
   import.meta.filename,
-  `node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls] [--kbps 2650|1000]
+  `node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls|llhls] [--kbps 2650|1000]
 [--slow-fraction 0.1] [--cpu-prof DIR]
 
 Fan-out benchmark: starts relaycast (all-in-one), publishes the cached test stream in real time,
 runs a viewer swarm in a separate process (HTTP-FLV: bench/swarm.ts, RTMP: bench/rtmp-swarm.ts,
-HLS: bench/hls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
+HLS: bench/hls-swarm.ts, LL-HLS: bench/llhls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
 the steady state, and prints one JSON line.`,
   {
     viewers: { type: 'string', default: '1000' },
@@ -50,9 +50,9 @@ the steady state, and prints one JSON line.`,
     'merge-write-ms': { type: 'string', default: '50' }, // the server's default
   },
 );
-const protocol = values.protocol as 'flv' | 'rtmp' | 'hls';
-if (!['flv', 'rtmp', 'hls'].includes(protocol)) {
-  console.error('--protocol is flv, rtmp or hls');
+const protocol = values.protocol as 'flv' | 'rtmp' | 'hls' | 'llhls';
+if (!['flv', 'rtmp', 'hls', 'llhls'].includes(protocol)) {
+  console.error('--protocol is flv, rtmp, hls or llhls');
   process.exit(2);
 }
 const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
@@ -74,7 +74,8 @@ await new Promise((r) => setTimeout(r, 3000));
 const SWARMS = {
   flv: ['bench/swarm.ts', `http://127.0.0.1:${http}/live/bench.flv`],
   rtmp: ['bench/rtmp-swarm.ts', `rtmp://127.0.0.1:${rtmp}/live/bench`],
-  hls: ['bench/hls-swarm.ts', `http://127.0.0.1:${http}/live/bench.m3u8`],
+  hls: ['bench/hls-swarm.ts', `http://127.0.0.1:${http}/live/bench.ts.m3u8`],
+  llhls: ['bench/llhls-swarm.ts', `http://127.0.0.1:${http}/live/bench/ll.m3u8`],
 } as const;
 const [script, url] = SWARMS[protocol];
 const tcp0 = tcpCounters();
@@ -131,7 +132,8 @@ if (profDir) {
 }
 console.log(
   JSON.stringify({
-    bench: protocol === 'flv' ? 'fanout-http-flv' : protocol === 'rtmp' ? 'fanout-rtmp' : 'fanout-hls',
+    bench:
+      protocol === 'flv' ? 'fanout-http-flv' : protocol === 'rtmp' ? 'fanout-rtmp' : `fanout-${protocol}`,
     protocol,
     streamKbps: kbps,
     durationS,
@@ -143,8 +145,12 @@ console.log(
       cpuPercentPer1000Viewers: Math.round((sample.cpuPercentOfCore / viewers) * 1000 * 10) / 10,
     },
     swarmCpuPercentOfCore: client.cpuPercentOfCore,
-    ...(protocol === 'hls' ? {} : { serverSkips: counter('relaycast_viewer_skips_total') }),
-    ...(protocol === 'hls' ? {} : { serverDrops: counter('relaycast_viewer_drops_total') }),
+    ...(protocol === 'hls' || protocol === 'llhls'
+      ? {}
+      : {
+          serverSkips: counter('relaycast_viewer_skips_total'),
+          serverDrops: counter('relaycast_viewer_drops_total'),
+        }),
     // machine-wide kernel counters during the run (accept queue full → refused connections)
     listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
     syncookiesFailed: tcp1.syncookiesFailed - tcp0.syncookiesFailed,

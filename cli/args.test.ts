@@ -92,10 +92,11 @@ describe('relaycast command line', () => {
     const r = relaycast('sign', 'live/x', '--secret', 's3cret', '--base', 'http://edge.example:8080');
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 3);
+    assert.equal(lines.length, 4);
     assert.match(lines[0]!, /^http:\/\/edge\.example:8080\/live\/x\.flv\?expires=\d+&sig=[0-9a-f]{64}$/);
     assert.match(lines[1]!, /^http:\/\/edge\.example:8080\/live\/x\.m3u8\?expires=/);
     assert.match(lines[2]!, /^rtmp:\/\/edge\.example:1935\/live\/x\?expires=\d+&sig=[0-9a-f]{64}$/);
+    assert.match(lines[3]!, /^http:\/\/edge\.example:8080\/live\/x\/ll\.m3u8\?expires=\d+&sig=[0-9a-f]{64}$/);
     const bad = relaycast('sign', 'live/x', '--secert', 's');
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown flag --secert for 'relaycast sign'/);

@@ -12,6 +12,8 @@ const SCRIPTS = [
   'sources',
   'failover',
   'hls-latency',
+  'llhls-latency',
+  'llhls-swarm',
   'publish-swarm',
   'swarm',
   'profile-summary',

@@ -16,6 +16,7 @@ import { LocalHubSource } from '../core/sources.ts';
 import { ControlPlaneResolver } from '../edge/cp-route.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
+import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller, edgePullOptions } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
@@ -26,7 +27,15 @@ import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
-import { hlsFor, nodeBase, type RunningNode, startOriginCluster, viewerHttpLimits, whepFor } from './run.ts';
+import {
+  hlsFor,
+  llHlsFor,
+  nodeBase,
+  type RunningNode,
+  startOriginCluster,
+  viewerHttpLimits,
+  whepFor,
+} from './run.ts';
 import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };
@@ -148,11 +157,18 @@ export async function startOrigin(config: Config, version: string): Promise<Star
     log,
   );
   const hls = hlsFor(config, hub, metrics, log, registry);
+  // LL-HLS packaged here too; edges relay it (edge/llhls-proxy.ts).
+  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log) : undefined;
   const internal = new InternalHttpServer(
     hub,
     new LocalHubSource(hub),
     hls,
-    { host: config.host, port: config.internalPort, clusterToken: config.clusterToken },
+    {
+      host: config.host,
+      port: config.internalPort,
+      clusterToken: config.clusterToken,
+      ...(llhls ? { llhls } : {}),
+    },
     metrics,
     log,
   );
@@ -236,6 +252,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
       stats.close();
       hub.close();
       hls.close(); // after the hub: its streams' close starts the forget timers this clears
+      llhls?.close();
       rtmp.closeAll();
       await Promise.all([internal.close(), admin.close()]);
       await registry.close();
@@ -283,6 +300,15 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     },
     metrics,
   );
+  const llHlsProxy = new LlHlsProxy(
+    resolver,
+    {
+      clusterToken: config.clusterToken,
+      playlistTtlMs: 100,
+      cacheBytes: config.hlsCacheBytes,
+    },
+    metrics,
+  );
   const listStreams = async () =>
     (await registry.listStreams())
       .filter((s) => s.role !== 'backup')
@@ -290,7 +316,9 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   // --workers: HTTP viewers move to worker processes that pull through this process (one origin
   // pull per stream per node).
   const pool =
-    config.workers > 1 ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log) : undefined;
+    config.workers > 1
+      ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log, llHlsProxy)
+      : undefined;
   const webrtc = whepFor(config, metrics, log);
   const viewers: ViewerFrontend =
     pool ??
@@ -305,6 +333,8 @@ export async function startEdge(config: Config, version: string): Promise<Starte
         ...viewerHttpLimits(config),
         listStreams,
         ...webrtc,
+        llhls: llHlsProxy,
+        hlsVariant: config.hlsVariant,
       },
       metrics,
       log,
@@ -373,6 +403,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       stats.close();
       puller.close();
       hub.close();
+      llHlsProxy.close(); // held LL-HLS reloads answer before the connections go
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close()]);

@@ -26,6 +26,7 @@ import { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
 import { HlsPackager } from '../origin/hls.ts';
+import { LlHlsPackager } from '../origin/llhls.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
@@ -137,6 +138,8 @@ export async function startAll(
     log,
   );
   const packager = hlsFor(config, hub, metrics, log, registry);
+  // LL-HLS (fMP4 parts) from the ingest hub, beside MPEG-TS; HTTP viewers in this process only.
+  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log) : undefined;
   // Viewers of a channel with a backup watch a program stream that follows the switch (the
   // control plane's switcher runs here too); everything else plays straight from the hub.
   const feed = await startProgramFeed(config, {
@@ -181,7 +184,9 @@ export async function startAll(
       .map((s) => ({ app: s.app, name: s.name }));
   // --workers: HTTP viewers move to worker processes fed over a loopback relay.
   const pool =
-    config.workers > 1 ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log) : undefined;
+    config.workers > 1
+      ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log, llhls)
+      : undefined;
   const webrtc = whepFor(config, metrics, log);
   const viewers: ViewerFrontend =
     pool ??
@@ -201,6 +206,7 @@ export async function startAll(
         listStreams,
         viewerCount,
         ...webrtc,
+        ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
       },
       metrics,
       log,
@@ -326,6 +332,7 @@ export async function startAll(
       hub.close();
       await feed.close();
       packager.close(); // after the hub: its streams' close starts the forget timers this clears
+      llhls?.close();
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close(), cp.close()]);
@@ -366,6 +373,23 @@ export function startOriginCluster(
   );
   cluster.start();
   return cluster;
+}
+
+export function llHlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): LlHlsPackager {
+  return new LlHlsPackager(
+    hub,
+    {
+      partTargetMs: config.hlsPartTargetMs,
+      // Segments as long as the MPEG-TS variant's hard maximum: the same EXT-X-TARGETDURATION.
+      segmentTargetMs: Math.max(config.hlsMaxSegmentDurationMs, config.hlsPartTargetMs),
+      windowSegments: config.hlsWindow,
+      keepEndedMs: 60_000,
+      firstPartWaitMs: Math.max(6000, config.hlsMaxSegmentDurationMs * 3),
+      encryptedByDefault: config.hlsEncryption === 'aes-128',
+    },
+    metrics,
+    log,
+  );
 }
 
 export function hlsFor(
@@ -438,11 +462,15 @@ export function banner(config: Config, ports: Record<string, number>): string {
       lines.push(
         `  play:        signed URLs only (--play-auth signed); make them with`,
         `               npx relaycast sign ${app}/test --secret <play secret> --base http://${host}:${ports.http}${ports.rtmp && ports.rtmp !== 1935 ? ` --rtmp-base rtmp://${host}:${ports.rtmp}` : ''}`,
-        `               (HTTP-FLV, HLS and RTMP URLs; the player page is /play/${app}/test?<the same query>)`,
+        `               (HTTP-FLV, HLS, RTMP and LL-HLS URLs; the player page is /play/${app}/test?<the same query>)`,
       );
     } else {
       lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
       lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
+      if (config.role === 'edge' || config.hlsPartTargetMs > 0)
+        lines.push(
+          `  LL-HLS:      http://${host}:${ports.http}/${app}/test/ll.m3u8   (fMP4 parts, ~1 s behind live)`,
+        );
       lines.push(
         `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
       );

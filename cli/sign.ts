@@ -76,5 +76,7 @@ export function runSign(args: string[], env: NodeJS.ProcessEnv = process.env): n
   console.log(`${base}/${app}/${name}.flv?${q}`);
   console.log(`${base}/${app}/${name}.m3u8?${q}`);
   console.log(`${rtmpBase}/${app}/${name}?${q}`);
+  // last, so scripts reading the first three lines keep working
+  console.log(`${base}/${app}/${name}/ll.m3u8?${q}`);
   return 0;
 }

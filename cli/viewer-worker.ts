@@ -5,6 +5,7 @@
  */
 import type { Config } from '../core/config.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
+import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
@@ -45,6 +46,20 @@ export async function startViewerWorker(config: Config, version: string): Promis
     },
     metrics,
   );
+  // LL-HLS from the main process over the relay (its packager or, on an edge, its proxy), which
+  // holds blocking reloads for all workers at once.
+  const llhls =
+    config.role === 'edge' || config.hlsPartTargetMs > 0
+      ? new LlHlsProxy(
+          resolver,
+          {
+            clusterToken: token,
+            playlistTtlMs: 100,
+            cacheBytes: Math.max(16 * 1024 * 1024, Math.floor(config.hlsCacheBytes / config.workers)),
+          },
+          metrics,
+        )
+      : undefined;
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const viewers = new ViewerHttpServer(
     puller,
@@ -71,6 +86,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
       },
       viewerCount: () => hub.viewerCount(),
       ...(config.webrtcUdpPort ? { whepUnavailable: WHEP_WORKERS_MESSAGE } : {}),
+      ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
     },
     metrics,
     log,
@@ -87,6 +103,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
       stats.close();
       puller.close();
       hub.close();
+      llhls?.close();
       viewers.closeAllConnections();
       await viewers.close();
     },

@@ -18,7 +18,7 @@ import type { Config } from '../core/config.ts';
 import { InternalHttpServer } from '../core/internal-http.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { HlsSource, StreamSource } from '../core/sources.ts';
+import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import type { ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
@@ -84,6 +84,8 @@ export class WorkerPool {
     listStreams: () => Promise<{ app: string; name: string }[]>,
     metrics: Metrics,
     log: Logger,
+    /** LL-HLS for the workers' viewers (the all-in-one's packager, an edge's proxy). */
+    llhls?: LlHlsSource,
   ) {
     this.config = config;
     this.metrics = metrics;
@@ -92,7 +94,14 @@ export class WorkerPool {
       hub,
       source,
       hls,
-      { host: '127.0.0.1', port: 0, clusterToken: this.token, listStreams, serveKeys: true },
+      {
+        host: '127.0.0.1',
+        port: 0,
+        clusterToken: this.token,
+        listStreams,
+        serveKeys: true,
+        ...(llhls ? { llhls } : {}),
+      },
       metrics,
       log,
     );

@@ -339,6 +339,21 @@ export const OPTIONS = {
     max: 60,
     help: 'HLS hard segment cut for GOPs longer than this, seconds; EXT-X-TARGETDURATION is its ceiling and never changes. 0 = auto: max(2, 2 × --hls-target-duration). Set it to at least the GOP to keep every segment keyframe-aligned',
   },
+  'hls-part-target': {
+    roles: ['all', 'origin'],
+    kind: 'number',
+    default: 0.333,
+    min: 0,
+    max: 2,
+    help: 'Low-Latency HLS (fMP4/CMAF parts) at /<app>/<name>/ll.m3u8: part target duration, seconds (segments stay ~2 s whatever the GOP). 0 = LL-HLS off. Origins package it for edges, which relay it',
+  },
+  'hls-variant': {
+    roles: ['all', 'edge'],
+    kind: 'enum',
+    default: 'ts',
+    values: ['ts', 'llhls'],
+    help: 'what /<app>/<name>.m3u8 serves: ts = classic MPEG-TS HLS, llhls = Low-Latency HLS (fMP4 parts; needs --hls-part-target above 0). /<app>/<name>.ts.m3u8 is always MPEG-TS, /<app>/<name>/ll.m3u8 always LL-HLS',
+  },
   'hls-encryption': {
     roles: ['all', 'origin', 'edge'],
     kind: 'enum',
@@ -496,6 +511,9 @@ export interface Config {
   httpRequestTimeoutMs: number;
   hlsTargetDurationMs: number;
   hlsEncryption: 'none' | 'aes-128';
+  /** LL-HLS part target; 0 = LL-HLS off. */
+  hlsPartTargetMs: number;
+  hlsVariant: 'ts' | 'llhls';
   hlsKeyRotation: number;
   /** Hard segment cut; fixes EXT-X-TARGETDURATION (auto resolved here, never 0). */
   hlsMaxSegmentDurationMs: number;
@@ -776,6 +794,8 @@ export function loadConfig(
     httpRequestTimeoutMs: num('http-request-timeout') * 1000,
     hlsTargetDurationMs: Math.round(num('hls-target-duration') * 1000),
     hlsEncryption: str('hls-encryption') as Config['hlsEncryption'],
+    hlsPartTargetMs: Math.round(num('hls-part-target') * 1000),
+    hlsVariant: str('hls-variant') as Config['hlsVariant'],
     hlsKeyRotation: num('hls-key-rotation'),
     hlsMaxSegmentDurationMs: Math.max(
       Math.round(num('hls-target-duration') * 1000),
@@ -817,6 +837,10 @@ export function loadConfig(
   if (cfg.hlsEncryption !== 'none' && (role === 'all' || role === 'edge') && cfg.playAuth !== 'signed')
     throw invalid(
       '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
+    );
+  if (cfg.hlsVariant === 'llhls' && cfg.hlsPartTargetMs === 0)
+    throw invalid(
+      '--hls-variant llhls serves Low-Latency HLS, which --hls-part-target 0 turns off: give a part target (e.g. 0.333)',
     );
   if (cfg.rtmpsPort && (!cfg.tlsCert || !cfg.tlsKey)) {
     const missing = [cfg.tlsCert ? '' : '--tls-cert FILE', cfg.tlsKey ? '' : '--tls-key FILE'].filter(

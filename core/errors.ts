@@ -55,7 +55,9 @@ export type RelaycastErrorCode =
   | 'RC_WEBRTC_CODEC_UNSUPPORTED'
   | 'RC_WEBRTC_SESSION_LIMIT'
   | 'RC_WEBRTC_SESSION_NOT_FOUND'
-  | 'RC_WEBRTC_UNAVAILABLE';
+  | 'RC_WEBRTC_UNAVAILABLE'
+  // LL-HLS blocking reload / preload hint: the part did not appear in time (RFC 8216bis 6.2.5.2)
+  | 'RC_HLS_BLOCKING_TIMEOUT';
 
 /**
  * gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), by name. core/
@@ -179,6 +181,7 @@ export const ERROR_STATUS: { readonly [C in RelaycastErrorCode | MediaErrorCode]
   RC_SOURCE_UPSTREAM: { http: 502, grpc: 'UNAVAILABLE' },
   RC_SOURCE_LOOP: { http: 400, grpc: 'INVALID_ARGUMENT' },
   RC_SOURCE_LOSS: { http: 502, grpc: 'DATA_LOSS' },
+  RC_HLS_BLOCKING_TIMEOUT: { http: 503, grpc: 'DEADLINE_EXCEEDED' },
 };
 
 export class RelaycastError extends Error {

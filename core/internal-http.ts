@@ -6,16 +6,17 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parseBlockingQuery } from '../media/hls/ll-blocking.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
-import { errorStatus } from './errors.ts';
+import { errorStatus, RelaycastError } from './errors.ts';
 import { serveFlv } from './http-flv.ts';
 import { bearerToken, parseStreamPath, secretEquals, sendError, sendJson, sendText } from './http-util.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { validateStreamId } from './names.ts';
 import { listenOn } from './net-limits.ts';
-import type { HlsSource, StreamSource } from './sources.ts';
+import type { HlsSource, LlHlsSource, StreamSource } from './sources.ts';
 
 export interface InternalHttpOptions {
   host: string;
@@ -28,7 +29,11 @@ export interface InternalHttpOptions {
    * viewer processes have already checked the viewer's token; origins never hand keys out here).
    */
   serveKeys?: boolean;
+  /** LL-HLS packaged here (origins): /<app>/<name>/ll.m3u8 (blocking reloads too) and its media. */
+  llhls?: LlHlsSource;
 }
+
+const LL_PATH = /^\/(.+)\/([^/]+)\/(ll\.m3u8|init-\d{1,15}\.mp4|\d{1,15}(?:\.\d{1,5})?\.m4s)$/;
 
 const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
 
@@ -130,6 +135,17 @@ export class InternalHttpServer {
       }
       return;
     }
+    const llPath = this.options.llhls ? LL_PATH.exec(url.pathname) : null;
+    if (llPath) {
+      try {
+        await this.serveLl(res, llPath, url.searchParams);
+      } catch (err) {
+        const { code, http } = errorStatus(err);
+        if (!res.headersSent) sendError(res, http, code, (err as Error).message);
+        else res.destroy();
+      }
+      return;
+    }
     let target: ReturnType<typeof parseStreamPath>;
     try {
       target = parseStreamPath(url.pathname);
@@ -183,6 +199,38 @@ export class InternalHttpServer {
       return;
     }
     sendError(res, 404, 'RC_NOT_FOUND', `unknown extension .${ext}`);
+  }
+
+  /** LL-HLS for edges: the playlist (held for blocking reloads), init segments, segments, parts. */
+  private async serveLl(res: ServerResponse, match: RegExpExecArray, query: URLSearchParams): Promise<void> {
+    let app: string;
+    let name: string;
+    try {
+      app = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+    } catch {
+      throw new RelaycastError('RC_NAME_INVALID', 'the path is not valid percent-encoding');
+    }
+    validateStreamId(app, name);
+    const llhls = this.options.llhls!;
+    const file = match[3]!;
+    if (file === 'll.m3u8') {
+      const blocking = parseBlockingQuery(query);
+      if (typeof blocking === 'string') throw new RelaycastError('RC_BAD_REQUEST', blocking);
+      const pl = await llhls.playlist(app, name, { blocking, uriPrefix: '', segmentQuery: '' });
+      if (!pl) throw new RelaycastError('RC_PLAY_NOT_FOUND', `no LL-HLS for ${app}/${name}`);
+      if (!res.destroyed)
+        sendText(res, 200, pl.body, 'application/vnd.apple.mpegurl', { 'Cache-Control': 'no-cache' });
+      return;
+    }
+    const media = await llhls.media(app, name, file);
+    if (!media) throw new RelaycastError('RC_PLAY_NOT_FOUND', `no ${file} for ${app}/${name}`);
+    res.writeHead(200, {
+      'Content-Type': media.contentType,
+      'Content-Length': media.data.length,
+      'Cache-Control': 'max-age=3600',
+    });
+    res.end(media.data);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,8 @@
  * Where viewer-facing servers get streams from. The all-in-one reads the local hub; a cluster edge
  * pulls from origins. Both sit behind these interfaces so edge/ serves viewers the same way.
  */
+
+import type { BlockingRequest } from '../media/hls/ll-blocking.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { RelaycastError } from './errors.ts';
@@ -27,6 +29,28 @@ export interface HlsSource {
   segment(app: string, name: string, file: string): Promise<Buffer | undefined>;
   /** Encrypted HLS: key `id` of the stream (only sources that package or relay keys have this). */
   key?(app: string, name: string, id: string): Promise<Buffer | undefined>;
+}
+
+/** A Low-Latency HLS playlist request (origin/llhls.ts). */
+export interface LlHlsPlaylistRequest {
+  /** `_HLS_msn` / `_HLS_part`: hold the answer until that segment or part exists. */
+  blocking: BlockingRequest | undefined;
+  /** Put before every URI: '' for `<app>/<name>/ll.m3u8`, `<name>/` for `<app>/<name>.m3u8`. */
+  uriPrefix: string;
+  /** Appended to every URI (init, segments, parts, preload hint): the signed-URL token. */
+  segmentQuery: string;
+}
+
+export interface LlHlsMedia {
+  data: Buffer;
+  contentType: string;
+}
+
+export interface LlHlsSource {
+  /** Throws RC_BAD_REQUEST (400) or RC_HLS_BLOCKING_TIMEOUT (503) for blocking reloads. */
+  playlist(app: string, name: string, req: LlHlsPlaylistRequest): Promise<HlsPlaylistResult | undefined>;
+  /** `init-<id>.mp4`, `<msn>.m4s` or `<msn>.<part>.m4s`; a hinted part is waited for. */
+  media(app: string, name: string, file: string): Promise<LlHlsMedia | undefined>;
 }
 
 /** The all-in-one's source: streams published into this process's hub. */

@@ -98,7 +98,7 @@ export const PAGE_CSP =
 /** The player page's script: reads its URLs from #player's data attributes. */
 const PLAYER_JS = `(function(){
   var main = document.getElementById('player');
-  var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, whep: main.dataset.whep, name: main.dataset.name };
+  var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, llhls: main.dataset.llhls, whep: main.dataset.whep, name: main.dataset.name };
   var video = document.getElementById('video');
   var player = null, mode = null, stalls = 0, errors = [], status = 'connecting', retryTimer = null, retries = 0;
   window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, get status(){return status;}, get retries(){return retries;}, errors: errors };
@@ -166,6 +166,8 @@ const PLAYER_JS = `(function(){
     document.getElementById('btn-flv').setAttribute('aria-pressed', String(next === 'flv'));
     document.getElementById('btn-hls').setAttribute('aria-pressed', String(next === 'hls'));
     document.getElementById('btn-webrtc').setAttribute('aria-pressed', String(next === 'webrtc'));
+    var llButton = document.getElementById('btn-llhls');
+    if (llButton) llButton.setAttribute('aria-pressed', String(next === 'llhls'));
     document.getElementById('mode').textContent = next;
     if (next === 'webrtc') { rtcLatency = null; startWebrtc(); return; }
     if (next === 'flv') {
@@ -183,8 +185,12 @@ const PLAYER_JS = `(function(){
       player.attachMediaElement(video); player.load();
       var p = player.play(); if (p && p.catch) p.catch(function(){});
     } else {
+      // LL-HLS: hls.js starts PART-HOLD-BACK behind the live edge and blocks on playlist reloads.
+      var url = next === 'llhls' ? cfg.llhls : cfg.hls;
       if (window.Hls && Hls.isSupported()) {
-        player = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
+        player = new Hls(next === 'llhls'
+          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30 }
+          : { lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
         player.on(Hls.Events.ERROR, function(_e, d){
           if (!d.fatal) return;
           var code = d.response && d.response.code;
@@ -193,11 +199,11 @@ const PLAYER_JS = `(function(){
           else if (d.type === Hls.ErrorTypes.NETWORK_ERROR) waitForLive('ended');
           else setErr('HLS error: ' + d.type + ' ' + d.details);
         });
-        player.loadSource(cfg.hls); player.attachMedia(video);
+        player.loadSource(url); player.attachMedia(video);
       } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
         // Native HLS (Safari): the signed query stays on the playlist URL; the server writes the
         // token into key URIs, so encrypted streams play too.
-        video.src = cfg.hls;
+        video.src = url;
         video.onerror = function(){ waitForLive(status === 'live' ? 'ended' : 'new'); };
       } else { setErr('this browser cannot play HLS'); return; }
       var q = video.play(); if (q && q.catch) q.catch(function(){});
@@ -210,7 +216,9 @@ const PLAYER_JS = `(function(){
     document.getElementById('buffer').textContent = (end - video.currentTime).toFixed(2) + ' s';
     document.getElementById('time').textContent = video.currentTime.toFixed(1);
     var lat = null;
-    if (mode === 'hls' && player && player.latency !== undefined) lat = player.latency;
+    // LL-HLS: glass-to-glass from EXT-X-PROGRAM-DATE-TIME (the server's arrival clock).
+    if (mode === 'llhls' && player && player.playingDate) lat = (Date.now() - player.playingDate.getTime()) / 1000;
+    else if ((mode === 'hls' || mode === 'llhls') && player && player.latency !== undefined) lat = player.latency;
     else if (mode === 'webrtc') { pollWebrtcStats(); lat = rtcLatency; }
     else if (end) lat = end - video.currentTime;
     document.getElementById('latency').textContent = lat === null ? '-' : lat.toFixed(2) + ' s';
@@ -218,13 +226,16 @@ const PLAYER_JS = `(function(){
   document.getElementById('btn-flv').onclick = function(){ start('flv'); };
   document.getElementById('btn-hls').onclick = function(){ start('hls'); };
   document.getElementById('btn-webrtc').onclick = function(){ start('webrtc'); };
+  if (cfg.llhls) document.getElementById('btn-llhls').onclick = function(){ start('llhls'); };
   window.addEventListener('pagehide', function(){ stop(); });
+  window.relaycastPlayer.latency = function(){ var t = document.getElementById('latency').textContent; return t === '-' ? null : parseFloat(t); };
   var wanted = new URLSearchParams(location.search).get('mode');
-  start(wanted === 'hls' || wanted === 'flv' || wanted === 'webrtc' ? wanted : (window.MediaSource ? 'flv' : 'hls'));
+  start(wanted === 'llhls' && cfg.llhls ? 'llhls' : wanted === 'hls' || wanted === 'flv' || wanted === 'webrtc' ? wanted : (window.MediaSource ? 'flv' : 'hls'));
 })();
 `;
 
-export function renderPlayerPage(app: string, name: string, search: string): string {
+/** `llhls`: the node serves /<app>/<name>/ll.m3u8 (the page offers an LL-HLS button). */
+export function renderPlayerPage(app: string, name: string, search: string, llhls = false): string {
   const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
   // Everything from the request reaches the page as escaped attribute text; no inline script
   // exists, so the CSP below can forbid inline scripts altogether.
@@ -241,14 +252,14 @@ button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:
 button[aria-pressed=true]{background:#2a6;border-color:#2a6}
 #stats span{margin-right:1.2em}
 #err{color:#f66}
-</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}" data-whep="${attr(`${path}/whep${search}`)}" data-name="${attr(`${app}/${name}`)}">
+</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}"${llhls ? ` data-llhls="${attr(`${path}/ll.m3u8${search}`)}"` : ''} data-whep="${attr(`${path}/whep${search}`)}" data-name="${attr(`${app}/${name}`)}">
 <h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
 <video id="video" controls autoplay muted playsinline></video>
 <div class="bar">
  <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
  <button id="btn-hls" aria-pressed="false">HLS</button>
  <button id="btn-webrtc" aria-pressed="false">WebRTC</button>
- <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
+${llhls ? ' <button id="btn-llhls" aria-pressed="false">LL-HLS</button>\n' : ''} <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
 </div>
 <div id="status" role="status">connecting…</div>
 <div id="err" role="alert"></div>

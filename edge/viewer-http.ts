@@ -19,7 +19,8 @@ import type { Metrics } from '../core/metrics.ts';
 import { validateStreamId } from '../core/names.ts';
 import { ConnectionLimiter, listenOn } from '../core/net-limits.ts';
 import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
-import type { HlsSource, StreamSource } from '../core/sources.ts';
+import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
+import { parseBlockingQuery } from '../media/hls/ll-blocking.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { PAGE_CSP, renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
 import { MAX_OFFER_BYTES } from './webrtc/offer.ts';
@@ -46,6 +47,10 @@ export interface ViewerHttpOptions {
   whep?: WhepServer;
   /** Why WHEP is off, for the 503 answer (e.g. --workers). */
   whepUnavailable?: string;
+  /** Low-Latency HLS (all-in-one): /<app>/<name>/ll.m3u8 and its init, segments and parts. */
+  llhls?: LlHlsSource;
+  /** What /<app>/<name>.m3u8 serves (default ts); .ts.m3u8 is always MPEG-TS. */
+  hlsVariant?: 'ts' | 'llhls';
   /** Request head size and timeouts (defaults 16 KiB, 15 s, 30 s). */
   maxHeaderBytes?: number;
   headersTimeoutMs?: number;
@@ -64,6 +69,8 @@ const WHEP_CORS: Record<string, string> = {
 
 /** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids are sequence numbers). */
 const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
+/** `/<app>/<name>/<file>`: an LL-HLS playlist, init segment, segment or part. */
+const LL_PATH = /^\/(.+)\/([^/]+)\/(ll\.m3u8|init-\d{1,15}\.mp4|\d{1,15}(?:\.\d{1,5})?\.m4s)$/;
 /** Key requests per client address per window: players need one per rotation; guessing needs many. */
 export const KEY_REQUESTS_PER_WINDOW = 30;
 export const KEY_RATE_WINDOW_MS = 10_000;
@@ -224,11 +231,17 @@ export class ViewerHttpServer {
         );
         return;
       }
-      sendText(res, 200, renderPlayerPage(app, name, url.search), 'text/html; charset=utf-8', {
-        'Cache-Control': 'no-cache',
-        'Content-Security-Policy': PAGE_CSP,
-        'X-Content-Type-Options': 'nosniff',
-      });
+      sendText(
+        res,
+        200,
+        renderPlayerPage(app, name, url.search, this.options.llhls !== undefined),
+        'text/html; charset=utf-8',
+        {
+          'Cache-Control': 'no-cache',
+          'Content-Security-Policy': PAGE_CSP,
+          'X-Content-Type-Options': 'nosniff',
+        },
+      );
       return;
     }
     if (path.startsWith('/_player/')) {
@@ -247,6 +260,18 @@ export class ViewerHttpServer {
       }
       return;
     }
+    const llPath = LL_PATH.exec(path);
+    if (llPath && this.options.llhls) {
+      try {
+        await this.serveLl(req, res, llPath, url.searchParams);
+      } catch (err) {
+        const { code, http: status } = errorStatus(err);
+        if (status === 500) this.log.error({ err }, 'LL-HLS request failed');
+        if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
+        else res.destroy();
+      }
+      return;
+    }
     try {
       const target = parseStreamPath(path);
       if (!target) {
@@ -254,6 +279,17 @@ export class ViewerHttpServer {
         return;
       }
       if (target.ext === 'flv') await this.serveFlv(req, res, target.app, target.name, url.searchParams);
+      else if (target.ext === 'm3u8' && target.name.endsWith('.ts') && target.name.length > 3)
+        await this.servePlaylist(req, res, target.app, target.name.slice(0, -3), url.searchParams);
+      else if (target.ext === 'm3u8' && this.options.hlsVariant === 'llhls' && this.options.llhls)
+        await this.serveLlPlaylist(
+          req,
+          res,
+          target.app,
+          target.name,
+          `${encodeURIComponent(target.name)}/`,
+          url.searchParams,
+        );
       else if (target.ext === 'm3u8')
         await this.servePlaylist(req, res, target.app, target.name, url.searchParams);
       else if (target.ext === 'ts')
@@ -420,6 +456,79 @@ export class ViewerHttpServer {
       this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'not_found' });
       throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);
     }
+    sendText(
+      res,
+      200,
+      playlist.body,
+      'application/vnd.apple.mpegurl',
+      { 'Cache-Control': playlist.ended ? 'max-age=5' : 'no-cache', ...CORS_HEADERS },
+      req.method === 'HEAD',
+    );
+  }
+
+  private async serveLl(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RegExpExecArray,
+    query: URLSearchParams,
+  ): Promise<void> {
+    let app: string;
+    let name: string;
+    try {
+      app = decodeURIComponent(match[1]!);
+      name = decodeURIComponent(match[2]!);
+    } catch {
+      throw new RelaycastError('RC_NAME_INVALID', 'the path is not valid percent-encoding');
+    }
+    validateStreamId(app, name);
+    const file = match[3]!;
+    if (file === 'll.m3u8') {
+      await this.serveLlPlaylist(req, res, app, name, '', query);
+      return;
+    }
+    this.authorize(app, name, query, req, 'hls');
+    const media = await this.options.llhls!.media(app, name, file);
+    if (!media)
+      throw new RelaycastError(
+        'RC_PLAY_NOT_FOUND',
+        `${file} of ${app}/${name} is not (or no longer) available`,
+      );
+    res.writeHead(200, {
+      'Content-Type': media.contentType,
+      'Content-Length': media.data.length,
+      // Every URI names one set of bytes forever (sequence numbers and init ids never repeat).
+      'Cache-Control': 'public, max-age=3600, immutable',
+      ...CORS_HEADERS,
+    });
+    res.end(req.method === 'HEAD' ? undefined : media.data);
+  }
+
+  private async serveLlPlaylist(
+    req: IncomingMessage,
+    res: ServerResponse,
+    app: string,
+    name: string,
+    uriPrefix: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    this.authorize(app, name, query, req, 'hls');
+    if (this.draining) {
+      this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'draining' });
+      throw new RelaycastError('RC_NODE_DRAINING', DRAINING_MESSAGE);
+    }
+    const blocking = parseBlockingQuery(query);
+    if (typeof blocking === 'string')
+      throw new RelaycastError('RC_BAD_REQUEST', `${blocking} (RFC 8216bis 6.2.5.2); fix the query`);
+    const playlist = await this.options.llhls!.playlist(app, name, {
+      blocking,
+      uriPrefix,
+      segmentQuery: tokenQuery(query),
+    });
+    if (!playlist) {
+      this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'not_found' });
+      throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);
+    }
+    if (res.destroyed) return; // the player gave up while the reload was held
     sendText(
       res,
       200,

@@ -1,5 +1,6 @@
 /** HEVC decoder configuration record (ISO/IEC 14496-15 8.3.3.1): parameter sets for passthrough and HLS. */
 import { MediaError } from '../errors.ts';
+import { BitReader, unescapeRbsp } from './bits.ts';
 
 export interface HevcDecoderConfig {
   generalProfileIdc: number;
@@ -44,4 +45,46 @@ export function parseHevcDecoderConfig(record: Buffer): HevcDecoderConfig {
     }
   }
   return out;
+}
+
+/**
+ * Picture size from an HEVC SPS NAL unit (ITU-T H.265 7.3.2.2.1, with 7.3.3 profile_tier_level
+ * skipped), cropped by the conformance window (7.4.3.2.1). Throws MediaError on a truncated SPS.
+ */
+export function parseHevcSpsSize(nal: Buffer): { width: number; height: number } {
+  if (nal.length < 4) throw new MediaError('RC_CODEC_TRUNCATED', 'HEVC: SPS too short');
+  const r = new BitReader(unescapeRbsp(nal.subarray(2))); // after the 2-byte NAL unit header
+  r.skip(4); // sps_video_parameter_set_id
+  const maxSubLayersMinus1 = r.u(3);
+  r.skip(1); // sps_temporal_id_nesting_flag
+  // profile_tier_level(1, maxSubLayersMinus1): general part is 88 + 8 (level) bits
+  r.skip(96);
+  const subProfile: boolean[] = [];
+  const subLevel: boolean[] = [];
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    subProfile.push(r.flag());
+    subLevel.push(r.flag());
+  }
+  if (maxSubLayersMinus1 > 0) r.skip(2 * (8 - maxSubLayersMinus1)); // reserved_zero_2bits
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    if (subProfile[i]) r.skip(88);
+    if (subLevel[i]) r.skip(8);
+  }
+  r.ue(); // sps_seq_parameter_set_id
+  const chromaFormatIdc = r.ue();
+  if (chromaFormatIdc === 3) r.skip(1); // separate_colour_plane_flag
+  let width = r.ue(); // pic_width_in_luma_samples
+  let height = r.ue(); // pic_height_in_luma_samples
+  if (r.flag()) {
+    // conformance_window_flag: offsets in chroma units (Table 6-1)
+    const subW = chromaFormatIdc === 1 || chromaFormatIdc === 2 ? 2 : 1;
+    const subH = chromaFormatIdc === 1 ? 2 : 1;
+    const left = r.ue();
+    const right = r.ue();
+    const top = r.ue();
+    const bottom = r.ue();
+    width -= subW * (left + right);
+    height -= subH * (top + bottom);
+  }
+  return { width, height };
 }

@@ -1,0 +1,153 @@
+/**
+ * LL-HLS latency in a real browser: relaycast (all-in-one, or redis + origin + edge with
+ * --via edge), an ffmpeg publisher with a --gop-frame keyframe interval (250 = OBS's default
+ * "auto" at 30 fps), and the player page's LL-HLS mode (hls.js lowLatencyMode) in headless
+ * Chromium for --duration seconds. Measures start-up (page load to the first frame), latency
+ * from EXT-X-PROGRAM-DATE-TIME (the server's arrival clock of the frame on screen; sampled every
+ * 500 ms after a 5 s settling time), stalls (the video element's `waiting` events) and player
+ * errors. Prints one JSON line.
+ *
+ *   node bench/llhls-latency.ts [--gop 250] [--duration 120] [--part-target 0.333] [--via all|edge]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { benchArgs } from './args.ts';
+import { children, startNode, startRedisServer } from './cluster-lib.ts';
+import { machine } from './lib.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+const { values } = benchArgs(
+  import.meta.filename,
+  `node bench/llhls-latency.ts [--gop 250] [--duration 120] [--part-target 0.333] [--via all|edge]
+
+LL-HLS latency in a real browser: relaycast (all-in-one, or redis + origin + edge with
+--via edge), an ffmpeg publisher with a --gop-frame keyframe interval (250 = OBS's default
+"auto" at 30 fps), and the player page's LL-HLS mode (hls.js lowLatencyMode) in headless
+Chromium for --duration seconds. Measures start-up, latency from EXT-X-PROGRAM-DATE-TIME,
+stalls and player errors. Prints one JSON line. Needs /usr/bin/chromium.`,
+  {
+    gop: { type: 'string', default: '250' },
+    duration: { type: 'string', default: '120' },
+    'part-target': { type: 'string', default: '0.333' },
+    via: { type: 'string', default: 'all' },
+  },
+);
+if (!existsSync(CHROMIUM)) {
+  console.error(`llhls-latency.ts: ${CHROMIUM} is missing (apt-get install chromium)`);
+  process.exit(2);
+}
+const via = values.via === 'edge' ? 'edge' : 'all';
+const partTarget = ['--hls-part-target', String(values['part-target'])];
+let publishTo: number;
+let playFrom: number;
+if (via === 'edge') {
+  const redis = await startRedisServer();
+  const cluster = ['--redis-url', redis, '--advertise-host', '127.0.0.1'];
+  const origin = await startNode('origin', [
+    ...cluster,
+    '--node-id',
+    'bench-origin',
+    '--http-port',
+    '0',
+    ...partTarget,
+  ]);
+  const edge = await startNode('edge', [...cluster, '--node-id', 'bench-edge', '--internal-port', '0']);
+  publishTo = origin.rtmp;
+  playFrom = edge.http;
+} else {
+  const node = await startNode('all', partTarget);
+  publishTo = node.rtmp;
+  playFrom = node.http;
+}
+children.push(
+  spawn(
+    'ffmpeg',
+    [
+      ...[
+        '-v',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=854x480:rate=30',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine',
+      ],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', String(values.gop)],
+      ...['-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${publishTo}/live/lat`],
+    ],
+    { stdio: 'ignore' },
+  ),
+);
+// Until the stream is live: the first part of a stream needs its first keyframe.
+const liveBy = Date.now() + 30_000;
+while (Date.now() < liveBy) {
+  const res = await fetch(`http://127.0.0.1:${playFrom}/live/lat/ll.m3u8`).catch(() => undefined);
+  await res?.body?.cancel();
+  if (res?.status === 200) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+});
+const page = await browser.newPage();
+const t0 = Date.now();
+await page.goto(`http://127.0.0.1:${playFrom}/play/live/lat?mode=llhls`);
+let startupMs: number | null = null;
+while (Date.now() - t0 < 30_000) {
+  const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
+  if (t > 0) {
+    startupMs = Date.now() - t0;
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 50));
+}
+await new Promise((r) => setTimeout(r, 5000));
+const stalls0 = (await page.evaluate('window.relaycastPlayer.stalls')) as number;
+const latencies: number[] = [];
+const end = Date.now() + Number(values.duration) * 1000;
+while (Date.now() < end) {
+  const l = (await page.evaluate('window.relaycastPlayer.latency()')) as number | null;
+  if (l !== null && Number.isFinite(l)) latencies.push(l * 1000);
+  await new Promise((r) => setTimeout(r, 500));
+}
+const state = (await page.evaluate(
+  "({ stalls: window.relaycastPlayer.stalls, errors: [...window.relaycastPlayer.errors], t: document.getElementById('video').currentTime })",
+)) as { stalls: number; errors: string[]; t: number };
+await browser.close();
+const sorted = [...latencies].sort((a, b) => a - b);
+const pct = (p: number) =>
+  sorted.length
+    ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!)
+    : null;
+console.log(
+  JSON.stringify({
+    bench: 'llhls-latency',
+    via,
+    gopFrames: Number(values.gop),
+    partTargetS: Number(values['part-target']),
+    durationS: Number(values.duration),
+    startupMs,
+    latencyMsP50: pct(50),
+    latencyMsP90: pct(90),
+    latencyMsMax: sorted.length ? Math.round(sorted[sorted.length - 1]!) : null,
+    samples: sorted.length,
+    stalls: state.stalls - stalls0,
+    playerErrors: state.errors,
+    playedS: Math.round(state.t),
+    machine: machine(),
+  }),
+);
+process.exit(0);

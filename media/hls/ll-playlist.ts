@@ -1,0 +1,96 @@
+/**
+ * Low-Latency HLS media playlists (RFC 8216bis-16 4.4, Apple "Enabling Low-Latency HLS"):
+ * fMP4 segments with EXT-X-MAP, the parts of the last few segments and of the one being built
+ * (EXT-X-PART), a preload hint for the next part, and the server-control tags that let players
+ * block on reloads.
+ */
+import type { LlPart, LlSegment } from './ll-segmenter.ts';
+
+export interface LlPlaylistView {
+  segments: readonly LlSegment[];
+  /** The segment being built (with at least one part), if any. */
+  open: LlSegment | undefined;
+  mediaSequence: number;
+  discontinuitySequence: number;
+  ended: boolean;
+  partTargetMs: number;
+  targetDurationSeconds: number;
+  /** The part EXT-X-PRELOAD-HINT names (not rendered once ended). */
+  nextPart: { sequence: number; index: number };
+}
+
+export interface LlPlaylistUris {
+  init: (initId: number) => string;
+  segment: (sequence: number) => string;
+  part: (sequence: number, index: number) => string;
+}
+
+/** Part target as written in EXT-X-PART-INF (seconds, 3 decimals; parts are cut to fit it). */
+export function partTargetSeconds(partTargetMs: number): string {
+  return (partTargetMs / 1000).toFixed(3);
+}
+
+/**
+ * PART-HOLD-BACK: 4.4.3.8 requires at least twice the part target; Apple's authoring rules ask
+ * for three times, which is what players start at.
+ */
+export function partHoldBackSeconds(partTargetMs: number): string {
+  return ((3 * partTargetMs) / 1000).toFixed(3);
+}
+
+function dateTime(epochMs: number): string {
+  return new Date(Math.round(epochMs)).toISOString();
+}
+
+function quoted(uri: string): string {
+  if (/["\r\n]/.test(uri)) throw new Error(`URI ${JSON.stringify(uri)} cannot be quoted`); // a bug, not input
+  return `"${uri}"`;
+}
+
+export function renderLlPlaylist(view: LlPlaylistView, uris: LlPlaylistUris): string {
+  const lines = [
+    '#EXTM3U',
+    // 4.4.1.2: EXT-X-MAP in a playlist without I-FRAMES-ONLY needs version 6
+    '#EXT-X-VERSION:6',
+    `#EXT-X-TARGETDURATION:${view.targetDurationSeconds}`,
+    // 4.4.3.8 EXT-X-SERVER-CONTROL: blocking reloads (6.2.5.2) and the hold-back for parts
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${partHoldBackSeconds(view.partTargetMs)}`,
+    // 4.4.3.7 EXT-X-PART-INF
+    `#EXT-X-PART-INF:PART-TARGET=${partTargetSeconds(view.partTargetMs)}`,
+    `#EXT-X-MEDIA-SEQUENCE:${view.mediaSequence}`,
+    `#EXT-X-DISCONTINUITY-SEQUENCE:${view.discontinuitySequence}`,
+  ];
+  // 4.4.4.9: parts SHOULD be removed once more than three target durations from the live edge.
+  const all = view.open ? [...view.segments, view.open] : [...view.segments];
+  let fromEndMs = 0;
+  const partsFrom = new Set<number>();
+  for (let i = all.length - 1; i >= 0; i--) {
+    const s = all[i]!;
+    if (fromEndMs > 3 * view.targetDurationSeconds * 1000) break;
+    partsFrom.add(s.sequence);
+    fromEndMs += s.durationMs;
+  }
+  let initId: number | undefined;
+  all.forEach((s, i) => {
+    // Tags that apply to a segment come before its first part (4.4.4.9). A discontinuity stays on
+    // the first segment until it slides out and is counted in DISCONTINUITY-SEQUENCE (4.4.3.3).
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    if (s.initId !== initId) {
+      lines.push(`#EXT-X-MAP:URI=${quoted(uris.init(s.initId))}`);
+      initId = s.initId;
+    }
+    if (i === 0 || s.discontinuity) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${dateTime(s.programDateTime)}`);
+    if (partsFrom.has(s.sequence)) for (const p of s.parts) lines.push(partLine(p, uris));
+    if (s !== view.open) lines.push(`#EXTINF:${(s.durationMs / 1000).toFixed(3)},`, uris.segment(s.sequence));
+  });
+  if (view.ended) lines.push('#EXT-X-ENDLIST');
+  else
+    lines.push(
+      `#EXT-X-PRELOAD-HINT:TYPE=PART,URI=${quoted(uris.part(view.nextPart.sequence, view.nextPart.index))}`,
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+function partLine(p: LlPart, uris: LlPlaylistUris): string {
+  return `#EXT-X-PART:DURATION=${(p.durationMs / 1000).toFixed(3)},URI=${quoted(uris.part(p.sequence, p.index))}${p.independent ? ',INDEPENDENT=YES' : ''}`;
+}

@@ -1,0 +1,307 @@
+/**
+ * Low-Latency HLS packaging (fMP4/CMAF parts) for the all-in-one: one LlHlsSegmenter per stream,
+ * fed by a hub tap (written once per stream, never per viewer), beside the MPEG-TS packager
+ * (origin/hls.ts), which it does not touch.
+ *
+ * URLs, relative to the stream: `ll.m3u8` (or `<app>/<name>.m3u8` with --hls-variant llhls),
+ * `init-<id>.mp4`, `<msn>.m4s` (a whole segment), `<msn>.<part>.m4s` (a part). Blocking reloads
+ * (`_HLS_msn`/`_HLS_part`) and requests for the hinted part wait here until the part exists
+ * (media/hls/ll-blocking.ts): 400 for requests too far ahead, 503 after three target durations.
+ *
+ * Media sequence numbers start at the wall clock in deciseconds (as in origin/hls.ts), so a
+ * stream that restarts after the packager forgot it never rewinds a player's sequence.
+ */
+import { RelaycastError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { HlsPlaylistResult, LlHlsMedia, LlHlsPlaylistRequest, LlHlsSource } from '../core/sources.ts';
+import {
+  type BlockingTimers,
+  BlockingWaiters,
+  decideBlockingReload,
+  decidePartRequest,
+  REAL_TIMERS,
+} from '../media/hls/ll-blocking.ts';
+import { renderLlPlaylist } from '../media/hls/ll-playlist.ts';
+import { LlHlsSegmenter } from '../media/hls/ll-segmenter.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
+import type { HubStream } from '../media/hub/stream.ts';
+
+export interface LlHlsOptions {
+  partTargetMs: number;
+  segmentTargetMs: number;
+  windowSegments: number;
+  /** How long an ended stream's playlist (with ENDLIST) stays available. */
+  keepEndedMs: number;
+  /** How long a playlist request for a live stream waits for its first part. */
+  firstPartWaitMs: number;
+  /**
+   * --hls-encryption aes-128 (streams encrypted unless their channel says none). LL-HLS parts are
+   * not encrypted, so streams that are to be encrypted are not offered as LL-HLS at all.
+   */
+  encryptedByDefault: boolean;
+}
+
+interface Packaged {
+  /** Rendered playlists of the current state, by URI prefix and token query (most viewers share one). */
+  rendered: { version: string; byQuery: Map<string, string> };
+  stream: HubStream;
+  segmenter: LlHlsSegmenter;
+  live: boolean;
+  waiters: BlockingWaiters;
+  forgetTimer: NodeJS.Timeout | undefined;
+}
+
+const MEDIA_FILE = /^(?:init-(\d{1,15})\.mp4|(\d{1,15})\.m4s|(\d{1,15})\.(\d{1,5})\.m4s)$/;
+
+export class LlHlsPackager implements LlHlsSource {
+  private readonly options: LlHlsOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly timers: BlockingTimers;
+  private readonly streams = new Map<string, Packaged>();
+
+  constructor(hub: StreamHub, options: LlHlsOptions, metrics: Metrics, log: Logger, timers = REAL_TIMERS) {
+    this.options = options;
+    this.metrics = metrics;
+    this.log = log.child({ component: 'llhls' });
+    this.timers = timers;
+    hub.on('stream-create', (s) => this.attach(s));
+    for (const s of hub.list()) this.attach(s);
+  }
+
+  /** Three target durations (RFC 8216bis 6.2.5.2): how long a blocked request may wait. */
+  get blockTimeoutMs(): number {
+    return 3 * Math.ceil(this.options.segmentTargetMs / 1000) * 1000;
+  }
+
+  private attach(stream: HubStream): void {
+    let p = this.streams.get(stream.key);
+    if (p) {
+      // The stream came back before we forgot it: keep counting, mark the discontinuity.
+      if (p.forgetTimer) clearTimeout(p.forgetTimer);
+      p.forgetTimer = undefined;
+      p.stream = stream;
+      p.segmenter.markDiscontinuity(Date.now());
+    } else {
+      const segmenter = new LlHlsSegmenter(
+        {
+          partTargetMs: this.options.partTargetMs,
+          segmentTargetMs: this.options.segmentTargetMs,
+          windowSegments: this.options.windowSegments,
+        },
+        { nextSequence: Math.floor(Date.now() / 100) },
+      );
+      p = {
+        rendered: { version: '', byQuery: new Map() },
+        stream,
+        segmenter,
+        live: false,
+        waiters: new BlockingWaiters(this.timers),
+        forgetTimer: undefined,
+      };
+      this.streams.set(stream.key, p);
+      const waiters = p.waiters;
+      const labels = this.metrics.streamLabels.label(stream.app, stream.name);
+      segmenter.onPart = (part) => {
+        if (part.index === 0) this.metrics.hlsSegments.inc(labels);
+        waiters.notify();
+      };
+    }
+    const pkg = p;
+    pkg.live = stream.live;
+    for (const tag of stream.snapshot()) pkg.segmenter.push(tag, Date.now());
+    stream.addTap({
+      onTag: (tag) => {
+        pkg.live = true;
+        pkg.segmenter.push(tag, Date.now());
+      },
+      onPublisherChange: () => {
+        pkg.segmenter.markDiscontinuity(Date.now());
+        pkg.live = true;
+      },
+      onUnpublish: () => {
+        pkg.segmenter.end(Date.now());
+        pkg.live = false;
+        pkg.waiters.notify();
+      },
+      onClose: () => {
+        pkg.live = false;
+        pkg.segmenter.end(Date.now());
+        pkg.waiters.notify();
+        pkg.forgetTimer = setTimeout(() => this.forget(stream.key, pkg), this.options.keepEndedMs);
+        pkg.forgetTimer.unref();
+      },
+    });
+  }
+
+  private forget(key: string, pkg: Packaged): void {
+    if (this.streams.get(key) !== pkg) return;
+    this.streams.delete(key);
+    this.log.debug({ stream: key, held: pkg.waiters.size }, 'LL-HLS stream forgotten');
+    pkg.waiters.releaseAll();
+  }
+
+  /** The stream's packager, unless the stream is to be encrypted (then LL-HLS is not offered). */
+  private find(app: string, name: string): Packaged | undefined {
+    const pkg = this.streams.get(`${app}/${name}`);
+    if (!pkg) return undefined;
+    const own = pkg.stream.publisher?.info.hlsEncryption;
+    if (own ? own === 'aes-128' : this.options.encryptedByDefault)
+      throw new RelaycastError(
+        'RC_PLAY_NOT_FOUND',
+        `${app}/${name} is encrypted, and LL-HLS parts are not: play /${app}/${name}.ts.m3u8 instead`,
+      );
+    return pkg;
+  }
+
+  private hasMedia(pkg: Packaged): boolean {
+    return pkg.segmenter.segments.length > 0 || pkg.segmenter.openSegment !== undefined;
+  }
+
+  async playlist(
+    app: string,
+    name: string,
+    req: LlHlsPlaylistRequest,
+  ): Promise<HlsPlaylistResult | undefined> {
+    const pkg = this.find(app, name);
+    if (!pkg) return undefined;
+    if (!this.hasMedia(pkg)) {
+      if (!pkg.live) return undefined;
+      // Live but no part yet (the first moments of a stream): wait for one.
+      await pkg.waiters.wait(() => this.hasMedia(pkg) || !pkg.live, this.options.firstPartWaitMs);
+      if (!this.hasMedia(pkg)) return undefined;
+    }
+    const seg = pkg.segmenter;
+    if (req.blocking) {
+      const blocking = req.blocking;
+      const decide = () => decideBlockingReload(seg.position(), blocking, this.options.partTargetMs);
+      const first = decide();
+      if (first.kind === 'bad-request') {
+        this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'bad_request' });
+        throw new RelaycastError('RC_BAD_REQUEST', `${first.reason}; reload the playlist without it`);
+      }
+      if (first.kind === 'wait') {
+        const ok = await pkg.waiters.wait(() => decide().kind === 'ready', this.blockTimeoutMs);
+        if (!ok) {
+          this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'timeout' });
+          throw new RelaycastError(
+            'RC_HLS_BLOCKING_TIMEOUT',
+            `segment ${blocking.msn}${blocking.part === undefined ? '' : ` part ${blocking.part}`} of ${app}/${name} did not appear within ${this.blockTimeoutMs / 1000} s; reload the playlist without _HLS_msn`,
+          );
+        }
+        this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'blocked' });
+      } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
+    } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
+    return { body: this.render(pkg, req.uriPrefix, req.segmentQuery), ended: seg.ended };
+  }
+
+  /** Renders once per playlist state and query: a thousand viewers of a part cost one rendering. */
+  private render(pkg: Packaged, prefix: string, q: string): string {
+    const seg = pkg.segmenter;
+    const next = seg.nextPart;
+    // The playlist changes only with a new part, the end of the stream, or a new publisher after it.
+    const version = `${next.sequence}.${next.index}.${seg.ended}.${seg.mediaSequence}`;
+    const cache = pkg.rendered;
+    if (cache.version !== version) {
+      cache.version = version;
+      cache.byQuery.clear();
+    }
+    const key = `${prefix}\n${q}`;
+    const hit = cache.byQuery.get(key);
+    if (hit !== undefined) return hit;
+    const text = this.renderNow(pkg, prefix, q);
+    if (cache.byQuery.size < 64) cache.byQuery.set(key, text); // signed URLs: one query per viewer
+    return text;
+  }
+
+  private renderNow(pkg: Packaged, prefix: string, q: string): string {
+    const seg = pkg.segmenter;
+    return renderLlPlaylist(
+      {
+        segments: seg.segments,
+        open: seg.openSegment,
+        mediaSequence: seg.mediaSequence,
+        discontinuitySequence: seg.discontinuitySequence,
+        ended: seg.ended,
+        partTargetMs: seg.options.partTargetMs,
+        targetDurationSeconds: seg.targetDurationSeconds,
+        nextPart: seg.nextPart,
+      },
+      {
+        init: (id) => `${prefix}init-${id}.mp4${q}`,
+        segment: (sequence) => `${prefix}${sequence}.m4s${q}`,
+        part: (sequence, index) => `${prefix}${sequence}.${index}.m4s${q}`,
+      },
+    );
+  }
+
+  /**
+   * An init segment, segment or part by file name. A part that is the next one (a preload hint)
+   * is waited for; one that will not come is undefined (404).
+   */
+  async media(app: string, name: string, file: string): Promise<LlHlsMedia | undefined> {
+    const pkg = this.find(app, name);
+    const m = MEDIA_FILE.exec(file);
+    if (!pkg || !m) return undefined;
+    const seg = pkg.segmenter;
+    if (m[1] !== undefined) {
+      const data = seg.init(Number(m[1]));
+      return data && { data, contentType: 'video/mp4' };
+    }
+    if (m[2] !== undefined) {
+      const data = seg.getSegment(Number(m[2]))?.data;
+      return data && { data, contentType: 'video/iso.segment' };
+    }
+    const sequence = Number(m[3]);
+    const index = Number(m[4]);
+    const part = () => seg.getPart(sequence, index);
+    const decision = decidePartRequest(
+      seg.position(),
+      part() !== undefined,
+      sequence,
+      index,
+      this.options.partTargetMs,
+    );
+    if (decision === 'gone') return undefined;
+    if (decision === 'wait') {
+      this.metrics.hlsRequests.inc({ kind: 'll_part', result: 'blocked' });
+      const ok = await pkg.waiters.wait(
+        () =>
+          part() !== undefined ||
+          decidePartRequest(seg.position(), false, sequence, index, this.options.partTargetMs) === 'gone',
+        this.blockTimeoutMs,
+      );
+      if (!ok)
+        throw new RelaycastError(
+          'RC_HLS_BLOCKING_TIMEOUT',
+          `part ${sequence}.${index} of ${app}/${name} did not appear within ${this.blockTimeoutMs / 1000} s; reload the playlist`,
+        );
+    }
+    const data = part()?.data;
+    return data && { data, contentType: 'video/iso.segment' };
+  }
+
+  /** Node shutdown: streams forgotten, held requests answered. Idempotent. */
+  close(): void {
+    for (const [key, pkg] of [...this.streams]) {
+      if (pkg.forgetTimer) clearTimeout(pkg.forgetTimer);
+      pkg.forgetTimer = undefined;
+      this.forget(key, pkg);
+    }
+  }
+
+  /** For logs and the admin API. */
+  describe(
+    app: string,
+    name: string,
+  ): { mediaSequence: number; segments: number; ended: boolean } | undefined {
+    const pkg = this.streams.get(`${app}/${name}`);
+    if (!pkg) return undefined;
+    return {
+      mediaSequence: pkg.segmenter.mediaSequence,
+      segments: pkg.segmenter.segments.length,
+      ended: pkg.segmenter.ended,
+    };
+  }
+}
