@@ -4,18 +4,18 @@
  * player error.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import { killAll, publish, type RelaycastProcess, ROOT, startRelaycast, waitFor } from './helpers/process.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test', '.artifacts');
 
 describe('player page in chromium', {
   timeout: 180_000,
-  skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+  skip: noChromium,
 }, () => {
   let rc: RelaycastProcess;
   let browser: Browser;
@@ -29,20 +29,7 @@ describe('player page in chromium', {
       30_000,
       300,
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-        // WebRTC mode: the WHEP answer's candidate is 127.0.0.1
-        '--allow-loopback-in-peer-connection',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
   after(async () => {

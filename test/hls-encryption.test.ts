@@ -3,31 +3,21 @@
  * alone is not decodable, keys need a valid token, are not cached, are rate-limited, rotate.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import { signedQuery } from '../core/signing.ts';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import { killAll, publish, type RelaycastProcess, run, startRelaycast, waitFor } from './helpers/process.ts';
 import { type RedisServer, startRedis } from './helpers/redis.ts';
 
 const SECRET = 'hls-encryption-secret-0123456789';
-const CHROMIUM = '/usr/bin/chromium';
 const BAD_DECODE = /error|continuity|non-monoton|invalid|corrupt|missing picture|decode_slice/i;
 
 /** hls.js on the player page plays `url` in Chromium for 5 s: time advances, no error, keys 200. */
 async function assertChromiumPlays(url: string): Promise<void> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const pageErrors: string[] = [];
@@ -191,7 +181,7 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
   });
 
   it('hls.js in Chromium plays the encrypted stream from the signed player page', {
-    skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+    skip: noChromium,
   }, async () => {
     await waitPlaylist(2);
     await assertChromiumPlays(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=hls&${token()}`);
@@ -306,7 +296,7 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
   });
 
   it('hls.js in Chromium plays the encrypted stream through the edge', {
-    skip: !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)',
+    skip: noChromium,
   }, async () => {
     const token = signedQuery(SECRET, 'live', 'cenc', 300);
     await assertChromiumPlays(`http://127.0.0.1:${edge.ports.http}/play/live/cenc?mode=hls&${token}`);

@@ -6,11 +6,11 @@
  * produces during the run (the test's and the browser's) goes through the LL-HLS validator.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { signedQuery } from '../core/signing.ts';
 import { LlPlaylistValidator, type ParsedLlPlaylist } from '../media/hls/ll-validate.ts';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import {
   killAll,
   type Publisher,
@@ -22,8 +22,6 @@ import {
   waitFor,
 } from './helpers/process.ts';
 import { type RedisServer, startRedis } from './helpers/redis.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** Validators per stream (media sequence must never go back within one). */
 const validators = new Map<string, LlPlaylistValidator>();
@@ -57,16 +55,7 @@ function partOf(uri: string): { msn: number; part: number } {
 async function playInChromium(pageUrl: string, stream: string): Promise<void> {
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     const seen: Promise<void>[] = [];
@@ -224,7 +213,7 @@ describe('LL-HLS on the all-in-one (250-frame GOP publisher)', { timeout: 240_00
   });
 
   it('hls.js (low-latency mode) in headless Chromium plays the LL playlist', {
-    skip: !existsSync(CHROMIUM) && 'chromium not installed',
+    skip: noChromium,
   }, async () => {
     await playInChromium(`http://127.0.0.1:${rc.ports.http}/play/live/ll?mode=llhls`, 'browser');
   });
@@ -402,7 +391,7 @@ describe('LL-HLS through an edge (redis + origin + edge)', { timeout: 240_000 },
   });
 
   it('hls.js plays LL-HLS through the edge', {
-    skip: !existsSync(CHROMIUM) && 'chromium not installed',
+    skip: noChromium,
   }, async () => {
     await playInChromium(`http://127.0.0.1:${edge.ports.http}/play/live/edge?mode=llhls`, 'edge-browser');
   });

@@ -6,11 +6,11 @@
  * The protocol's error answers and the session bookkeeping are checked over plain HTTP.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { signedQuery } from '../core/signing.ts';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import {
   killAll,
   publish,
@@ -20,8 +20,6 @@ import {
   waitFor,
 } from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** The whole player: what any WHEP client does, nothing from this project. */
 const PAGE = `<!doctype html><html><body><video id="v" autoplay muted playsinline></video><script>
@@ -69,7 +67,7 @@ async function postOffer(url: string, body: string, type = 'application/sdp') {
   };
 }
 
-const skip = !existsSync(CHROMIUM) && 'chromium not installed (apt-get install chromium)';
+const skip = noChromium;
 let browser: Browser;
 let pageServer: Server;
 let pageUrl: string;
@@ -82,18 +80,7 @@ before(async () => {
   await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
   const addr = pageServer.address();
   pageUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--autoplay-policy=no-user-gesture-required',
-      // the WHEP answer's candidate is 127.0.0.1: let WebRTC use loopback like any interface
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
