@@ -253,10 +253,7 @@ export class ViewerHttpServer {
       try {
         await this.serveKey(req, res, keyPath, url.searchParams);
       } catch (err) {
-        const { code, http: status } = errorStatus(err);
-        if (status === 500) this.log.error({ err }, 'key request failed');
-        if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
-        else res.destroy();
+        this.fail(res, err, 'key request failed');
       }
       return;
     }
@@ -265,10 +262,7 @@ export class ViewerHttpServer {
       try {
         await this.serveLl(req, res, llPath, url.searchParams);
       } catch (err) {
-        const { code, http: status } = errorStatus(err);
-        if (status === 500) this.log.error({ err }, 'LL-HLS request failed');
-        if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
-        else res.destroy();
+        this.fail(res, err, 'LL-HLS request failed');
       }
       return;
     }
@@ -296,10 +290,7 @@ export class ViewerHttpServer {
         await this.serveSegment(req, res, target.app, target.name, url.searchParams);
       else sendError(res, 404, 'RC_NOT_FOUND', `unknown extension .${target.ext}`, true);
     } catch (err) {
-      const { code, http: status } = errorStatus(err);
-      if (status === 500) this.log.error({ err }, 'viewer request failed');
-      if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
-      else res.destroy();
+      this.fail(res, err, 'viewer request failed');
     }
   }
 
@@ -404,6 +395,14 @@ export class ViewerHttpServer {
     }
     this.checkLimits(stream, protocol);
     return stream;
+  }
+
+  /** A request that failed: its code and status (logged when it is ours, 500), or a cut response. */
+  private fail(res: ServerResponse, err: unknown, what: string): void {
+    const { code, http: status } = errorStatus(err);
+    if (status === 500) this.log.error({ err }, what);
+    if (!res.headersSent) sendError(res, status, code, (err as Error).message, true);
+    else res.destroy();
   }
 
   private checkLimits(stream: HubStream | undefined, protocol: string): void {
