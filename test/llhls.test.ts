@@ -95,16 +95,21 @@ async function playInChromium(pageUrl: string, stream: string): Promise<void> {
       30_000,
       250,
     );
+    const frames0 = (await page.evaluate(
+      "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames",
+    )) as number;
     await new Promise((r) => setTimeout(r, 8000));
     const state = (await page.evaluate(
-      "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
-    )) as { t: number; errors: string[]; mode: string; latency: number | null };
+      "({ t: document.getElementById('video').currentTime, frames: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
+    )) as { t: number; frames: number; errors: string[]; mode: string; latency: number | null };
     await page.close();
     await Promise.all(seen);
     assert.equal(state.mode, 'llhls');
     assert.deepEqual(state.errors, []);
     assert.deepEqual(pageErrors, []);
     assert.ok(state.t - start > 4, `currentTime advanced only ${state.t - start} s in 8 s`);
+    // Pictures, not just the clock running on audio: a 250-frame GOP must not hold video back.
+    assert.ok(state.frames - frames0 > 60, `${state.frames - frames0} video frames decoded in 8 s`);
     assert.ok(blockingReloads > 0, `hls.js used blocking reloads (${playlists} playlists)`);
     // A figure for the report, not a pass/fail timing: latency from PROGRAM-DATE-TIME.
     console.log(
