@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideBlockingReload } from '../media/hls/ll-blocking.ts';
 import { validateLlPlaylist } from '../media/hls/ll-validate.ts';
-import { positionOf, rewriteLlUris } from './llhls-proxy.ts';
+import { positionOf, rewriteLlUris, withContinuity } from './llhls-proxy.ts';
 
 const ORIGIN_PLAYLIST = [
   '#EXTM3U',
@@ -50,5 +50,60 @@ describe('LL-HLS edge proxy helpers', () => {
     assert.match(out, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="cam\/42\.1\.m4s\?expires=1&sig=ab"/);
     assert.deepEqual(validateLlPlaylist(out).problems, []);
     assert.equal(rewriteLlUris(ORIGIN_PLAYLIST, '', ''), ORIGIN_PLAYLIST);
+  });
+});
+
+describe('LL-HLS edge continuity across origins', () => {
+  const playlist = (first: number, disc: number, segments: number, openParts: number) =>
+    [
+      '#EXTM3U',
+      '#EXT-X-TARGETDURATION:2',
+      '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.999',
+      '#EXT-X-PART-INF:PART-TARGET=0.333',
+      `#EXT-X-MEDIA-SEQUENCE:${first}`,
+      `#EXT-X-DISCONTINUITY-SEQUENCE:${disc}`,
+      `#EXT-X-MAP:URI="init-${first}.mp4"`,
+      '#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z',
+      ...Array.from({ length: segments }, (_, i) => [
+        `#EXT-X-PART:DURATION=0.300,URI="${first + i}.0.m4s"`,
+        '#EXTINF:0.300,',
+        `${first + i}.m4s`,
+      ]).flat(),
+      ...Array.from(
+        { length: openParts },
+        (_, k) => `#EXT-X-PART:DURATION=0.300,URI="${first + segments}.${k}.m4s"`,
+      ),
+      `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${first + segments}.${openParts}.m4s"`,
+      '',
+    ].join('\n');
+
+  it('a move puts EXT-X-DISCONTINUITY before the new origin’s first segment (before its parts) and the count goes on', () => {
+    const c = {
+      streamUrl: 'http://a/live/x',
+      discBase: 0,
+      movedAt: undefined as number | undefined,
+      lastDiscTotal: 0,
+    };
+    const before = withContinuity(playlist(100, 2, 3, 1), c);
+    assert.match(before, /#EXT-X-DISCONTINUITY-SEQUENCE:2\n/);
+    assert.equal(c.lastDiscTotal, 2);
+    // origin b: its own count starts at 0, its sequence numbers are higher
+    const moved = playlist(5000, 0, 1, 2);
+    c.discBase = c.lastDiscTotal - 0;
+    c.movedAt = 5000;
+    c.streamUrl = 'http://b/live/x';
+    const after = withContinuity(moved, c);
+    // before every tag of that segment (its EXT-X-MAP, PROGRAM-DATE-TIME and parts)
+    assert.match(
+      after,
+      /#EXT-X-DISCONTINUITY-SEQUENCE:2\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-5000\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[^\n]*\n#EXT-X-PART:DURATION=0\.300,URI="5000\.0\.m4s"/,
+    );
+    assert.deepEqual(validateLlPlaylist(after).problems, []);
+    assert.equal(c.lastDiscTotal, 3);
+    // once segment 5000 has slid out, the count includes it
+    const later = withContinuity(playlist(5001, 0, 2, 0), c);
+    assert.match(later, /#EXT-X-DISCONTINUITY-SEQUENCE:3\n/);
+    assert.ok(!later.includes('#EXT-X-DISCONTINUITY\n'));
+    assert.equal(c.movedAt, undefined);
   });
 });
