@@ -166,18 +166,25 @@ const PLAYER_JS = `(function(){
           // GOP the live edge may be seconds past the last keyframe. Load from the last INDEPENDENT
           // part (the server lists parts back to it), then jump to where hls.js would have started;
           // the decoder runs through the GOP to get there, so the picture appears at once.
-          var jumped = false;
+          var jumpedAt = 0, holdBack = 0;
           player.once(Hls.Events.LEVEL_LOADED, function(_e, data){
             var parts = (data.details && data.details.partList) || [], from = -1;
+            holdBack = (data.details && data.details.partHoldBack) || 0;
             for (var i = 0; i < parts.length; i++) if (parts[i].independent) from = parts[i].start;
             player.startLoad(from);
           });
           player.on(Hls.Events.FRAG_BUFFERED, function(){
             var target = player.liveSyncPosition;
-            if (jumped || !target || !video.buffered.length) return;
+            if (jumpedAt || !target || !video.buffered.length) return;
             if (video.buffered.end(video.buffered.length - 1) < target) return;
-            jumped = true;
+            jumpedAt = Date.now();
             if (target - video.currentTime > 0.5) video.currentTime = target;
+          });
+          // The decoder catching up after the jump can read as a stall, and hls.js then adds a
+          // second to its target latency for good: not for this one.
+          player.on(Hls.Events.ERROR, function(_e, d){
+            if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && jumpedAt && Date.now() - jumpedAt < 3000 && holdBack)
+              player.targetLatency = holdBack;
           });
         }
         player.on(Hls.Events.ERROR, function(_e, d){
