@@ -180,10 +180,10 @@ const PLAYER_JS = `(function(){
             jumpedAt = Date.now();
             if (target - video.currentTime > 0.5) video.currentTime = target;
           });
-          // The decoder catching up after the jump can read as a stall, and hls.js then adds a
-          // second to its target latency for good: not for this one.
+          // The decoder catching up after the jump (and the start-up loads) can read as stalls,
+          // and hls.js then adds a second to its target latency for good: not for those.
           player.on(Hls.Events.ERROR, function(_e, d){
-            if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && jumpedAt && Date.now() - jumpedAt < 3000 && holdBack)
+            if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && jumpedAt && Date.now() - jumpedAt < 10000 && holdBack)
               player.targetLatency = holdBack;
           });
         }
