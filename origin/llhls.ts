@@ -246,7 +246,7 @@ export class LlHlsPackager implements LlHlsSource {
       return data && { data, contentType: 'video/mp4' };
     }
     if (m[2] !== undefined) {
-      const data = seg.getSegment(Number(m[2]))?.data;
+      const data = seg.segmentData(Number(m[2]));
       return data && { data, contentType: 'video/iso.segment' };
     }
     const sequence = Number(m[3]);
