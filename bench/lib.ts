@@ -186,10 +186,14 @@ export function withFdLimit(args: string[]): ChildProcess {
   return p;
 }
 
-/** Starts `relaycast all` on free loopback ports (log level warn) and waits until it is ready. */
+/**
+ * Starts `relaycast all` (or `role`, e.g. an edge given its --redis-url in `extraArgs`) on free
+ * loopback ports (log level warn) and waits until it is ready.
+ */
 export async function startBenchServer(
   nodeArgs: string[] = [],
   extraArgs: string[] = [],
+  role: 'all' | 'edge' = 'all',
 ): Promise<{ server: ChildProcess; rtmp: number; http: number; admin: number }> {
   const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort()];
   process.env.RELAYCAST_BANNER = '0';
@@ -197,7 +201,7 @@ export async function startBenchServer(
     process.execPath,
     ...nodeArgs,
     'cli/main.ts',
-    'all',
+    role,
     '--host',
     '127.0.0.1',
     '--rtmp-port',

@@ -2,7 +2,7 @@
  * LL-HLS latency in a real browser: relaycast (all-in-one, or redis + origin + edge with
  * --via edge), an ffmpeg publisher with a --gop-frame keyframe interval (250 = OBS's default
  * "auto" at 30 fps), and the player page's LL-HLS mode (hls.js lowLatencyMode) in headless
- * Chromium for --duration seconds. Measures start-up (page load to the first frame), latency
+ * Chromium for --duration seconds. Measures start-up (page load to the first decoded video frame), latency
  * from EXT-X-PROGRAM-DATE-TIME (the server's arrival clock of the frame on screen; sampled every
  * 500 ms after a 5 s settling time), stalls (the video element's `waiting` events) and player
  * errors. Prints one JSON line.
@@ -105,10 +105,13 @@ const browser = await chromium.launch({
 const page = await browser.newPage();
 const t0 = Date.now();
 await page.goto(`http://127.0.0.1:${playFrom}/play/live/lat?mode=llhls`);
+// Start-up: until the first video frame is decoded (not just the clock running on audio).
 let startupMs: number | null = null;
 while (Date.now() - t0 < 30_000) {
-  const t = (await page.evaluate("document.getElementById('video').currentTime")) as number;
-  if (t > 0) {
+  const frames = (await page.evaluate(
+    "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames",
+  )) as number;
+  if (frames > 0) {
     startupMs = Date.now() - t0;
     break;
   }

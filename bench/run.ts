@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchArgs } from './args.ts';
+import { startNode, startRedisServer } from './cluster-lib.ts';
 import {
   children,
   killChildren,
@@ -32,9 +33,10 @@ process.on('SIGINT', () => process.exit(130));
 const { values } = benchArgs(
   import.meta.filename,
   `node bench/run.ts --viewers 1000 --duration 20 [--protocol flv|rtmp|hls|llhls] [--kbps 2650|1000]
-[--slow-fraction 0.1] [--cpu-prof DIR]
+[--slow-fraction 0.1] [--cpu-prof DIR] [--via all|edge]
 
-Fan-out benchmark: starts relaycast (all-in-one), publishes the cached test stream in real time,
+Fan-out benchmark: starts relaycast (all-in-one; with --via edge: redis-server, an origin and the
+edge the viewers use, whose CPU and RSS are the ones reported), publishes the cached test stream in real time,
 runs a viewer swarm in a separate process (HTTP-FLV: bench/swarm.ts, RTMP: bench/rtmp-swarm.ts,
 HLS: bench/hls-swarm.ts, LL-HLS: bench/llhls-swarm.ts), samples the server's (and the swarm's) CPU and RSS from /proc during
 the steady state, and prints one JSON line.`,
@@ -48,6 +50,7 @@ the steady state, and prints one JSON line.`,
     'cpu-prof': { type: 'string' },
     workers: { type: 'string', default: '1' },
     'merge-write-ms': { type: 'string', default: '50' }, // the server's default
+    via: { type: 'string', default: 'all' },
   },
 );
 const protocol = values.protocol as 'flv' | 'rtmp' | 'hls' | 'llhls';
@@ -63,11 +66,23 @@ const rampS = Number(values.ramp);
 const kbps = Number(values.kbps) === 1000 ? 1000 : 2650;
 
 const file = testStream(kbps);
+const via = values.via === 'edge' ? 'edge' : 'all';
+// --via edge: the stream is published to an origin; the edge under test pulls it.
+const cluster =
+  via === 'edge' ? ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'] : [];
+const origin =
+  via === 'edge'
+    ? await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0'])
+    : undefined;
 const { server, rtmp, http, admin } = await startBenchServer(
   profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
-  ['--workers', String(values.workers), '--merge-write-ms', String(values['merge-write-ms'])],
+  [
+    ...['--workers', String(values.workers), '--merge-write-ms', String(values['merge-write-ms'])],
+    ...(via === 'edge' ? [...cluster, '--node-id', 'bench-edge', '--internal-port', '0'] : []),
+  ],
+  via,
 );
-const publisher = publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`);
+const publisher = publishLoop(file, `rtmp://127.0.0.1:${origin?.rtmp ?? rtmp}/live/bench`);
 children.push(publisher);
 await new Promise((r) => setTimeout(r, 3000));
 
@@ -135,6 +150,7 @@ console.log(
     bench:
       protocol === 'flv' ? 'fanout-http-flv' : protocol === 'rtmp' ? 'fanout-rtmp' : `fanout-${protocol}`,
     protocol,
+    via,
     streamKbps: kbps,
     durationS,
     workers: Number(values.workers),

@@ -38,10 +38,27 @@ interface PlaylistCopy {
   streamUrl: string;
 }
 
+/**
+ * When a stream moves to another origin (failover, a republish elsewhere, a backup switch), that
+ * origin's packager starts afresh: the edge puts EXT-X-DISCONTINUITY before its first segment and
+ * keeps EXT-X-DISCONTINUITY-SEQUENCE rising. (Media sequence numbers already rise across origins:
+ * they start at the wall clock in deciseconds.)
+ */
+export interface LlContinuity {
+  streamUrl: string;
+  /** Discontinuities the edge injected that have slid out of the window. */
+  discBase: number;
+  /** First segment from the current origin after a move: it gets EXT-X-DISCONTINUITY. */
+  movedAt: number | undefined;
+  /** DISCONTINUITY-SEQUENCE plus the discontinuities of the last playlist served (carried over a move). */
+  lastDiscTotal: number;
+}
+
 interface StreamState {
   app: string;
   name: string;
   latest: PlaylistCopy | undefined;
+  continuity: LlContinuity | undefined;
   refreshing: Promise<PlaylistCopy | undefined> | undefined;
   pumping: boolean;
   waiters: BlockingWaiters;
@@ -110,6 +127,7 @@ export class LlHlsProxy implements LlHlsSource {
         app,
         name,
         latest: undefined,
+        continuity: undefined,
         refreshing: undefined,
         pumping: false,
         waiters: new BlockingWaiters(),
@@ -138,8 +156,12 @@ export class LlHlsProxy implements LlHlsSource {
     st: StreamState,
     blocking?: { msn: number; part: number },
   ): Promise<PlaylistCopy | undefined> {
-    const streamUrl = st.latest?.streamUrl ?? (await this.streamUrl(st.app, st.name));
-    if (!streamUrl) return undefined;
+    // Resolved for every playlist fetch (as for MPEG-TS): a stream that moved is followed at once.
+    const streamUrl = await this.streamUrl(st.app, st.name);
+    if (!streamUrl) {
+      st.latest = undefined;
+      return undefined;
+    }
     const q = blocking ? `?_HLS_msn=${blocking.msn}&_HLS_part=${blocking.part}` : '';
     const res = await request(`${streamUrl}/ll.m3u8${q}`, {
       headers: this.headers(),
@@ -148,7 +170,7 @@ export class LlHlsProxy implements LlHlsSource {
     });
     const text = await res.body.text();
     if (res.statusCode !== 200) {
-      if (res.statusCode === 404) st.latest = undefined; // gone, or moved: resolve again next time
+      if (res.statusCode === 404) st.latest = undefined;
       return undefined;
     }
     const copy: PlaylistCopy = {
@@ -159,8 +181,25 @@ export class LlHlsProxy implements LlHlsSource {
     };
     // Answers to concurrent requests may arrive out of order: keep the newest.
     const cur = st.latest;
-    if (!cur || cur.streamUrl !== streamUrl || !older(copy.parsed, cur.parsed)) st.latest = copy;
+    if (!cur || cur.streamUrl !== streamUrl || !older(copy.parsed, cur.parsed)) {
+      st.latest = copy;
+      this.follow(st, copy);
+    }
     return st.latest;
+  }
+
+  /** Notes a move to another origin (a copy from another stream URL). */
+  private follow(st: StreamState, copy: PlaylistCopy): void {
+    const c = st.continuity;
+    if (!c) {
+      st.continuity = { streamUrl: copy.streamUrl, discBase: 0, movedAt: undefined, lastDiscTotal: 0 };
+      return;
+    }
+    if (c.streamUrl === copy.streamUrl) return;
+    // The new origin counts discontinuities from 0: go on from what viewers last saw.
+    c.discBase = c.lastDiscTotal - copy.parsed.discontinuitySequence;
+    c.movedAt = copy.parsed.mediaSequence;
+    c.streamUrl = copy.streamUrl;
   }
 
   private refresh(st: StreamState): Promise<PlaylistCopy | undefined> {
@@ -250,10 +289,8 @@ export class LlHlsProxy implements LlHlsSource {
       } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'hit' });
     }
     if (!st.latest) return undefined;
-    return {
-      body: rewriteLlUris(st.latest.text, req.uriPrefix, req.segmentQuery),
-      ended: st.latest.parsed.ended,
-    };
+    const body = st.continuity ? withContinuity(st.latest.text, st.continuity) : st.latest.text;
+    return { body: rewriteLlUris(body, req.uriPrefix, req.segmentQuery), ended: st.latest.parsed.ended };
   }
 
   async media(app: string, name: string, file: string): Promise<LlHlsMedia | undefined> {
@@ -302,6 +339,55 @@ export class LlHlsProxy implements LlHlsSource {
     this.closed = true;
     for (const st of this.streams.values()) st.waiters.releaseAll();
   }
+}
+
+/**
+ * The playlist with the edge's discontinuity bookkeeping applied (see LlContinuity): the count in
+ * EXT-X-DISCONTINUITY-SEQUENCE raised by `discBase`, and EXT-X-DISCONTINUITY put before the tags
+ * of segment `movedAt` (before its first part) while it is in the window.
+ */
+export function withContinuity(text: string, c: LlContinuity): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  let sequence = 0;
+  let inSegments = false;
+  let blockStart = -1;
+  let injected = false;
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) sequence = Number(line.slice(22));
+    const segmentTag =
+      line === '#EXT-X-DISCONTINUITY' ||
+      line.startsWith('#EXT-X-MAP:') ||
+      line.startsWith('#EXT-X-PROGRAM-DATE-TIME:') ||
+      line.startsWith('#EXT-X-PART:') ||
+      line.startsWith('#EXTINF:');
+    if (segmentTag) inSegments = true;
+    // A segment's block starts at its first tag after the previous segment's URI.
+    if (inSegments && blockStart < 0 && (segmentTag || line.startsWith('#EXT-X-PRELOAD-HINT'))) {
+      blockStart = out.length;
+      if (c.movedAt === sequence && line !== '#EXT-X-DISCONTINUITY' && segmentTag) {
+        out.push('#EXT-X-DISCONTINUITY');
+        injected = true;
+      }
+    }
+    out.push(line);
+    if (inSegments && line && !line.startsWith('#')) {
+      sequence++;
+      blockStart = -1;
+    }
+  }
+  const originDisc = Number(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+  // The injected tag slid out of the window: count it in the sequence from now on.
+  const first = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? 0);
+  if (c.movedAt !== undefined && !injected && first > c.movedAt) {
+    c.discBase++;
+    c.movedAt = undefined;
+  }
+  const total = originDisc + c.discBase;
+  const at = out.findIndex((l) => l.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:'));
+  if (at >= 0) out[at] = `#EXT-X-DISCONTINUITY-SEQUENCE:${total}`;
+  c.lastDiscTotal = total + out.filter((l) => l === '#EXT-X-DISCONTINUITY').length;
+  return out.join('\n');
 }
 
 /** Whether `a` describes an earlier state of the stream than `b`. */

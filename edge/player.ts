@@ -159,7 +159,23 @@ const PLAYER_JS = `(function(){
       rtcLatency = jb === null ? null : jb + rtt / 2;
     }).catch(function(){});
   }
+  // Only the player a mode needs is loaded (hls.js and mpegts.js are large: start-up time).
+  var libs = {}, wantedMode = null;
+  function need(file, cb){
+    if (libs[file] === true) { cb(); return; }
+    if (libs[file]) { libs[file].push(cb); return; }
+    libs[file] = [cb];
+    var s = document.createElement('script');
+    s.src = '/_player/' + file;
+    s.onload = s.onerror = function(){ var waiting = libs[file]; libs[file] = true; waiting.forEach(function(f){ f(); }); };
+    document.head.appendChild(s);
+  }
   function start(next){
+    wantedMode = next;
+    if (next === 'webrtc') { startNow(next); return; }
+    need(next === 'flv' ? 'mpegts.js' : 'hls.min.js', function(){ if (wantedMode === next) startNow(next); });
+  }
+  function startNow(next){
     if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
     stop(); mode = next; stalls = 0; errors.length = 0; document.getElementById('err').textContent = '';
     setStatus('connecting', 'connecting…');
@@ -189,8 +205,34 @@ const PLAYER_JS = `(function(){
       var url = next === 'llhls' ? cfg.llhls : cfg.hls;
       if (window.Hls && Hls.isSupported()) {
         player = new Hls(next === 'llhls'
-          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30 }
+          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30, autoStartLoad: false }
           : { lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
+        if (next === 'llhls') {
+          // Parts need not start on a keyframe, and a decoder shows nothing before one: with a long
+          // GOP the live edge may be seconds past the last keyframe. Load from the last INDEPENDENT
+          // part (the server lists parts back to it), then jump to where hls.js would have started;
+          // the decoder runs through the GOP to get there, so the picture appears at once.
+          var jumpedAt = 0, holdBack = 0;
+          player.once(Hls.Events.LEVEL_LOADED, function(_e, data){
+            var parts = (data.details && data.details.partList) || [], from = -1;
+            holdBack = (data.details && data.details.partHoldBack) || 0;
+            for (var i = 0; i < parts.length; i++) if (parts[i].independent) from = parts[i].start;
+            player.startLoad(from);
+          });
+          player.on(Hls.Events.FRAG_BUFFERED, function(){
+            var target = player.liveSyncPosition;
+            if (jumpedAt || !target || !video.buffered.length) return;
+            if (video.buffered.end(video.buffered.length - 1) < target) return;
+            jumpedAt = Date.now();
+            if (target - video.currentTime > 0.5) video.currentTime = target;
+          });
+          // The decoder catching up after the jump (and the start-up loads) can read as stalls,
+          // and hls.js then adds a second to its target latency for good: not for those.
+          player.on(Hls.Events.ERROR, function(_e, d){
+            if (d.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR && jumpedAt && Date.now() - jumpedAt < 10000 && holdBack)
+              player.targetLatency = holdBack;
+          });
+        }
         player.on(Hls.Events.ERROR, function(_e, d){
           if (!d.fatal) return;
           var code = d.response && d.response.code;
@@ -264,8 +306,6 @@ ${llhls ? ' <button id="btn-llhls" aria-pressed="false">LL-HLS</button>\n' : ''}
 <div id="status" role="status">connecting…</div>
 <div id="err" role="alert"></div>
 </main>
-<script src="/_player/mpegts.js"></script>
-<script src="/_player/hls.min.js"></script>
 <script src="/_player/player.js"></script>
 </body></html>
 `;

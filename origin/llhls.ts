@@ -102,11 +102,7 @@ export class LlHlsPackager implements LlHlsSource {
       };
       this.streams.set(stream.key, p);
       const waiters = p.waiters;
-      const labels = this.metrics.streamLabels.label(stream.app, stream.name);
-      segmenter.onPart = (part) => {
-        if (part.index === 0) this.metrics.hlsSegments.inc(labels);
-        waiters.notify();
-      };
+      segmenter.onPart = () => waiters.notify();
     }
     const pkg = p;
     pkg.live = stream.live;
@@ -250,7 +246,7 @@ export class LlHlsPackager implements LlHlsSource {
       return data && { data, contentType: 'video/mp4' };
     }
     if (m[2] !== undefined) {
-      const data = seg.getSegment(Number(m[2]))?.data;
+      const data = seg.segmentData(Number(m[2]));
       return data && { data, contentType: 'video/iso.segment' };
     }
     const sequence = Number(m[3]);

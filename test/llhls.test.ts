@@ -84,16 +84,21 @@ async function playInChromium(pageUrl: string, stream: string): Promise<void> {
       30_000,
       250,
     );
+    const frames0 = (await page.evaluate(
+      "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames",
+    )) as number;
     await new Promise((r) => setTimeout(r, 8000));
     const state = (await page.evaluate(
-      "({ t: document.getElementById('video').currentTime, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
-    )) as { t: number; errors: string[]; mode: string; latency: number | null };
+      "({ t: document.getElementById('video').currentTime, frames: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames, errors: [...window.relaycastPlayer.errors], mode: window.relaycastPlayer.mode, latency: window.relaycastPlayer.latency() })",
+    )) as { t: number; frames: number; errors: string[]; mode: string; latency: number | null };
     await page.close();
     await Promise.all(seen);
     assert.equal(state.mode, 'llhls');
     assert.deepEqual(state.errors, []);
     assert.deepEqual(pageErrors, []);
     assert.ok(state.t - start > 4, `currentTime advanced only ${state.t - start} s in 8 s`);
+    // Pictures, not just the clock running on audio: a 250-frame GOP must not hold video back.
+    assert.ok(state.frames - frames0 > 60, `${state.frames - frames0} video frames decoded in 8 s`);
     assert.ok(blockingReloads > 0, `hls.js used blocking reloads (${playlists} playlists)`);
     // A figure for the report, not a pass/fail timing: latency from PROGRAM-DATE-TIME.
     console.log(
@@ -443,6 +448,65 @@ describe('LL-HLS through --workers processes', { timeout: 180_000 }, () => {
       ['-v', 'error', '-i', `${base}/ll.m3u8`, '-t', '3', '-f', 'null', '-'],
       60_000,
     );
+    assert.equal(dec.code, 0, dec.stderr);
+  });
+});
+
+describe('LL-HLS through an edge when the stream moves to another origin', { timeout: 240_000 }, () => {
+  let redis: RedisServer;
+  let originA: RelaycastProcess;
+  let originB: RelaycastProcess;
+  let edge: RelaycastProcess;
+  before(async () => {
+    redis = await startRedis();
+    originA = await startClusterNode('origin', redis.url, 'origin-a');
+    originB = await startClusterNode('origin', redis.url, 'origin-b');
+    edge = await startClusterNode('edge', redis.url, 'edge-move');
+  });
+  after(async () => {
+    await killAll();
+    await redis?.stop();
+  });
+
+  it('origin killed, broadcaster republishes to another: EXT-X-DISCONTINUITY, sequences keep rising, still decodes', async () => {
+    const url = `http://127.0.0.1:${edge.ports.http}/live/moving/ll.m3u8`;
+    const pubA = publish(`rtmp://127.0.0.1:${originA.ports.rtmp}/live/moving`, { size: '320x240', gop: 60 });
+    const before = await waitFor(
+      'LL-HLS from origin A through the edge',
+      async () => {
+        const res = await fetch(url);
+        if (res.status !== 200) return undefined;
+        const pl = validate('moving', await res.text(), 'before the move');
+        return pl.segments.length >= 2 ? pl : undefined;
+      },
+      40_000,
+      500,
+    );
+    await originA.stop('SIGKILL');
+    await pubA.stop();
+    publish(`rtmp://127.0.0.1:${originB.ports.rtmp}/live/moving`, { size: '320x240', gop: 60 });
+    const moved = await waitFor(
+      'the edge to follow the stream to origin B',
+      async () => {
+        const res = await fetch(url);
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        const text = await res.text();
+        const pl = validate('moving', text, 'during the move');
+        // origin B's init segment is named from its own (higher) sequence numbers
+        return pl.maps.some((m) => m !== before.maps[0]) && pl.segments.length >= 1
+          ? { pl, text }
+          : undefined;
+      },
+      60_000,
+      300,
+    );
+    assert.match(moved.text, /#EXT-X-DISCONTINUITY\n/);
+    assert.ok(moved.pl.mediaSequence > before.mediaSequence);
+    assert.ok(moved.pl.discontinuitySequence >= before.discontinuitySequence);
+    const dec = await run('ffmpeg', ['-v', 'error', '-i', url, '-t', '3', '-f', 'null', '-'], 60_000);
     assert.equal(dec.code, 0, dec.stderr);
   });
 });

@@ -61,13 +61,17 @@ export function renderLlPlaylist(view: LlPlaylistView, uris: LlPlaylistUris): st
     `#EXT-X-DISCONTINUITY-SEQUENCE:${view.discontinuitySequence}`,
   ];
   // 4.4.4.9: parts SHOULD be removed once more than three target durations from the live edge.
+  // We keep them back to the last INDEPENDENT part as well (with a long GOP that may be further):
+  // a player can only start decoding at one, so it needs to know where it is.
   const all = view.open ? [...view.segments, view.open] : [...view.segments];
   let fromEndMs = 0;
   const partsFrom = new Set<number>();
+  let independentSeen = false;
   for (let i = all.length - 1; i >= 0; i--) {
     const s = all[i]!;
-    if (fromEndMs > 3 * view.targetDurationSeconds * 1000) break;
+    if (fromEndMs > 3 * view.targetDurationSeconds * 1000 && independentSeen) break;
     partsFrom.add(s.sequence);
+    if (s.parts.some((p) => p.independent)) independentSeen = true;
     fromEndMs += s.durationMs;
   }
   let initId: number | undefined;

@@ -9,7 +9,8 @@
  * - A segment is a run of parts and closes when one more full part would take it past the segment
  *   target. Segments do not wait for keyframes: with the 8 s GOP of OBS's default settings they
  *   still last ~2 s; only those that start with a keyframe are independent.
- * - Segment bytes are the parts' bytes back to back (parts become views into them).
+ * - Segment bytes are the parts' bytes back to back, copied together only when a player asks for
+ *   the whole segment (LL-HLS players fetch parts).
  * - Codec configuration changes need a new init segment (EXT-X-MAP with a new URI) and start a new
  *   segment with EXT-X-DISCONTINUITY; so do republishes (markDiscontinuity()). The fMP4 timeline
  *   (tfdt) keeps rising across all of them (media/fmp4/samples.ts).
@@ -38,7 +39,10 @@ export interface LlSegment {
   sequence: number;
   durationMs: number;
   parts: LlPart[];
-  /** The parts' bytes back to back (once closed; empty while open). */
+  /**
+   * The parts' bytes back to back, made on the first request for the whole segment (segmentData);
+   * empty until then. LL-HLS players fetch parts, so most segments never need the copy.
+   */
   data: Buffer;
   discontinuity: boolean;
   /** Wall clock (epoch ms) of the first frame. */
@@ -176,6 +180,14 @@ export class LlHlsSegmenter {
   /** A complete segment in the window or still retained. */
   getSegment(sequence: number): LlSegment | undefined {
     return this.findSegment(sequence) ?? this.retired.find((s) => s.sequence === sequence);
+  }
+
+  /** A complete segment's bytes (its parts back to back), built once when first asked for. */
+  segmentData(sequence: number): Buffer | undefined {
+    const seg = this.getSegment(sequence);
+    if (!seg) return undefined;
+    if (seg.data.length === 0) seg.data = Buffer.concat(seg.parts.map((p) => p.data));
+    return seg.data;
   }
 
   getPart(sequence: number, index: number): LlPart | undefined {
@@ -364,12 +376,6 @@ export class LlHlsSegmenter {
     const seg = this.open;
     this.open = undefined;
     if (!seg || seg.parts.length === 0) return;
-    seg.data = Buffer.concat(seg.parts.map((p) => p.data));
-    let pos = 0;
-    for (const p of seg.parts) {
-      p.data = seg.data.subarray(pos, pos + p.data.length);
-      pos += p.data.length;
-    }
     this.window.push(seg);
     while (this.window.length > this.options.windowSegments) {
       const old = this.window.shift()!;
