@@ -158,7 +158,7 @@ export async function startOrigin(config: Config, version: string): Promise<Star
   );
   const hls = hlsFor(config, hub, metrics, log, registry);
   // LL-HLS packaged here too; edges relay it (edge/llhls-proxy.ts).
-  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log) : undefined;
+  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log, registry) : undefined;
   const internal = new InternalHttpServer(
     hub,
     new LocalHubSource(hub),

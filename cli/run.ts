@@ -139,7 +139,7 @@ export async function startAll(
   );
   const packager = hlsFor(config, hub, metrics, log, registry);
   // LL-HLS (fMP4 parts) from the ingest hub, beside MPEG-TS; HTTP viewers in this process only.
-  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log) : undefined;
+  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log, registry) : undefined;
   // Viewers of a channel with a backup watch a program stream that follows the switch (the
   // control plane's switcher runs here too); everything else plays straight from the hub.
   const feed = await startProgramFeed(config, {
@@ -375,7 +375,13 @@ export function startOriginCluster(
   return cluster;
 }
 
-export function llHlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: Logger): LlHlsPackager {
+export function llHlsFor(
+  config: Config,
+  hub: StreamHub,
+  metrics: Metrics,
+  log: Logger,
+  registry?: Registry,
+): LlHlsPackager {
   return new LlHlsPackager(
     hub,
     {
@@ -385,7 +391,15 @@ export function llHlsFor(config: Config, hub: StreamHub, metrics: Metrics, log: 
       windowSegments: config.hlsWindow,
       keepEndedMs: 60_000,
       firstPartWaitMs: Math.max(6000, config.hlsMaxSegmentDurationMs * 3),
-      encryptedByDefault: config.hlsEncryption === 'aes-128',
+      ...(registry
+        ? {
+            encryption: {
+              rotationSegments: config.hlsKeyRotation,
+              keys: registry,
+              byDefault: config.hlsEncryption === 'aes-128',
+            },
+          }
+        : {}),
     },
     metrics,
     log,

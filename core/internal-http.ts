@@ -35,7 +35,7 @@ export interface InternalHttpOptions {
 
 const LL_PATH = /^\/(.+)\/([^/]+)\/(ll\.m3u8|init-\d{1,15}\.mp4|\d{1,15}(?:\.\d{1,5})?\.m4s)$/;
 
-const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
+const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(l?\d{1,20})$/;
 
 export class InternalHttpServer {
   readonly server: Server;

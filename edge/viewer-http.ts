@@ -67,8 +67,8 @@ const WHEP_CORS: Record<string, string> = {
   'Access-Control-Expose-Headers': 'Location, Content-Type',
 };
 
-/** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids are sequence numbers). */
-const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(\d{1,20})$/;
+/** `/<app>/<name>/keys/<id>`: an encrypted-HLS key (ids: a sequence number, `l` before it for LL-HLS). */
+const KEY_PATH = /^\/([^/]+)\/([^/]+)\/keys\/(l?\d{1,20})$/;
 /** `/<app>/<name>/<file>`: an LL-HLS playlist, init segment, segment or part. */
 const LL_PATH = /^\/(.+)\/([^/]+)\/(ll\.m3u8|init-\d{1,15}\.mp4|\d{1,15}(?:\.\d{1,5})?\.m4s)$/;
 /** Key requests per client address per window: players need one per rotation; guessing needs many. */

@@ -10,11 +10,22 @@
  *
  * Media sequence numbers start at the wall clock in deciseconds (as in origin/hls.ts), so a
  * stream that restarts after the packager forgot it never rewinds a player's sequence.
+ *
+ * Encrypted streams (--hls-encryption aes-128, or their channel's setting) get an EXT-X-KEY per
+ * segment; its parts and the whole segment are each one AES-128-CBC resource under the segment's
+ * IV, keys at `keys/l<sequence>` (served only to signed viewers, see edge/viewer-http.ts).
  */
 import { RelaycastError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { Registry } from '../core/registry/registry.ts';
 import type { HlsPlaylistResult, LlHlsMedia, LlHlsPlaylistRequest, LlHlsSource } from '../core/sources.ts';
+import {
+  encryptSegmentAes128,
+  newAes128Iv,
+  newAes128Key,
+  type SegmentEncryption,
+} from '../media/hls/encryption.ts';
 import {
   type BlockingTimers,
   BlockingWaiters,
@@ -23,7 +34,7 @@ import {
   REAL_TIMERS,
 } from '../media/hls/ll-blocking.ts';
 import { renderLlPlaylist } from '../media/hls/ll-playlist.ts';
-import { LlHlsSegmenter } from '../media/hls/ll-segmenter.ts';
+import { LlHlsSegmenter, type LlPart } from '../media/hls/ll-segmenter.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 
@@ -36,10 +47,36 @@ export interface LlHlsOptions {
   /** How long a playlist request for a live stream waits for its first part. */
   firstPartWaitMs: number;
   /**
-   * --hls-encryption aes-128 (streams encrypted unless their channel says none). LL-HLS parts are
-   * not encrypted, so streams that are to be encrypted are not offered as LL-HLS at all.
+   * AES-128 (RFC 8216bis 4.4.4.4) as for the MPEG-TS variant (origin/hls.ts): every part encrypted
+   * once per stream on its own (AES-128-CBC from the segment's IV, as players decrypt parts), the
+   * whole segment likewise when a player asks for it; init segments stay clear. A new key every
+   * `rotationSegments` segments, kept in the registry for the key endpoint. `byDefault`: streams
+   * are encrypted unless their channel says `none`.
    */
-  encryptedByDefault: boolean;
+  encryption?: {
+    rotationSegments: number;
+    keys: Pick<Registry, 'putHlsKey'>;
+    byDefault: boolean;
+  };
+}
+
+/** A segment's key, IV and the encrypted copies of its parts (and of itself, once asked for). */
+interface SegmentCrypto {
+  id: string;
+  key: Buffer;
+  iv: Buffer;
+  parts: Buffer[];
+  whole: Buffer | undefined;
+}
+
+/** A stream's keys; they outlive republishes (the rotation goes on). Never logged. */
+interface StreamCrypto {
+  current: { id: string; key: Buffer; uses: number } | undefined;
+  bySegment: Map<number, SegmentCrypto>;
+  /** The next segment's key and IV, decided when the previous one opens (for the preload hint). */
+  next: { sequence: number; crypto: SegmentCrypto } | undefined;
+  /** The last key write to the registry; playlists wait for it so no URI names a missing key. */
+  stored: Promise<void>;
 }
 
 interface Packaged {
@@ -50,6 +87,7 @@ interface Packaged {
   live: boolean;
   waiters: BlockingWaiters;
   forgetTimer: NodeJS.Timeout | undefined;
+  crypto: StreamCrypto;
 }
 
 const MEDIA_FILE = /^(?:init-(\d{1,15})\.mp4|(\d{1,15})\.m4s|(\d{1,15})\.(\d{1,5})\.m4s)$/;
@@ -99,10 +137,14 @@ export class LlHlsPackager implements LlHlsSource {
         live: false,
         waiters: new BlockingWaiters(this.timers),
         forgetTimer: undefined,
+        crypto: { current: undefined, bySegment: new Map(), next: undefined, stored: Promise.resolve() },
       };
       this.streams.set(stream.key, p);
-      const waiters = p.waiters;
-      segmenter.onPart = () => waiters.notify();
+      const created = p;
+      segmenter.onPart = (part) => {
+        this.encryptPart(created, part);
+        created.waiters.notify();
+      };
     }
     const pkg = p;
     pkg.live = stream.live;
@@ -138,17 +180,61 @@ export class LlHlsPackager implements LlHlsSource {
     pkg.waiters.releaseAll();
   }
 
-  /** The stream's packager, unless the stream is to be encrypted (then LL-HLS is not offered). */
   private find(app: string, name: string): Packaged | undefined {
-    const pkg = this.streams.get(`${app}/${name}`);
-    if (!pkg) return undefined;
+    return this.streams.get(`${app}/${name}`);
+  }
+
+  /** Whether the stream's current publisher is to be encrypted (its channel, else the default). */
+  private encrypted(pkg: Packaged): boolean {
+    const enc = this.options.encryption;
+    if (!enc) return false;
     const own = pkg.stream.publisher?.info.hlsEncryption;
-    if (own ? own === 'aes-128' : this.options.encryptedByDefault)
-      throw new RelaycastError(
-        'RC_PLAY_NOT_FOUND',
-        `${app}/${name} is encrypted, and LL-HLS parts are not: play /${app}/${name}.ts.m3u8 instead`,
-      );
-    return pkg;
+    return own ? own === 'aes-128' : enc.byDefault;
+  }
+
+  /**
+   * A new part: the first of a segment fixes the segment's key and IV (taken from what was decided
+   * ahead for the hint) and decides the next segment's; every part is encrypted once, here.
+   */
+  private encryptPart(pkg: Packaged, part: LlPart): void {
+    const c = pkg.crypto;
+    if (part.index === 0) {
+      const ahead = c.next?.sequence === part.sequence ? c.next.crypto : undefined;
+      const on = this.encrypted(pkg);
+      if (on) c.bySegment.set(part.sequence, ahead ?? this.newSegmentCrypto(pkg, part.sequence));
+      c.next = on
+        ? { sequence: part.sequence + 1, crypto: this.newSegmentCrypto(pkg, part.sequence + 1) }
+        : undefined;
+      // Forget what belongs to segments nobody may fetch any more.
+      for (const sequence of c.bySegment.keys())
+        if (sequence !== part.sequence && !pkg.segmenter.getSegment(sequence)) c.bySegment.delete(sequence);
+    }
+    const sc = c.bySegment.get(part.sequence);
+    if (sc) sc.parts[part.index] = encryptSegmentAes128(part.data, sc.key, sc.iv);
+  }
+
+  /** Key (rotated every `rotationSegments` segments) and a fresh IV for segment `sequence`. */
+  private newSegmentCrypto(pkg: Packaged, sequence: number): SegmentCrypto {
+    const enc = this.options.encryption!;
+    const c = pkg.crypto;
+    if (!c.current || c.current.uses >= enc.rotationSegments) {
+      // `l` + the first sequence under the key: unique for the stream's life and never one of the
+      // MPEG-TS variant's ids (digits only), which live in the same registry space.
+      c.current = { id: `l${sequence}`, key: newAes128Key(), uses: 0 };
+      const { id, key } = c.current;
+      const ttlMs =
+        (enc.rotationSegments + 2 * this.options.windowSegments + 3) * this.options.segmentTargetMs +
+        this.options.keepEndedMs +
+        30_000;
+      c.stored = enc.keys.putHlsKey(pkg.stream.app, pkg.stream.name, id, key, ttlMs).catch((err: unknown) => {
+        this.log.error(
+          { app: pkg.stream.app, name: pkg.stream.name, keyId: id, err: (err as Error).message },
+          'cannot store an LL-HLS key',
+        );
+      });
+    }
+    c.current.uses++;
+    return { id: c.current.id, key: c.current.key, iv: newAes128Iv(), parts: [], whole: undefined };
   }
 
   private hasMedia(pkg: Packaged): boolean {
@@ -189,6 +275,7 @@ export class LlHlsPackager implements LlHlsSource {
         this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'blocked' });
       } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
     } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
+    await pkg.crypto.stored;
     return { body: this.render(pkg, req.uriPrefix, req.segmentQuery), ended: seg.ended };
   }
 
@@ -228,6 +315,12 @@ export class LlHlsPackager implements LlHlsSource {
         init: (id) => `${prefix}init-${id}.mp4${q}`,
         segment: (sequence) => `${prefix}${sequence}.m4s${q}`,
         part: (sequence, index) => `${prefix}${sequence}.${index}.m4s${q}`,
+        // Relative like the parts: /<app>/<name>/keys/<id>, with the viewer's token.
+        encryption: (sequence): SegmentEncryption | undefined => {
+          const c = pkg.crypto;
+          const sc = c.bySegment.get(sequence) ?? (c.next?.sequence === sequence ? c.next.crypto : undefined);
+          return sc && { keyUri: `${prefix}keys/${sc.id}${q}`, iv: sc.iv };
+        },
       },
     );
   }
@@ -246,7 +339,12 @@ export class LlHlsPackager implements LlHlsSource {
       return data && { data, contentType: 'video/mp4' };
     }
     if (m[2] !== undefined) {
-      const data = seg.segmentData(Number(m[2]));
+      const sequence = Number(m[2]);
+      const sc = pkg.crypto.bySegment.get(sequence);
+      const parts = sc && seg.getSegment(sequence)?.parts;
+      if (sc && parts)
+        sc.whole ??= encryptSegmentAes128(Buffer.concat(parts.map((p) => p.data)), sc.key, sc.iv);
+      const data = sc ? parts && sc.whole : seg.segmentData(sequence);
       return data && { data, contentType: 'video/iso.segment' };
     }
     const sequence = Number(m[3]);
@@ -274,7 +372,8 @@ export class LlHlsPackager implements LlHlsSource {
           `part ${sequence}.${index} of ${app}/${name} did not appear within ${this.blockTimeoutMs / 1000} s; reload the playlist`,
         );
     }
-    const data = part()?.data;
+    const p = part();
+    const data = p && (pkg.crypto.bySegment.get(sequence)?.parts[index] ?? p.data);
     return data && { data, contentType: 'video/iso.segment' };
   }
 

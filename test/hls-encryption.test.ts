@@ -187,6 +187,64 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
     await assertChromiumPlays(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=hls&${token()}`);
   });
 
+  it('LL-HLS (ll.m3u8): parts and segments under per-segment keys ids l<seq>; ffmpeg plays it; a part alone is not decodable', async () => {
+    const text = await waitFor(
+      'an encrypted LL-HLS playlist with two keys',
+      async () => {
+        const res = await fetch(`${base()}/enc/ll.m3u8?${token()}`);
+        if (res.status !== 200) return undefined;
+        const body = await res.text();
+        return new Set(body.match(/keys\/l\d+/g) ?? []).size >= 2 ? body : undefined;
+      },
+      60_000,
+      250,
+    );
+    for (const k of keyLines(text))
+      assert.match(
+        k,
+        /^#EXT-X-KEY:METHOD=(NONE|AES-128,URI="keys\/l\d+\?expires=\d+&sig=[0-9a-f]{64}",IV=0x[0-9a-f]{32})$/,
+      );
+    const part = /#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(text)![1]!;
+    const body = Buffer.from(await (await fetch(`${base()}/enc/${part}`)).arrayBuffer());
+    assert.equal(body.length % 16, 0);
+    assert.notEqual(body.subarray(4, 8).toString('latin1'), 'moof', 'not a clear fragment');
+    const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)![1]!;
+    const file = join(work, 'part-alone.mp4');
+    writeFileSync(
+      file,
+      Buffer.concat([Buffer.from(await (await fetch(`${base()}/enc/${init}`)).arrayBuffer()), body]),
+    );
+    const probe = await run(
+      'ffprobe',
+      ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file],
+      30_000,
+    );
+    const frames =
+      probe.code === 0
+        ? (JSON.parse(probe.stdout) as { streams: { nb_read_frames?: string }[] }).streams.reduce(
+            (n, st) => n + Number(st.nb_read_frames ?? 0),
+            0,
+          )
+        : 0;
+    assert.equal(frames, 0, 'the clear init segment and an encrypted part decode to no frame');
+    const key = await fetch(`${base()}/enc/keys/${/keys\/(l\d+)/.exec(text)![1]}`);
+    assert.equal(key.status, 403, 'LL-HLS keys need the token too');
+    const dec = await run(
+      'ffmpeg',
+      ['-v', 'warning', '-i', `${base()}/enc/ll.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
+      90_000,
+    );
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.doesNotMatch(dec.stderr, BAD_DECODE, dec.stderr);
+  });
+
+  it('hls.js in Chromium plays the encrypted LL-HLS stream (parts decrypted) from the signed player page', {
+    skip: noChromium,
+  }, async () => {
+    await waitPlaylist(2);
+    await assertChromiumPlays(`http://127.0.0.1:${rc.ports.http}/play/live/enc?mode=llhls&${token()}`);
+  });
+
   it('brute force is rate-limited (429) and counted', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++)
@@ -300,6 +358,16 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
   }, async () => {
     const token = signedQuery(SECRET, 'live', 'cenc', 300);
     await assertChromiumPlays(`http://127.0.0.1:${edge.ports.http}/play/live/cenc?mode=hls&${token}`);
+  });
+
+  it('hls.js in Chromium plays the encrypted LL-HLS stream through the edge', {
+    skip: noChromium,
+  }, async () => {
+    const token = signedQuery(SECRET, 'live', 'cenc', 300);
+    const ll = await fetch(`http://127.0.0.1:${edge.ports.http}/live/cenc/ll.m3u8?${token}`);
+    assert.equal(ll.status, 200);
+    assert.match(await ll.text(), /#EXT-X-KEY:METHOD=AES-128,URI="keys\/l\d+\?expires=/);
+    await assertChromiumPlays(`http://127.0.0.1:${edge.ports.http}/play/live/cenc?mode=llhls&${token}`);
   });
 
   it('after the origin dies, the stream goes on from origin B with new keys; the old keys stay served; ffmpeg decodes it', async () => {

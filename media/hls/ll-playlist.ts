@@ -4,6 +4,7 @@
  * (EXT-X-PART), a preload hint for the next part, and the server-control tags that let players
  * block on reloads.
  */
+import { keyTag, type SegmentEncryption } from './encryption.ts';
 import type { LlPart, LlSegment } from './ll-segmenter.ts';
 
 export interface LlPlaylistView {
@@ -23,6 +24,11 @@ export interface LlPlaylistUris {
   init: (initId: number) => string;
   segment: (sequence: number) => string;
   part: (sequence: number, index: number) => string;
+  /**
+   * AES-128 (RFC 8216bis 4.4.4.4): the key and IV of a segment and of all its parts, undefined when
+   * it is clear. Also asked for the segment the preload hint opens (its key is decided ahead).
+   */
+  encryption?: (sequence: number) => SegmentEncryption | undefined;
 }
 
 /** Part target as written in EXT-X-PART-INF (seconds, 3 decimals; parts are cut to fit it). */
@@ -75,23 +81,38 @@ export function renderLlPlaylist(view: LlPlaylistView, uris: LlPlaylistUris): st
     fromEndMs += s.durationMs;
   }
   let initId: number | undefined;
+  // The EXT-X-KEY in effect (4.4.4.4 applies it to every segment and part after it), as written.
+  let keyInEffect = keyTag(undefined);
+  const setKey = (sequence: number | undefined) => {
+    const tag = keyTag(sequence === undefined ? undefined : uris.encryption?.(sequence));
+    if (tag !== keyInEffect) lines.push(tag);
+    keyInEffect = tag;
+  };
   all.forEach((s, i) => {
     // Tags that apply to a segment come before its first part (4.4.4.9). A discontinuity stays on
     // the first segment until it slides out and is counted in DISCONTINUITY-SEQUENCE (4.4.3.3).
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (s.initId !== initId) {
+      // Init segments are served clear: the key in effect at an EXT-X-MAP would apply to it
+      // (4.4.4.5), so none is while it is declared.
+      if (uris.encryption) setKey(undefined);
       lines.push(`#EXT-X-MAP:URI=${quoted(uris.init(s.initId))}`);
       initId = s.initId;
     }
+    if (uris.encryption) setKey(s.sequence);
     if (i === 0 || s.discontinuity) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${dateTime(s.programDateTime)}`);
     if (partsFrom.has(s.sequence)) for (const p of s.parts) lines.push(partLine(p, uris));
     if (s !== view.open) lines.push(`#EXTINF:${(s.durationMs / 1000).toFixed(3)},`, uris.segment(s.sequence));
   });
   if (view.ended) lines.push('#EXT-X-ENDLIST');
-  else
+  else {
+    // A hint that opens a new segment: its key (decided ahead) is announced before the hint, so
+    // the player decrypts the part it fetches early with the right one.
+    if (uris.encryption && view.nextPart.sequence !== view.open?.sequence) setKey(view.nextPart.sequence);
     lines.push(
       `#EXT-X-PRELOAD-HINT:TYPE=PART,URI=${quoted(uris.part(view.nextPart.sequence, view.nextPart.index))}`,
     );
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -195,6 +195,83 @@ describe('LL-HLS playlist (hand-checked vector)', () => {
     );
     assert.deepEqual(validateLlPlaylist(text).problems, []);
   });
+  it("AES-128: a key per segment before its first part, none in effect at EXT-X-MAP, the hint's segment key before the hint", () => {
+    const iv = (n: number) => Buffer.alloc(16, n);
+    const keys: Record<number, { keyUri: string; iv: Buffer } | undefined> = {
+      7: { keyUri: 'keys/l7?sig=x', iv: iv(1) },
+      8: { keyUri: 'keys/l7?sig=x', iv: iv(2) },
+      9: undefined, // a republish without encryption
+      10: { keyUri: 'keys/l10?sig=x', iv: iv(3) },
+      11: { keyUri: 'keys/l10?sig=x', iv: iv(4) },
+    };
+    const text = renderLlPlaylist(
+      {
+        segments: [
+          seg(7, [part(7, 0, 1000, true)]),
+          seg(8, [part(8, 0, 1000)]),
+          seg(9, [part(9, 0, 1000, true)], { discontinuity: true }),
+          seg(10, [part(10, 0, 1000, true)], { discontinuity: true, initId: 1 }),
+        ],
+        open: undefined,
+        mediaSequence: 7,
+        discontinuitySequence: 0,
+        ended: false,
+        partTargetMs: 1000,
+        targetDurationSeconds: 1,
+        nextPart: { sequence: 11, index: 0 },
+      },
+      { ...URIS, encryption: (s) => keys[s] },
+    );
+    const key = (uri: string, n: number) =>
+      `#EXT-X-KEY:METHOD=AES-128,URI="${uri}",IV=0x${iv(n).toString('hex')}`;
+    assert.deepEqual(text.split('\n').slice(7), [
+      '#EXT-X-MAP:URI="init-0.mp4"',
+      key('keys/l7?sig=x', 1),
+      '#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:14.000Z',
+      '#EXT-X-PART:DURATION=1.000,URI="7.0.m4s",INDEPENDENT=YES',
+      '#EXTINF:1.000,',
+      '7.m4s',
+      key('keys/l7?sig=x', 2),
+      '#EXT-X-PART:DURATION=1.000,URI="8.0.m4s"',
+      '#EXTINF:1.000,',
+      '8.m4s',
+      '#EXT-X-DISCONTINUITY',
+      '#EXT-X-KEY:METHOD=NONE',
+      '#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:18.000Z',
+      '#EXT-X-PART:DURATION=1.000,URI="9.0.m4s",INDEPENDENT=YES',
+      '#EXTINF:1.000,',
+      '9.m4s',
+      '#EXT-X-DISCONTINUITY',
+      '#EXT-X-MAP:URI="init-1.mp4"',
+      key('keys/l10?sig=x', 3),
+      '#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:20.000Z',
+      '#EXT-X-PART:DURATION=1.000,URI="10.0.m4s",INDEPENDENT=YES',
+      '#EXTINF:1.000,',
+      '10.m4s',
+      key('keys/l10?sig=x', 4),
+      '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="11.0.m4s"',
+      '',
+    ]);
+    assert.deepEqual(validateLlPlaylist(text).problems, []);
+    // A key in effect where an init segment is declared would apply to it: NONE comes first.
+    const remap = renderLlPlaylist(
+      {
+        segments: [seg(7, [part(7, 0, 1000, true)]), seg(8, [part(8, 0, 1000, true)], { initId: 1 })],
+        open: undefined,
+        mediaSequence: 7,
+        discontinuitySequence: 0,
+        ended: true,
+        partTargetMs: 1000,
+        targetDurationSeconds: 1,
+        nextPart: { sequence: 9, index: 0 },
+      },
+      { ...URIS, encryption: (s) => keys[s] },
+    );
+    assert.match(
+      remap,
+      /7\.m4s\n#EXT-X-KEY:METHOD=NONE\n#EXT-X-MAP:URI="init-1\.mp4"\n#EXT-X-KEY:METHOD=AES-128/,
+    );
+  });
 });
 
 describe('LL-HLS playlist validator', () => {
