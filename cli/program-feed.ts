@@ -16,9 +16,10 @@ import { InternalHttpServer } from '../core/internal-http.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import type { HlsPlaylistResult, HlsSource, StreamSource } from '../core/sources.ts';
+import type { HlsPlaylistResult, HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import { LocalHubSource } from '../core/sources.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
+import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller, edgePullOptions } from '../edge/pull.ts';
 import { RegistryResolver } from '../edge/route.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
@@ -69,6 +70,8 @@ export interface ProgramFeed {
   /** Where viewers get streams: the program hub for channels with a backup, else the ingest hub. */
   source: StreamSource;
   hls: HlsSource;
+  /** LL-HLS the same way (undefined when LL-HLS is off). */
+  llhls: LlHlsSource | undefined;
   /** The loopback base URL the program pulls come from (the all-in-one's internalUrl). */
   internalUrl: string;
   /** Viewers of program streams (people only). */
@@ -83,20 +86,21 @@ export async function startProgramFeed(
     /** An empty hub with the ingest hub's options (cli/run.ts hubFor). */
     programHub: StreamHub;
     hls: HlsSource;
+    llhls: LlHlsSource | undefined;
     registry: Registry;
     metrics: Metrics;
     hubMetrics: MetricsBinding;
     log: Logger;
   },
 ): Promise<ProgramFeed> {
-  const { hub, hls, registry, metrics, log } = deps;
+  const { hub, hls, llhls, registry, metrics, log } = deps;
   const token = randomBytes(24).toString('base64url');
   const direct = new LocalHubSource(hub);
   const internal = new InternalHttpServer(
     hub,
     direct,
     hls,
-    { host: '127.0.0.1', port: 0, clusterToken: token },
+    { host: '127.0.0.1', port: 0, clusterToken: token, ...(llhls ? { llhls } : {}) },
     metrics,
     log,
   );
@@ -115,6 +119,18 @@ export async function startProgramFeed(
     },
     metrics,
   );
+  // The program's LL-HLS: the packaged primary or backup, followed across switches like an edge.
+  const llProxy = llhls
+    ? new LlHlsProxy(
+        resolver,
+        {
+          clusterToken: token,
+          playlistTtlMs: 100,
+          cacheBytes: Math.min(config.hlsCacheBytes, 64 * 1024 * 1024),
+        },
+        metrics,
+      )
+    : undefined;
   const backups = new BackupChannels(registry, config.channels);
   await backups.start();
   const switching = (app: string, name: string) => backups.has(app, name);
@@ -136,8 +152,18 @@ export async function startProgramFeed(
           ? proxy.key(app, name, id)
           : (hls.key?.(app, name, id) ?? Promise.resolve(undefined)),
     },
+    llhls: llhls &&
+      llProxy && {
+        playlist: (app, name, req) =>
+          switching(app, name) ? llProxy.playlist(app, name, req) : llhls.playlist(app, name, req),
+        media: (app, name, file) =>
+          switching(app, name.replace(/~backup$/, ''))
+            ? llProxy.media(app, name, file)
+            : llhls.media(app, name, file),
+      },
     viewerCount: () => nonRelayViewers(programHub),
     async close() {
+      llProxy?.close();
       backups.close();
       puller.close();
       programHub.close();

@@ -139,19 +139,20 @@ export async function startAll(
   );
   const packager = hlsFor(config, hub, metrics, log, registry);
   // LL-HLS (fMP4 parts) from the ingest hub, beside MPEG-TS; HTTP viewers in this process only.
-  const llhls = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log, registry) : undefined;
+  const packagerLl = config.hlsPartTargetMs > 0 ? llHlsFor(config, hub, metrics, log, registry) : undefined;
   // Viewers of a channel with a backup watch a program stream that follows the switch (the
   // control plane's switcher runs here too); everything else plays straight from the hub.
   const feed = await startProgramFeed(config, {
     hub,
     programHub: hubFor(config),
     hls: packager,
+    llhls: packagerLl,
     registry,
     metrics,
     hubMetrics,
     log,
   });
-  const { source, hls } = feed;
+  const { source, hls, llhls } = feed;
   const viewerCount = () => nonRelayViewers(hub) + feed.viewerCount();
   const playSecrets = [config.playSecret, config.playSecretPrevious].filter((s): s is string => !!s);
   const play = new RtmpPlayHandler(
@@ -332,7 +333,7 @@ export async function startAll(
       hub.close();
       await feed.close();
       packager.close(); // after the hub: its streams' close starts the forget timers this clears
-      llhls?.close();
+      packagerLl?.close();
       rtmp.closeAll();
       viewers.closeAllConnections();
       await Promise.all([viewers.close(), admin.close(), cp.close()]);
@@ -480,11 +481,13 @@ export function banner(config: Config, ports: Record<string, number>): string {
       );
     } else {
       lines.push(`  HTTP-FLV:    http://${host}:${ports.http}/${app}/test.flv`);
-      lines.push(`  HLS:         http://${host}:${ports.http}/${app}/test.m3u8`);
-      if (config.role === 'edge' || config.hlsPartTargetMs > 0)
-        lines.push(
-          `  LL-HLS:      http://${host}:${ports.http}/${app}/test/ll.m3u8   (fMP4 parts, ~1 s behind live)`,
-        );
+      const ll = config.hlsVariant === 'llhls' && (config.role === 'edge' || config.hlsPartTargetMs > 0);
+      lines.push(
+        `  HLS:         http://${host}:${ports.http}/${app}/test.m3u8${ll ? '   (Low-Latency HLS, fMP4 parts, ~1 s behind live)' : ''}`,
+      );
+      lines.push(
+        `  HLS (TS):    http://${host}:${ports.http}/${app}/test.ts.m3u8   (classic MPEG-TS segments)`,
+      );
       lines.push(
         `  player:      http://${host}:${ports.http}/play/${app}/test   (index: http://${host}:${ports.http}/)`,
       );

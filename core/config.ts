@@ -350,9 +350,9 @@ export const OPTIONS = {
   'hls-variant': {
     roles: ['all', 'edge'],
     kind: 'enum',
-    default: 'ts',
+    default: 'llhls',
     values: ['ts', 'llhls'],
-    help: 'what /<app>/<name>.m3u8 serves: ts = classic MPEG-TS HLS, llhls = Low-Latency HLS (fMP4 parts; needs --hls-part-target above 0). /<app>/<name>.ts.m3u8 is always MPEG-TS, /<app>/<name>/ll.m3u8 always LL-HLS',
+    help: 'what /<app>/<name>.m3u8 serves: llhls = Low-Latency HLS (fMP4 parts; players without LL support ignore the part tags), falling back to MPEG-TS where LL-HLS is off (--hls-part-target 0 here or on the origin); ts = classic MPEG-TS HLS for set-top boxes and old players. /<app>/<name>.ts.m3u8 is always MPEG-TS, /<app>/<name>/ll.m3u8 always LL-HLS',
   },
   'hls-encryption': {
     roles: ['all', 'origin', 'edge'],
@@ -837,10 +837,6 @@ export function loadConfig(
   if (cfg.hlsEncryption !== 'none' && (role === 'all' || role === 'edge') && cfg.playAuth !== 'signed')
     throw invalid(
       '--hls-encryption aes-128 hands keys to signed viewers only: add --play-auth signed and --play-secret',
-    );
-  if (cfg.hlsVariant === 'llhls' && cfg.hlsPartTargetMs === 0)
-    throw invalid(
-      '--hls-variant llhls serves Low-Latency HLS, which --hls-part-target 0 turns off: give a part target (e.g. 0.333)',
     );
   if (cfg.rtmpsPort && (!cfg.tlsCert || !cfg.tlsKey)) {
     const missing = [cfg.tlsCert ? '' : '--tls-cert FILE', cfg.tlsKey ? '' : '--tls-key FILE'].filter(

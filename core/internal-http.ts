@@ -217,7 +217,7 @@ export class InternalHttpServer {
     if (file === 'll.m3u8') {
       const blocking = parseBlockingQuery(query);
       if (typeof blocking === 'string') throw new RelaycastError('RC_BAD_REQUEST', blocking);
-      const pl = await llhls.playlist(app, name, { blocking, uriPrefix: '', segmentQuery: '' });
+      const pl = await llhls.playlist(app, name, { blocking, uriPrefix: '', segmentQuery: '', skip: false });
       if (!pl) throw new RelaycastError('RC_PLAY_NOT_FOUND', `no LL-HLS for ${app}/${name}`);
       if (!res.destroyed)
         sendText(res, 200, pl.body, 'application/vnd.apple.mpegurl', { 'Cache-Control': 'no-cache' });

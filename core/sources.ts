@@ -39,6 +39,8 @@ export interface LlHlsPlaylistRequest {
   uriPrefix: string;
   /** Appended to every URI (init, segments, parts, preload hint): the signed-URL token. */
   segmentQuery: string;
+  /** `_HLS_skip=YES`: a Playlist Delta Update (media/hls/ll-playlist.ts deltaUpdate) if the playlist offers them. */
+  skip?: boolean;
 }
 
 export interface LlHlsMedia {

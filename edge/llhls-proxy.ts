@@ -18,6 +18,7 @@ import { RelaycastError } from '../core/errors.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { HlsPlaylistResult, LlHlsMedia, LlHlsPlaylistRequest, LlHlsSource } from '../core/sources.ts';
 import { BlockingWaiters, decideBlockingReload } from '../media/hls/ll-blocking.ts';
+import { deltaUpdate } from '../media/hls/ll-playlist.ts';
 import type { LlPosition } from '../media/hls/ll-segmenter.ts';
 import { type ParsedLlPlaylist, validateLlPlaylist } from '../media/hls/ll-validate.ts';
 import { ByteLru } from './hls-proxy.ts';
@@ -290,7 +291,8 @@ export class LlHlsProxy implements LlHlsSource {
     }
     if (!st.latest) return undefined;
     const body = st.continuity ? withContinuity(st.latest.text, st.continuity) : st.latest.text;
-    return { body: rewriteLlUris(body, req.uriPrefix, req.segmentQuery), ended: st.latest.parsed.ended };
+    const text = rewriteLlUris(body, req.uriPrefix, req.segmentQuery);
+    return { body: req.skip ? deltaUpdate(text) : text, ended: st.latest.parsed.ended };
   }
 
   async media(app: string, name: string, file: string): Promise<LlHlsMedia | undefined> {

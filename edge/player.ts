@@ -86,7 +86,6 @@ ${body}
 `;
 }
 
-/** The page plays HTTP-FLV with mpegts.js or HLS with hls.js (native HLS where the browser has it). */
 /**
  * Content-Security-Policy of the player and index pages: scripts only from relaycast itself (the
  * players and player.js, no inline script), media and workers from blob: (MSE), no plug-ins, no
@@ -276,7 +275,10 @@ const PLAYER_JS = `(function(){
 })();
 `;
 
-/** `llhls`: the node serves /<app>/<name>/ll.m3u8 (the page offers an LL-HLS button). */
+/**
+ * `llhls`: the node serves /<app>/<name>/ll.m3u8; the page's HLS button then plays LL-HLS (mode
+ * `llhls`) and "HLS (TS)" the classic /<app>/<name>.ts.m3u8 (mode `hls`).
+ */
 export function renderPlayerPage(app: string, name: string, search: string, llhls = false): string {
   const path = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
   // Everything from the request reaches the page as escaped attribute text; no inline script
@@ -294,14 +296,14 @@ button{background:#333;color:#eee;border:1px solid #555;padding:.4em 1em;cursor:
 button[aria-pressed=true]{background:#2a6;border-color:#2a6}
 #stats span{margin-right:1.2em}
 #err{color:#f66}
-</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.m3u8${search}`)}"${llhls ? ` data-llhls="${attr(`${path}/ll.m3u8${search}`)}"` : ''} data-whep="${attr(`${path}/whep${search}`)}" data-name="${attr(`${app}/${name}`)}">
+</style></head><body><main id="player" data-flv="${attr(`${path}.flv${search}`)}" data-hls="${attr(`${path}.ts.m3u8${search}`)}"${llhls ? ` data-llhls="${attr(`${path}/ll.m3u8${search}`)}"` : ''} data-whep="${attr(`${path}/whep${search}`)}" data-name="${attr(`${app}/${name}`)}">
 <h1 style="font-size:1.2em">${escapeHtml(`${app}/${name}`)}</h1>
 <video id="video" controls autoplay muted playsinline></video>
 <div class="bar">
  <button id="btn-flv" aria-pressed="false">HTTP-FLV</button>
- <button id="btn-hls" aria-pressed="false">HLS</button>
+${llhls ? ' <button id="btn-llhls" aria-pressed="false" title="Low-Latency HLS (fMP4 parts)">HLS</button>\n' : ''} <button id="btn-hls" aria-pressed="false"${llhls ? ' title="classic MPEG-TS HLS (.ts.m3u8)">HLS (TS)' : '>HLS'}</button>
  <button id="btn-webrtc" aria-pressed="false">WebRTC</button>
-${llhls ? ' <button id="btn-llhls" aria-pressed="false">LL-HLS</button>\n' : ''} <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
+ <div id="stats"><span>mode: <b id="mode">-</b></span><span>latency: <b id="latency">-</b></span><span>buffer: <b id="buffer">-</b></span><span>stalls: <b id="stalls">0</b></span><span>time: <b id="time">0</b></span></div>
 </div>
 <div id="status" role="status">connecting…</div>
 <div id="err" role="alert"></div>

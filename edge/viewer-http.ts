@@ -21,6 +21,7 @@ import { ConnectionLimiter, listenOn } from '../core/net-limits.ts';
 import { normaliseIp, tokenQuery, verifyPlay } from '../core/signing.ts';
 import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import { parseBlockingQuery } from '../media/hls/ll-blocking.ts';
+import { wantsDeltaUpdate } from '../media/hls/ll-playlist.ts';
 import type { HubStream } from '../media/hub/stream.ts';
 import { PAGE_CSP, renderIndexPage, renderPlayerPage, servePlayerAsset } from './player.ts';
 import { MAX_OFFER_BYTES } from './webrtc/offer.ts';
@@ -283,6 +284,8 @@ export class ViewerHttpServer {
           target.name,
           `${encodeURIComponent(target.name)}/`,
           url.searchParams,
+          // LL-HLS off where the stream is packaged (an origin with --hls-part-target 0): classic.
+          () => this.servePlaylist(req, res, target.app, target.name, url.searchParams),
         );
       else if (target.ext === 'm3u8')
         await this.servePlaylist(req, res, target.app, target.name, url.searchParams);
@@ -509,6 +512,7 @@ export class ViewerHttpServer {
     name: string,
     uriPrefix: string,
     query: URLSearchParams,
+    orElse?: () => Promise<void>,
   ): Promise<void> {
     this.authorize(app, name, query, req, 'hls');
     if (this.draining) {
@@ -520,9 +524,11 @@ export class ViewerHttpServer {
       throw new RelaycastError('RC_BAD_REQUEST', `${blocking} (RFC 8216bis 6.2.5.2); fix the query`);
     const playlist = await this.options.llhls!.playlist(app, name, {
       blocking,
+      skip: wantsDeltaUpdate(query),
       uriPrefix,
       segmentQuery: tokenQuery(query),
     });
+    if (!playlist && orElse && !blocking) return orElse();
     if (!playlist) {
       this.metrics.viewerRejects.inc({ protocol: 'hls', reason: 'not_found' });
       throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${app}/${name} is not live`);

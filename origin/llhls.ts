@@ -33,7 +33,7 @@ import {
   decidePartRequest,
   REAL_TIMERS,
 } from '../media/hls/ll-blocking.ts';
-import { renderLlPlaylist } from '../media/hls/ll-playlist.ts';
+import { deltaUpdate, renderLlPlaylist, skipBoundarySeconds } from '../media/hls/ll-playlist.ts';
 import { LlHlsSegmenter, type LlPart } from '../media/hls/ll-segmenter.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 import type { HubStream } from '../media/hub/stream.ts';
@@ -276,11 +276,11 @@ export class LlHlsPackager implements LlHlsSource {
       } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
     } else this.metrics.hlsRequests.inc({ kind: 'll_playlist', result: 'ready' });
     await pkg.crypto.stored;
-    return { body: this.render(pkg, req.uriPrefix, req.segmentQuery), ended: seg.ended };
+    return { body: this.render(pkg, req.uriPrefix, req.segmentQuery, req.skip === true), ended: seg.ended };
   }
 
   /** Renders once per playlist state and query: a thousand viewers of a part cost one rendering. */
-  private render(pkg: Packaged, prefix: string, q: string): string {
+  private render(pkg: Packaged, prefix: string, q: string, skip: boolean): string {
     const seg = pkg.segmenter;
     const next = seg.nextPart;
     // The playlist changes only with a new part, the end of the stream, or a new publisher after it.
@@ -290,10 +290,11 @@ export class LlHlsPackager implements LlHlsSource {
       cache.version = version;
       cache.byQuery.clear();
     }
-    const key = `${prefix}\n${q}`;
+    const key = `${prefix}\n${q}\n${skip}`;
     const hit = cache.byQuery.get(key);
     if (hit !== undefined) return hit;
-    const text = this.renderNow(pkg, prefix, q);
+    const full = this.renderNow(pkg, prefix, q);
+    const text = skip ? deltaUpdate(full) : full;
     if (cache.byQuery.size < 64) cache.byQuery.set(key, text); // signed URLs: one query per viewer
     return text;
   }
@@ -310,6 +311,10 @@ export class LlHlsPackager implements LlHlsSource {
         partTargetMs: seg.options.partTargetMs,
         targetDurationSeconds: seg.targetDurationSeconds,
         nextPart: seg.nextPart,
+        skipUntilSeconds: skipBoundarySeconds(
+          seg.targetDurationSeconds,
+          seg.options.windowSegments * seg.options.segmentTargetMs,
+        ),
       },
       {
         init: (id) => `${prefix}init-${id}.mp4${q}`,

@@ -60,7 +60,8 @@ describe('backup switching in the all-in-one', { timeout: 300_000 }, () => {
       300,
     );
     await shows('the backup on live/studio', flv, 320);
-    await shows('the backup in HLS', `http://127.0.0.1:${rc.ports.http}/live/studio.m3u8`, 320);
+    await shows('the backup in LL-HLS', `http://127.0.0.1:${rc.ports.http}/live/studio.m3u8`, 320);
+    await shows('the backup in MPEG-TS HLS', `http://127.0.0.1:${rc.ports.http}/live/studio.ts.m3u8`, 320);
     assert.ok(headers >= 2, 'the open viewer got the backup sequence header on the same connection');
 
     primary = publish(rtmp(key), { size: '480x270' });

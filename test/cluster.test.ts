@@ -106,7 +106,7 @@ describe('cluster: redis + 2 origins + 2 edges', { timeout: 420_000 }, () => {
   });
 
   it('HLS through an edge: 200 concurrent requests for a segment cost one origin fetch', async () => {
-    const m3u8 = `http://127.0.0.1:${edge2.ports.http}/live/main.m3u8`;
+    const m3u8 = `http://127.0.0.1:${edge2.ports.http}/live/main.ts.m3u8`;
     const text = await waitFor(
       'edge playlist',
       async () => {

@@ -50,7 +50,7 @@ describe('HLS', { timeout: 300_000 }, () => {
     await killAll();
   });
   const rtmp = (n: string) => `rtmp://127.0.0.1:${rc.ports.rtmp}/live/${n}`;
-  const m3u8 = (n: string) => `http://127.0.0.1:${rc.ports.http}/live/${n}.m3u8`;
+  const m3u8 = (n: string) => `http://127.0.0.1:${rc.ports.http}/live/${n}.ts.m3u8`;
   const getPlaylist = async (n: string) => {
     const res = await fetch(m3u8(n));
     return { res, pl: res.status === 200 ? parsePlaylist(await res.text()) : undefined };

@@ -61,12 +61,14 @@ async function playInChromium(pageUrl: string, stream: string): Promise<void> {
     const seen: Promise<void>[] = [];
     let playlists = 0;
     let blockingReloads = 0;
+    let deltas = 0;
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('response', (res) => {
       const url = new URL(res.url());
       if (!url.pathname.endsWith('/ll.m3u8') || res.status() !== 200) return;
       playlists++;
       if (url.searchParams.has('_HLS_msn')) blockingReloads++;
+      if (url.searchParams.has('_HLS_skip')) deltas++;
       seen.push(
         res.text().then(
           (t) => void validate(stream, t, `${stream} ${url.pathname}${url.search}`),
@@ -102,7 +104,7 @@ async function playInChromium(pageUrl: string, stream: string): Promise<void> {
     assert.ok(blockingReloads > 0, `hls.js used blocking reloads (${playlists} playlists)`);
     // A figure for the report, not a pass/fail timing: latency from PROGRAM-DATE-TIME.
     console.log(
-      `# ${stream}: hls.js LL-HLS latency (PDT) ${state.latency} s; ${playlists} playlists, ${blockingReloads} blocking`,
+      `# ${stream}: hls.js LL-HLS latency (PDT) ${state.latency} s; ${playlists} playlists, ${blockingReloads} blocking, ${deltas} delta updates`,
     );
   } finally {
     await browser?.close();
@@ -262,8 +264,9 @@ describe('LL-HLS with signed play URLs', { timeout: 120_000 }, () => {
       'signed',
       '--play-secret',
       'll-secret',
-      '--hls-variant',
-      'llhls',
+      // a window of 8 segments (~16 s) is longer than 6 target durations: delta updates are offered
+      '--hls-window',
+      '8',
     ]);
     publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/sig`, { size: '320x240', gop: 60 });
   });
@@ -272,7 +275,7 @@ describe('LL-HLS with signed play URLs', { timeout: 120_000 }, () => {
   it('the token reaches the init, every part and segment and the preload hint; none works without it', async () => {
     const q = signedQuery('ll-secret', 'live', 'sig', 600);
     const base = `http://127.0.0.1:${rc.ports.http}/live`;
-    // --hls-variant llhls: /<app>/<name>.m3u8 is LL-HLS, with URIs under <name>/
+    // by default (--hls-variant llhls) /<app>/<name>.m3u8 is LL-HLS, with URIs under <name>/
     const text = await waitFor(
       'a signed LL playlist with a whole segment',
       async () => {
@@ -309,6 +312,30 @@ describe('LL-HLS with signed play URLs', { timeout: 120_000 }, () => {
     const ts = await fetch(`${base}/sig.ts.m3u8?${q}`);
     assert.equal(ts.status, 200);
     assert.match(await ts.text(), /sig-\d+\.ts\?/);
+  });
+
+  it('a long window offers delta updates: _HLS_skip=YES replaces the old segments with EXT-X-SKIP, tokens kept', async () => {
+    const q = signedQuery('ll-secret', 'live', 'sig', 600);
+    const base = `http://127.0.0.1:${rc.ports.http}/live`;
+    const full = await getPlaylist(`${base}/sig/ll.m3u8?${q}`, 'signed');
+    assert.ok(full.canSkipUntil !== undefined && full.canSkipUntil >= 6 * full.targetDuration);
+    const delta = await waitFor(
+      'a delta update that skips a segment',
+      async () => {
+        const res = await fetch(`${base}/sig/ll.m3u8?${q}&_HLS_skip=YES`);
+        const t = res.status === 200 ? await res.text() : '';
+        return t.includes('#EXT-X-SKIP:') ? t : undefined;
+      },
+      60_000,
+      1000,
+    );
+    const pl = validate('signed', delta, 'signed delta');
+    assert.ok(pl.skippedSegments >= 1);
+    assert.equal(pl.version, 9);
+    for (const s of pl.segments) assert.ok(s.uri.endsWith(`?${q}`), `${s.uri} carries the token`);
+    assert.match(delta, /#EXT-X-SKIP:SKIPPED-SEGMENTS=\d+\n#EXT-X-MAP:URI="init-\d+\.mp4\?/);
+    // hls.js asks for delta updates of such a playlist and keeps playing
+    await playInChromium(`http://127.0.0.1:${rc.ports.http}/play/live/sig?mode=llhls&${q}`, 'signed');
   });
 });
 

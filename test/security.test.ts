@@ -183,7 +183,7 @@ describe('security', { timeout: 240_000 }, () => {
     const text = await waitFor(
       'playlist',
       async () => {
-        const r = await fetch(http(`studio1.m3u8?${q}`));
+        const r = await fetch(http(`studio1.ts.m3u8?${q}`));
         return r.ok ? r.text() : undefined;
       },
       30_000,

@@ -42,14 +42,14 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
     const config = join(dir, 'relaycast.yaml');
     writeFileSync(
       config,
-      `sources:\n  - { name: from-yaml, url: "http://127.0.0.1:${a.ports.http}/live/up.m3u8" }\n`,
+      `sources:\n  - { name: from-yaml, url: "http://127.0.0.1:${a.ports.http}/live/up.ts.m3u8" }\n`,
     );
     const b = await startRelaycast('all', ['--source-silence-timeout', '3', '--config', config]);
     let pub = publish(`rtmp://127.0.0.1:${a.ports.rtmp}/live/up`, { size: '320x240', rate: 25, gop: 25 });
     await waitFor(
       'A live with HLS',
       async () =>
-        (await fetch(`http://127.0.0.1:${a.ports.http}/live/up.m3u8`)).status === 200 ? true : undefined,
+        (await fetch(`http://127.0.0.1:${a.ports.http}/live/up.ts.m3u8`)).status === 200 ? true : undefined,
       60_000,
       300,
     );
@@ -58,7 +58,7 @@ describe('pull sources: HTTP-FLV, RTMP and HLS from another server', { timeout: 
     const upstream = {
       flv: `http://127.0.0.1:${a.ports.http}/live/up.flv`,
       rtmp: `rtmp://127.0.0.1:${a.ports.rtmp}/live/up`,
-      hls: `http://127.0.0.1:${a.ports.http}/live/up.m3u8`,
+      hls: `http://127.0.0.1:${a.ports.http}/live/up.ts.m3u8`,
     };
     for (const [kind, url] of Object.entries(upstream)) {
       const r = await cli('channel', 'create', `from-${kind}`, '--source', url);

@@ -117,7 +117,7 @@ describe('channel sources in the all-in-one (MPEG-TS over UDP/RTP)', { concurren
   it('H.265 + MP2 over UDP: HLS (MPEG-TS segments) probes as hevc 320x240 + mp2', async () => {
     const ff = sendTs(`udp://127.0.0.1:${ports.hevc}`, 'mpegts', 'libx265', 40);
     try {
-      const m3u8 = `http://127.0.0.1:${node.ports.http}/live/tvhevc.m3u8`;
+      const m3u8 = `http://127.0.0.1:${node.ports.http}/live/tvhevc.ts.m3u8`;
       const probe = await waitFor(
         'tvhevc HLS',
         async () => {

@@ -89,7 +89,7 @@ describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
   });
 
   it('HLS and the index page work through the workers', async () => {
-    const pl = await fetch(`http://127.0.0.1:${aio.ports.http}/live/w.m3u8`);
+    const pl = await fetch(`http://127.0.0.1:${aio.ports.http}/live/w.ts.m3u8`);
     assert.equal(pl.status, 200);
     const body = await pl.text();
     const seg = body.split('\n').find((l) => l.endsWith('.ts') || l.includes('.ts?'));

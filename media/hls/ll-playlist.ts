@@ -18,6 +18,8 @@ export interface LlPlaylistView {
   targetDurationSeconds: number;
   /** The part EXT-X-PRELOAD-HINT names (not rendered once ended). */
   nextPart: { sequence: number; index: number };
+  /** CAN-SKIP-UNTIL (see skipBoundarySeconds); delta updates are not offered without it. */
+  skipUntilSeconds?: number;
 }
 
 export interface LlPlaylistUris {
@@ -60,7 +62,7 @@ export function renderLlPlaylist(view: LlPlaylistView, uris: LlPlaylistUris): st
     '#EXT-X-VERSION:6',
     `#EXT-X-TARGETDURATION:${view.targetDurationSeconds}`,
     // 4.4.3.8 EXT-X-SERVER-CONTROL: blocking reloads (6.2.5.2) and the hold-back for parts
-    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${partHoldBackSeconds(view.partTargetMs)}`,
+    `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,${view.skipUntilSeconds ? `CAN-SKIP-UNTIL=${view.skipUntilSeconds.toFixed(1)},` : ''}PART-HOLD-BACK=${partHoldBackSeconds(view.partTargetMs)}`,
     // 4.4.3.7 EXT-X-PART-INF
     `#EXT-X-PART-INF:PART-TARGET=${partTargetSeconds(view.partTargetMs)}`,
     `#EXT-X-MEDIA-SEQUENCE:${view.mediaSequence}`,
@@ -118,4 +120,92 @@ export function renderLlPlaylist(view: LlPlaylistView, uris: LlPlaylistUris): st
 
 function partLine(p: LlPart, uris: LlPlaylistUris): string {
   return `#EXT-X-PART:DURATION=${(p.durationMs / 1000).toFixed(3)},URI=${quoted(uris.part(p.sequence, p.index))}${p.independent ? ',INDEPENDENT=YES' : ''}`;
+}
+
+/**
+ * Skip Boundary to advertise (CAN-SKIP-UNTIL, 4.4.3.8): six target durations, the least the spec
+ * allows; undefined when the window is not longer than that, since nothing could be skipped.
+ */
+export function skipBoundarySeconds(targetDurationSeconds: number, windowMs: number): number | undefined {
+  const boundary = 6 * targetDurationSeconds;
+  return windowMs > boundary * 1000 ? boundary : undefined;
+}
+
+/** `_HLS_skip=YES` (or `v2`; there are no date ranges to skip) asks for a delta update (6.2.5.1). */
+export function wantsDeltaUpdate(query: URLSearchParams): boolean {
+  const v = query.get('_HLS_skip');
+  return v === 'YES' || v === 'v2';
+}
+
+/**
+ * Playlist Delta Update (6.2.5.1, EXT-X-SKIP 4.4.5.2) of a rendered LL-HLS playlist, done on the
+ * text so origins and edges (which hold the origin's text) make the same one. The segments that
+ * end more than the playlist's CAN-SKIP-UNTIL before its end become `EXT-X-SKIP:SKIPPED-SEGMENTS=n`;
+ * the first segment kept gets the EXT-X-MAP, EXT-X-KEY and PROGRAM-DATE-TIME in effect for it
+ * (the player no longer sees the tags that set them). The header (media and discontinuity
+ * sequence) stays that of the full playlist; EXT-X-SKIP needs version 9. A playlist without
+ * CAN-SKIP-UNTIL, or with nothing old enough, is returned as it is.
+ */
+export function deltaUpdate(text: string): string {
+  const boundaryMatch = /CAN-SKIP-UNTIL=(\d+(?:\.\d+)?)/.exec(text);
+  if (!boundaryMatch) return text;
+  const boundaryMs = Number(boundaryMatch[1]) * 1000;
+  const lines = text.split('\n');
+  const bodyAt = lines.findIndex((l) => l.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:')) + 1;
+  if (bodyAt <= 0) return text;
+  // Segment blocks: the tags before a segment's URI, and the URI.
+  const blocks: { lines: string[]; durationMs: number }[] = [];
+  let current: string[] = [];
+  for (const line of lines.slice(bodyAt)) {
+    current.push(line);
+    if (line && !line.startsWith('#')) {
+      const extinf = current.find((l) => l.startsWith('#EXTINF:'));
+      blocks.push({ lines: current, durationMs: extinf ? Number.parseFloat(extinf.slice(8)) * 1000 : 0 });
+      current = [];
+    }
+  }
+  const tail = current; // the open segment's parts, the hint or ENDLIST
+  const tailMs = tail
+    .filter((l) => l.startsWith('#EXT-X-PART:'))
+    .reduce((n, l) => n + Number.parseFloat(/DURATION=([\d.]+)/.exec(l)?.[1] ?? '0') * 1000, 0);
+  let afterMs = tailMs + blocks.reduce((n, b) => n + b.durationMs, 0);
+  let skipped = 0;
+  let map: string | undefined;
+  let key: string | undefined;
+  let pdtMs: number | undefined;
+  for (const b of blocks) {
+    afterMs -= b.durationMs;
+    if (afterMs < boundaryMs) break;
+    skipped++;
+    for (const l of b.lines) {
+      if (l.startsWith('#EXT-X-MAP:')) map = l;
+      else if (l.startsWith('#EXT-X-KEY:')) key = l.includes('METHOD=NONE') ? undefined : l;
+      else if (l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdtMs = Date.parse(l.slice(25));
+    }
+    if (pdtMs !== undefined) pdtMs += b.durationMs;
+  }
+  if (skipped === 0 || skipped === blocks.length) return text;
+  const first = blocks[skipped]!.lines;
+  const media = first.findIndex((l) => l.startsWith('#EXT-X-PART:') || l.startsWith('#EXTINF:'));
+  const own = (prefix: string) => first.slice(0, media).some((l) => l.startsWith(prefix));
+  const carried: string[] = [];
+  if (map && !own('#EXT-X-MAP:')) carried.push(map);
+  if (key && !own('#EXT-X-KEY:') && !own('#EXT-X-MAP:')) carried.push(key);
+  if (pdtMs !== undefined && !Number.isNaN(pdtMs) && !own('#EXT-X-PROGRAM-DATE-TIME:'))
+    carried.push(`#EXT-X-PROGRAM-DATE-TIME:${dateTime(pdtMs)}`);
+  const header = lines
+    .slice(0, bodyAt)
+    .map((l) => (l.startsWith('#EXT-X-VERSION:') ? '#EXT-X-VERSION:9' : l));
+  // Tags such as EXT-X-DISCONTINUITY stay first in the kept segment's block, before what is carried.
+  const lead = first.slice(0, media).filter((l) => l === '#EXT-X-DISCONTINUITY');
+  const rest = first.filter((l, i) => !(i < media && l === '#EXT-X-DISCONTINUITY'));
+  return [
+    ...header,
+    `#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`,
+    ...lead,
+    ...carried,
+    ...rest,
+    ...blocks.slice(skipped + 1).flatMap((b) => b.lines),
+    ...tail,
+  ].join('\n');
 }

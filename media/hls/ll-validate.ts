@@ -32,6 +32,11 @@ export interface ParsedLlPlaylist {
   maps: string[];
   canBlockReload: boolean;
   partHoldBack: number | undefined;
+  /** CAN-SKIP-UNTIL, seconds. */
+  canSkipUntil: number | undefined;
+  /** EXT-X-SKIP:SKIPPED-SEGMENTS of a delta update (the first `segments` entry follows them). */
+  skippedSegments: number;
+  version: number;
 }
 
 function attrs(line: string): Map<string, string> {
@@ -57,6 +62,9 @@ export function validateLlPlaylist(text: string): { problems: string[]; playlist
     maps: [],
     canBlockReload: false,
     partHoldBack: undefined,
+    canSkipUntil: undefined,
+    skippedSegments: 0,
+    version: 1,
   };
   if (lines[0] !== '#EXTM3U') problems.push('the first line is not #EXTM3U');
   let pendingInf: number | undefined;
@@ -71,6 +79,15 @@ export function validateLlPlaylist(text: string): { problems: string[]; playlist
       const a = attrs(line);
       pl.canBlockReload = a.get('CAN-BLOCK-RELOAD') === 'YES';
       if (a.has('PART-HOLD-BACK')) pl.partHoldBack = Number(a.get('PART-HOLD-BACK'));
+      if (a.has('CAN-SKIP-UNTIL')) pl.canSkipUntil = Number(a.get('CAN-SKIP-UNTIL'));
+    } else if (line.startsWith('#EXT-X-VERSION:')) pl.version = Number(line.split(':')[1]);
+    else if (line.startsWith('#EXT-X-SKIP:')) {
+      // 4.4.5.2: only in a delta update of a playlist that offers them, before every segment.
+      if (sawMedia || pl.segments.length > 0) problems.push(`${at}: EXT-X-SKIP after a segment or part`);
+      if (pl.canSkipUntil === undefined) problems.push(`${at}: EXT-X-SKIP without CAN-SKIP-UNTIL`);
+      pl.skippedSegments = Number(attrs(line).get('SKIPPED-SEGMENTS'));
+      if (!Number.isInteger(pl.skippedSegments) || pl.skippedSegments < 1)
+        problems.push(`${at}: SKIPPED-SEGMENTS is not a positive integer`);
     } else if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) pl.mediaSequence = Number(line.split(':')[1]);
     else if (line.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:'))
       pl.discontinuitySequence = Number(line.split(':')[1]);
@@ -115,6 +132,10 @@ export function validateLlPlaylist(text: string): { problems: string[]; playlist
   }
   pl.openParts = parts;
   if (!Number.isFinite(pl.targetDuration)) problems.push('no EXT-X-TARGETDURATION');
+  if (pl.skippedSegments > 0 && pl.version < 9)
+    problems.push(`EXT-X-SKIP needs EXT-X-VERSION 9, not ${pl.version}`);
+  if (pl.canSkipUntil !== undefined && pl.canSkipUntil < 6 * pl.targetDuration)
+    problems.push(`CAN-SKIP-UNTIL ${pl.canSkipUntil} is less than 6 × TARGETDURATION ${pl.targetDuration}`);
   if (!sawMedia) problems.push('no segment and no part');
   if (hints > 1) problems.push(`${hints} preload hints of TYPE=PART`);
   if (pl.ended && hints > 0) problems.push('a preload hint after EXT-X-ENDLIST');

@@ -9,7 +9,7 @@ import {
   decidePartRequest,
   parseBlockingQuery,
 } from './ll-blocking.ts';
-import { renderLlPlaylist } from './ll-playlist.ts';
+import { deltaUpdate, renderLlPlaylist, skipBoundarySeconds } from './ll-playlist.ts';
 import { LlHlsSegmenter, type LlPart, type LlPosition, type LlSegment } from './ll-segmenter.ts';
 import { LlPlaylistValidator, validateLlPlaylist } from './ll-validate.ts';
 
@@ -119,6 +119,71 @@ describe('LL-HLS segmenter', () => {
     assert.deepEqual(validateLlPlaylist(text).problems, []);
     assert.match(text, /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-3.mp4"\n#EXT-X-PROGRAM-DATE-TIME/);
     assert.ok(s.init(3));
+  });
+});
+
+describe('LL-HLS delta updates (CAN-SKIP-UNTIL, _HLS_skip)', () => {
+  const view = (s: LlHlsSegmenter) => ({
+    segments: s.segments,
+    open: s.openSegment,
+    mediaSequence: s.mediaSequence,
+    discontinuitySequence: s.discontinuitySequence,
+    ended: s.ended,
+    partTargetMs: s.options.partTargetMs,
+    targetDurationSeconds: s.targetDurationSeconds,
+    nextPart: s.nextPart,
+  });
+
+  it('offers them only when the window is longer than six target durations', () => {
+    assert.equal(skipBoundarySeconds(2, 6 * 2000), undefined);
+    assert.equal(skipBoundarySeconds(2, 10 * 2000), 12);
+    const s = new LlHlsSegmenter({ windowSegments: 6 }, { nextSequence: 0 });
+    for (const tag of avStream({ seconds: 15, gop: 60 })) s.push(tag, 1_700_000_000_000 + tag.timestamp);
+    const full = render(s);
+    assert.doesNotMatch(full, /CAN-SKIP-UNTIL/);
+    assert.equal(deltaUpdate(full), full, 'nothing to skip without CAN-SKIP-UNTIL');
+  });
+
+  it('skips the segments older than the boundary; the first kept one gets the map, key and date in effect', () => {
+    const s = new LlHlsSegmenter({ windowSegments: 12 }, { nextSequence: 100 });
+    for (const tag of avStream({ seconds: 30, gop: 60 })) s.push(tag, 1_700_000_000_000 + tag.timestamp);
+    const iv = (n: number) => Buffer.alloc(16, n % 256);
+    const uris = {
+      ...URIS,
+      encryption: (seq: number) => ({ keyUri: `keys/l${seq - (seq % 4)}`, iv: iv(seq) }),
+    };
+    const full = renderLlPlaylist({ ...view(s), skipUntilSeconds: 12 }, uris);
+    assert.match(full, /CAN-SKIP-UNTIL=12\.0,/);
+    const delta = deltaUpdate(full);
+    const { problems, playlist } = validateLlPlaylist(delta);
+    assert.deepEqual(problems, []);
+    const whole = validateLlPlaylist(full).playlist;
+    assert.ok(playlist.skippedSegments >= 1, delta);
+    assert.equal(playlist.version, 9);
+    assert.equal(playlist.mediaSequence, whole.mediaSequence);
+    assert.deepEqual(
+      playlist.segments.map((x) => x.uri),
+      whole.segments.slice(playlist.skippedSegments).map((x) => x.uri),
+    );
+    assert.deepEqual(playlist.openParts, whole.openParts);
+    // what is kept still spans the boundary (6.2.5.1): at least 12 s
+    const kept =
+      playlist.segments.reduce((n, x) => n + x.duration, 0) +
+      playlist.openParts.reduce((n, p) => n + p.duration, 0);
+    assert.ok(kept >= 12, `kept ${kept} s`);
+    const firstKept = playlist.segments[0]!.uri.replace('.m4s', '');
+    const head = delta.split('\n#EXTINF:')[0]!.split('#EXT-X-SKIP:')[1]!;
+    assert.ok(head.includes(/#EXT-X-MAP:URI="[^"]+"/.exec(full)![0]), head);
+    assert.ok(head.includes(`IV=0x${iv(Number(firstKept)).toString('hex')}`), head);
+    // the date carried is the full playlist's first date plus the skipped segments' durations
+    const first = Date.parse(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/.exec(full)![1]!);
+    const skippedMs = whole.segments
+      .slice(0, playlist.skippedSegments)
+      .reduce((n, x) => n + x.duration * 1000, 0);
+    assert.equal(
+      Date.parse(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/.exec(delta)![1]!),
+      Math.round(first + skippedMs),
+    );
   });
 });
 
