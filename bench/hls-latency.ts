@@ -72,7 +72,7 @@ const playerLatency: number[] = [];
 const durations: number[] = [];
 const end = Date.now() + Number(values.duration) * 1000;
 while (Date.now() < end) {
-  const res = await fetch(`http://127.0.0.1:${node.http}/live/lat.m3u8`).catch(() => undefined);
+  const res = await fetch(`http://127.0.0.1:${node.http}/live/lat.ts.m3u8`).catch(() => undefined);
   const text = res?.ok ? await res.text() : '';
   const now = Date.now();
   const segs: { pdt: number; dur: number; uri: string }[] = [];

@@ -9,13 +9,13 @@
  * segments missed (slid out of the window unfetched), errors. Prints one JSON line. Bounded:
  * every viewer stops after --duration seconds.
  *
- *   node bench/hls-swarm.ts --url http://127.0.0.1:8080/live/bench.m3u8 --viewers 1000 --ramp 5 --duration 20
+ *   node bench/hls-swarm.ts --url http://127.0.0.1:8080/live/bench.ts.m3u8 --viewers 1000 --ramp 5 --duration 20
  */
 import { Client } from 'undici';
 import { percentile, rampUp, swarmArgs } from './viewer-stats.ts';
 
 const { values, url, viewers, rampMs, durationMs, stallMs } = swarmArgs(
-  'node bench/hls-swarm.ts --url http://HOST:PORT/app/name.m3u8 [--viewers N] [--ramp S] [--duration S]',
+  'node bench/hls-swarm.ts --url http://HOST:PORT/app/name.ts.m3u8 [--viewers N] [--ramp S] [--duration S]',
   { 'sync-count': { type: 'string', default: '3' } },
 );
 const syncCount = Number(values['sync-count']);
