@@ -376,6 +376,18 @@ export function startOriginCluster(
   return cluster;
 }
 
+/** AES-128 for both HLS packagers; keys are kept wherever a registry is (a channel may ask for it on its own). */
+function hlsEncryptionFor(config: Config, registry: Registry | undefined) {
+  if (!registry) return {};
+  return {
+    encryption: {
+      rotationSegments: config.hlsKeyRotation,
+      keys: registry,
+      byDefault: config.hlsEncryption === 'aes-128',
+    },
+  };
+}
+
 export function llHlsFor(
   config: Config,
   hub: StreamHub,
@@ -392,15 +404,7 @@ export function llHlsFor(
       windowSegments: config.hlsWindow,
       keepEndedMs: 60_000,
       firstPartWaitMs: Math.max(6000, config.hlsMaxSegmentDurationMs * 3),
-      ...(registry
-        ? {
-            encryption: {
-              rotationSegments: config.hlsKeyRotation,
-              keys: registry,
-              byDefault: config.hlsEncryption === 'aes-128',
-            },
-          }
-        : {}),
+      ...hlsEncryptionFor(config, registry),
     },
     metrics,
     log,
@@ -424,16 +428,7 @@ export function hlsFor(
       dir: config.hlsDir,
       keepEndedMs: 60_000,
       firstSegmentWaitMs: Math.max(6000, config.hlsTargetDurationMs * 6),
-      // Keys are kept wherever a registry is: a channel may ask for encryption on its own.
-      ...(registry
-        ? {
-            encryption: {
-              rotationSegments: config.hlsKeyRotation,
-              keys: registry,
-              byDefault: config.hlsEncryption === 'aes-128',
-            },
-          }
-        : {}),
+      ...hlsEncryptionFor(config, registry),
     },
     metrics,
     log,

@@ -19,20 +19,21 @@ const URIS = {
   part: (seq: number, i: number) => `${seq}.${i}.m4s`,
 };
 
+function viewOf(s: LlHlsSegmenter) {
+  return {
+    segments: s.segments,
+    open: s.openSegment,
+    mediaSequence: s.mediaSequence,
+    discontinuitySequence: s.discontinuitySequence,
+    ended: s.ended,
+    partTargetMs: s.options.partTargetMs,
+    targetDurationSeconds: s.targetDurationSeconds,
+    nextPart: s.nextPart,
+  };
+}
+
 function render(s: LlHlsSegmenter): string {
-  return renderLlPlaylist(
-    {
-      segments: s.segments,
-      open: s.openSegment,
-      mediaSequence: s.mediaSequence,
-      discontinuitySequence: s.discontinuitySequence,
-      ended: s.ended,
-      partTargetMs: s.options.partTargetMs,
-      targetDurationSeconds: s.targetDurationSeconds,
-      nextPart: s.nextPart,
-    },
-    URIS,
-  );
+  return renderLlPlaylist(viewOf(s), URIS);
 }
 
 /** First sample's flags in a fragment's (first) trun: 0x02000000 for a sync sample. */
@@ -123,17 +124,6 @@ describe('LL-HLS segmenter', () => {
 });
 
 describe('LL-HLS delta updates (CAN-SKIP-UNTIL, _HLS_skip)', () => {
-  const view = (s: LlHlsSegmenter) => ({
-    segments: s.segments,
-    open: s.openSegment,
-    mediaSequence: s.mediaSequence,
-    discontinuitySequence: s.discontinuitySequence,
-    ended: s.ended,
-    partTargetMs: s.options.partTargetMs,
-    targetDurationSeconds: s.targetDurationSeconds,
-    nextPart: s.nextPart,
-  });
-
   it('offers them only when the window is longer than six target durations', () => {
     assert.equal(skipBoundarySeconds(2, 6 * 2000), undefined);
     assert.equal(skipBoundarySeconds(2, 10 * 2000), 12);
@@ -152,7 +142,7 @@ describe('LL-HLS delta updates (CAN-SKIP-UNTIL, _HLS_skip)', () => {
       ...URIS,
       encryption: (seq: number) => ({ keyUri: `keys/l${seq - (seq % 4)}`, iv: iv(seq) }),
     };
-    const full = renderLlPlaylist({ ...view(s), skipUntilSeconds: 12 }, uris);
+    const full = renderLlPlaylist({ ...viewOf(s), skipUntilSeconds: 12 }, uris);
     assert.match(full, /CAN-SKIP-UNTIL=12\.0,/);
     const delta = deltaUpdate(full);
     const { problems, playlist } = validateLlPlaylist(delta);
