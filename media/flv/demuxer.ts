@@ -16,7 +16,16 @@ export interface FlvHeaderInfo {
 
 export class FlvDemuxer {
   private readonly limits: FlvDemuxerLimits;
-  private pending: Buffer = Buffer.alloc(0);
+  /**
+   * Bytes received and not yet consumed, as the chunks they came in (the first from `head`). A
+   * keyframe arrives in many socket reads; joining pending bytes to every new chunk made reading
+   * it quadratic in its size, so a tag is copied out once, when all of it is here.
+   */
+  private chunks: Buffer[] = [];
+  /** Index of the first chunk still queued (consumed ones are dropped in batches), offset in it. */
+  private first = 0;
+  private head = 0;
+  private queued = 0;
   private error: MediaError | undefined;
   header: FlvHeaderInfo | undefined;
   private headerSkip = 0;
@@ -29,58 +38,94 @@ export class FlvDemuxer {
   push(chunk: Buffer): MediaTag[] {
     if (this.error) throw this.error;
     this.bytesReceived += chunk.length;
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.queued += chunk.length;
+    }
     const out: MediaTag[] = [];
-    let pos = 0;
     try {
       if (!this.header) {
-        if (buf.length < 9) {
-          if (buf.length >= 3 && buf.toString('latin1', 0, 3) !== 'FLV') throw this.bad();
-          this.pending = Buffer.from(buf);
+        if (this.queued < 9) {
+          if (this.queued >= 3 && this.peek(3).toString('latin1') !== 'FLV') throw this.bad();
           return out;
         }
-        if (buf.toString('latin1', 0, 3) !== 'FLV') throw this.bad();
-        const dataOffset = buf.readUInt32BE(5);
+        const head = this.peek(9);
+        if (head.toString('latin1', 0, 3) !== 'FLV') throw this.bad();
+        const dataOffset = head.readUInt32BE(5);
         if (dataOffset < 9 || dataOffset > 1024)
           throw new MediaError('RC_FLV_BAD_HEADER', `FLV: DataOffset ${dataOffset}`);
-        this.header = { hasAudio: !!(buf[4]! & 0x04), hasVideo: !!(buf[4]! & 0x01) };
+        this.header = { hasAudio: !!(head[4]! & 0x04), hasVideo: !!(head[4]! & 0x01) };
         this.headerSkip = dataOffset + 4; // header + PreviousTagSize0
       }
-      if (this.headerSkip > 0) {
-        const n = Math.min(this.headerSkip, buf.length - pos);
-        pos += n;
-        this.headerSkip -= n;
-      }
-      while (this.headerSkip === 0 && buf.length - pos >= 11) {
-        const type = buf[pos]!;
+      if (this.headerSkip > 0) this.headerSkip -= this.consume(this.headerSkip);
+      while (this.headerSkip === 0 && this.queued >= 11) {
+        const h = this.peek(11);
+        const type = h[0]!;
         if (type & 0x20)
           throw new MediaError('RC_FLV_BAD_TAG', 'FLV: filtered (encrypted) tags are not supported');
-        const size = buf.readUIntBE(pos + 1, 3);
+        const size = h.readUIntBE(1, 3);
         if (size > this.limits.maxTagBytes)
           throw new MediaError(
             'RC_FLV_TAG_TOO_LARGE',
             `FLV: tag of ${size} bytes exceeds ${this.limits.maxTagBytes}`,
           );
-        if (buf.length - pos < 11 + size + 4) break;
-        const ts = (buf.readUIntBE(pos + 4, 3) | (buf[pos + 7]! << 24)) >>> 0;
+        if (this.queued < 11 + size + 4) break;
+        const ts = (h.readUIntBE(4, 3) | (h[7]! << 24)) >>> 0;
         const tagType = type & 0x1f;
+        this.consume(11);
         if (tagType === TAG_AUDIO || tagType === TAG_VIDEO || tagType === TAG_SCRIPT) {
-          // Copy: the body must not alias a buffer we keep or the caller reuses.
-          out.push({
-            type: tagType,
-            timestamp: ts,
-            data: Buffer.from(buf.subarray(pos + 11, pos + 11 + size)),
-          });
-        }
-        pos += 11 + size + 4;
+          // A copy: the body must not alias (and keep alive) the socket's chunk.
+          const data = Buffer.allocUnsafe(size);
+          this.consume(size, data);
+          out.push({ type: tagType, timestamp: ts, data });
+        } else this.consume(size);
+        this.consume(4); // PreviousTagSize
       }
     } catch (err) {
       this.error =
         err instanceof MediaError ? err : new MediaError('RC_FLV_BAD_TAG', String(err), { cause: err });
       throw this.error;
     }
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
     return out;
+  }
+
+  /** The first `n` queued bytes (n ≤ queued), without consuming them; a view when in one chunk. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[this.first]!;
+    if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    for (let i = this.first, from = this.head; filled < n; i++, from = 0) {
+      const c = this.chunks[i]!;
+      filled += c.copy(out, filled, from, Math.min(c.length, from + n - filled));
+    }
+    return out;
+  }
+
+  /** Drops up to `n` queued bytes, copying them into `into` when given; returns how many. */
+  private consume(n: number, into?: Buffer): number {
+    let done = 0;
+    while (done < n && this.first < this.chunks.length) {
+      const c = this.chunks[this.first]!;
+      const take = Math.min(n - done, c.length - this.head);
+      if (into) c.copy(into, done, this.head, this.head + take);
+      done += take;
+      this.head += take;
+      if (this.head === c.length) {
+        this.first++;
+        this.head = 0;
+      }
+    }
+    // Drop consumed chunks in batches: shifting one at a time is quadratic with many tiny reads.
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first >= 64) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+    this.queued -= done;
+    return done;
   }
 
   private bad(): MediaError {
