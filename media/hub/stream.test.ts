@@ -124,6 +124,34 @@ describe('HubStream', () => {
     hub.close();
   });
 
+  it("merged writes hold viewers, not relays: a pull gets each turn's tags at once, in order, without repeats", async () => {
+    const hub = new StreamHub({ mergeWriteMs: 40 });
+    const pub = startPublisher(hub);
+    feed(pub, 5);
+    await new Promise((r) => setTimeout(r, 60));
+    const stream = hub.get('live', 's')!;
+    const viewer = new FakeSink();
+    const relay = new FakeSink();
+    stream.addViewer(viewer, { format: 'flv', protocol: 'flv' });
+    stream.addViewer(relay, { format: 'flv', protocol: 'pull' });
+    const before = { viewer: viewer.tags().length, relay: relay.tags().length };
+    for (let turnNo = 0; turnNo < 3; turnNo++) {
+      feed(pub, 1, 1000 + turnNo * 40, 100); // one inter frame + audio per turn
+      await turn();
+    }
+    assert.equal(relay.tags().length - before.relay, 6, 'the relay got every turn at once');
+    assert.equal(viewer.tags().length - before.viewer, 0, 'the viewer waits for the merge');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(viewer.tags().length - before.viewer, 6, 'then gets the whole batch once');
+    assert.equal(relay.tags().length - before.relay, 6, 'and the relay nothing twice');
+    const ts = relay.tags().map((t) => t.timestamp);
+    assert.deepEqual(
+      ts,
+      [...ts].sort((x, y) => x - y),
+    );
+    hub.close();
+  });
+
   it('a viewer that arrives before any keyframe waits and starts on the next one', async () => {
     const hub = new StreamHub();
     const pub = startPublisher(hub);

@@ -234,6 +234,14 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
   private pending: MediaTag[] = [];
   private flushScheduled = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * Relays (protocol 'pull': an edge or a --workers process reading this stream) are not held for
+   * the merge: their node merges for its own viewers, so a cluster pays one merge delay per
+   * viewer, not one per hop. They get `pending[relaySent..]` every event-loop turn.
+   */
+  private relays = 0;
+  private relaySent = 0;
+  private relayFlushScheduled = false;
   /** Increments per flush; a viewer started or resumed inside a flush is marked with it. */
   private flushSeq = 0;
   /** Highest timestamp on the stream timeline so far. */
@@ -404,6 +412,10 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     }
     for (const tap of this.taps) tap.onTag(tag);
     this.pending.push(tag);
+    if (this.relays > 0 && !this.relayFlushScheduled) {
+      this.relayFlushScheduled = true;
+      setImmediate(this.flushRelaysBound);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       if (this.limits.mergeWriteMs > 0)
@@ -488,6 +500,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     // does not get them twice.
     this.flushNow();
     this.viewers.add(viewer);
+    if (viewer.protocol === 'pull') this.relays++;
     this.emit('viewer-join', viewer);
     if (this.gop.length > 0) {
       this.startViewer(viewer, this.gop, 0, this.gop.length);
@@ -505,7 +518,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
   /** Called once by Viewer.close: the stream forgets the viewer. */
   private releaseViewer(viewer: Viewer, reason: ViewerCloseReason): void {
     viewer.state = 'closed';
-    this.viewers.delete(viewer);
+    if (this.viewers.delete(viewer) && viewer.protocol === 'pull') this.relays--;
     const cohort = viewer.cohort;
     if (cohort) {
       cohort.viewers.delete(viewer);
@@ -577,6 +590,16 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
   }
 
   private readonly flushBound = (): void => this.flush();
+  private readonly flushRelaysBound = (): void => this.flushRelays();
+
+  /** The relays' share of a flush: what they have not had of `pending` yet. */
+  private flushRelays(): void {
+    this.relayFlushScheduled = false;
+    if (this.relaySent >= this.pending.length) return;
+    const tags = this.pending.slice(this.relaySent);
+    this.relaySent = this.pending.length;
+    if (this.relays > 0) this.deliver(tags, true);
+  }
 
   /** Flush synchronously (before a publisher change, so old tags go out under the old timeline). */
   private flushNow(): void {
@@ -591,9 +614,15 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     }
     const tags = this.pending;
     if (tags.length === 0) return;
+    this.flushRelays();
     this.pending = [];
+    this.relaySent = 0;
     this.ingestRate.sample(this.now(), this.counters.bytesIn);
-    if (this.viewers.size === 0) return;
+    if (this.viewers.size > this.relays) this.deliver(tags, false);
+  }
+
+  /** Sends a batch to the relays or to everyone else (see `relays`). */
+  private deliver(tags: readonly MediaTag[], relays: boolean): void {
     const seq = ++this.flushSeq;
     const n = tags.length;
     // Where a waiting or skipping viewer may (re)start in this batch: the last video keyframe, or,
@@ -612,6 +641,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     }
     const now = this.now();
     for (const viewer of [...this.viewers]) {
+      if ((viewer.protocol === 'pull') !== relays) continue;
       if (viewer.state === 'waiting') {
         if (startAt >= 0) this.startViewer(viewer, tags, startAt, n);
         continue;
@@ -623,7 +653,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
       let buf: Buffer | undefined;
       for (const viewer of cohort.viewers) {
         if (viewer.state !== 'live' || viewer.configVersion < 0) continue;
-        if (viewer.servedFlush === seq) continue;
+        if (viewer.servedFlush === seq || (viewer.protocol === 'pull') !== relays) continue;
         buf ??= serializeTags(cohort.format, tags, 0, n, cohort.offset, cohort.rtmpStreamId);
         viewer.send(buf);
         this.counters.bytesOut += buf.length;
