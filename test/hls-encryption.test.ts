@@ -79,7 +79,7 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
     waitFor(
       `a playlist with ${minKeys} key ids`,
       async () => {
-        const res = await fetch(`${base()}/enc.m3u8?${token()}`);
+        const res = await fetch(`${base()}/enc.ts.m3u8?${token()}`);
         if (res.status !== 200) return undefined;
         const text = await res.text();
         const ids = new Set(keyLines(text).map((l) => /\/keys\/(\d+)/.exec(l)?.[1]));
@@ -120,7 +120,7 @@ describe('encrypted HLS (AES-128)', { timeout: 300_000 }, () => {
     await waitPlaylist(2);
     const dec = await run(
       'ffmpeg',
-      ['-v', 'warning', '-i', `${base()}/enc.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
+      ['-v', 'warning', '-i', `${base()}/enc.ts.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
       90_000,
     );
     assert.equal(dec.code, 0, dec.stderr);
@@ -327,7 +327,7 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     const text = await waitFor(
       'an encrypted playlist with two keys at the edge',
       async () => {
-        const res = await fetch(`${base}/cenc.m3u8?${token()}`);
+        const res = await fetch(`${base}/cenc.ts.m3u8?${token()}`);
         if (res.status !== 200) return undefined;
         const body = await res.text();
         return new Set(body.match(/\/keys\/\d+/g) ?? []).size >= 2 ? body : undefined;
@@ -346,7 +346,7 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     assert.match(await refused.text(), /RC_PLAY_SIGNATURE_MISSING/);
     const dec = await run(
       'ffmpeg',
-      ['-v', 'warning', '-i', `${base}/cenc.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
+      ['-v', 'warning', '-i', `${base}/cenc.ts.m3u8?${token()}`, '-t', '6', '-f', 'null', '-'],
       90_000,
     );
     assert.equal(dec.code, 0, dec.stderr);
@@ -374,14 +374,14 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
     const base = `http://127.0.0.1:${edge.ports.http}/live`;
     const token = () => signedQuery(SECRET, 'live', 'cenc', 300);
     const idsOf = (t: string) => new Set(t.match(/\/keys\/\d+/g) ?? []);
-    const before = await (await fetch(`${base}/cenc.m3u8?${token()}`)).text();
+    const before = await (await fetch(`${base}/cenc.ts.m3u8?${token()}`)).text();
     await origin.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000)); // the broadcaster notices and reconnects
     publish(`rtmp://127.0.0.1:${originB.ports.rtmp}/live/cenc`, { size: '640x360', rate: 30, gop: 30 });
     const after = await waitFor(
       'the edge playlist from origin B, with a discontinuity and its own keys',
       async () => {
-        const res = await fetch(`${base}/cenc.m3u8?${token()}`);
+        const res = await fetch(`${base}/cenc.ts.m3u8?${token()}`);
         const text = res.ok ? await res.text() : '';
         const fresh = [...idsOf(text)].filter((id) => !idsOf(before).has(id));
         return /#EXT-X-DISCONTINUITY\n/.test(text) && fresh.length >= 1 ? text : undefined;
@@ -394,7 +394,7 @@ describe('encrypted HLS through an edge (redis + origin + edge)', { timeout: 300
       assert.equal((await fetch(`${base}/${uri}`)).status, 200, uri);
     const after2 = await run(
       'ffmpeg',
-      ['-v', 'warning', '-i', `${base}/cenc.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
+      ['-v', 'warning', '-i', `${base}/cenc.ts.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
       90_000,
     );
     assert.equal(after2.code, 0, after2.stderr);
@@ -427,7 +427,7 @@ describe('encrypted HLS with --workers 2 (keys through the loopback relay)', { t
     const text = await waitFor(
       'an encrypted playlist from the workers',
       async () => {
-        const res = await fetch(`${base}/wenc.m3u8?${token()}`);
+        const res = await fetch(`${base}/wenc.ts.m3u8?${token()}`);
         const body = res.status === 200 ? await res.text() : '';
         return body.includes('#EXT-X-KEY:METHOD=AES-128') ? body : undefined;
       },
@@ -444,7 +444,7 @@ describe('encrypted HLS with --workers 2 (keys through the loopback relay)', { t
     assert.equal((await fetch(`${base}/${keyUri.split('?')[0]}`)).status, 403);
     const dec = await run(
       'ffmpeg',
-      ['-v', 'warning', '-i', `${base}/wenc.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
+      ['-v', 'warning', '-i', `${base}/wenc.ts.m3u8?${token()}`, '-t', '4', '-f', 'null', '-'],
       90_000,
     );
     assert.equal(dec.code, 0, dec.stderr);
@@ -489,7 +489,7 @@ describe('encrypted HLS per channel (channel create --hls-encryption aes-128 on 
       waitFor(
         `a playlist of live/${name} with 2 segments`,
         async () => {
-          const res = await fetch(`${base}/${name}.m3u8${q}`);
+          const res = await fetch(`${base}/${name}.ts.m3u8${q}`);
           const text = res.status === 200 ? await res.text() : '';
           return text.split('\n').filter((l) => l.endsWith('.ts') || l.includes('.ts?')).length >= 2
             ? text
@@ -512,7 +512,7 @@ describe('encrypted HLS per channel (channel create --hls-encryption aes-128 on 
     // Native-HLS style: the signed URL is all the player has; ffmpeg follows the key URIs in it.
     const dec = await run(
       'ffmpeg',
-      ['-v', 'warning', '-i', `${base}/paid.m3u8?${token}`, '-t', '4', '-f', 'null', '-'],
+      ['-v', 'warning', '-i', `${base}/paid.ts.m3u8?${token}`, '-t', '4', '-f', 'null', '-'],
       90_000,
     );
     assert.equal(dec.code, 0, dec.stderr);
