@@ -100,6 +100,44 @@ describe('HubStream', () => {
     hub.close();
   });
 
+  it('viewers joining on the same GOP share its serialised burst; a later joiner gets it extended, decoding the same', async () => {
+    const hub = new StreamHub();
+    const pub = startPublisher(hub);
+    feed(pub, 15, 1000); // keyframes at 0 and 10: the GOP holds frames 10..14
+    await turn();
+    const stream = hub.get('live', 's')!;
+    const a = new FakeSink();
+    const b = new FakeSink();
+    stream.addViewer(a, { format: 'flv-chunked', protocol: 'flv' });
+    stream.addViewer(b, { format: 'flv-chunked', protocol: 'flv' });
+    assert.ok(a.chunks.length >= 1);
+    assert.deepEqual(a.chunks, b.chunks);
+    for (const [i, c] of a.chunks.entries()) assert.equal(c, b.chunks[i], 'the same Buffer objects');
+    for (let i = 0; i < 3; i++) {
+      pub.pushTag(TAG_VIDEO, 1600 + i * 40, inter(15 + i)); // more frames of the same GOP
+      pub.pushTag(TAG_AUDIO, 1610 + i * 40, audio(15 + i));
+    }
+    const c = new FakeSink();
+    stream.addViewer(c, { format: 'flv-chunked', protocol: 'flv' });
+    assert.equal(c.chunks[0], a.chunks[0], 'the head and first GOP part are still shared');
+    // c decodes to a's start plus what a then got as live tags: the same tags either way
+    await turn();
+    const dechunk = (chunks: Buffer[]) => {
+      const raw = Buffer.concat(chunks);
+      const out: Buffer[] = [];
+      for (let at = 0; at < raw.length; ) {
+        const eol = raw.indexOf('\r\n', at);
+        const size = Number.parseInt(raw.toString('latin1', at, eol), 16);
+        out.push(raw.subarray(eol + 2, eol + 2 + size));
+        at = eol + 2 + size + 2;
+      }
+      return new FlvDemuxer().push(Buffer.concat(out));
+    };
+    const strip = (tags: MediaTag[]) => tags.map((t) => `${t.type}:${t.timestamp}:${t.data.toString('hex')}`);
+    assert.deepEqual(strip(dechunk(c.chunks)), strip(dechunk(a.chunks)));
+    hub.close();
+  });
+
   it('serialises once per cohort: viewers of a cohort get the very same Buffer', async () => {
     const hub = new StreamHub();
     const pub = startPublisher(hub);

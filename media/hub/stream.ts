@@ -97,6 +97,18 @@ function metadataAnnouncesVideo(body: Buffer): boolean | undefined {
 }
 
 /** Window over which the stream's ingest rate is measured (several GOPs of a typical encoder). */
+/** A join burst being shared: its pieces cover the head (header, metadata, configs) and gop[0..upTo). */
+interface SharedBurst {
+  gopFirst: MediaTag;
+  configVersion: number;
+  metadata: MediaTag | undefined;
+  upTo: number;
+  pieces: Buffer[];
+}
+
+/** Writes per join at most (plus one); more pieces are merged into one shared Buffer. */
+const SHARED_BURST_MAX_PIECES = 8;
+
 export const STREAM_RATE_WINDOW_MS = 10_000;
 
 /** Gap inserted in the stream timeline when a new publisher continues it (about one video frame). */
@@ -240,6 +252,14 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
    * viewer, not one per hop. They get `pending[relaySent..]` every event-loop turn.
    */
   private relays = 0;
+  /**
+   * Join bursts from the cached GOP, serialised once and shared: every viewer that starts on the
+   * current GOP with the same format and cohort gets the same Buffers (a join storm of 500
+   * viewers a second used to serialise — and hold — a whole GOP per viewer). Pieces are appended
+   * as the GOP grows, and merged once there are many, so a join costs a few writes of shared
+   * memory. Keyed by format|rtmpStreamId|cohort offset|header flags.
+   */
+  private readonly bursts = new Map<string, SharedBurst>();
   private relaySent = 0;
   private relayFlushScheduled = false;
   /** Increments per flush; a viewer started or resumed inside a flush is marked with it. */
@@ -392,6 +412,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
           this.counters.keyframes++;
           this.gop = [];
           this.gopBytes = 0;
+          this.bursts.clear();
         }
         if (this.gop.length > 0 || isVideoKeyframe(data)) this.cacheInGop(tag);
       }
@@ -429,6 +450,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     if (this.gopBytes > this.limits.gopCacheMaxBytes) {
       this.gop = [];
       this.gopBytes = 0;
+      this.bursts.clear();
       return;
     }
     this.gop.push(tag);
@@ -559,6 +581,16 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     const cohort = this.cohortFor(viewer, startTs);
     viewer.cohort = cohort;
     cohort.viewers.add(viewer);
+    if (tags === this.gop && from === 0 && to === tags.length && to > 0) {
+      let bytes = 0;
+      for (const piece of this.sharedBurst(viewer, cohort, startTs)) {
+        viewer.send(piece);
+        bytes += piece.length;
+      }
+      this.counters.bytesOut += bytes;
+      this.markStarted(viewer, bytes, true);
+      return;
+    }
     const burst: MediaTag[] = [];
     // Metadata and configuration records are stamped with the start time so the viewer's
     // timeline begins at (about) zero.
@@ -582,11 +614,67 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     );
     viewer.send(buf);
     this.counters.bytesOut += buf.length;
-    viewer.burstBytes = buf.length;
+    this.markStarted(viewer, buf.length, from < to);
+  }
+
+  private markStarted(viewer: Viewer, burstBytes: number, media: boolean): void {
+    viewer.burstBytes = burstBytes;
     viewer.configVersion = this.configVersion;
     viewer.state = 'live';
     viewer.servedFlush = this.flushSeq;
-    if (from < to) this.emit('viewer-first-frame', viewer, performance.now() - viewer.createdAt);
+    if (media) this.emit('viewer-first-frame', viewer, performance.now() - viewer.createdAt);
+  }
+
+  /** The join burst from the whole cached GOP for `viewer` in `cohort`, shared (see `bursts`). */
+  private sharedBurst(viewer: Viewer, cohort: Cohort, startTs: number): readonly Buffer[] {
+    const header = !viewer.headerSent && viewer.format !== 'rtmp';
+    viewer.headerSent = true;
+    const withAudio = this.hasAudio || !this.hasVideo;
+    const withVideo = this.hasVideo || !this.hasAudio;
+    const key = `${viewer.format}|${viewer.rtmpStreamId}|${cohort.offset}|${header}|${withAudio}|${withVideo}`;
+    let b = this.bursts.get(key);
+    const gop = this.gop;
+    if (
+      !b ||
+      b.gopFirst !== gop[0] ||
+      b.configVersion !== this.configVersion ||
+      b.metadata !== this.metadata ||
+      b.upTo > gop.length
+    ) {
+      // A new GOP (or configuration): bursts of the old one are of no use to anyone joining now.
+      for (const [k, old] of this.bursts) if (old.gopFirst !== gop[0]) this.bursts.delete(k);
+      const head: MediaTag[] = [];
+      if (this.metadata) head.push({ ...this.metadata, timestamp: startTs });
+      if (this.videoSequenceHeader) head.push({ ...this.videoSequenceHeader, timestamp: startTs });
+      if (this.audioSequenceHeader) head.push({ ...this.audioSequenceHeader, timestamp: startTs });
+      const prefix = header ? flvHeaderFor(withAudio, withVideo) : undefined;
+      const first = serializeTags(
+        viewer.format,
+        head,
+        0,
+        head.length,
+        cohort.offset,
+        viewer.rtmpStreamId,
+        prefix,
+      );
+      b = {
+        gopFirst: gop[0]!,
+        configVersion: this.configVersion,
+        metadata: this.metadata,
+        upTo: 0,
+        pieces: first.length ? [first] : [],
+      };
+      this.bursts.set(key, b);
+    }
+    if (b.upTo < gop.length) {
+      b.pieces.push(
+        serializeTags(viewer.format, gop, b.upTo, gop.length, cohort.offset, viewer.rtmpStreamId),
+      );
+      b.upTo = gop.length;
+      // Few writes per join: merge once pieces pile up (each merge is shared by later joiners).
+      if (b.pieces.length > SHARED_BURST_MAX_PIECES) b.pieces = [Buffer.concat(b.pieces)]; // chunk framing stays valid
+    }
+    return b.pieces;
   }
 
   private readonly flushBound = (): void => this.flush();
@@ -729,6 +817,7 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
   close(reason: ViewerCloseReason): void {
     if (this.closed) return;
     this.flushNow();
+    this.bursts.clear();
     if (this.publisher) {
       const pub = this.publisher;
       this.publisher = undefined;
