@@ -1,0 +1,63 @@
+/**
+ * What the WebRTC benches share: relaycast with WHEP on a free UDP port, as the all-in-one or as
+ * redis-server + origin + edge (the edge serves the viewers), and the viewers' WHEP URL.
+ */
+import { createSocket } from 'node:dgram';
+import { type Node, startNode, startRedisServer } from './cluster-lib.ts';
+
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface WebrtcTarget {
+  via: 'all' | 'edge';
+  /** The node viewers talk to (the all-in-one, or the edge): its process is the one sampled. */
+  viewerNode: Node;
+  /** RTMP port the publisher pushes to (the all-in-one, or the origin). */
+  publishRtmp: number;
+  udpPort: number;
+}
+
+/** Starts the target; `extra` goes to the node that serves viewers. Killed by PID on exit. */
+export async function startWebrtcTarget(via: 'all' | 'edge', extra: string[] = []): Promise<WebrtcTarget> {
+  const udpPort = await freeUdpPort();
+  // cluster-lib turns WebRTC off on every node; the flag given last wins
+  const webrtc = ['--webrtc-udp-port', String(udpPort), '--webrtc-public-ip', '127.0.0.1', ...extra];
+  if (via === 'edge') {
+    const cluster = ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'];
+    const origin = await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0']);
+    const edge = await startNode('edge', [
+      ...cluster,
+      '--node-id',
+      'bench-edge',
+      '--internal-port',
+      '0',
+      ...webrtc,
+    ]);
+    return { via, viewerNode: edge, publishRtmp: origin.rtmp, udpPort };
+  }
+  const node = await startNode('all', webrtc);
+  return { via, viewerNode: node, publishRtmp: node.rtmp, udpPort };
+}
+
+/** Until `url` (a playlist of the stream) answers 200: the stream is live on the viewer node. */
+export async function waitLive(url: string, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(url).catch(() => undefined);
+    await res?.body?.cancel();
+    if (res?.status === 200) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** Percentile p (0..100) of ascending `sorted`, rounded; null when empty. */
+export function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+}
