@@ -3,6 +3,7 @@
  * redis-server + origin + edge (the edge serves the viewers), and the viewers' WHEP URL.
  */
 import { createSocket } from 'node:dgram';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { type Node, startNode, startRedisServer } from './cluster-lib.ts';
 
 export async function freeUdpPort(): Promise<number> {
@@ -60,4 +61,64 @@ export async function waitLive(url: string, timeoutMs = 30_000): Promise<boolean
 export function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+}
+
+/**
+ * Machine-wide UDP counters (/proc/net/snmp): datagrams dropped because a socket's receive buffer
+ * was full (RcvbufErrors) or that came to a port nobody listens on (NoPorts).
+ */
+export function udpCounters(): { rcvbufErrors: number; noPorts: number } {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('Udp:'));
+    const names = lines[i]!.split(' ');
+    const vals = lines[i + 1]!.split(' ');
+    const get = (n: string) => Number(vals[names.indexOf(n)] ?? 0);
+    return { rcvbufErrors: get('RcvbufErrors'), noPorts: get('NoPorts') };
+  } catch {
+    return { rcvbufErrors: -1, noPorts: -1 };
+  }
+}
+
+/**
+ * Datagrams dropped on a full receive buffer, per UDP socket that `pids` hold open, by socket
+ * inode (the "drops" column of /proc/net/udp). Merge samples with max(): a socket's counter
+ * goes when it closes.
+ */
+export function udpDropsOf(pids: number[], into: Map<number, number>): void {
+  const inodes = new Set<number>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(Number(m[1]));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  let table = '';
+  try {
+    table = readFileSync('/proc/net/udp', 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const inode = Number(f[9]);
+    const drops = Number(f[12]);
+    if (inodes.has(inode) && drops > (into.get(inode) ?? 0)) into.set(inode, drops);
+  }
+}
+
+export function sumValues(m: Map<number, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
 }

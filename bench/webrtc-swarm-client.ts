@@ -3,8 +3,9 @@
  * Node with recvonly video (H.264) and audio (Opus) transceivers, one POST of its offer and the
  * answer applied, exactly what a browser does minus decoding. Counts RTP per viewer (werift has
  * already done ICE, DTLS and SRTP decryption, and sends receiver reports, so the server sees a
- * live viewer). Prints one JSON line; every viewer stops after --ramp + --duration seconds and
- * DELETEs its session.
+ * live viewer). Prints one JSON line when sent SIGUSR2 (bench/webrtc-swarm.ts does, at the end of
+ * its steady window) or at the latest after --ramp + --duration seconds, then every viewer
+ * DELETEs its session and the process exits.
  *
  *   node bench/webrtc-swarm-client.ts --url http://127.0.0.1:8080/live/x/whep --viewers 50 --ramp 10 --duration 30
  */
@@ -17,7 +18,7 @@ const { values } = benchArgs(
 
 One process of WHEP viewers (werift in Node, no decoding) for bench/webrtc-swarm.ts. Prints one
 JSON line with per-viewer setup times (POST to first video RTP) and how many viewers received
-video and audio RTP in the last --recent seconds.`,
+video and audio RTP in the last --recent seconds, on SIGUSR2 or after --ramp + --duration s.`,
   {
     url: { type: 'string' },
     viewers: { type: 'string', default: '50' },
@@ -43,16 +44,16 @@ interface Viewer {
   videoPackets: number;
   audioPackets: number;
   videoBytes: number;
-  /** packets since the start of the "recent" window */
-  recentVideo: number;
-  recentAudio: number;
+  lastVideoAt: number;
+  lastAudioAt: number;
   failed?: string;
+  /** the peer connection's last connectionState */
+  state?: string;
   pc?: RTCPeerConnection;
   location?: string;
 }
 
 const list: Viewer[] = [];
-let recentFrom = Number.POSITIVE_INFINITY;
 
 async function startViewer(): Promise<void> {
   const v: Viewer = {
@@ -60,8 +61,8 @@ async function startViewer(): Promise<void> {
     videoPackets: 0,
     audioPackets: 0,
     videoBytes: 0,
-    recentVideo: 0,
-    recentAudio: 0,
+    lastVideoAt: Number.NEGATIVE_INFINITY,
+    lastAudioAt: Number.NEGATIVE_INFINITY,
   };
   list.push(v);
   try {
@@ -83,6 +84,9 @@ async function startViewer(): Promise<void> {
       },
     });
     v.pc = pc;
+    pc.connectionStateChange.subscribe((state) => {
+      v.state = state;
+    });
     for (const kind of ['video', 'audio'] as const) {
       const t = pc.addTransceiver(kind, { direction: 'recvonly' });
       t.onTrack.subscribe((track) => {
@@ -92,10 +96,10 @@ async function startViewer(): Promise<void> {
             v.setupMs ??= now - v.startedAt;
             v.videoPackets++;
             v.videoBytes += rtp.payload.length;
-            if (now >= recentFrom) v.recentVideo++;
+            v.lastVideoAt = now;
           } else {
             v.audioPackets++;
-            if (now >= recentFrom) v.recentAudio++;
+            v.lastAudioAt = now;
           }
         });
       });
@@ -131,27 +135,26 @@ const rampTimer = setInterval(
   },
   rampMs > 0 ? Math.max(10, rampMs / viewers) : 10,
 );
-setTimeout(
-  () => {
-    recentFrom = performance.now();
-  },
-  Math.max(0, rampMs + durationMs - recentMs),
-).unref();
-
-setTimeout(async () => {
+let reported = false;
+async function report(): Promise<void> {
+  if (reported) return;
+  reported = true;
   clearInterval(rampTimer);
+  const recentFrom = performance.now() - recentMs;
   const setup = list.flatMap((v) => (v.setupMs === undefined ? [] : [Math.round(v.setupMs)]));
   const answer = list.flatMap((v) => (v.answerMs === undefined ? [] : [Math.round(v.answerMs)]));
   const failures: Record<string, number> = {};
   for (const v of list) if (v.failed) failures[v.failed] = (failures[v.failed] ?? 0) + 1;
+  const states: Record<string, number> = {};
+  for (const v of list) states[v.state ?? 'new'] = (states[v.state ?? 'new'] ?? 0) + 1;
   console.log(
     JSON.stringify({
       viewers: list.length,
       answered: answer.length,
       withVideo: setup.length,
       // viewers that got RTP in the last --recent seconds
-      recentVideo: list.filter((v) => v.recentVideo > 0).length,
-      recentAudio: list.filter((v) => v.recentAudio > 0).length,
+      recentVideo: list.filter((v) => v.lastVideoAt >= recentFrom).length,
+      recentAudio: list.filter((v) => v.lastAudioAt >= recentFrom).length,
       recentS: recentMs / 1000,
       setupMs: setup,
       answerMs: answer,
@@ -159,6 +162,7 @@ setTimeout(async () => {
       audioPackets: list.reduce((a, v) => a + v.audioPackets, 0),
       videoBytes: list.reduce((a, v) => a + v.videoBytes, 0),
       failures,
+      states,
     }),
   );
   // leave politely (bounded): DELETE each session, close each peer connection
@@ -173,4 +177,6 @@ setTimeout(async () => {
     new Promise((r) => setTimeout(r, 5000)),
   ]);
   process.exit(0);
-}, rampMs + durationMs);
+}
+process.on('SIGUSR2', () => void report());
+setTimeout(() => void report(), rampMs + durationMs);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { benchArgs } from './args.ts';
 import { children as clusterChildren } from './cluster-lib.ts';
 import { CACHE, killChildren, machine, procTimes, procTreeTimes, publishLoop, withFdLimit } from './lib.ts';
-import { percentile, startWebrtcTarget, waitLive } from './webrtc-lib.ts';
+import { percentile, startWebrtcTarget, sumValues, udpCounters, udpDropsOf, waitLive } from './webrtc-lib.ts';
 
 process.on('SIGINT', () => process.exit(130));
 
@@ -82,12 +82,14 @@ if (!(await waitLive(`http://127.0.0.1:${node.http}/live/swarm.m3u8`))) {
 }
 
 const url = `http://127.0.0.1:${node.http}/live/swarm/whep`;
+const udp0 = udpCounters();
 const clients = Array.from({ length: procs }, (_, i) => {
   const n = Math.floor(viewers / procs) + (i < viewers % procs ? 1 : 0);
   const p = withFdLimit([
     process.execPath,
     'bench/webrtc-swarm-client.ts',
-    ...['--url', url, '--viewers', String(n), '--ramp', String(rampS), '--duration', String(durationS)],
+    // the runner signals the report; --duration + 30 only bounds a client left on its own
+    ...['--url', url, '--viewers', String(n), '--ramp', String(rampS), '--duration', String(durationS + 30)],
   ]);
   let out = '';
   p.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -95,7 +97,7 @@ const clients = Array.from({ length: procs }, (_, i) => {
   });
   const done = new Promise<string>((resolve) => {
     p.on('exit', () => resolve(out));
-    setTimeout(() => resolve(out), (rampS + durationS + 30) * 1000).unref();
+    setTimeout(() => resolve(out), (rampS + durationS + 60) * 1000).unref();
   });
   return { p, done };
 });
@@ -108,10 +110,22 @@ async function metric(name: string): Promise<number> {
   return sum;
 }
 
-// steady window: from 3 s after the ramp until 1 s before the clients stop
+/** A counter's values by one label, e.g. session ends by reason. */
+async function metricByLabel(name: string, label: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${node.admin}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const key = new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] ?? '';
+    out[key] = (out[key] ?? 0) + Number(line.split(' ').pop());
+  }
+  return out;
+}
+
+// steady window: from 3 s after the ramp to the end of --duration; then the clients report
 const settleS = 3;
 await new Promise((r) => setTimeout(r, (rampS + settleS) * 1000));
-const windowMs = (durationS - settleS - 1) * 1000;
+const windowMs = (durationS - settleS) * 1000;
 const cpuOf = (pids: number[], tree: boolean) =>
   pids.reduce((a, pid) => a + ((tree ? procTreeTimes(pid) : procTimes(pid))?.cpuSeconds ?? 0), 0);
 const clientPids = clients.map((c) => c.p.pid!);
@@ -123,11 +137,16 @@ const a = {
 };
 const t0 = performance.now();
 let rssPeak = 0;
+// per socket inode, sampled each second (a closed socket's count is gone)
+const serverDrops = new Map<number, number>();
+const clientDrops = new Map<number, number>();
 let sessionsMin = Number.POSITIVE_INFINITY;
 while (performance.now() - t0 < windowMs) {
   await new Promise((r) => setTimeout(r, 1000));
   rssPeak = Math.max(rssPeak, procTimes(serverPid)?.rssBytes ?? 0);
   sessionsMin = Math.min(sessionsMin, await metric('relaycast_webrtc_sessions'));
+  udpDropsOf([serverPid], serverDrops);
+  udpDropsOf(clientPids, clientDrops);
 }
 const seconds = (performance.now() - t0) / 1000;
 const b = {
@@ -136,6 +155,11 @@ const b = {
   clients: cpuOf(clientPids, false),
 };
 const packetsPerS = Math.round(((await metric('relaycast_webrtc_packets_sent_total')) - packets0) / seconds);
+// sessions that ended before the clients left, by reason (ice-timeout: never connected in 15 s)
+const sessionEnds = await metricByLabel('relaycast_webrtc_session_ends_total', 'reason');
+const loopLagP99 = await metric('relaycast_nodejs_eventloop_lag_p99_seconds');
+for (const c of clients) c.p.kill('SIGUSR2');
+const udp1 = udpCounters();
 const pct = (x: number) => Math.round((x / seconds) * 1000) / 10;
 const serverCpu = pct(b.own - a.own);
 const serverTreeCpu = pct(b.tree - a.tree);
@@ -153,6 +177,7 @@ type ClientResult = {
   setupMs: number[];
   answerMs: number[];
   failures: Record<string, number>;
+  states: Record<string, number>;
 };
 const results = (await Promise.all(clients.map((c) => c.done))).map(
   (out) => JSON.parse(out.trim().split('\n').pop() || '{}') as Partial<ClientResult>,
@@ -162,8 +187,11 @@ const sum = (k: 'viewers' | 'answered' | 'withVideo' | 'recentVideo' | 'recentAu
 const setup = results.flatMap((r) => r.setupMs ?? []).sort((x, y) => x - y);
 const answer = results.flatMap((r) => r.answerMs ?? []).sort((x, y) => x - y);
 const failures: Record<string, number> = {};
-for (const r of results)
+const states: Record<string, number> = {};
+for (const r of results) {
   for (const [k, n] of Object.entries(r.failures ?? {})) failures[k] = (failures[k] ?? 0) + n;
+  for (const [k, n] of Object.entries(r.states ?? {})) states[k] = (states[k] ?? 0) + n;
+}
 
 console.log(
   JSON.stringify({
@@ -186,6 +214,8 @@ console.log(
     whepAnswerMsP50: percentile(answer, 50),
     whepAnswerMsP95: percentile(answer, 95),
     failures,
+    clientConnectionStates: states,
+    sessionEndsBeforeLeave: sessionEnds,
     server: {
       // % of one core over the steady window, from /proc/<pid>/stat
       cpuPercentOfCore: serverCpu,
@@ -193,10 +223,17 @@ console.log(
       rssMb,
       rssPeakMb: Math.round(rssPeak / 1e5) / 10,
       rtpPacketsPerS: packetsPerS,
+      eventLoopLagP99Ms: Math.round(loopLagP99 * 1000),
     },
     clientCpuPercentOfCore: clientCpu,
     clientCostMoreCpuThanServer: clientCpu > serverTreeCpu,
     steadyWindowS: Math.round(seconds),
+    // machine-wide, from the first viewer to the report: datagrams lost to full receive buffers
+    udpRcvbufErrors: udp1.rcvbufErrors - udp0.rcvbufErrors,
+    udpNoPorts: udp1.noPorts - udp0.noPorts,
+    // of which on the server's sockets and the clients' (sampled in the steady window)
+    udpDropsServerSockets: sumValues(serverDrops),
+    udpDropsClientSockets: sumValues(clientDrops),
     machine: machine(),
   }),
 );
