@@ -85,7 +85,11 @@ export function udpCounters(): { rcvbufErrors: number; noPorts: number } {
  * inode (the "drops" column of /proc/net/udp). Merge samples with max(): a socket's counter
  * goes when it closes.
  */
-export function udpDropsOf(pids: number[], into: Map<number, number>): void {
+export function udpDropsOf(
+  pids: number[],
+  into: Map<number, number>,
+  localPorts?: Map<number, number>,
+): void {
   const inodes = new Set<number>();
   for (const pid of pids) {
     let fds: string[] = [];
@@ -114,6 +118,7 @@ export function udpDropsOf(pids: number[], into: Map<number, number>): void {
     const inode = Number(f[9]);
     const drops = Number(f[12]);
     if (inodes.has(inode) && drops > (into.get(inode) ?? 0)) into.set(inode, drops);
+    if (inodes.has(inode)) localPorts?.set(inode, Number.parseInt(f[1]?.split(':')[1] ?? '0', 16));
   }
 }
 
