@@ -122,7 +122,7 @@ if (!(await waitLive(`http://127.0.0.1:${http}/live/g2g.m3u8`))) {
 const PAGE = `<!doctype html><html><body><video id="v" autoplay muted playsinline></video><script>
 const decodeClockRow = ${decodeClockRow.toString()};
 const clockLatencyMs = ${clockLatencyMs.toString()};
-window.r = { callbacks: 0, read: 0, failures: 0, samples: [], firstFrameMs: null, firstFrameAgeMs: null, recording: false, windowFailures: 0, postMs: null };
+window.r = { callbacks: 0, read: 0, failures: 0, samples: [], firstFrameMs: null, firstFrameAgeMs: null, liveMs: null, recording: false, windowFailures: 0, postMs: null };
 window.play = async (url) => {
   const r = window.r;
   const t0 = performance.now();
@@ -148,6 +148,7 @@ window.play = async (url) => {
       r.read++;
       const latency = clockLatencyMs(value, shownAt);
       if (r.firstFrameMs === null) { r.firstFrameMs = performance.now() - t0; r.firstFrameAgeMs = latency; }
+      if (r.liveMs === null && latency < 1000) r.liveMs = performance.now() - t0;
       if (r.recording) r.samples.push(latency);
     }
     video.requestVideoFrameCallback(onFrame);
@@ -206,6 +207,7 @@ type PageResult = {
   samples: number[];
   firstFrameMs: number | null;
   firstFrameAgeMs: number | null;
+  liveMs: number | null;
   postMs: number | null;
 };
 const r = (await page.evaluate('window.r')) as PageResult;
@@ -240,6 +242,8 @@ console.log(
     timeToFirstFrameMs: r.firstFrameMs === null ? null : Math.round(r.firstFrameMs),
     // how old the first picture was (a new viewer starts on the cached GOP)
     firstFrameAgeMs: r.firstFrameAgeMs === null ? null : Math.round(r.firstFrameAgeMs),
+    // until the first frame shown less than 1 s after it was painted (caught up with live)
+    timeToLiveFrameMs: r.liveMs === null ? null : Math.round(r.liveMs),
     browser: {
       framesDecoded: v.framesDecoded ?? null,
       framesDropped: v.framesDropped ?? null,
