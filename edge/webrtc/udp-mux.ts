@@ -35,6 +35,15 @@ const ATTR_XOR_MAPPED_ADDRESS = 0x0020;
 const ATTR_FINGERPRINT = 0x8028;
 const FINGERPRINT_XOR = 0x5354554e; // RFC 8489 14.7
 
+/**
+ * SO_RCVBUF of the shared port and of each relay socket. Every RTP packet of a session passes
+ * through its relay socket, and the kernel's default (net.core.rmem_default, 208 KiB, about 90
+ * loopback datagrams) overflows in one event-loop stall of a few hundred ms or one cached-GOP
+ * burst: bench/webrtc-swarm.ts saw 155k datagrams dropped in 30 s with 50 viewers, 200 with this.
+ * Linux caps it at net.core.rmem_max.
+ */
+const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Browsers check from a few candidates (interfaces, IPv4/IPv6); more than this is not a browser. */
 const MAX_RELAYS_PER_SESSION = 8;
 
@@ -191,7 +200,7 @@ export class UdpMux {
   }
 
   listen(port: number, host: string): Promise<number> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: false });
+    const socket = createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: UDP_RECV_BUFFER_BYTES });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onPublic(msg, rinfo));
     return new Promise((resolve, reject) => {
@@ -258,7 +267,7 @@ export class UdpMux {
       this.dropped++;
       return;
     }
-    const socket = createSocket('udp4');
+    const socket = createSocket({ type: 'udp4', recvBufferSize: UDP_RECV_BUFFER_BYTES });
     const created: Relay = { entry, socket, address: rinfo.address, port: rinfo.port, key };
     entry.relays.push(created);
     this.byRemote.set(key, created);
