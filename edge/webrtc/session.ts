@@ -110,6 +110,9 @@ export class WhepSession extends Lifecycle<SessionEndReason> implements FeedSubs
     this.options = options;
     this.pc = new RTCPeerConnection({
       iceLite: true,
+      // werift's default asks stun.l.google.com for a reflexive address: a server knows its own
+      // (--webrtc-public-ip), and where nothing is reachable that query only delays the answer.
+      iceServers: [],
       iceUseIpv6: false,
       bundlePolicy: 'max-bundle',
       codecs: webrtcCodecs(),
