@@ -103,6 +103,14 @@ const browser = await chromium.launch({
   ],
 });
 const page = await browser.newPage();
+// The first decoded frame, timed in the page (from navigation start) for the breakdown below.
+await page.addInitScript(`(() => {
+  const t = setInterval(() => {
+    const v = document.getElementById('video');
+    if (v && v.getVideoPlaybackQuality().totalVideoFrames > 0) { window.__firstFrameAt = performance.now(); clearInterval(t); }
+  }, 5);
+  setTimeout(() => clearInterval(t), 30000);
+})()`);
 const t0 = Date.now();
 await page.goto(`http://127.0.0.1:${playFrom}/play/live/lat?mode=llhls`);
 // Start-up: until the first video frame is decoded (not just the clock running on audio).
@@ -117,6 +125,26 @@ while (Date.now() - t0 < 30_000) {
   }
   await new Promise((r) => setTimeout(r, 50));
 }
+// Where start-up went: when each first resource of its kind finished, from navigation start.
+const startupBreakdown = (await page.evaluate(`(() => {
+  const out = {};
+  const firstFrameAt = window.__firstFrameAt ?? Infinity;
+  out.firstFrameMs = Math.round(firstFrameAt);
+  const mark = (k, t) => { if (out[k] === undefined) out[k] = Math.round(t); };
+  mark('pageMs', performance.getEntriesByType('navigation')[0]?.responseEnd ?? 0);
+  for (const e of performance.getEntriesByType('resource')) {
+    const u = e.name;
+    if (u.includes('/_player/player.js')) mark('playerJsMs', e.responseEnd);
+    else if (u.includes('/_player/hls')) mark('hlsJsMs', e.responseEnd);
+    else if (u.includes('ll.m3u8')) mark('firstPlaylistMs', e.responseEnd);
+    else if (u.includes('/init-')) mark('initMs', e.responseEnd);
+    else if (/^[0-9]+[.][0-9]+[.]m4s$/.test(new URL(u).pathname.split("/").pop())) {
+      mark('firstPartMs', e.responseEnd);
+      out.partsBeforeFirstFrame = (out.partsBeforeFirstFrame || 0) + (e.responseEnd < firstFrameAt ? 1 : 0);
+    }
+  }
+  return out;
+})()`)) as Record<string, number>;
 await new Promise((r) => setTimeout(r, 5000));
 const stalls0 = (await page.evaluate('window.relaycastPlayer.stalls')) as number;
 const latencies: number[] = [];
@@ -127,8 +155,8 @@ while (Date.now() < end) {
   await new Promise((r) => setTimeout(r, 500));
 }
 const state = (await page.evaluate(
-  "({ stalls: window.relaycastPlayer.stalls, errors: [...window.relaycastPlayer.errors], t: document.getElementById('video').currentTime })",
-)) as { stalls: number; errors: string[]; t: number };
+  "({ stalls: window.relaycastPlayer.stalls, catchUps: window.relaycastPlayer.catchUps, errors: [...window.relaycastPlayer.errors], t: document.getElementById('video').currentTime })",
+)) as { stalls: number; catchUps: number; errors: string[]; t: number };
 await browser.close();
 const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p: number) =>
@@ -143,11 +171,13 @@ console.log(
     partTargetS: Number(values['part-target']),
     durationS: Number(values.duration),
     startupMs,
+    startupBreakdown,
     latencyMsP50: pct(50),
     latencyMsP90: pct(90),
     latencyMsMax: sorted.length ? Math.round(sorted[sorted.length - 1]!) : null,
     samples: sorted.length,
     stalls: state.stalls - stalls0,
+    catchUps: state.catchUps,
     playerErrors: state.errors,
     playedS: Math.round(state.t),
     machine: machine(),

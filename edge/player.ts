@@ -99,8 +99,8 @@ const PLAYER_JS = `(function(){
   var main = document.getElementById('player');
   var cfg = { flv: main.dataset.flv, hls: main.dataset.hls, llhls: main.dataset.llhls, whep: main.dataset.whep, name: main.dataset.name };
   var video = document.getElementById('video');
-  var player = null, mode = null, stalls = 0, errors = [], status = 'connecting', retryTimer = null, retries = 0;
-  window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, get status(){return status;}, get retries(){return retries;}, errors: errors };
+  var player = null, mode = null, stalls = 0, errors = [], status = 'connecting', retryTimer = null, retries = 0, catchUps = 0, llHoldBack = 0;
+  window.relaycastPlayer = { get mode(){return mode;}, get stalls(){return stalls;}, get status(){return status;}, get retries(){return retries;}, get catchUps(){return catchUps;}, errors: errors };
   function setStatus(s, text){ status = s; document.getElementById('status').textContent = text; }
   function setErr(msg){ errors.push(msg); document.getElementById('err').textContent = msg; }
   // A stream that is not live (yet, or any more) answers 404: say so and try again until it is.
@@ -204,7 +204,7 @@ const PLAYER_JS = `(function(){
       var url = next === 'llhls' ? cfg.llhls : cfg.hls;
       if (window.Hls && Hls.isSupported()) {
         player = new Hls(next === 'llhls'
-          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30, autoStartLoad: false }
+          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30, autoStartLoad: false, enableWorker: false }
           : { lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
         if (next === 'llhls') {
           // Parts need not start on a keyframe, and a decoder shows nothing before one: with a long
@@ -214,7 +214,7 @@ const PLAYER_JS = `(function(){
           var jumpedAt = 0, holdBack = 0;
           player.once(Hls.Events.LEVEL_LOADED, function(_e, data){
             var parts = (data.details && data.details.partList) || [], from = -1;
-            holdBack = (data.details && data.details.partHoldBack) || 0;
+            holdBack = llHoldBack = (data.details && data.details.partHoldBack) || 0;
             for (var i = 0; i < parts.length; i++) if (parts[i].independent) from = parts[i].start;
             player.startLoad(from);
           });
@@ -258,7 +258,16 @@ const PLAYER_JS = `(function(){
     document.getElementById('time').textContent = video.currentTime.toFixed(1);
     var lat = null;
     // LL-HLS: glass-to-glass from EXT-X-PROGRAM-DATE-TIME (the server's arrival clock).
-    if (mode === 'llhls' && player && player.playingDate) lat = (Date.now() - player.playingDate.getTime()) / 1000;
+    if (mode === 'llhls' && player && player.playingDate) {
+      lat = (Date.now() - player.playingDate.getTime()) / 1000;
+      // Far behind live after a stall (hls.js recovers from the last keyframe, a whole GOP back,
+      // and only creeps forward at its catch-up rate): jump to where it would have started.
+      var sync = player.liveSyncPosition;
+      if (llHoldBack && lat > llHoldBack + 2.5 && sync && end >= sync && sync - video.currentTime > 1) {
+        video.currentTime = sync;
+        catchUps++;
+      }
+    }
     else if ((mode === 'hls' || mode === 'llhls') && player && player.latency !== undefined) lat = player.latency;
     else if (mode === 'webrtc') { pollWebrtcStats(); lat = rtcLatency; }
     else if (end) lat = end - video.currentTime;
@@ -284,10 +293,13 @@ export function renderPlayerPage(app: string, name: string, search: string, llhl
   // Everything from the request reaches the page as escaped attribute text; no inline script
   // exists, so the CSP below can forbid inline scripts altogether.
   const attr = (v: string) => escapeHtml(v);
+  // The library the requested mode needs starts downloading with the page, not after player.js.
+  const mode = new URLSearchParams(search).get('mode');
+  const lib = mode === 'hls' || mode === 'llhls' ? 'hls.min.js' : mode === 'webrtc' ? undefined : 'mpegts.js';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${app}/${name}`)} — relaycast</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+${lib ? `<link rel="preload" href="/_player/${lib}" as="script">\n` : ''}<style>
 body{font:15px system-ui,sans-serif;margin:0;background:#111;color:#eee}
 main{max-width:1100px;margin:0 auto;padding:1em}
 video{width:100%;background:#000;aspect-ratio:16/9}
