@@ -19,7 +19,7 @@ import { HlsProxy } from '../edge/hls-proxy.ts';
 import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller, edgePullOptions } from '../edge/pull.ts';
 import { RegistryResolver, type RouteResolver } from '../edge/route.ts';
-import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { type ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
 import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
@@ -320,8 +320,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
       ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log, llHlsProxy)
       : undefined;
   const webrtc = whepFor(config, metrics, log);
-  const viewers: ViewerFrontend =
-    pool ??
+  const frontend = (over: Partial<ViewerHttpOptions>) =>
     new ViewerHttpServer(
       puller,
       hlsProxy,
@@ -335,10 +334,13 @@ export async function startEdge(config: Config, version: string): Promise<Starte
         ...webrtc,
         llhls: llHlsProxy,
         hlsVariant: config.hlsVariant,
+        ...over,
       },
       metrics,
       log,
     );
+  if (pool && webrtc.whep) pool.serveWhep((trusted) => frontend(trusted));
+  const viewers: ViewerFrontend = pool ?? frontend({});
   const viewerCount = () => (pool ? pool.viewerCount() + nonRelayViewers(hub) : hub.viewerCount());
   const ports: Record<string, number> = {};
   await rtmp.listen(ports);

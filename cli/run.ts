@@ -20,7 +20,7 @@ import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
 import { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
-import { ViewerHttpServer } from '../edge/viewer-http.ts';
+import { type ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import { WhepServer } from '../edge/webrtc/whep.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
@@ -79,13 +79,10 @@ export function viewerHttpLimits(config: Config) {
   };
 }
 
-/** Why `--workers` nodes answer WHEP with 503 (sessions need the node's one UDP port). */
-export const WHEP_WORKERS_MESSAGE =
-  'WebRTC playback is not served by nodes running --workers > 1 (one UDP port per node cannot be shared by worker processes yet); play over HTTP-FLV/HLS or run this node with --workers 1';
-
 /**
- * WHEP on the viewer port: a WhepServer when --webrtc-udp-port is set and viewers are served in
- * this process; with --workers the viewer processes answer 503 with the reason.
+ * WHEP on the viewer port: a WhepServer when --webrtc-udp-port is set. It runs in this (main)
+ * process, which has the streams and the node's one UDP port; with --workers the viewer processes
+ * relay WHEP requests to it (WorkerPool.serveWhep).
  */
 export function whepFor(
   config: Config,
@@ -93,7 +90,6 @@ export function whepFor(
   log: Logger,
 ): { whep?: WhepServer; whepUnavailable?: string } {
   if (!config.webrtcUdpPort || !config.httpPort) return {};
-  if (config.workers > 1) return { whepUnavailable: WHEP_WORKERS_MESSAGE };
   return {
     whep: new WhepServer(
       {
@@ -189,8 +185,7 @@ export async function startAll(
       ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log, llhls)
       : undefined;
   const webrtc = whepFor(config, metrics, log);
-  const viewers: ViewerFrontend =
-    pool ??
+  const frontend = (over: Partial<ViewerHttpOptions>) =>
     new ViewerHttpServer(
       source,
       hls,
@@ -208,10 +203,13 @@ export async function startAll(
         viewerCount,
         ...webrtc,
         ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
+        ...over,
       },
       metrics,
       log,
     );
+  if (pool && webrtc.whep) pool.serveWhep((trusted) => frontend(trusted));
+  const viewers: ViewerFrontend = pool ?? frontend({});
   let accepting = true;
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 

@@ -9,8 +9,8 @@ import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { nodeBase, viewerHttpLimits, WHEP_WORKERS_MESSAGE } from './run.ts';
-import { RELAY_ENV, RELAY_TOKEN_ENV, workerChannel } from './workers.ts';
+import { nodeBase, viewerHttpLimits } from './run.ts';
+import { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV, workerChannel } from './workers.ts';
 
 export async function startViewerWorker(config: Config, version: string): Promise<void> {
   const index = Number(process.env.RELAYCAST_WORKER_INDEX ?? 0);
@@ -85,7 +85,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
         return ((await res.json()) as { streams: { app: string; name: string }[] }).streams;
       },
       viewerCount: () => hub.viewerCount(),
-      ...(config.webrtcUdpPort ? { whepUnavailable: WHEP_WORKERS_MESSAGE } : {}),
+      ...(process.env[WHEP_ENV] && token ? { whepProxy: { url: process.env[WHEP_ENV]!, token } } : {}),
       ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
     },
     metrics,

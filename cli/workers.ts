@@ -19,11 +19,13 @@ import { InternalHttpServer } from '../core/internal-http.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
-import type { ViewerHttpServer } from '../edge/viewer-http.ts';
+import type { ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
 export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
 export const RELAY_TOKEN_ENV = 'RELAYCAST_WORKER_RELAY_TOKEN';
+/** The main process's loopback WHEP server, for workers to relay WHEP requests to. */
+export const WHEP_ENV = 'RELAYCAST_WORKER_WHEP';
 
 type ToWorker =
   | { type: 'stop-accepting' }
@@ -75,6 +77,8 @@ export class WorkerPool {
     { want: number; got: MetricJson[][]; done: () => void }
   >();
   private firstFatal: string | undefined;
+  /** WHEP for the workers' viewers, served here on loopback (see serveWhep). */
+  private whep: ViewerHttpServer | undefined;
 
   constructor(
     config: Config,
@@ -107,6 +111,19 @@ export class WorkerPool {
     );
   }
 
+  /**
+   * WHEP sessions stay in this process (the streams, the node's one UDP port); `make` builds the
+   * loopback viewer server the workers relay WHEP requests to, trusting the viewer address they pass.
+   */
+  serveWhep(make: (over: Partial<ViewerHttpOptions>) => ViewerHttpServer): void {
+    this.whep = make({
+      host: '127.0.0.1',
+      port: 0,
+      maxConnectionsPerIp: 0, // every request comes from a worker over loopback
+      trustedClient: { token: this.token },
+    });
+  }
+
   get size(): number {
     return this.config.workers;
   }
@@ -114,6 +131,7 @@ export class WorkerPool {
   /** Starts the relay and the workers; resolves with the shared HTTP port once all listen. */
   async listen(): Promise<number> {
     const relayPort = await this.relay.listen();
+    if (this.whep) this.whepUrl = `http://127.0.0.1:${await this.whep.listen()}`;
     cluster.setupPrimary({ silent: false });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
     const deadline = Date.now() + 20_000;
@@ -127,11 +145,13 @@ export class WorkerPool {
   }
 
   private port = 0;
+  private whepUrl: string | undefined;
 
   private fork(index: number, relayPort: number, restarts = 0): void {
     const worker = cluster.fork({
       [RELAY_ENV]: `http://127.0.0.1:${relayPort}`,
       [RELAY_TOKEN_ENV]: this.token,
+      ...(this.whepUrl ? { [WHEP_ENV]: this.whepUrl } : {}),
       RELAYCAST_WORKER_INDEX: String(index),
       RELAYCAST_BANNER: '0',
     });
@@ -198,10 +218,12 @@ export class WorkerPool {
 
   stopAccepting(): void {
     this.broadcast({ type: 'stop-accepting' });
+    this.whep?.stopAccepting();
   }
 
   resumeAccepting(): void {
     this.broadcast({ type: 'resume-accepting' });
+    this.whep?.resumeAccepting();
   }
 
   /** Each worker closes its own viewer connections when told to close. */
@@ -214,6 +236,7 @@ export class WorkerPool {
     while (this.slots.some((s) => !s.worker.isDead()) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     for (const s of this.slots) if (!s.worker.isDead()) s.worker.process.kill('SIGKILL');
+    await this.whep?.close();
     await this.relay.close();
   }
 }

@@ -46,8 +46,18 @@ export interface ViewerHttpOptions {
   viewerCount: () => number;
   /** WHEP sessions (POST /<app>/<name>/whep); absent = WebRTC playback off here. */
   whep?: WhepServer;
-  /** Why WHEP is off, for the 503 answer (e.g. --workers). */
+  /** Why WHEP is off, for the 503 answer. */
   whepUnavailable?: string;
+  /**
+   * --workers viewer processes: WHEP requests go to the main process, which holds the node's one
+   * UDP port and the sessions (a loopback ViewerHttpServer with `trustedClient`), as they came.
+   */
+  whepProxy?: { url: string; token: string };
+  /**
+   * That loopback server: requests carrying `x-relaycast-client: <token> <address>` are the
+   * viewer at <address> (signed URLs bound to it, WebRTC candidates), relayed by a worker.
+   */
+  trustedClient?: { token: string };
   /** Low-Latency HLS (all-in-one): /<app>/<name>/ll.m3u8 and its init, segments and parts. */
   llhls?: LlHlsSource;
   /** What /<app>/<name>.m3u8 serves (default ts); .ts.m3u8 is always MPEG-TS. */
@@ -164,7 +174,7 @@ export class ViewerHttpServer {
         app,
         name,
         query,
-        normaliseIp(req.socket.remoteAddress),
+        this.clientIp(req),
         Date.now(),
         this.options.playBindIp,
       );
@@ -180,7 +190,8 @@ export class ViewerHttpServer {
     const whep = WHEP_PATH.exec(url.pathname);
     if (whep) {
       try {
-        await this.serveWhep(req, res, whep, url);
+        if (this.options.whepProxy && req.method !== 'OPTIONS') await this.relayWhep(req, res, url);
+        else await this.serveWhep(req, res, whep, url);
       } catch (err) {
         const { code, http: status } = errorStatus(err);
         if (status === 500) this.log.error({ err }, 'whep request failed');
@@ -375,7 +386,7 @@ export class ViewerHttpServer {
     whep.checkCapacity();
     const stream = await this.acquire(app, name, 'webrtc');
     if (req.socket.destroyed) return;
-    const { id, sdp } = await whep.create(stream, offer, normaliseIp(req.socket.remoteAddress));
+    const { id, sdp } = await whep.create(stream, offer, this.clientIp(req));
     res.writeHead(201, {
       ...WHEP_CORS,
       'Content-Type': 'application/sdp',
@@ -384,6 +395,62 @@ export class ViewerHttpServer {
       'Cache-Control': 'no-store',
     });
     res.end(sdp);
+  }
+
+  /** The viewer's address: the socket's, or the one a --workers process relayed (see trustedClient). */
+  private clientIp(req: IncomingMessage): string | undefined {
+    const trusted = this.options.trustedClient;
+    const relayed = req.headers['x-relaycast-client'];
+    if (trusted && typeof relayed === 'string') {
+      const [token, ip] = relayed.split(' ');
+      if (token === trusted.token && ip) return normaliseIp(ip);
+    }
+    return normaliseIp(req.socket.remoteAddress);
+  }
+
+  /**
+   * A WHEP request in a --workers viewer process: relayed to the main process as it came (method,
+   * path, query, Content-Type, Authorization, the offer) with the viewer's address; the answer
+   * (status, Location, SDP or error) comes back unchanged, so any worker can take the DELETE.
+   */
+  private async relayWhep(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const proxy = this.options.whepProxy!;
+    const body =
+      req.method === 'POST' ? await readBody(req, MAX_OFFER_BYTES).catch(() => undefined) : undefined;
+    if (req.method === 'POST' && !body)
+      throw new RelaycastError('RC_WEBRTC_SDP_INVALID', `the offer is larger than ${MAX_OFFER_BYTES} bytes`);
+    const headers: Record<string, string> = {
+      'x-relaycast-client': `${proxy.token} ${normaliseIp(req.socket.remoteAddress) ?? ''}`,
+    };
+    for (const h of ['content-type', 'authorization']) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    let answer: Response;
+    try {
+      answer = await fetch(`${proxy.url}${url.pathname}${url.search}`, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body ? { body } : {}),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new RelaycastError(
+        'RC_WEBRTC_UNAVAILABLE',
+        'the main process did not answer the WHEP request; retry',
+        {
+          cause: err,
+        },
+      );
+    }
+    const out = Buffer.from(await answer.arrayBuffer());
+    const back: Record<string, string> = { ...WHEP_CORS, 'Content-Length': String(out.length) };
+    for (const h of ['content-type', 'location', 'cache-control', 'allow']) {
+      const v = answer.headers.get(h);
+      if (v) back[h] = v;
+    }
+    res.writeHead(answer.status, back);
+    res.end(out);
   }
 
   /** The stream for a new viewer, within the limits; a stream that is not live counts as not_found. */

@@ -303,3 +303,79 @@ describe('WebRTC playback through an edge, with signed play and an origin failov
     }
   });
 });
+
+describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', {
+  timeout: 240_000,
+  skip,
+}, () => {
+  const SECRET = 'whep-workers-secret-0123456789ab';
+  let rc: RelaycastProcess;
+  before(async () => {
+    rc = await startRelaycast('all', [
+      '--workers',
+      '2',
+      '--play-auth',
+      'signed',
+      '--play-secret',
+      SECRET,
+      '--play-bind-ip',
+    ]);
+    publish(`rtmp://127.0.0.1:${rc.ports.rtmp}/live/wrtc`, {
+      size: '640x360',
+      extra: ['-profile:v', 'baseline', '-bf', '0'],
+    });
+    const q = signedQuery(SECRET, 'live', 'wrtc', 300, '127.0.0.1');
+    await waitFor(
+      'the stream to be live',
+      async () =>
+        (await fetch(`http://127.0.0.1:${rc.ports.http}/live/wrtc.flv?${q}`, { method: 'HEAD' })).status ===
+        200
+          ? true
+          : undefined,
+      30_000,
+      300,
+    );
+  });
+  after(killAll);
+
+  it('browsers play through whichever worker takes the POST; DELETE through any worker ends it; tokens bound to the viewer address work', async () => {
+    const q = signedQuery(SECRET, 'live', 'wrtc', 300, '127.0.0.1');
+    const whep = `http://127.0.0.1:${rc.ports.http}/live/wrtc/whep`;
+    // no token, and a token bound to another address: refused by the main process, through a worker
+    const unsigned = await postOffer(whep, 'v=0\r\n');
+    assert.equal(unsigned.status, 403, unsigned.text);
+    const elsewhere = await postOffer(
+      `${whep}?${signedQuery(SECRET, 'live', 'wrtc', 300, '10.1.2.3')}`,
+      'v=0\r\n',
+    );
+    assert.equal(elsewhere.status, 403, elsewhere.text);
+    assert.equal(elsewhere.json().error.code, 'RC_PLAY_SIGNATURE_INVALID');
+    // three players: the kernel spreads their connections over the two workers
+    const players: { page: Page; location: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await browser.newPage();
+      await page.goto(pageUrl);
+      const location = (await page.evaluate(`window.play('${whep}?${q}')`)) as string;
+      assert.match(location, /\/live\/wrtc\/whep\/[0-9a-f]{24}$/);
+      players.push({ page, location });
+    }
+    for (const p of players) {
+      const st = await advancing(p.page);
+      assert.equal(st.w, 640);
+      assert.ok(st.tracks.includes('audio'));
+    }
+    assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), 3);
+    // DELETE each on a fresh connection (any worker may take it)
+    for (const p of players) {
+      const del = await fetch(p.location, { method: 'DELETE', headers: { connection: 'close' } });
+      assert.equal(del.status, 200, await del.text());
+      await p.page.close();
+    }
+    await waitFor(
+      'the session gauge back to 0',
+      async () => ((await metric(rc, 'relaycast_webrtc_sessions')) === 0 ? true : undefined),
+      10_000,
+      200,
+    );
+  });
+});
