@@ -48,7 +48,7 @@ the steady state, and prints one JSON line.`,
     'slow-fraction': { type: 'string', default: '0' },
     protocol: { type: 'string', default: 'flv' },
     'cpu-prof': { type: 'string' },
-    workers: { type: 'string', default: '1' },
+    workers: { type: 'string', default: 'auto' }, // the server's default
     'merge-write-ms': { type: 'string', default: '50' }, // the server's default
     via: { type: 'string', default: 'all' },
   },
@@ -153,7 +153,7 @@ console.log(
     via,
     streamKbps: kbps,
     durationS,
-    workers: Number(values.workers),
+    workers: values.workers,
     mergeWriteMs: Number(values['merge-write-ms']),
     ...result,
     server: {

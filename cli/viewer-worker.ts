@@ -113,7 +113,8 @@ export async function startViewerWorker(config: Config, version: string): Promis
     log.debug({ port, worker: index }, 'viewer worker listening');
     channel.listening(port);
   } catch (err) {
-    channel.fatal((err as Error).message);
-    throw err;
+    // The main process says it in one line (describeStartupError) and exits; nothing here.
+    channel.fatal(err);
+    setTimeout(() => process.exit(1), 200).unref();
   }
 }

@@ -10,6 +10,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
@@ -18,6 +19,7 @@ import type { Config } from '../core/config.ts';
 import { InternalHttpServer } from '../core/internal-http.ts';
 import type { Logger } from '../core/log.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { listenOn } from '../core/net-limits.ts';
 import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import type { ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
@@ -36,7 +38,7 @@ type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'viewers'; count: number }
   | { type: 'metrics'; id: number; json: MetricJson[] }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string; code?: string; port?: number; address?: string };
 
 /** Viewers of a hub that are people, not a worker's relay pull. */
 export function nonRelayViewers(hub: StreamHub): number {
@@ -76,7 +78,8 @@ export class WorkerPool {
     number,
     { want: number; got: MetricJson[][]; done: () => void }
   >();
-  private firstFatal: string | undefined;
+  /** The first worker's start-up failure (a busy port: its errno fields, for the one-line error). */
+  private firstFatal: (Error & { code?: string; port?: number; address?: string }) | undefined;
   /** WHEP for the workers' viewers, served here on loopback (see serveWhep). */
   private whep: ViewerHttpServer | undefined;
 
@@ -130,13 +133,24 @@ export class WorkerPool {
 
   /** Starts the relay and the workers; resolves with the shared HTTP port once all listen. */
   async listen(): Promise<number> {
+    // A busy --http-port fails here, at once and as in one process, not in every worker later.
+    if (this.config.httpPort) {
+      const probe = createServer();
+      await listenOn(probe, this.config.httpPort, this.config.host);
+      await new Promise<void>((r) => probe.close(() => r()));
+    }
     const relayPort = await this.relay.listen();
     if (this.whep) this.whepUrl = `http://127.0.0.1:${await this.whep.listen()}`;
     cluster.setupPrimary({ silent: false });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
     const deadline = Date.now() + 20_000;
     while (!this.slots.every((s) => s.listening)) {
-      if (this.firstFatal) throw new Error(`a viewer worker failed to start: ${this.firstFatal}`);
+      if (this.firstFatal) {
+        // Nobody is served yet: stop the others at once instead of waiting for them to boot.
+        this.stopping = true;
+        for (const slot of this.slots) if (!slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+        throw this.firstFatal;
+      }
       if (Date.now() > deadline) throw new Error('viewer workers did not start listening within 20 s');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -157,6 +171,11 @@ export class WorkerPool {
     });
     const slot: Slot = { index, worker, viewers: 0, listening: false, restarts };
     this.slots[index] = slot;
+    // A worker that just died can still be "connected" for a moment: sending then fails with
+    // EPIPE, which is harmless (its exit is handled below).
+    const ipcError = (err: Error) => this.log.debug({ worker: index, err: err.message }, 'worker IPC error');
+    worker.on('error', ipcError);
+    worker.process.on('error', ipcError);
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'listening') {
         slot.listening = true;
@@ -168,7 +187,12 @@ export class WorkerPool {
           p.got.push(m.json);
           if (p.got.length >= p.want) p.done();
         }
-      } else if (m.type === 'fatal') this.firstFatal ??= m.message;
+      } else if (m.type === 'fatal')
+        this.firstFatal ??= Object.assign(new Error(`a viewer worker failed to start: ${m.message}`), {
+          code: m.code,
+          port: m.port,
+          address: m.address,
+        });
     });
     worker.on('exit', (code, signal) => {
       slot.viewers = 0;
@@ -248,7 +272,7 @@ export function workerChannel(handlers: {
   stopAccepting: () => void;
   resumeAccepting: () => void;
   close: () => Promise<void>;
-}): { listening(port: number): void; fatal(message: string): void } {
+}): { listening(port: number): void; fatal(err: unknown): void } {
   const send = (m: FromWorker) => {
     if (process.connected) process.send?.(m);
   };
@@ -274,6 +298,15 @@ export function workerChannel(handlers: {
   });
   return {
     listening: (port) => send({ type: 'listening', port }),
-    fatal: (message) => send({ type: 'fatal', message }),
+    fatal: (err) => {
+      const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+      send({
+        type: 'fatal',
+        message: e?.message ?? String(err),
+        code: e?.code,
+        port: e?.port,
+        address: e?.address,
+      });
+    },
   };
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, parseArgv, renderHelp } from './config.ts';
+import { loadConfig, parseArgv, renderHelp, usableCores } from './config.ts';
 import { RelaycastError } from './errors.ts';
 
 const flags = (...argv: string[]) => parseArgv(argv).flags;
@@ -213,7 +213,14 @@ describe('config', () => {
   it('--workers takes a count or auto (one per core)', () => {
     assert.equal(loadConfig('all', flags('--workers', '2'), {}).workers, 2);
     assert.ok(loadConfig('all', flags('--workers', 'auto'), {}).workers >= 1);
-    assert.equal(loadConfig('all', flags(), {}).workers, 1);
+    // the default is auto: one process per usable core
+    assert.equal(loadConfig('all', flags(), {}).workers, Math.min(64, usableCores()));
+    // a cgroup v2 CPU quota caps it (a Kubernetes CPU limit of 0.5 or 1 core: one process)
+    assert.equal(usableCores('50000 100000\n'), 1);
+    assert.equal(usableCores('100000 100000\n'), 1);
+    assert.equal(usableCores('300000 100000\n'), Math.min(3, availableParallelism()));
+    assert.equal(usableCores('max 100000\n'), availableParallelism());
+    assert.equal(usableCores(undefined), availableParallelism());
     for (const bad of ['0', '65', '1.5', 'many'])
       assert.throws(
         () => loadConfig('all', flags('--workers', bad), {}),

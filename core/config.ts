@@ -164,8 +164,8 @@ export const OPTIONS = {
   app: { kind: 'string', default: 'live', help: 'default application name shown in printed URLs' },
   workers: {
     kind: 'string',
-    default: '1',
-    help: 'HTTP viewer processes (HTTP-FLV, HLS) sharing --http-port, to use more cores: a number 1..64 or auto (one per core); they pull from this process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
+    default: 'auto',
+    help: 'HTTP viewer processes (HTTP-FLV, HLS, LL-HLS; WHEP is relayed to the main process) sharing --http-port: auto = one per usable core (CPUs this process may run on, capped by a cgroup/Kubernetes CPU limit; 1 on a single core keeps everything in one process), or a number 1..64. They pull from the main process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
     roles: ['all', 'edge'],
   },
   'drain-timeout': {
@@ -631,8 +631,28 @@ function loadYaml(file: string): Record<string, unknown> {
 }
 
 /** --workers: a count 1..64, or auto = one per core this process may use (1 on a single core). */
+/**
+ * Cores this process may use: the CPUs it can run on, capped by a cgroup v2 CPU quota
+ * (`cpu.max`, what a Kubernetes CPU limit becomes), which availableParallelism() does not see.
+ */
+export function usableCores(cpuMax = readCgroupCpuMax()): number {
+  let cores = availableParallelism();
+  const m = /^(\d+)\s+(\d+)/.exec(cpuMax ?? '');
+  if (m && Number(m[2]) > 0) cores = Math.min(cores, Math.ceil(Number(m[1]) / Number(m[2])));
+  return Math.max(1, cores);
+}
+
+function readCgroupCpuMax(): string | undefined {
+  try {
+    return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    return undefined; // not Linux, or cgroup v1: no quota known
+  }
+}
+
 function parseWorkers(raw: string): number {
-  if (raw.trim() === 'auto') return Math.min(64, Math.max(1, availableParallelism()));
+  // auto: a process per usable core; one core (or a 1-CPU limit) keeps everything in one process
+  if (raw.trim() === 'auto') return Math.min(64, usableCores());
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 64)
     throw invalid(`--workers must be auto or a whole number 1..64, got ${JSON.stringify(raw)}`);
@@ -772,7 +792,7 @@ export function loadConfig(
     clusterToken: str('cluster-token'),
     logLevel: str('log-level') as Config['logLevel'],
     app: str('app') ?? 'live',
-    workers: parseWorkers(str('workers') ?? '1'),
+    workers: parseWorkers(str('workers') ?? 'auto'),
     drainTimeoutMs: num('drain-timeout') * 1000,
     republishWaitMs: num('republish-wait') * 1000,
     gopCacheMaxBytes: num('gop-cache-max-bytes'),

@@ -191,6 +191,9 @@ const nodes: NodeSpec[] = [
       '0',
       '--control-plane',
       `127.0.0.1:${cp.grpc}`,
+      // both edges share this machine: one process each (--workers auto would fork per core twice)
+      '--workers',
+      '1',
     ]),
   ),
 ];

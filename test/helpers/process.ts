@@ -145,6 +145,10 @@ export async function startRelaycast(
   };
   // Every all-in-one and edge has a WebRTC UDP port (default 8189): give each its own.
   const webrtcArgs: string[] = [];
+  // Tests choose their process layout: one process unless a test asks for --workers (the default,
+  // auto, would give every node here a worker per core and make each test's layout the machine's).
+  if ((role === 'all' || role === 'edge') && !extraArgs.includes('--workers'))
+    webrtcArgs.push('--workers', '1');
   if ((role === 'all' || role === 'edge') && !extraArgs.includes('--webrtc-udp-port')) {
     const webrtc = ports?.webrtc ?? (await freeUdpPort());
     webrtcArgs.push('--webrtc-udp-port', String(webrtc));
