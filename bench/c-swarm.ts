@@ -9,13 +9,11 @@
  * with 100 viewers: a JIT-cold Node process is not what runs for days) and prints one JSON line.
  * `--table` runs the README's set, one fresh server and one JSON line per row.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { benchArgs } from './args.ts';
 import {
-  CACHE,
+  buildSwarm,
   children,
   killChildren,
   machine,
@@ -62,20 +60,6 @@ server for each, one JSON line per row: about 5 minutes on a 2-core machine.`,
     'cross-check': { type: 'string' },
   },
 );
-
-/** The swarm binary, rebuilt when missing or older than bench/flv-swarm.c. */
-export function buildSwarm(): string {
-  const src = join(import.meta.dirname, 'flv-swarm.c');
-  const bin = join(CACHE, 'flv-swarm');
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
-  mkdirSync(CACHE, { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
-  if (r.error || r.status !== 0)
-    throw new Error(
-      `cannot build bench/flv-swarm.c (${r.error?.message ?? `gcc exited ${r.status}`}): install gcc (apt-get install gcc)`,
-    );
-  return bin;
-}
 
 if (values.table) {
   // One child per row, so every row starts from a fresh server and its own process group.

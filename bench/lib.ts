@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmarks: the cached test stream, process sampling from /proc, ports. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -251,4 +251,18 @@ export async function startBenchServer(
     await new Promise((r) => setTimeout(r, 200));
   }
   return { server, rtmp, http, admin };
+}
+
+/** bench/flv-swarm.c built with gcc into bench/.cache/, rebuilt when missing or older than its source. */
+export function buildSwarm(): string {
+  const src = join(import.meta.dirname, 'flv-swarm.c');
+  const bin = join(CACHE, 'flv-swarm');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  mkdirSync(CACHE, { recursive: true });
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `cannot build bench/flv-swarm.c (${r.error?.message ?? `gcc exited ${r.status}`}): install gcc (apt-get install gcc)`,
+    );
+  return bin;
 }
