@@ -45,7 +45,8 @@ The default run (5000 viewers) takes about 50 s (plus a one-time encode of the t
 too, so the two clients' figures can be compared on one server.
 
 --table runs 1000, 2000, 4000 and 5000 viewers at 2.65 Mbit/s and 10000 at 1 Mbit/s, a fresh
-server for each, one JSON line per row: about 5 minutes on a 2-core machine.`,
+server for each, one JSON line per row: about 4 minutes on a 2-core machine (plus a one-time
+encode of the 1 Mbit/s test stream).`,
   {
     viewers: { type: 'string', default: '5000' },
     ramp: { type: 'string', default: '500' },
