@@ -74,7 +74,13 @@ if (values.table) {
   for (const [viewers, kbps] of rows) {
     const child = spawn(
       process.execPath,
-      [import.meta.filename, '--viewers', viewers, '--kbps', kbps, '--workers', String(values.workers)],
+      [
+        import.meta.filename,
+        ...['--viewers', viewers, '--kbps', kbps, '--workers', String(values.workers)],
+        ...['--ramp', String(values.ramp), '--duration', String(values.duration)],
+        ...['--window', String(values.window), '--probe-every', String(values['probe-every'])],
+        ...['--warmup', String(values.warmup)],
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
     children.push(child);
@@ -170,6 +176,8 @@ async function measure(client: string, argv: string[]): Promise<void> {
       client,
       viewers,
       streamKbps: kbps,
+      rampPerS: Number(values.ramp),
+      durationS: Number(values.duration),
       workers: values.workers,
       ...result,
       // counters since the server started (a cross-check's line includes the first run's)
