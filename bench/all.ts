@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the fan-out ramps (HTTP-FLV, RTMP, HLS; bench/run.ts) and the ingest ramp
+ * `npm run bench:all`: the fan-out ramps (HTTP-FLV, RTMP, HLS; bench/run.ts) and the ingest ramp
  * (bench/ingest.ts). Each run prints one JSON line; this prints them all, then Markdown tables for
  * docs/performance.md and README's performance section.
  *
@@ -11,7 +11,7 @@ import { benchArgs } from './args.ts';
 
 const { values } = benchArgs(
   import.meta.filename,
-  `npm run bench [-- --only flv,rtmp,hls,llhls,ingest]
+  `npm run bench:all [-- --only flv,rtmp,hls,llhls,ingest]
 Runs the fan-out ramps (HTTP-FLV, RTMP, HLS, LL-HLS), the LL-HLS latency runs in Chromium, the
 RTMP ingest ramp and the TV-channel (MPEG-TS over UDP) ingest runs one after another, prints one
 JSON line per run and then the Markdown tables of docs/performance.md. The whole set is 17 runs of

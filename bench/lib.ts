@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmarks: the cached test stream, process sampling from /proc, ports. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -165,8 +165,19 @@ export function tcpCounters(): { listenOverflows: number; syncookiesFailed: numb
 
 /** Processes a runner started; all are killed (by PID) when it exits. */
 export const children: ChildProcess[] = [];
+/** Children started as process-group leaders (setsid): killed with their whole group. */
+const groupLeaders = new Set<number>();
 export function killChildren(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) {
+    if (c.pid !== undefined && groupLeaders.has(c.pid)) {
+      // the group outlives its leader when --workers children are still running
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* the group is gone already */
+      }
+    } else if (c.exitCode === null) c.kill('SIGKILL');
+  }
 }
 process.on('exit', killChildren);
 
@@ -178,11 +189,20 @@ export async function freePort(): Promise<number> {
   return typeof a === 'object' && a ? a.port : 0;
 }
 
-/** Runs a command with a raised fd limit; bash exec()s it, so the child's pid is the command's. */
-export function withFdLimit(args: string[]): ChildProcess {
+/**
+ * Runs a command with a raised fd limit; bash exec()s it, so the child's pid is the command's.
+ * `processGroup`: the child leads a new process group (setsid), so whatever it forks (--workers)
+ * can be measured as one group (bench/flv-swarm.c --pid) and is killed with it.
+ */
+export function withFdLimit(args: string[], { processGroup = false } = {}): ChildProcess {
   const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 16384; exec ${args.map((a) => `'${a}'`).join(' ')}`;
-  const p = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('bash', ['-c', cmd], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: processGroup,
+  });
   children.push(p);
+  if (processGroup && p.pid !== undefined) groupLeaders.add(p.pid);
   return p;
 }
 
@@ -194,28 +214,32 @@ export async function startBenchServer(
   nodeArgs: string[] = [],
   extraArgs: string[] = [],
   role: 'all' | 'edge' = 'all',
+  { processGroup = false } = {},
 ): Promise<{ server: ChildProcess; rtmp: number; http: number; admin: number }> {
   const [rtmp, http, admin] = [await freePort(), await freePort(), await freePort()];
   process.env.RELAYCAST_BANNER = '0';
-  const server = withFdLimit([
-    process.execPath,
-    ...nodeArgs,
-    'cli/main.ts',
-    role,
-    '--host',
-    '127.0.0.1',
-    '--rtmp-port',
-    String(rtmp),
-    '--http-port',
-    String(http),
-    '--admin-port',
-    String(admin),
-    '--grpc-port',
-    '0',
-    '--log-level',
-    'warn',
-    ...extraArgs,
-  ]);
+  const server = withFdLimit(
+    [
+      process.execPath,
+      ...nodeArgs,
+      'cli/main.ts',
+      role,
+      '--host',
+      '127.0.0.1',
+      '--rtmp-port',
+      String(rtmp),
+      '--http-port',
+      String(http),
+      '--admin-port',
+      String(admin),
+      '--grpc-port',
+      '0',
+      '--log-level',
+      'warn',
+      ...extraArgs,
+    ],
+    { processGroup },
+  );
   server.stdout!.resume();
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -227,4 +251,18 @@ export async function startBenchServer(
     await new Promise((r) => setTimeout(r, 200));
   }
   return { server, rtmp, http, admin };
+}
+
+/** bench/flv-swarm.c built with gcc into bench/.cache/, rebuilt when missing or older than its source. */
+export function buildSwarm(): string {
+  const src = join(import.meta.dirname, 'flv-swarm.c');
+  const bin = join(CACHE, 'flv-swarm');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  mkdirSync(CACHE, { recursive: true });
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `cannot build bench/flv-swarm.c (${r.error?.message ?? `gcc exited ${r.status}`}): install gcc (apt-get install gcc)`,
+    );
+  return bin;
 }

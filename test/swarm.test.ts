@@ -1,14 +1,16 @@
 /**
  * Small, fast runs of the benchmark swarms, asserting correctness only (never timing): 200 HTTP-FLV
  * viewers for 5 s (all connect, none fail or stall, all start on a keyframe), 50 RTMP viewers, 50
- * HLS viewers (all get segments, no errors) and 10 publishers from the publisher swarm (all go
- * live). Figures: npm run bench.
+ * HLS viewers (all get segments, no errors), 10 publishers from the publisher swarm (all go
+ * live) and 6 viewers of the C swarm bench/flv-swarm.c (all connect and stay, every probe finds a
+ * keyframe through the chunked framing). Figures: npm run bench.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildSwarm } from '../bench/lib.ts';
 import {
   killAll,
   NODE,
@@ -104,6 +106,37 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
     assert.equal(res.failed, 0);
     assert.equal(res.stalled, 0);
     assert.equal(res.startedOnKeyframe, 200);
+  });
+
+  it('6 viewers of the C swarm (3 probes): all connect and stay, probes start on a keyframe', async () => {
+    const r = await run(
+      buildSwarm(),
+      [
+        '--url',
+        `http://127.0.0.1:${rc.ports.http}/live/swarm.flv`,
+        '--viewers',
+        '6',
+        '--probe-every',
+        '2',
+        '--ramp',
+        '50',
+        '--duration',
+        '3',
+        // correctness, not speed: any data at all over the window counts as healthy
+        '--min-kbps',
+        '1',
+      ],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(res.connected, 6, r.stdout);
+    assert.equal(res.failed, 0, r.stdout);
+    assert.equal(res.closedEarly, 0, r.stdout);
+    assert.ok((res.healthy as number) > 0, r.stdout);
+    assert.equal(res.probes, 3);
+    assert.equal(res.probesStartedOnKeyframe, 3, r.stdout);
+    assert.equal((res.ttfkMs as { n: number }).n, 3, r.stdout);
   });
 
   it('50 RTMP viewers: all connect, play and start on a keyframe', async () => {

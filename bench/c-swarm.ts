@@ -1,0 +1,194 @@
+/**
+ * `npm run bench`: the HTTP-FLV fan-out measured with the project's C viewer swarm
+ * (bench/flv-swarm.c), which costs a fraction of the server's CPU, so the figures are the
+ * server's limit and not the client's (the Node swarm of bench/run.ts runs out near 2000 viewers).
+ *
+ * Builds the swarm with gcc when its binary is missing or older than the source, starts
+ * `relaycast all` as a process-group leader (so --workers children are measured with it),
+ * publishes the cached test stream in real time, runs the swarm (which first warms the server up
+ * with 100 viewers: a JIT-cold Node process is not what runs for days) and prints one JSON line.
+ * `--table` runs the README's set, one fresh server and one JSON line per row.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { benchArgs } from './args.ts';
+import {
+  buildSwarm,
+  children,
+  killChildren,
+  machine,
+  publishLoop,
+  startBenchServer,
+  tcpCounters,
+  testStream,
+  withFdLimit,
+} from './lib.ts';
+
+process.on('SIGINT', () => process.exit(130));
+
+const { values } = benchArgs(
+  import.meta.filename,
+  `npm run bench [-- --viewers 5000 --kbps 2650|1000 --workers N]
+npm run bench:table
+
+HTTP-FLV fan-out with the C viewer swarm (bench/flv-swarm.c, built with gcc into bench/.cache/):
+starts relaycast all (its own process group, so --workers children count), publishes the cached
+test stream (2.65 or 1 Mbit/s) in real time, warms the server up with 100 viewers for --warmup
+seconds, ramps --viewers at --ramp per second, holds them for --duration seconds and prints one
+JSON line: the swarm's figures (connected, healthy = >= --min-kbps over the last --window seconds,
+TTFB of every viewer, TTFK and lag of every --probe-every'th viewer, server CPU and RSS over the
+steady state, the swarm's own CPU) plus the server's skip/drop counters and the machine's load.
+The default run (5000 viewers) takes about 50 s (plus a one-time encode of the test stream).
+
+--cross-check BIN then runs BIN (a reference swarm taking cswarm's flags: --url -n --ramp
+--duration --min-kbps --window --probe-every --pid) against the same server, and prints its line
+too, so the two clients' figures can be compared on one server.
+
+--table runs 1000, 2000, 4000 and 5000 viewers at 2.65 Mbit/s and 10000 at 1 Mbit/s, a fresh
+server for each, one JSON line per row: about 4 minutes on a 2-core machine (plus a one-time
+encode of the 1 Mbit/s test stream).`,
+  {
+    viewers: { type: 'string', default: '5000' },
+    ramp: { type: 'string', default: '500' },
+    duration: { type: 'string', default: '25' },
+    kbps: { type: 'string', default: '2650' },
+    'min-kbps': { type: 'string' },
+    window: { type: 'string', default: '10' },
+    'probe-every': { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '1' }, // the server's default
+    table: { type: 'boolean' },
+    'cross-check': { type: 'string' },
+  },
+);
+
+if (values.table) {
+  // One child per row, so every row starts from a fresh server and its own process group.
+  const rows: [string, string][] = [
+    ['1000', '2650'],
+    ['2000', '2650'],
+    ['4000', '2650'],
+    ['5000', '2650'],
+    ['10000', '1000'],
+  ];
+  for (const [viewers, kbps] of rows) {
+    const child = spawn(
+      process.execPath,
+      [
+        import.meta.filename,
+        ...['--viewers', viewers, '--kbps', kbps, '--workers', String(values.workers)],
+        ...['--ramp', String(values.ramp), '--duration', String(values.duration)],
+        ...['--window', String(values.window), '--probe-every', String(values['probe-every'])],
+        ...['--warmup', String(values.warmup)],
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    children.push(child);
+    await once(child, 'exit');
+  }
+  process.exit(0);
+}
+
+const viewers = Number(values.viewers);
+const kbps = Number(values.kbps) === 1000 ? 1000 : 2650;
+// healthy: at least ~75 % of the stream's rate over the window
+const minKbps = values['min-kbps'] ?? (kbps === 2650 ? '2000' : '750');
+const bin = buildSwarm();
+const file = testStream(kbps);
+const { server, rtmp, http, admin } = await startBenchServer(
+  [],
+  ['--workers', String(values.workers)],
+  'all',
+  { processGroup: true },
+);
+const url = `http://127.0.0.1:${http}/live/bench.flv`;
+children.push(publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`));
+// Bounded wait until the stream plays (HEAD answers 200 once it is live).
+const liveBy = Date.now() + 20_000;
+for (;;) {
+  if (Date.now() > liveBy) {
+    console.error(
+      'c-swarm.ts: the test stream did not go live within 20 s; check that ffmpeg is installed and relaycast starts (npm start)',
+    );
+    process.exit(1);
+  }
+  try {
+    if ((await fetch(url, { method: 'HEAD' })).ok) break;
+  } catch {
+    /* not yet */
+  }
+  await new Promise((r) => setTimeout(r, 250));
+}
+
+const common = [
+  '--url',
+  url,
+  '--ramp',
+  String(values.ramp),
+  '--duration',
+  String(values.duration),
+  '--min-kbps',
+  minKbps,
+  '--window',
+  String(values.window),
+  '--probe-every',
+  String(values['probe-every']),
+  '--pid',
+  String(server.pid),
+];
+await measure('flv-swarm.c', [
+  bin,
+  ...common,
+  '--viewers',
+  String(viewers),
+  '--warmup',
+  String(values.warmup),
+]);
+// the server is warm by now: the reference runs without a warm-up of its own
+if (values['cross-check'])
+  await measure(values['cross-check'], [values['cross-check'], ...common, '-n', String(viewers)]);
+
+/** Runs one swarm against the server and prints its JSON line with the server's counters. */
+async function measure(client: string, argv: string[]): Promise<void> {
+  const tcp0 = tcpCounters();
+  const swarm = withFdLimit(argv);
+  let out = '';
+  swarm.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  const [code] = (await once(swarm, 'exit')) as [number | null];
+  const tcp1 = tcpCounters();
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) {
+    console.error(`c-swarm.ts: ${client} exited ${code} without a result; see its message above`);
+    process.exit(1);
+  }
+  const result = JSON.parse(line) as Record<string, unknown>;
+  const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+  const counter = (name: string) =>
+    metrics
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+  console.log(
+    JSON.stringify({
+      bench: 'fanout-http-flv',
+      client,
+      viewers,
+      streamKbps: kbps,
+      rampPerS: Number(values.ramp),
+      durationS: Number(values.duration),
+      workers: values.workers,
+      ...result,
+      // counters since the server started (a cross-check's line includes the first run's)
+      serverSkips: counter('relaycast_viewer_skips_total'),
+      serverDrops: counter('relaycast_viewer_drops_total'),
+      // machine-wide kernel counters during the run (accept queue full → refused connections)
+      listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
+      syncookiesFailed: tcp1.syncookiesFailed - tcp0.syncookiesFailed,
+      machine: machine(),
+    }),
+  );
+}
+killChildren();
+process.exit(0);

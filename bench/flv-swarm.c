@@ -1,0 +1,630 @@
+/*
+ * bench/flv-swarm.c: thousands of HTTP-FLV viewers from one process, cheap enough that the server,
+ * not the client, is what runs out of CPU. A Node swarm (bench/swarm.ts) copies and parses every
+ * byte and saturates its core near 2000 viewers of a 2.65 Mbit/s stream; here most viewers discard
+ * the body with recv(MSG_TRUNC), which frees the socket data in the kernel without copying it to
+ * user space, and only every --probe-every'th viewer (a "probe") reads and parses the stream.
+ *
+ * Every viewer: HTTP/1.1 GET like a player, time to the first response byte (TTFB), bytes received,
+ * whether the server closed it. Probes additionally decode HTTP chunked framing and walk FLV tags
+ * (FLV spec v10.1, annex E) to time the first keyframe (TTFK) and how far behind real time they are.
+ * "Healthy" = still open and at least --min-kbps over the last --window seconds. Once the ramp is
+ * over, the swarm reads every --batch-ms (50) instead of on every server write, so each recv takes
+ * several writes at once: on 2 cores, 2000 viewers of 2.65 Mbit/s cost it ~12 % of a core.
+ *
+ * With --pid, the server's CPU (utime+stime) and RSS are summed over its whole process group, so
+ * --workers children count: start the server with setsid (Node: spawn(..., { detached: true })).
+ *
+ * Loopback only (127.0.0.0/8). Every loop is bounded by the clock: the swarm stops --duration
+ * seconds after its ramp ends. Prints one JSON line. Built by bench/c-swarm.ts with `gcc -O2`.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER_MAX 4096      /* a response header longer than this is not relaycast's */
+#define BEHIND_LIMIT_S 2.0   /* a probe this far behind real time at the end is "behind" */
+
+enum state { CONNECTING, HEADERS, BODY, DONE };
+
+/* FLV walk of a probe (FLV spec annex E): 9-byte header + PreviousTagSize0, then tags of an
+ * 11-byte header, DataSize payload bytes and a 4-byte PreviousTagSize. */
+struct flv_walk {
+  int chunked;             /* Transfer-Encoding: chunked (HTTP/1.1 answers of core/http-flv.ts) */
+  int chunk_state;         /* 0 size line, 1 data, 2 CRLF after data, 3 last chunk seen */
+  long chunk_left;
+  char size_line[20];
+  int size_len;
+  long skip;               /* bytes to pass over: FLV header, payload rest, PreviousTagSize */
+  uint8_t tag[13];         /* tag header + the first 2 payload bytes of a video tag */
+  int tag_len, tag_need;
+  double first_video_wall; /* wall clock and media time of the first video frame: lag origin */
+  int64_t first_video_ts, last_video_ts;
+  double last_video_wall;
+  int started_on_keyframe; /* 1 keyframe, 0 inter frame, -1 no frame yet */
+};
+
+struct viewer {
+  int fd;
+  enum state state;
+  int failed, closed_early;
+  double t0, ttfb, ttfk;   /* seconds; -1 until seen */
+  uint64_t bytes, window_bytes;
+  char *header;            /* only while reading the response header */
+  int header_len;
+  struct flv_walk *probe;  /* NULL for the MSG_TRUNC viewers */
+};
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double self_cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- failure reasons: a handful of distinct strings with counts, for the JSON line ---- */
+#define REASONS 8
+static struct { char text[64]; int count; } reasons[REASONS];
+static void fail_reason(const char *text) {
+  for (int i = 0; i < REASONS; i++) {
+    if (!reasons[i].count) {
+      snprintf(reasons[i].text, sizeof reasons[i].text, "%s", text);
+      reasons[i].count = 1;
+      return;
+    }
+    if (!strcmp(reasons[i].text, text)) {
+      reasons[i].count++;
+      return;
+    }
+  }
+}
+
+/* ---- the server's process group, from /proc/<pid>/stat (proc(5): fields 5 pgrp, 14-15
+ * utime/stime in clock ticks, 24 rss in pages) ---- */
+static void group_usage(int pgid, double *cpu_s, double *rss_mb) {
+  *cpu_s = 0;
+  *rss_mb = 0;
+  DIR *d = opendir("/proc");
+  if (!d) return;
+  double tick = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char path[288], b[1024];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t n = fread(b, 1, sizeof b - 1, f);
+    fclose(f);
+    b[n] = 0;
+    char *s = strrchr(b, ')'); /* the command name may hold spaces and parentheses */
+    if (!s) continue;
+    int pgrp = 0;
+    unsigned long utime = 0, stime = 0;
+    long rss_pages = 0;
+    if (sscanf(s + 2, "%*c %*d %d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+               &pgrp, &utime, &stime, &rss_pages) != 4 || pgrp != pgid)
+      continue;
+    *cpu_s += (utime + stime) / tick;
+    *rss_mb += rss_pages * page / 1048576.0;
+  }
+  closedir(d);
+}
+
+static int leads_group(int pid) {
+  char path[64], b[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(b, 1, sizeof b - 1, f);
+  fclose(f);
+  b[n] = 0;
+  char *s = strrchr(b, ')');
+  int pgrp = 0;
+  if (!s || sscanf(s + 2, "%*c %*d %d", &pgrp) != 1) return -1;
+  return pgrp == pid;
+}
+
+/* ---- probe parsing ---- */
+
+/* A whole tag header (plus the first two payload bytes of a video tag) is in w->tag. */
+static void flv_tag(struct flv_walk *w, struct viewer *v, double t) {
+  uint8_t *h = w->tag;
+  int type = h[0] & 0x1f;
+  long size = (h[1] << 16) | (h[2] << 8) | h[3];
+  /* Timestamp (UI24) + TimestampExtended (UI8, the upper 8 bits) */
+  int64_t ts = ((int64_t)h[7] << 24) | (h[4] << 16) | (h[5] << 8) | h[6];
+  w->skip = size - (w->tag_len - 11) + 4; /* rest of the payload + PreviousTagSize */
+  if (type != 9 || size < 2) return;
+  uint8_t b0 = h[11], b1 = h[12];
+  int keyframe, config;
+  if (b0 & 0x80) { /* Enhanced RTMP: IsExHeader, FrameType (3 bits), PacketType (4 bits) */
+    keyframe = ((b0 >> 4) & 7) == 1;
+    int packet_type = b0 & 0x0f; /* SequenceStart, SequenceEnd, Metadata, MPEG2TSSequenceStart */
+    config = packet_type == 0 || packet_type == 2 || packet_type == 4 || packet_type == 5;
+  } else { /* FrameType (4 bits), CodecID (4 bits); AVC/HEVC: AVCPacketType 0 = sequence header */
+    keyframe = (b0 >> 4) == 1;
+    config = ((b0 & 0x0f) == 7 || (b0 & 0x0f) == 12) && b1 == 0;
+  }
+  if ((b0 >> 4 & 7) == 5 || config) return; /* video info/command frames carry no picture */
+  if (keyframe && v->ttfk < 0) v->ttfk = t - v->t0;
+  if (w->started_on_keyframe < 0) {
+    w->started_on_keyframe = keyframe;
+    w->first_video_wall = t;
+    w->first_video_ts = ts;
+  }
+  w->last_video_ts = ts;
+  w->last_video_wall = t;
+}
+
+static void flv_bytes(struct flv_walk *w, struct viewer *v, const uint8_t *p, long n, double t) {
+  while (n > 0) {
+    if (w->skip > 0) {
+      long k = n < w->skip ? n : w->skip;
+      w->skip -= k, p += k, n -= k;
+      continue;
+    }
+    int k = n < w->tag_need - w->tag_len ? (int)n : w->tag_need - w->tag_len;
+    memcpy(w->tag + w->tag_len, p, k);
+    w->tag_len += k, p += k, n -= k;
+    if (w->tag_len < w->tag_need) return;
+    /* after 11 header bytes, a video tag with a payload also needs its first 2 payload bytes */
+    long size = (w->tag[1] << 16) | (w->tag[2] << 8) | w->tag[3];
+    if (w->tag_need == 11 && (w->tag[0] & 0x1f) == 9 && size >= 2) {
+      w->tag_need = 13;
+      continue;
+    }
+    flv_tag(w, v, t);
+    w->tag_len = 0;
+    w->tag_need = 11;
+  }
+}
+
+/* RFC 9112 section 7.1: chunk-size in hex [; extensions] CRLF, data, CRLF; size 0 ends. */
+static void probe_body(struct viewer *v, const uint8_t *p, long n, double t) {
+  struct flv_walk *w = v->probe;
+  if (!w->chunked) {
+    flv_bytes(w, v, p, n, t);
+    return;
+  }
+  while (n > 0 && w->chunk_state != 3) {
+    if (w->chunk_state == 0) {
+      char c = (char)*p++;
+      n--;
+      if (c == '\n') {
+        w->size_line[w->size_len] = 0;
+        w->chunk_left = strtol(w->size_line, NULL, 16);
+        w->size_len = 0;
+        w->chunk_state = w->chunk_left ? 1 : 3;
+      } else if (c != '\r' && w->size_len < (int)sizeof w->size_line - 1) {
+        w->size_line[w->size_len++] = c;
+      }
+    } else if (w->chunk_state == 1) {
+      long k = n < w->chunk_left ? n : w->chunk_left;
+      flv_bytes(w, v, p, k, t);
+      p += k, n -= k, w->chunk_left -= k;
+      if (!w->chunk_left) w->chunk_state = 2;
+    } else {
+      if (*p++ == '\n') w->chunk_state = 0;
+      n--;
+    }
+  }
+}
+
+/* ---- viewers ---- */
+
+static struct sockaddr_in server;
+static char request[1024];
+static int request_len;
+static int epfd;
+static double batch_ms = 50;
+static uint8_t buf[1 << 18]; /* shared by header reads and probes: one thread, one read at a time */
+
+static void finish(struct viewer *v) {
+  if (v->fd >= 0) close(v->fd); /* close() also removes it from the epoll set */
+  v->fd = -1;
+  free(v->header);
+  v->header = NULL;
+  v->state = DONE;
+}
+
+static void fail(struct viewer *v, const char *why) {
+  v->failed = 1;
+  fail_reason(why);
+  finish(v);
+}
+
+static void start_viewer(struct viewer *v, uint32_t id, int probe) {
+  memset(v, 0, sizeof *v);
+  v->ttfb = v->ttfk = -1;
+  v->t0 = now();
+  if (probe) {
+    v->probe = calloc(1, sizeof *v->probe);
+    v->probe->skip = 13; /* FLV header (9 bytes) + PreviousTagSize0 */
+    v->probe->tag_need = 11;
+    v->probe->started_on_keyframe = -1;
+  }
+  v->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (v->fd < 0) return fail(v, strerror(errno)); /* EMFILE: the fd limit is below --viewers */
+  if (connect(v->fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS)
+    return fail(v, strerror(errno));
+  v->state = CONNECTING;
+  struct epoll_event e = {.events = EPOLLOUT, .data.u32 = id};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, v->fd, &e) < 0) return fail(v, strerror(errno));
+}
+
+static void on_connected(struct viewer *v, uint32_t id) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(v->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err) return fail(v, strerror(err));
+  /* a fresh socket's send buffer always takes a request this small in one write */
+  if (send(v->fd, request, request_len, MSG_NOSIGNAL) != request_len) return fail(v, "request write failed");
+  struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = id};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, v->fd, &e);
+  v->state = HEADERS;
+  v->header = malloc(HEADER_MAX + 1);
+  if (!v->header) return fail(v, "out of memory");
+}
+
+static void on_header_bytes(struct viewer *v, long n, double t) {
+  if (v->ttfb < 0) v->ttfb = t - v->t0;
+  long room = HEADER_MAX - v->header_len, take = n < room ? n : room;
+  memcpy(v->header + v->header_len, buf, take);
+  v->header_len += take;
+  v->header[v->header_len] = 0;
+  char *end = strstr(v->header, "\r\n\r\n");
+  if (!end) {
+    if (v->header_len >= HEADER_MAX) fail(v, "response header too long");
+    return;
+  }
+  if (strncmp(v->header, "HTTP/1.", 7) || v->header_len < 12) return fail(v, "not an HTTP response");
+  int status = atoi(v->header + 9);
+  if (status != 200) {
+    char why[32];
+    snprintf(why, sizeof why, "HTTP %d", status);
+    return fail(v, why);
+  }
+  if (v->probe) v->probe->chunked = strcasestr(v->header, "\r\ntransfer-encoding: chunked") != NULL;
+  /* body bytes that came in the same read as the end of the header */
+  long header_bytes = end + 4 - v->header, body = v->header_len - header_bytes;
+  long body_in_buf = body + (n - take);
+  free(v->header);
+  v->header = NULL;
+  v->state = BODY;
+  if (body_in_buf > 0) {
+    v->bytes += body_in_buf;
+    if (v->probe) probe_body(v, buf + (n - body_in_buf), body_in_buf, t);
+  }
+}
+
+static void on_readable(struct viewer *v, double t) {
+  /* bounded: a probe drains at most 8 buffers per wake-up, so one fast socket cannot starve others */
+  for (int reads = 0; reads < 8 && v->state != DONE; reads++) {
+    long n;
+    if (v->state == BODY && !v->probe) {
+      /* MSG_TRUNC on TCP (tcp(7)): discard up to len queued bytes in the kernel, no copy */
+      n = recv(v->fd, NULL, 1L << 30, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > 0) {
+        v->bytes += n;
+        return;
+      }
+    } else {
+      n = recv(v->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        if (v->state == HEADERS) on_header_bytes(v, n, t);
+        else {
+          v->bytes += n;
+          probe_body(v, buf, n, t);
+        }
+        if (n < (long)sizeof buf) return;
+        continue;
+      }
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (v->state == BODY) {
+      v->closed_early = 1; /* the server ended a stream that should still be playing */
+      finish(v);
+    } else {
+      fail(v, n == 0 ? "closed before the response header" : strerror(errno));
+    }
+  }
+}
+
+static void on_event(struct viewer *v, uint32_t id, double t) {
+  if (v->state == CONNECTING) on_connected(v, id);
+  else if (v->state != DONE) on_readable(v, t);
+}
+
+/* Runs viewers [from, to) until `until`, starting `ramp` per second from `start`. Bounded by
+ * `until` whatever the server does. Calls `tick` every loop turn for clock-driven sampling. */
+static void run_loop(struct viewer *vs, int from, int to, int probe_every, double ramp, double start,
+                     double until, void (*tick)(double)) {
+  int started = from;
+  struct epoll_event events[1024];
+  for (;;) {
+    double t = now();
+    if (t >= until) return;
+    long want = from + (long)((t - start) * ramp) + 1;
+    if (want > to) want = to;
+    while (started < want) {
+      start_viewer(&vs[started], (uint32_t)started, probe_every > 0 && started % probe_every == 0);
+      started++;
+    }
+    if (tick) tick(t);
+    /* while ramping, wake every 5 ms to keep the connect pace even; then at most every 50 ms */
+    int wait_ms = started < to ? 5 : 50;
+    double left_ms = (until - t) * 1000;
+    if (left_ms < wait_ms) wait_ms = (int)left_ms + 1;
+    int k = epoll_wait(epfd, events, 1024, wait_ms);
+    t = now();
+    for (int i = 0; i < k; i++) on_event(&vs[events[i].data.u32], events[i].data.u32, t);
+    /* Once everyone has started, let data pile up for a moment: one recv then takes several of the
+     * server's writes, so the swarm makes fewer syscalls per byte. Skipped while ramping, when
+     * TTFB and TTFK are being timed. */
+    if (started >= to && batch_ms > 0 && k < 1024) {
+      double sleep_s = batch_ms / 1000.0 - (now() - t);
+      if (sleep_s > 0 && t + sleep_s < until) {
+        struct timespec ts = {0, (long)(sleep_s * 1e9)};
+        nanosleep(&ts, NULL);
+      }
+    }
+  }
+}
+
+/* ---- steady-state sampling (clock-driven, from run_loop's tick) ---- */
+static int server_pgid;
+static double steady_from, window_from, steady_t0 = -1, window_t0 = -1;
+static double server_cpu0, self_cpu0, rss_peak_mb, last_rss_at;
+static struct viewer *viewers;
+static int viewer_count;
+
+static void sample(double t) {
+  if (steady_t0 < 0 && t >= steady_from) {
+    steady_t0 = t;
+    self_cpu0 = self_cpu();
+    if (server_pgid) {
+      double rss;
+      group_usage(server_pgid, &server_cpu0, &rss);
+    }
+  }
+  if (window_t0 < 0 && t >= window_from) {
+    window_t0 = t;
+    for (int i = 0; i < viewer_count; i++) viewers[i].window_bytes = viewers[i].bytes;
+  }
+  if (server_pgid && t - last_rss_at >= 1.0) { /* a /proc walk costs ~1 ms: once a second */
+    last_rss_at = t;
+    double cpu, rss;
+    group_usage(server_pgid, &cpu, &rss);
+    if (rss > rss_peak_mb) rss_peak_mb = rss;
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+/* same convention as bench/viewer-stats.ts percentile(): sorted[floor(p * n)] */
+static double pct(double *xs, int n, double p) {
+  if (!n) return -1;
+  qsort(xs, n, sizeof *xs, cmp_double);
+  int i = (int)(p * n);
+  return xs[i < n ? i : n - 1];
+}
+
+static const char usage[] =
+    "usage: flv-swarm --url http://127.0.0.1:PORT/live/NAME.flv [-n VIEWERS] [options]\n"
+    "\n"
+    "HTTP-FLV viewer swarm for loopback load tests; prints one JSON line. Most viewers discard the\n"
+    "body in the kernel (recv MSG_TRUNC); every --probe-every'th one parses chunking and FLV tags.\n"
+    "\n"
+    "  --url URL            stream to play; the host must be in 127.0.0.0/8 (required)\n"
+    "  -n, --viewers N      viewers (default 1000)\n"
+    "  --ramp R             new viewers per second (default 500)\n"
+    "  --duration S         steady seconds after the ramp ends (default 25)\n"
+    "  --min-kbps K         a viewer is healthy at >= K kbit/s over the window (default 2000)\n"
+    "  --window S           the last S seconds, for kbps and health (default 10)\n"
+    "  --probe-every K      every K-th viewer parses the stream (default 50; 0 = none)\n"
+    "  --pid PID            server process-group leader: CPU and RSS summed over the group,\n"
+    "                       from ramp end + 2 s (start the server with setsid)\n"
+    "  --warmup S           first run 100 viewers for S seconds and close them (JIT warm-up)\n"
+    "  --batch-ms MS        after the ramp, wait MS between reads so one recv takes several server\n"
+    "                       writes: ~40 % less client CPU; probe lag is timed to MS (default 50)\n"
+    "  -h, --help           this text\n";
+
+static int bad_usage(const char *msg, const char *arg) {
+  fprintf(stderr, "flv-swarm: %s%s; see --help\n", msg, arg ? arg : "");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  const char *url = NULL;
+  int n = 1000, probe_every = 50, pid = 0;
+  double ramp = 500, duration = 25, min_kbps = 2000, window = 10, warmup = 0;
+  static const struct option opts[] = {
+      {"url", required_argument, 0, 'u'},       {"viewers", required_argument, 0, 'n'},
+      {"ramp", required_argument, 0, 'r'},      {"duration", required_argument, 0, 'd'},
+      {"min-kbps", required_argument, 0, 'k'},  {"window", required_argument, 0, 'w'},
+      {"probe-every", required_argument, 0, 'p'}, {"pid", required_argument, 0, 'P'},
+      {"warmup", required_argument, 0, 'W'},    {"batch-ms", required_argument, 0, 'B'},    {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1;) {
+    switch (c) {
+      case 'u': url = optarg; break;
+      case 'n': n = atoi(optarg); break;
+      case 'r': ramp = atof(optarg); break;
+      case 'd': duration = atof(optarg); break;
+      case 'k': min_kbps = atof(optarg); break;
+      case 'w': window = atof(optarg); break;
+      case 'p': probe_every = atoi(optarg); break;
+      case 'P': pid = atoi(optarg); break;
+      case 'W': warmup = atof(optarg); break;
+      case 'B': batch_ms = atof(optarg); break;
+      case 'h': fputs(usage, stdout); return 0;
+      default: return bad_usage("unknown or incomplete option ", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return bad_usage("unexpected argument ", argv[optind]);
+  if (!url) return bad_usage("--url is required", NULL);
+  if (n < 1 || n > 1000000) return bad_usage("--viewers must be 1..1000000", NULL);
+  if (ramp <= 0 || duration <= 0 || window <= 0 || warmup < 0 || probe_every < 0)
+    return bad_usage("--ramp, --duration and --window must be > 0, --warmup and --probe-every >= 0", NULL);
+  if (batch_ms < 0 || batch_ms >= 1000) return bad_usage("--batch-ms must be 0..999", NULL);
+
+  /* http://HOST:PORT/PATH, HOST an IPv4 loopback address (or localhost) */
+  char host[64], path[512];
+  int port = 80;
+  if (strncmp(url, "http://", 7)) return bad_usage("--url must start with http:// (got ", url);
+  const char *hp = url + 7, *slash = strchr(hp, '/');
+  if (!slash) slash = hp + strlen(hp);
+  snprintf(host, sizeof host, "%.*s", (int)(slash - hp), hp);
+  snprintf(path, sizeof path, "%s", *slash ? slash : "/");
+  char *colon = strchr(host, ':');
+  if (colon) *colon = 0, port = atoi(colon + 1);
+  if (!strcmp(host, "localhost")) strcpy(host, "127.0.0.1");
+  server.sin_family = AF_INET;
+  server.sin_port = htons(port);
+  if (!inet_aton(host, &server.sin_addr) || ntohl(server.sin_addr.s_addr) >> 24 != 127)
+    return bad_usage("--url must name a 127.0.0.0/8 address (loopback load tests only), not ", host);
+  request_len = snprintf(request, sizeof request,
+                         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: relaycast-flv-swarm\r\nAccept: */*\r\n\r\n",
+                         path, host, port);
+
+  if (pid) {
+    int leader = leads_group(pid);
+    if (leader < 0) {
+      fprintf(stderr, "flv-swarm: --pid %d: no such process; pass the server's pid (its group leader)\n", pid);
+      return 2;
+    }
+    if (!leader) {
+      fprintf(stderr, "flv-swarm: --pid %d does not lead its process group, so its workers would not be "
+                      "counted; start the server with setsid (Node: spawn(..., { detached: true }))\n", pid);
+      return 2;
+    }
+    server_pgid = pid;
+  }
+
+  /* one fd per viewer: raise the soft limit as far as the hard limit allows */
+  int warm_n = warmup > 0 ? 100 : 0;
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t need = (rlim_t)(n > warm_n ? n : warm_n) + 64;
+  if (rl.rlim_cur < need) {
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need)
+      fprintf(stderr, "flv-swarm: the fd limit is %lu, below %d viewers; raise it (ulimit -n %lu) or "
+                      "expect EMFILE failures\n", (unsigned long)rl.rlim_cur, n, (unsigned long)need);
+  }
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  viewer_count = n;
+  viewers = calloc(n > warm_n ? n : warm_n, sizeof *viewers);
+  if (epfd < 0 || !viewers) {
+    fprintf(stderr, "flv-swarm: cannot allocate %d viewers: %s\n", n, strerror(errno));
+    return 1;
+  }
+
+  if (warm_n) { /* the warm-up viewers are closed and forgotten before the measured run */
+    double t = now();
+    run_loop(viewers, 0, warm_n, 0, ramp, t, t + warmup, NULL);
+    for (int i = 0; i < warm_n; i++) {
+      finish(&viewers[i]);
+      free(viewers[i].probe);
+    }
+    memset(reasons, 0, sizeof reasons);
+  }
+
+  double rss_base_mb = 0, cpu;
+  if (server_pgid) group_usage(server_pgid, &cpu, &rss_base_mb);
+  double start = now(), ramp_end = start + n / ramp, end = ramp_end + duration;
+  steady_from = ramp_end + 2 < end ? ramp_end + 2 : ramp_end;
+  window_from = end - window > ramp_end ? end - window : ramp_end;
+  double self_cpu_start = self_cpu();
+  run_loop(viewers, 0, n, probe_every, ramp, start, end, sample);
+  double t_end = now();
+  double server_cpu1 = 0, rss_end = 0, self_cpu1 = self_cpu();
+  if (server_pgid) group_usage(server_pgid, &server_cpu1, &rss_end);
+  if (rss_end > rss_peak_mb) rss_peak_mb = rss_end;
+  if (steady_t0 < 0) steady_t0 = t_end, self_cpu0 = self_cpu1, server_cpu0 = server_cpu1;
+  if (window_t0 < 0) window_t0 = start;
+
+  double steady_s = t_end - steady_t0, window_s = t_end - window_t0;
+  int connected = 0, failed = 0, closed_early = 0, healthy = 0, probes = 0, behind = 0, on_keyframe = 0;
+  int waiting_connect = 0, waiting_response = 0; /* neither playing nor failed when the run ended */
+  double *ttfb = calloc(n, sizeof(double)), *ttfk = calloc(n, sizeof(double)), *kbps = calloc(n, sizeof(double));
+  double *lag = calloc(n, sizeof(double));
+  int n_ttfb = 0, n_ttfk = 0, n_kbps = 0, n_lag = 0;
+  for (int i = 0; i < n; i++) {
+    struct viewer *v = &viewers[i];
+    failed += v->failed;
+    closed_early += v->closed_early;
+    /* connected = got a 200 response header (and so started playing) */
+    connected += v->state == BODY || v->closed_early;
+    waiting_connect += v->state == CONNECTING;
+    waiting_response += v->state == HEADERS;
+    if (!v->failed && v->ttfb >= 0) ttfb[n_ttfb++] = v->ttfb * 1000;
+    if (v->ttfk >= 0) ttfk[n_ttfk++] = v->ttfk * 1000;
+    if (v->state == BODY) {
+      double rate = (v->bytes - v->window_bytes) * 8 / 1000.0 / window_s;
+      kbps[n_kbps++] = rate;
+      healthy += rate >= min_kbps;
+    }
+    struct flv_walk *w = v->probe;
+    if (w) {
+      probes++;
+      on_keyframe += w->started_on_keyframe == 1;
+      /* lag = wall time elapsed - media time elapsed since the first video frame */
+      double l = w->started_on_keyframe < 0 ? 1e9
+                                            : (t_end - w->first_video_wall) - (w->last_video_ts - w->first_video_ts) / 1000.0;
+      if (w->started_on_keyframe >= 0) lag[n_lag++] = l * 1000;
+      behind += v->state != BODY || l > BEHIND_LIMIT_S;
+    }
+    finish(v);
+  }
+  double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
+  double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
+  double lag_max = n_lag ? pct(lag, n_lag, 1.0) : -1;
+  double loadavg[1] = {-1};
+  getloadavg(loadavg, 1);
+
+  printf("{\"tool\":\"flv-swarm\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n, connected,
+         failed);
+  for (int i = 0; i < REASONS && reasons[i].count; i++)
+    printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
+  printf("},\"waitingConnect\":%d,\"waitingResponse\":%d,\"closedEarly\":%d,\"healthy\":%d,\"minKbps\":%.0f,",
+         waiting_connect, waiting_response, closed_early, healthy, min_kbps);
+  printf("\"kbpsWindow\":{\"p05\":%.0f,\"p50\":%.0f,\"seconds\":%.1f},", pct(kbps, n_kbps, 0.05),
+         pct(kbps, n_kbps, 0.5), window_s);
+  printf("\"ttfbMs\":{\"p50\":%.1f,\"p95\":%.1f,\"n\":%d},", pct(ttfb, n_ttfb, 0.5), pct(ttfb, n_ttfb, 0.95), n_ttfb);
+  printf("\"ttfkMs\":{\"p50\":%.1f,\"p95\":%.1f,\"n\":%d},", pct(ttfk, n_ttfk, 0.5), pct(ttfk, n_ttfk, 0.95), n_ttfk);
+  printf("\"probes\":%d,\"probesStartedOnKeyframe\":%d,\"probesBehind2s\":%d,\"probeLagMs\":{\"p50\":%.0f,\"max\":%.0f},",
+         probes, on_keyframe, behind, n_lag ? pct(lag, n_lag, 0.5) : -1, lag_max);
+  if (server_pgid)
+    printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
+           "\"rssKBPerViewer\":%.1f,\"steadySeconds\":%.1f},",
+           server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n, steady_s);
+  printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct,
+         (self_cpu1 - self_cpu_start) / (t_end - start) * 100);
+  if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");
+  printf("\"loadavg1\":%.2f}\n", loadavg[0]);
+  return 0;
+}
