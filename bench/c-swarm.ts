@@ -56,7 +56,7 @@ encode of the 1 Mbit/s test stream).`,
     window: { type: 'string', default: '10' },
     'probe-every': { type: 'string', default: '50' },
     warmup: { type: 'string', default: '5' },
-    workers: { type: 'string', default: '1' }, // the server's default
+    workers: { type: 'string', default: 'auto' }, // the server's default
     table: { type: 'boolean' },
     'cross-check': { type: 'string' },
   },
