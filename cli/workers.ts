@@ -141,6 +141,10 @@ export class WorkerPool {
     }
     const relayPort = await this.relay.listen();
     if (this.whep) this.whepUrl = `http://127.0.0.1:${await this.whep.listen()}`;
+    // Workers accept connections themselves (the kernel spreads them). Node's default on Linux,
+    // round-robin, has this process accept every connection and pass it on over IPC: a join storm
+    // then queues behind the process that also carries ingest and the relays.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ silent: false });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
     const deadline = Date.now() + 20_000;
