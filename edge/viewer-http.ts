@@ -426,15 +426,25 @@ export class ViewerHttpServer {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
+    // A viewer that hangs up mid-POST cancels the relayed request too, so the main process does not
+    // build a session nobody will connect to (it checks its own socket before creating one).
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
     let answer: Response;
+    let out: Buffer;
     try {
       answer = await fetch(`${proxy.url}${url.pathname}${url.search}`, {
         method: req.method ?? 'GET',
         headers,
         ...(body ? { body } : {}),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.any([AbortSignal.timeout(30_000), gone.signal]),
       });
+      out = Buffer.from(await answer.arrayBuffer());
     } catch (err) {
+      if (gone.signal.aborted) return;
       throw new RelaycastError(
         'RC_WEBRTC_UNAVAILABLE',
         'the main process did not answer the WHEP request; retry',
@@ -442,13 +452,18 @@ export class ViewerHttpServer {
           cause: err,
         },
       );
+    } finally {
+      res.off('close', onClose);
     }
-    const out = Buffer.from(await answer.arrayBuffer());
     const back: Record<string, string> = { ...WHEP_CORS, 'Content-Length': String(out.length) };
     for (const h of ['content-type', 'location', 'cache-control', 'allow']) {
       const v = answer.headers.get(h);
       if (v) back[h] = v;
     }
+    this.log.info(
+      { method: req.method, path: url.pathname, status: answer.status, location: back.location },
+      'whep request relayed to the main process',
+    );
     res.writeHead(answer.status, back);
     res.end(out);
   }
