@@ -2,6 +2,7 @@
  * Viewer-facing HTTP on the edge (and the all-in-one): HTTP-FLV, HLS, the player page and the
  * index of live streams. Nothing administrative is served here.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorCode, errorStatus, RelaycastError } from '../core/errors.ts';
 import { serveFlv } from '../core/http-flv.ts';
@@ -403,7 +404,9 @@ export class ViewerHttpServer {
     const relayed = req.headers['x-relaycast-client'];
     if (trusted && typeof relayed === 'string') {
       const [token, ip] = relayed.split(' ');
-      if (token === trusted.token && ip) return normaliseIp(ip);
+      const given = Buffer.from(token ?? '');
+      const want = Buffer.from(trusted.token);
+      if (ip && given.length === want.length && timingSafeEqual(given, want)) return normaliseIp(ip);
     }
     return normaliseIp(req.socket.remoteAddress);
   }
