@@ -3,6 +3,8 @@
  * HTTP-FLV viewer's lifecycle. No listener, no port.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createLogger } from '../core/log.ts';
 import { createMetrics } from '../core/metrics.ts';
@@ -126,6 +128,108 @@ describe('ViewerHttpServer in memory', () => {
     const post = await inject(server.server, { method: 'POST', url: '/live/cam.flv', body: 'x' });
     assert.equal(post.status, 405);
     assert.equal(await codeOf(post), 'RC_BAD_REQUEST');
+    hub.close();
+  });
+});
+
+describe('WHEP under --workers: the worker relays, the main process trusts only its token', () => {
+  it('the loopback server takes the relayed viewer address only with the right token', async () => {
+    const { hub, server } = node({
+      playAuth: 'signed',
+      playSecrets: ['k1'],
+      playBindIp: true,
+      trustedClient: { token: 't0k' },
+    });
+    const url = `/live/cam.flv?${signedQuery('k1', 'live', 'cam', 60, '10.9.9.9')}`;
+    const relayed = await inject(server.server, { url, headers: { 'x-relaycast-client': 't0k 10.9.9.9' } });
+    assert.equal(relayed.status, 200);
+    relayed.close();
+    // a forged header (wrong token) leaves the socket's own address, which the token is not bound to
+    const forged = await inject(server.server, { url, headers: { 'x-relaycast-client': 'nope 10.9.9.9' } });
+    assert.equal(forged.status, 403);
+    assert.equal(await codeOf(forged), 'RC_PLAY_SIGNATURE_INVALID');
+    hub.close();
+  });
+
+  it('a worker relays method, path, query, offer, Content-Type, Authorization and the viewer address; the answer comes back unchanged', async () => {
+    const seen: { method?: string; url?: string; headers: Record<string, unknown>; body: string }[] = [];
+    let answer = { status: 201, type: 'application/sdp', body: 'v=0\r\nanswer\r\n' };
+    const main = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+      });
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        res.writeHead(answer.status, {
+          'Content-Type': answer.type,
+          ...(answer.status === 201 ? { Location: `/live/cam/whep/${'a'.repeat(24)}` } : {}),
+          'X-Not-Relayed': '1',
+        });
+        res.end(answer.body);
+      });
+    });
+    await new Promise<void>((r) => main.listen(0, '127.0.0.1', r));
+    const port = (main.address() as AddressInfo).port;
+    const { hub, server } = node({ whepProxy: { url: `http://127.0.0.1:${port}`, token: 't0k' } });
+    try {
+      const posted = await inject(server.server, {
+        method: 'POST',
+        url: '/live/cam/whep?expires=1&sig=ab',
+        headers: {
+          'content-type': 'application/sdp',
+          authorization: 'Bearer xyz',
+          'x-relaycast-client': 't0k 6.6.6.6',
+        },
+        body: 'v=0\r\noffer\r\n',
+        remoteAddress: '192.0.2.7',
+      });
+      assert.equal(posted.status, 201);
+      assert.equal(posted.headers.location, `/live/cam/whep/${'a'.repeat(24)}`);
+      assert.equal(posted.headers['content-type'], 'application/sdp');
+      assert.equal(posted.headers['access-control-allow-origin'], '*');
+      assert.equal(posted.headers['x-not-relayed'], undefined);
+      assert.equal(await posted.text(), 'v=0\r\nanswer\r\n');
+      const got = seen[0]!;
+      assert.equal(got.method, 'POST');
+      assert.equal(got.url, '/live/cam/whep?expires=1&sig=ab');
+      assert.equal(got.body, 'v=0\r\noffer\r\n');
+      assert.equal(got.headers['content-type'], 'application/sdp');
+      assert.equal(got.headers.authorization, 'Bearer xyz');
+      // the viewer's own header is replaced, never passed on
+      assert.equal(got.headers['x-relaycast-client'], 't0k 192.0.2.7');
+
+      answer = {
+        status: 404,
+        type: 'application/json',
+        body: '{"error":{"code":"RC_WEBRTC_SESSION_NOT_FOUND"}}',
+      };
+      const deleted = await inject(server.server, {
+        method: 'DELETE',
+        url: `/live/cam/whep/${'b'.repeat(24)}`,
+      });
+      assert.equal(deleted.status, 404);
+      assert.equal(await codeOf(deleted), 'RC_WEBRTC_SESSION_NOT_FOUND');
+      assert.equal(seen[1]!.method, 'DELETE');
+      assert.equal(seen[1]!.url, `/live/cam/whep/${'b'.repeat(24)}`);
+
+      // preflights are answered by the worker itself
+      const pre = await inject(server.server, { method: 'OPTIONS', url: '/live/cam/whep' });
+      assert.equal(pre.status, 204);
+      assert.equal(seen.length, 2);
+    } finally {
+      await new Promise<void>((r) => main.close(() => r()));
+    }
+    // the main process gone: 503 with the code, not a hang or a 500
+    const down = await inject(server.server, {
+      method: 'POST',
+      url: '/live/cam/whep',
+      headers: { 'content-type': 'application/sdp' },
+      body: 'v=0\r\n',
+    });
+    assert.equal(down.status, 503);
+    assert.equal(await codeOf(down), 'RC_WEBRTC_UNAVAILABLE');
     hub.close();
   });
 });

@@ -2,6 +2,7 @@
  * Viewer-facing HTTP on the edge (and the all-in-one): HTTP-FLV, HLS, the player page and the
  * index of live streams. Nothing administrative is served here.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorCode, errorStatus, RelaycastError } from '../core/errors.ts';
 import { serveFlv } from '../core/http-flv.ts';
@@ -403,7 +404,9 @@ export class ViewerHttpServer {
     const relayed = req.headers['x-relaycast-client'];
     if (trusted && typeof relayed === 'string') {
       const [token, ip] = relayed.split(' ');
-      if (token === trusted.token && ip) return normaliseIp(ip);
+      const given = Buffer.from(token ?? '');
+      const want = Buffer.from(trusted.token);
+      if (ip && given.length === want.length && timingSafeEqual(given, want)) return normaliseIp(ip);
     }
     return normaliseIp(req.socket.remoteAddress);
   }
@@ -426,15 +429,25 @@ export class ViewerHttpServer {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
+    // A viewer that hangs up mid-POST cancels the relayed request too, so the main process does not
+    // build a session nobody will connect to (it checks its own socket before creating one).
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
     let answer: Response;
+    let out: Buffer;
     try {
       answer = await fetch(`${proxy.url}${url.pathname}${url.search}`, {
         method: req.method ?? 'GET',
         headers,
         ...(body ? { body } : {}),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.any([AbortSignal.timeout(30_000), gone.signal]),
       });
+      out = Buffer.from(await answer.arrayBuffer());
     } catch (err) {
+      if (gone.signal.aborted) return;
       throw new RelaycastError(
         'RC_WEBRTC_UNAVAILABLE',
         'the main process did not answer the WHEP request; retry',
@@ -442,13 +455,18 @@ export class ViewerHttpServer {
           cause: err,
         },
       );
+    } finally {
+      res.off('close', onClose);
     }
-    const out = Buffer.from(await answer.arrayBuffer());
     const back: Record<string, string> = { ...WHEP_CORS, 'Content-Length': String(out.length) };
     for (const h of ['content-type', 'location', 'cache-control', 'allow']) {
       const v = answer.headers.get(h);
       if (v) back[h] = v;
     }
+    this.log.info(
+      { method: req.method, path: url.pathname, status: answer.status, location: back.location },
+      'whep request relayed to the main process',
+    );
     res.writeHead(answer.status, back);
     res.end(out);
   }

@@ -6,9 +6,10 @@
  * The protocol's error answers and the session bookkeeping are checked over plain HTTP.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { signedQuery } from '../core/signing.ts';
 import { launchChromium, noChromium } from './helpers/browser.ts';
 import {
@@ -305,7 +306,7 @@ describe('WebRTC playback through an edge, with signed play and an origin failov
 });
 
 describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', {
-  timeout: 240_000,
+  timeout: 300_000,
   skip,
 }, () => {
   const SECRET = 'whep-workers-secret-0123456789ab';
@@ -314,6 +315,8 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
     rc = await startRelaycast('all', [
       '--workers',
       '2',
+      '--node-id',
+      'whepw',
       '--play-auth',
       'signed',
       '--play-secret',
@@ -338,38 +341,128 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
   });
   after(killAll);
 
-  it('browsers play through whichever worker takes the POST; DELETE through any worker ends it; tokens bound to the viewer address work', async () => {
+  /** The worker (pid) that relayed the WHEP request matching `pred`, from its log line. */
+  const relayedBy = (pred: (l: Record<string, unknown>) => boolean) =>
+    rc
+      .waitForLog((l) => l.msg === 'whep request relayed to the main process' && pred(l), 10_000)
+      .then((l) => l.pid as number);
+
+  /** One kept-alive HTTP connection to the viewer port: every request on it reaches the same worker. */
+  function connection() {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: rc.ports.http, method, path, agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    return { agent, send };
+  }
+
+  it('plays through whichever worker takes the POST; a DELETE through the other worker ends it; signed URLs, errors, CORS and draining as without workers', async () => {
     const q = signedQuery(SECRET, 'live', 'wrtc', 300, '127.0.0.1');
     const whep = `http://127.0.0.1:${rc.ports.http}/live/wrtc/whep`;
     // no token, and a token bound to another address: refused by the main process, through a worker
     const unsigned = await postOffer(whep, 'v=0\r\n');
     assert.equal(unsigned.status, 403, unsigned.text);
+    assert.equal(unsigned.json().error.code, 'RC_PLAY_SIGNATURE_MISSING');
     const elsewhere = await postOffer(
       `${whep}?${signedQuery(SECRET, 'live', 'wrtc', 300, '10.1.2.3')}`,
       'v=0\r\n',
     );
     assert.equal(elsewhere.status, 403, elsewhere.text);
     assert.equal(elsewhere.json().error.code, 'RC_PLAY_SIGNATURE_INVALID');
-    // three players: the kernel spreads their connections over the two workers
-    const players: { page: Page; location: string }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const page = await browser.newPage();
+    // the main process's errors pass through unchanged: bad names, bad offers
+    const badName = await postOffer(`http://127.0.0.1:${rc.ports.http}/live/%zz/whep?${q}`, 'v=0\r\n');
+    assert.equal(badName.status, 400, badName.text);
+    assert.equal(badName.json().error.code, 'RC_NAME_INVALID');
+    const garbage = await postOffer(`${whep}?${q}`, 'hello, not SDP');
+    assert.equal(garbage.status, 400, garbage.text);
+    assert.equal(garbage.json().error.code, 'RC_WEBRTC_SDP_INVALID');
+    // preflight and CORS headers on relayed answers
+    const pre = await fetch(whep, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://example.test', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.equal(pre.status, 204);
+    assert.match(pre.headers.get('access-control-expose-headers') ?? '', /Location/);
+    const corsy = await fetch(whep, { method: 'POST', headers: { 'Content-Type': 'application/sdp' } });
+    await corsy.text();
+    assert.equal(corsy.headers.get('access-control-allow-origin'), '*');
+
+    // Players, each in its own browser context (its own connections, so the cluster's round-robin
+    // spreads them), until both workers have relayed a POST; one sends its token as a Bearer header.
+    const players: { page: Page; location: string; postedBy: number }[] = [];
+    const contexts: BrowserContext[] = [];
+    for (let i = 0; i < 8 && (players.length < 4 || new Set(players.map((p) => p.postedBy)).size < 2); i++) {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
       await page.goto(pageUrl);
-      const location = (await page.evaluate(`window.play('${whep}?${q}')`)) as string;
+      const location = (await page.evaluate(
+        i === 1 ? `window.play('${whep}', '${q}')` : `window.play('${whep}?${q}')`,
+      )) as string;
       assert.match(location, /\/live\/wrtc\/whep\/[0-9a-f]{24}$/);
-      players.push({ page, location });
+      const path = new URL(location).pathname;
+      const postedBy = await relayedBy((l) => l.method === 'POST' && l.location === path);
+      players.push({ page, location, postedBy });
     }
+    const posters = new Set(players.map((p) => p.postedBy));
+    assert.equal(posters.size, 2, 'both workers relayed WHEP POSTs');
     for (const p of players) {
       const st = await advancing(p.page);
       assert.equal(st.w, 640);
       assert.ok(st.tracks.includes('audio'));
     }
-    assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), 3);
-    // DELETE each on a fresh connection (any worker may take it)
+    assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), players.length);
+    // the media counters of the main process's sessions show in the merged /metrics
+    const sent = async (name: string, kind: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`kind="${kind}"`));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    for (const kind of ['video', 'audio']) {
+      assert.ok((await sent('relaycast_webrtc_packets_sent_total', kind)) > 0, kind);
+      assert.ok((await sent('relaycast_webrtc_bytes_sent_total', kind)) > 0, kind);
+    }
+    await waitFor(
+      'RTT samples from receiver reports',
+      async () => ((await metric(rc, 'relaycast_webrtc_rtt_seconds_count')) > 0 ? true : undefined),
+      30_000,
+      500,
+    );
+    const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
+    assert.match(text, /^relaycast_webrtc_nacks_total(\{[^}]*\})? \d+/m);
+    assert.match(text, /^relaycast_webrtc_plis_total(\{[^}]*\})? \d+/m);
+
+    // Two kept-alive connections, one per worker (a DELETE of an unknown session tells which: its
+    // 404 passes through unchanged).
+    const conns = new Map<number, ReturnType<typeof connection>>();
+    for (let i = 0; i < 6 && conns.size < 2; i++) {
+      const c = connection();
+      const probe = `/live/wrtc/whep/${randomBytes(12).toString('hex')}`;
+      const r = await c.send('DELETE', probe);
+      assert.equal(r.status, 404, r.body);
+      assert.equal(JSON.parse(r.body).error.code, 'RC_WEBRTC_SESSION_NOT_FOUND');
+      const pid = await relayedBy((l) => l.method === 'DELETE' && l.path === probe);
+      if (conns.has(pid)) c.agent.destroy();
+      else conns.set(pid, c);
+    }
+    assert.equal(conns.size, 2, 'a connection on each worker');
+    // DELETE each session through the worker that did not take its POST
     for (const p of players) {
-      const del = await fetch(p.location, { method: 'DELETE', headers: { connection: 'close' } });
-      assert.equal(del.status, 200, await del.text());
-      await p.page.close();
+      const [pid, other] = [...conns].find(([w]) => w !== p.postedBy)!;
+      const path = new URL(p.location).pathname;
+      const del = await other.send('DELETE', path);
+      assert.equal(del.status, 200, del.body);
+      assert.equal(await relayedBy((l) => l.method === 'DELETE' && l.path === path), pid);
     }
     await waitFor(
       'the session gauge back to 0',
@@ -377,5 +470,26 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
       10_000,
       200,
     );
+    for (const c of conns.values()) c.agent.destroy();
+    const realOffer = (await players[0]!.page.evaluate(
+      "(async () => { const pc = new RTCPeerConnection(); pc.addTransceiver('video', { direction: 'recvonly' }); pc.addTransceiver('audio', { direction: 'recvonly' }); const o = await pc.createOffer(); pc.close(); return o.sdp; })()",
+    )) as string;
+    for (const c of contexts) await c.close();
+
+    // draining: the main process refuses new WHEP sessions, through the workers, until undrained
+    const admin = `http://127.0.0.1:${rc.ports.admin}/api/v1/nodes/whepw`;
+    const adminPost = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' };
+    assert.equal((await fetch(`${admin}/drain`, adminPost)).status, 202);
+    const offer = await waitFor(
+      'a WHEP POST refused with RC_NODE_DRAINING',
+      async () => {
+        const r = await postOffer(`${whep}?${q}`, realOffer);
+        return r.status === 503 ? r : undefined;
+      },
+      10_000,
+      200,
+    );
+    assert.equal(offer.json().error.code, 'RC_NODE_DRAINING');
+    assert.equal((await fetch(`${admin}/undrain`, adminPost)).status, 202);
   });
 });
