@@ -26,16 +26,9 @@ import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/p
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
 import { ControlPlaneApi } from '../proto/client.ts';
+import { nodeBase, viewerHttpLimits } from './node-base.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
-import {
-  hlsFor,
-  llHlsFor,
-  nodeBase,
-  type RunningNode,
-  startOriginCluster,
-  viewerHttpLimits,
-  whepFor,
-} from './run.ts';
+import { hlsFor, llHlsFor, type RunningNode, startOriginCluster, whepFor } from './run.ts';
 import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 type Started = RunningNode & { ports: Record<string, number> };

@@ -18,11 +18,11 @@ import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { JsonFileChannelStore } from '../core/registry/channel-store.ts';
 import { MemoryRegistry } from '../core/registry/memory.ts';
 import type { Registry } from '../core/registry/registry.ts';
-import { StreamStatsSampler } from '../core/stream-info.ts';
+import type { StreamStatsSampler } from '../core/stream-info.ts';
 import { RtmpPlayHandler } from '../edge/edge.ts';
 import { type ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import { WhepServer } from '../edge/webrtc/whep.ts';
-import { StreamHub } from '../media/hub/hub.ts';
+import type { StreamHub } from '../media/hub/hub.ts';
 import { OriginCluster } from '../origin/cluster.ts';
 import { ForwardManager } from '../origin/forward-manager.ts';
 import { HlsPackager } from '../origin/hls.ts';
@@ -31,10 +31,11 @@ import { Origin } from '../origin/origin.ts';
 import { PublishAuthorizer, RegistryChannels, StaticChannels } from '../origin/publish-auth.ts';
 import { ChannelSourceSync } from '../origin/sources/channel-sync.ts';
 import { SourceManager } from '../origin/sources/manager.ts';
+import { hubFor, nodeBase, viewerHttpLimits } from './node-base.ts';
 import { startProgramFeed } from './program-feed.ts';
 import { registerStreamRoutes } from './routes.ts';
 import { RtmpListeners } from './rtmp-listeners.ts';
-import { isViewerWorker, nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
+import { nonRelayViewers, type ViewerFrontend, WorkerPool } from './workers.ts';
 
 export interface RunningNode {
   log: Logger;
@@ -49,35 +50,6 @@ export interface RunningNode {
 }
 
 /** What every role process has: logger, metrics, the hub with its metrics and stats, admin HTTP. */
-export function nodeBase(config: Config, version: string) {
-  const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
-  const metrics = createMetrics({
-    role: config.role,
-    nodeId: config.nodeId,
-    version,
-    maxStreams: config.metricsMaxStreams,
-  });
-  const hub = hubFor(config);
-  const hubMetrics = bindHubMetrics(hub, metrics);
-  const stats = new StreamStatsSampler(hub);
-  const admin = new AdminHttpServer(
-    { host: config.host, port: config.adminPort, adminToken: config.adminToken },
-    metrics,
-    log,
-  );
-  admin.beforeScrape.push(hubMetrics.refresh);
-  registerStreamRoutes(admin, hub, stats);
-  return { log, metrics, hub, hubMetrics, stats, admin };
-}
-
-/** The viewer HTTP server's request limits. */
-export function viewerHttpLimits(config: Config) {
-  return {
-    maxHeaderBytes: config.httpMaxHeaderBytes,
-    headersTimeoutMs: config.httpHeadersTimeoutMs,
-    requestTimeoutMs: config.httpRequestTimeoutMs,
-  };
-}
 
 /**
  * WHEP on the viewer port: a WhepServer when --webrtc-udp-port is set. It runs in this (main)
@@ -102,17 +74,6 @@ export function whepFor(
       log,
     ),
   };
-}
-
-export function hubFor(config: Config): StreamHub {
-  return new StreamHub({
-    gopCacheMaxBytes: config.gopCacheMaxBytes,
-    viewerMaxBufferBytes: config.viewerMaxBufferBytes,
-    viewerHardMaxBufferBytes: config.viewerMaxBufferBytes * 4,
-    viewerDropAfterMs: config.viewerDropAfterMs,
-    republishWaitMs: config.republishWaitMs,
-    mergeWriteMs: config.mergeWriteMs,
-  });
 }
 
 export async function startAll(
@@ -527,11 +488,6 @@ export function describeStartupError(err: unknown, config: Config): string {
 
 /** Runs a role until SIGINT/SIGTERM. Resolves with -1: the process exits when its handles close. */
 export async function runRole(config: Config, version: string): Promise<number> {
-  if (isViewerWorker()) {
-    const { startViewerWorker } = await import('./viewer-worker.ts');
-    await startViewerWorker(config, version);
-    return -1;
-  }
   // grpc-js writes its own errors to stderr ("E No address added…"); they belong in the log.
   const grpcLog = createLogger(config.logLevel, {
     role: config.role,

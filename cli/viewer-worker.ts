@@ -9,7 +9,7 @@ import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
-import { nodeBase, viewerHttpLimits } from './run.ts';
+import { nodeBase, viewerHttpLimits } from './node-base.ts';
 import { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV, workerChannel } from './workers.ts';
 
 export async function startViewerWorker(config: Config, version: string): Promise<void> {

@@ -24,10 +24,9 @@ import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import type { ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
-export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
-export const RELAY_TOKEN_ENV = 'RELAYCAST_WORKER_RELAY_TOKEN';
-/** The main process's loopback WHEP server, for workers to relay WHEP requests to. */
-export const WHEP_ENV = 'RELAYCAST_WORKER_WHEP';
+export { isViewerWorker, RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
+
+import { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
 
 type ToWorker =
   | { type: 'stop-accepting' }
@@ -52,10 +51,6 @@ export type ViewerFrontend = Pick<
   ViewerHttpServer,
   'listen' | 'stopAccepting' | 'resumeAccepting' | 'closeAllConnections' | 'close'
 >;
-
-export function isViewerWorker(): boolean {
-  return cluster.isWorker && !!process.env[RELAY_ENV];
-}
 
 interface Slot {
   index: number;
