@@ -11,12 +11,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../test/helpers/browser.ts';
 import { benchArgs } from './args.ts';
 import { children, startNode, startRedisServer } from './cluster-lib.ts';
 import { machine } from './lib.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 const { values } = benchArgs(
   import.meta.filename,
@@ -92,16 +90,7 @@ while (Date.now() < liveBy) {
   if (res?.status === 200) break;
   await new Promise((r) => setTimeout(r, 200));
 }
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launchChromium(); // the browser tests' flags (test/helpers/browser.ts)
 const page = await browser.newPage();
 // The first decoded frame, timed in the page (from navigation start) for the breakdown below.
 await page.addInitScript(`(() => {

@@ -13,14 +13,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../test/helpers/browser.ts';
 import { benchArgs } from './args.ts';
 import { children } from './cluster-lib.ts';
 import { machine } from './lib.ts';
 import { CLOCK_ROW_Y, clockLatencyMs, decodeClockRow, paintClock } from './pixel-clock.ts';
 import { percentile, startWebrtcTarget, waitLive } from './webrtc-lib.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const W = 640;
 const H = 360;
 const FPS = 30;
@@ -174,18 +173,7 @@ const pageServer = createServer((_req, res) => {
 await new Promise<void>((r) => pageServer.listen(0, '127.0.0.1', r));
 const pageAddr = pageServer.address();
 const pagePort = typeof pageAddr === 'object' && pageAddr ? pageAddr.port : 0;
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-quic',
-    '--autoplay-policy=no-user-gesture-required',
-    '--allow-loopback-in-peer-connection',
-  ],
-});
+const browser = await launchChromium(); // the browser tests' flags (test/helpers/browser.ts)
 const page = await browser.newPage();
 const pageErrors: string[] = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
