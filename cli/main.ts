@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, parseArgv, ROLES, type Role, renderHelp } from '../core/config.ts';
 import { RelaycastError } from '../core/errors.ts';
 import { runSign } from './sign.ts';
-import { isViewerWorker } from './worker-env.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const VERSION: string = (
@@ -66,12 +65,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const config = loadConfig(role, parseArgv(rest, role).flags);
-    // A --workers viewer process needs the viewer server only, not the roles' module graph.
-    if (isViewerWorker()) {
-      const { startViewerWorker } = await import('./viewer-worker.ts');
-      await startViewerWorker(config, VERSION);
-      return -1;
-    }
     const { runRole } = await import('./run.ts');
     return runRole(config, VERSION);
   }

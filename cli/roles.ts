@@ -310,7 +310,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
   // pull per stream per node).
   const pool =
     config.workers > 1
-      ? new WorkerPool(config, hub, puller, hlsProxy, listStreams, metrics, log, llHlsProxy)
+      ? new WorkerPool(config, version, hub, puller, hlsProxy, listStreams, metrics, log, llHlsProxy)
       : undefined;
   const webrtc = whepFor(config, metrics, log);
   const frontend = (over: Partial<ViewerHttpOptions>) =>

@@ -143,7 +143,7 @@ export async function startAll(
   // --workers: HTTP viewers move to worker processes fed over a loopback relay.
   const pool =
     config.workers > 1
-      ? new WorkerPool(config, hub, source, hls, listStreams, metrics, log, llhls)
+      ? new WorkerPool(config, version, hub, source, hls, listStreams, metrics, log, llhls)
       : undefined;
   const webrtc = whepFor(config, metrics, log);
   const frontend = (over: Partial<ViewerHttpOptions>) =>

@@ -11,6 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
@@ -24,9 +25,11 @@ import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import type { ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
 
-export { isViewerWorker, RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
+export { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
 
-import { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
+import { CONFIG_ENV, RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
+
+const WORKER_ENTRY = fileURLToPath(new URL('./viewer-worker-entry.ts', import.meta.url));
 
 type ToWorker =
   | { type: 'stop-accepting' }
@@ -62,6 +65,7 @@ interface Slot {
 
 export class WorkerPool {
   private readonly config: Config;
+  private readonly version: string;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly relay: InternalHttpServer;
@@ -80,6 +84,7 @@ export class WorkerPool {
 
   constructor(
     config: Config,
+    version: string,
     hub: StreamHub,
     source: StreamSource,
     hls: HlsSource | undefined,
@@ -90,6 +95,7 @@ export class WorkerPool {
     llhls?: LlHlsSource,
   ) {
     this.config = config;
+    this.version = version;
     this.metrics = metrics;
     this.log = log.child({ component: 'workers' });
     this.relay = new InternalHttpServer(
@@ -140,7 +146,14 @@ export class WorkerPool {
     // round-robin, has this process accept every connection and pass it on over IPC: a join storm
     // then queues behind the process that also carries ingest and the relays.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ silent: false });
+    // The workers run their own entry with this process's config (CONFIG_ENV), not this process's
+    // script: under `node --test`, or in any program embedding startAll, that would be re-run.
+    cluster.setupPrimary({
+      exec: WORKER_ENTRY,
+      args: [],
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+      silent: false,
+    });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
     const deadline = Date.now() + 20_000;
     while (!this.slots.every((s) => s.listening)) {
@@ -165,6 +178,7 @@ export class WorkerPool {
       [RELAY_ENV]: `http://127.0.0.1:${relayPort}`,
       [RELAY_TOKEN_ENV]: this.token,
       ...(this.whepUrl ? { [WHEP_ENV]: this.whepUrl } : {}),
+      [CONFIG_ENV]: JSON.stringify({ config: this.config, version: this.version }),
       RELAYCAST_WORKER_INDEX: String(index),
       RELAYCAST_BANNER: '0',
     });

@@ -37,6 +37,8 @@ describe('leak: the all-in-one node', () => {
       ['grpc-port', String(ports.grpc)],
       ['host', '127.0.0.1'],
       ['log-level', 'silent'],
+      // one process: this test counts this process's sockets and timers (workers have their own tests)
+      ['workers', '1'],
       ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-leak-'))],
     ]);
     const config = loadConfig('all', flags, {});

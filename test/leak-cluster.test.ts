@@ -30,6 +30,8 @@ describe('leak: an origin and an edge on Redis', () => {
       ['host', '127.0.0.1'],
       ['advertise-host', '127.0.0.1'],
       ['log-level', 'silent'],
+      // one process: this test counts this process's sockets and timers (workers have their own tests)
+      ['workers', '1'],
     ];
     const originConfig = loadConfig(
       'origin',

@@ -6,10 +6,17 @@
  * SIGTERM stops everything.
  */
 import assert from 'node:assert/strict';
+import cluster from 'node:cluster';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startAll } from '../cli/run.ts';
+import { loadConfig } from '../core/config.ts';
 import { isVideoSequenceHeader, type MediaTag, TAG_VIDEO } from '../media/tag.ts';
 import { type FlvRead, openFlv } from './helpers/flv-client.ts';
 import {
+  freePort,
   getJson,
   killAll,
   publish,
@@ -222,3 +229,72 @@ describe('--workers: an edge still pulls each stream once per node', { timeout: 
     for (const v of viewers) v.close();
   });
 });
+
+describe('--workers when startAll runs inside another program (here: this test file)', {
+  timeout: 120_000,
+}, () => {
+  after(() => killAll());
+
+  it('the workers run their own entry with the given config, serve viewers, and close() stops them', async () => {
+    const ports = {
+      rtmp: await freePort(),
+      http: await freePort(),
+      admin: await freePort(),
+      grpc: await freePort(),
+    };
+    const config = loadConfig(
+      'all',
+      new Map<string, string | true>([
+        ['rtmp-port', String(ports.rtmp)],
+        ['http-port', String(ports.http)],
+        ['admin-port', String(ports.admin)],
+        ['grpc-port', String(ports.grpc)],
+        ['host', '127.0.0.1'],
+        ['log-level', 'silent'],
+        ['workers', '2'],
+        ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-embed-'))],
+      ]),
+      {},
+    );
+    // Before workers had their own entry, cluster.fork re-ran this test file in each worker.
+    const node = await startAll(config, 'embedded');
+    try {
+      const pids = Object.values(cluster.workers ?? {}).map((w) => w!.process.pid!);
+      assert.equal(pids.length, 2, 'two worker processes');
+      publish(`rtmp://127.0.0.1:${ports.rtmp}/live/emb`, { size: '160x120' });
+      const v = await waitFor(
+        'a viewer through the workers gets frames',
+        async () => {
+          const r = await openFlv(`http://127.0.0.1:${ports.http}/live/emb.flv`);
+          if (r.status === 200) {
+            await waitFor('frames', () => (frames(r) > 5 ? true : undefined), 20_000);
+            return r;
+          }
+          r.close();
+          await new Promise((res) => setTimeout(res, 200));
+          return undefined;
+        },
+        30_000,
+      );
+      v.close();
+      await node.stopAccepting();
+      await node.close();
+      await waitFor(
+        'the workers exited',
+        () => (pids.every((pid) => !alive(pid)) ? true : undefined),
+        15_000,
+      );
+    } finally {
+      await node.close().catch(() => {});
+    }
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
