@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { describe, it } from 'node:test';
-import { crc32 } from 'node:zlib';
 import { RelaycastError } from '../../core/errors.ts';
+import { createLogger } from '../../core/log.ts';
 import { checkOffer } from './offer.ts';
-import { rewriteAnswer, rewriteMappedAddress, stunLocalUfrag, stunType } from './udp-mux.ts';
+import {
+  rewriteAnswer,
+  type SessionTransport,
+  stunLocalUfrag,
+  stunType,
+  type TransportAddress,
+  UdpMux,
+} from './udp-mux.ts';
 
 const OFFER = [
   'v=0',
@@ -81,45 +88,32 @@ describe('WHEP offer checks', () => {
   });
 });
 
-/** RFC 8489 Binding success response with XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT. */
-function bindingResponse(ip: number[], port: number, pwd: string): Buffer {
-  const tx = Buffer.alloc(12, 7);
-  const xma = Buffer.alloc(12);
-  xma.writeUInt16BE(0x0020, 0);
-  xma.writeUInt16BE(8, 2);
-  xma[5] = 0x01;
-  xma.writeUInt16BE(port ^ 0x2112, 6);
-  xma.writeUInt32BE((((ip[0]! << 24) | (ip[1]! << 16) | (ip[2]! << 8) | ip[3]!) ^ 0x2112a442) >>> 0, 8);
+/** An RFC 8489 Binding request whose USERNAME is "<ufrag>:browser". */
+function bindingRequest(ufrag: string): Buffer {
+  const username = Buffer.from(`${ufrag}:browser`);
+  const attr = Buffer.alloc(4 + Math.ceil(username.length / 4) * 4);
+  attr.writeUInt16BE(0x0006, 0);
+  attr.writeUInt16BE(username.length, 2);
+  username.copy(attr, 4);
   const head = Buffer.alloc(20);
-  head.writeUInt16BE(0x0101, 0);
+  head.writeUInt16BE(0x0001, 0);
+  head.writeUInt16BE(attr.length, 2);
   head.writeUInt32BE(0x2112a442, 4);
-  tx.copy(head, 8);
-  let msg = Buffer.concat([head, xma]);
-  msg.writeUInt16BE(msg.length - 20 + 24, 2);
-  const mi = Buffer.alloc(24);
-  mi.writeUInt16BE(0x0008, 0);
-  mi.writeUInt16BE(20, 2);
-  createHmac('sha1', pwd).update(msg).digest().copy(mi, 4);
-  msg = Buffer.concat([msg, mi]);
-  msg.writeUInt16BE(msg.length - 20 + 8, 2);
-  const fp = Buffer.alloc(8);
-  fp.writeUInt16BE(0x8028, 0);
-  fp.writeUInt16BE(4, 2);
-  fp.writeUInt32BE((crc32(msg) ^ 0x5354554e) >>> 0, 4);
-  return Buffer.concat([msg, fp]);
+  return Buffer.concat([head, attr]);
 }
 
-describe('UDP mux: STUN handling (RFC 8489) and the answer rewrite', () => {
-  it('rewrites XOR-MAPPED-ADDRESS and re-signs the response byte for byte like a fresh one', () => {
-    const pwd = 'server-ice-password-xx';
-    const fromRelay = bindingResponse([127, 0, 0, 1], 40000, pwd);
-    const expected = bindingResponse([192, 168, 1, 20], 54321, pwd);
-    assert.equal(stunType(fromRelay), 0x0101);
-    const out = rewriteMappedAddress(fromRelay, '192.168.1.20', 54321, pwd)!;
-    assert.equal(out.toString('hex'), expected.toString('hex'));
-    assert.equal(rewriteMappedAddress(fromRelay, '::1', 1, pwd), undefined);
-  });
+const ANSWER = (ufrag: string, port: number) =>
+  [
+    'v=0',
+    'm=video 9 UDP/TLS/RTP/SAVPF 102',
+    'c=IN IP4 127.0.0.1',
+    `a=ice-ufrag:${ufrag}`,
+    'a=ice-pwd:pw',
+    `a=candidate:1 1 udp 2130706431 127.0.0.1 ${port} typ host`,
+    '',
+  ].join('\r\n');
 
+describe('UDP mux: STUN handling (RFC 8489) and the answer rewrite', () => {
   it('reads our ufrag from USERNAME and ignores what is not STUN', () => {
     const username = Buffer.from('srvufrag:browser');
     const attr = Buffer.alloc(4 + 16);
@@ -166,5 +160,66 @@ describe('UDP mux: STUN handling (RFC 8489) and the answer rewrite', () => {
         '',
       ].join('\r\n'),
     );
+  });
+});
+
+describe("UDP mux: one port, datagrams to and from each session's transport", () => {
+  it('binds a browser address on a check naming a session, delivers its datagrams, sends only back to it', async () => {
+    const mux = new UdpMux(createLogger('silent'));
+    const port = await mux.listen(0, '127.0.0.1');
+    const browser = createSocket('udp4');
+    const stranger = createSocket('udp4');
+    await Promise.all([browser, stranger].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', r))));
+    const got: { data: Buffer; addr: TransportAddress }[] = [];
+    const transport: SessionTransport = {
+      port: 45678,
+      send: async () => assert.fail('replaced by the mux'),
+      onData: (data, addr) => got.push({ data, addr }),
+    };
+    const session = { id: 's1', closed: false };
+    try {
+      assert.throws(() => mux.register(session, ANSWER('uf1', 45679), '203.0.113.7', [transport]), /45679/);
+      const sdp = mux.register(session, ANSWER('uf1', 45678), '203.0.113.7', [transport]);
+      assert.match(sdp, new RegExp(`a=candidate:1 1 udp 2130706431 203.0.113.7 ${port} typ host`));
+      const received: Buffer[] = [];
+      browser.on('message', (m) => received.push(m));
+      const send = (s: ReturnType<typeof createSocket>, m: Buffer) =>
+        new Promise<void>((r) => s.send(m, port, '127.0.0.1', () => r()));
+      const settle = async (what: string, done: () => boolean) => {
+        for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(done(), what);
+      };
+
+      await send(browser, Buffer.from('dtls before any check')); // unknown address, not a check
+      await send(browser, bindingRequest('nobody')); // a check for no session
+      await settle('both dropped', () => mux.dropped === 2);
+      assert.equal(got.length, 0);
+
+      const check = bindingRequest('uf1');
+      await send(browser, check);
+      await settle('the check reached the transport', () => got.length === 1);
+      const from: TransportAddress = ['127.0.0.1', browser.address().port];
+      assert.deepEqual(got[0], { data: check, addr: from });
+      assert.equal(mux.remoteCount, 1);
+      await send(browser, Buffer.from([0x16, 0xfe, 0xfd, 1, 2, 3])); // DTLS from the bound address
+      await settle('DTLS reached the transport', () => got.length === 2);
+
+      await transport.send(Buffer.from('answer'), from);
+      await transport.send(Buffer.from('to the bound address'));
+      await settle('the browser got both', () => received.length === 2);
+      assert.deepEqual(received.map(String), ['answer', 'to the bound address']);
+      await transport.send(Buffer.from('reflect'), ['127.0.0.1', stranger.address().port]);
+      assert.equal(mux.refused, 1, 'never sent where no check came from');
+
+      mux.unregister(session);
+      assert.equal(mux.remoteCount, 0);
+      await send(browser, Buffer.from([0x16, 0xfe, 0xfd, 4]));
+      await settle('dropped after unregister', () => mux.dropped === 3);
+      assert.equal(got.length, 2);
+    } finally {
+      browser.close();
+      stranger.close();
+      await mux.close();
+    }
   });
 });

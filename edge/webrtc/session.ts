@@ -22,6 +22,7 @@ import type { Viewer, ViewerCloseReason } from '../../media/hub/viewer.ts';
 import { Lifecycle } from '../../media/lifecycle.ts';
 import { H264_CLOCK_HZ } from '../../media/rtp/h264.ts';
 import type { AudioPacket, FeedSubscriber, VideoFrame, WebRtcFeed } from './feed.ts';
+import type { SessionTransport } from './udp-mux.ts';
 
 export type SessionEndReason =
   | 'deleted'
@@ -121,6 +122,29 @@ export class WhepSession extends Lifecycle<SessionEndReason> implements FeedSubs
         : {}),
       ...(options.iceInterfaceAddresses ? { iceInterfaceAddresses: options.iceInterfaceAddresses } : {}),
     });
+  }
+
+  /**
+   * werift's UDP transports of this session's ICE, for the node's shared port to drive (udp-mux.ts).
+   * werift has no API for this: RTCPeerConnection.iceTransports[].connection.protocols[].transport
+   * (werift 0.25); an empty list (a werift that moved them) makes the session fail with that said.
+   */
+  iceUdpTransports(): SessionTransport[] {
+    const out: SessionTransport[] = [];
+    const ice = (this.pc as unknown as { iceTransports?: unknown[] }).iceTransports ?? [];
+    for (const t of ice) {
+      const protocols = (t as { connection?: { protocols?: unknown[] } })?.connection?.protocols ?? [];
+      for (const p of protocols) {
+        const transport = (p as { transport?: Partial<SessionTransport> & { type?: string } })?.transport;
+        if (
+          transport?.type === 'udp' &&
+          typeof transport.send === 'function' &&
+          typeof transport.port === 'number'
+        )
+          out.push(transport as SessionTransport);
+      }
+    }
+    return out;
   }
 
   /** The SDP answer (with our ICE candidates) to the browser's offer. */

@@ -2,19 +2,16 @@
  * One UDP port for every WebRTC session of the node (what a Kubernetes Service or a firewall can
  * expose), in front of werift, which binds one socket per session and has no shared-port mode.
  *
- * Each session's werift sockets are bound on 127.0.0.1 only. A browser's first packet to the
- * public port is an ICE connectivity check (RFC 8445 7.2.2, a STUN Binding request) whose
- * USERNAME is "<our ufrag>:<its ufrag>" (RFC 8445 7.2.2.1); the ufrag names the session. From then
- * on the browser's address is bound to a relay: a loopback socket of ours that forwards the
- * browser's datagrams (STUN, DTLS, SRTP, SRTCP) to werift and werift's answers back out of the
- * public port. werift sees the relay as the remote peer, so its Binding responses carry the
- * relay's address in XOR-MAPPED-ADDRESS; the relay rewrites that to the browser's real address
- * and re-signs the response (MESSAGE-INTEGRITY with the session's ICE password, FINGERPRINT),
- * so the browser learns no bogus peer-reflexive candidate.
+ * A browser's first packet to the public port is an ICE connectivity check (RFC 8445 7.2.2, a
+ * STUN Binding request) whose USERNAME is "<our ufrag>:<its ufrag>" (RFC 8445 7.2.2.1); the ufrag
+ * names the session. From then on the browser's address belongs to that session: its datagrams
+ * (STUN, DTLS, SRTP, SRTCP) are handed to the session's werift UDP transport in process, and what
+ * werift sends goes out of the public port to that address. werift sees the browser's real
+ * address, so its Binding responses are right as they are, and a packet costs one send and one
+ * receive system call (the loopback relay this replaced cost three of each and two event-loop
+ * callbacks per packet). werift's own per-session socket stays bound on 127.0.0.1, unused.
  */
-import { createHmac } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { crc32 } from 'node:zlib';
 import { RelaycastError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 
@@ -28,42 +25,42 @@ export interface MuxSession {
 const STUN_HEADER_BYTES = 20;
 const STUN_MAGIC_COOKIE = 0x2112a442;
 const STUN_BINDING_REQUEST = 0x0001;
-const STUN_BINDING_SUCCESS = 0x0101;
 const ATTR_USERNAME = 0x0006;
-const ATTR_MESSAGE_INTEGRITY = 0x0008;
-const ATTR_XOR_MAPPED_ADDRESS = 0x0020;
-const ATTR_FINGERPRINT = 0x8028;
-const FINGERPRINT_XOR = 0x5354554e; // RFC 8489 14.7
 
 /**
- * SO_RCVBUF of the shared port and of each relay socket. Every RTP packet of a session passes
- * through its relay socket, and the kernel's default (net.core.rmem_default, 208 KiB, about 90
- * loopback datagrams) overflows in one event-loop stall of a few hundred ms or one cached-GOP
- * burst: bench/webrtc-swarm.ts saw 155k datagrams dropped in 30 s with 50 viewers, 200 with this.
- * Linux caps it at net.core.rmem_max.
+ * SO_RCVBUF of the shared port. Every datagram of every session arrives here, and the kernel's
+ * default (net.core.rmem_default, 208 KiB, about 90 datagrams) overflows in one event-loop stall
+ * of a few hundred ms: bench/webrtc-swarm.ts saw 155k datagrams dropped in 30 s with 50 viewers
+ * behind default-sized buffers. Linux caps it at net.core.rmem_max.
  */
 const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Browsers check from a few candidates (interfaces, IPv4/IPv6); more than this is not a browser. */
-const MAX_RELAYS_PER_SESSION = 8;
+const MAX_REMOTES_PER_SESSION = 8;
+
+/** An address as werift's transports take and give it. */
+export type TransportAddress = [host: string, port: number];
+
+/**
+ * The part of werift's UDP transport (werift/lib/common/src/transport.js, UdpTransport) the mux
+ * drives: `send` is replaced so werift's datagrams leave through the shared port, and `onData`
+ * (set by werift's STUN protocol) is called with what the session's browser sends there.
+ */
+export interface SessionTransport {
+  readonly port: number;
+  send: (data: Buffer, addr?: TransportAddress) => Promise<void>;
+  onData: (data: Buffer, addr: TransportAddress) => void;
+}
 
 interface Entry {
   session: MuxSession;
   ufrag: string;
-  /** Short-term credential key of our side (RFC 8489 9.1.1: the ICE password). */
-  pwd: string;
-  /** werift's socket for this session, on 127.0.0.1. */
-  weriftPort: number;
-  relays: Relay[];
+  transport: SessionTransport;
+  /** The browser addresses bound to this session ("host:port"), at most MAX_REMOTES_PER_SESSION. */
+  remotes: string[];
 }
 
-interface Relay {
-  entry: Entry;
-  socket: Socket;
-  address: string;
-  port: number;
-  key: string;
-}
+const SENT: Promise<void> = Promise.resolve();
 
 /** STUN message type of a datagram, or undefined if it is not STUN (RFC 7983 demultiplexing too). */
 export function stunType(msg: Buffer): number | undefined {
@@ -96,46 +93,6 @@ export function stunLocalUfrag(msg: Buffer): string | undefined {
     return colon > 0 ? username.slice(0, colon) : undefined;
   }
   return undefined;
-}
-
-/**
- * A Binding success response with XOR-MAPPED-ADDRESS set to `address:port` (IPv4), MESSAGE-
- * INTEGRITY recomputed with `pwd` and FINGERPRINT recomputed (RFC 8489 14.2, 14.5, 14.7). Other
- * attributes are kept. Undefined when the message is not shaped as expected (sent unchanged).
- */
-export function rewriteMappedAddress(
-  msg: Buffer,
-  address: string,
-  port: number,
-  pwd: string,
-): Buffer | undefined {
-  const octets = address.split('.').map(Number);
-  if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) return undefined;
-  const out = Buffer.from(msg);
-  let integrityAt = -1;
-  let fingerprintAt = -1;
-  let mapped = false;
-  for (const a of stunAttributes(out)) {
-    if (a.type === ATTR_XOR_MAPPED_ADDRESS && a.length === 8 && out[a.at + 1] === 0x01) {
-      out.writeUInt16BE(port ^ (STUN_MAGIC_COOKIE >>> 16), a.at + 2);
-      const ip = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-      out.writeUInt32BE((ip ^ STUN_MAGIC_COOKIE) >>> 0, a.at + 4);
-      mapped = true;
-    } else if (a.type === ATTR_MESSAGE_INTEGRITY && a.length === 20) integrityAt = a.start;
-    else if (a.type === ATTR_FINGERPRINT && a.length === 4) fingerprintAt = a.start;
-  }
-  if (!mapped || integrityAt < 0) return undefined;
-  // 14.5: HMAC-SHA1 over the message up to MESSAGE-INTEGRITY, with the length field covering it
-  out.writeUInt16BE(integrityAt + 24 - STUN_HEADER_BYTES, 2);
-  const hmac = createHmac('sha1', pwd).update(out.subarray(0, integrityAt)).digest();
-  hmac.copy(out, integrityAt + 4);
-  if (fingerprintAt >= 0) {
-    // 14.7: CRC-32 over the message up to FINGERPRINT, length covering it, XOR 0x5354554e
-    out.writeUInt16BE(fingerprintAt + 8 - STUN_HEADER_BYTES, 2);
-    out.writeUInt32BE((crc32(out.subarray(0, fingerprintAt)) ^ FINGERPRINT_XOR) >>> 0, fingerprintAt + 4);
-  }
-  out.writeUInt16BE(out.length - STUN_HEADER_BYTES, 2);
-  return out;
 }
 
 /**
@@ -190,10 +147,12 @@ export class UdpMux {
   private readonly log: Logger;
   private readonly byUfrag = new Map<string, Entry>();
   private readonly bySession = new Map<string, Entry>();
-  private readonly byRemote = new Map<string, Relay>();
+  private readonly byRemote = new Map<string, Entry>();
   port = 0;
   /** Datagrams from unknown addresses that were not a check for a known session (garbage, stale). */
   dropped = 0;
+  /** Datagrams werift wanted to send to an address that is not one of its session's browser's. */
+  refused = 0;
 
   constructor(log: Logger) {
     this.log = log;
@@ -224,10 +183,29 @@ export class UdpMux {
     });
   }
 
-  /** Routes checks naming this session's ufrag to it; returns the answer to send the browser. */
-  register(session: MuxSession, localSdp: string, publicIp: string): string {
+  /**
+   * Routes checks naming this session's ufrag to it and takes over its transport (the one werift
+   * listens on for the answer's loopback candidate); returns the answer to send the browser.
+   */
+  register(session: MuxSession, localSdp: string, publicIp: string, transports: SessionTransport[]): string {
     const r = rewriteAnswer(localSdp, publicIp, this.port);
-    const entry: Entry = { session, ufrag: r.ufrag, pwd: r.pwd, weriftPort: r.weriftPort, relays: [] };
+    const transport = transports.find((t) => t.port === r.weriftPort);
+    if (!transport)
+      throw new Error(
+        `the WebRTC stack's UDP transport for port ${r.weriftPort} was not found (is werift the version in package-lock.json?)`,
+      );
+    const entry: Entry = { session, ufrag: r.ufrag, transport, remotes: [] };
+    transport.send = (data, addr) => {
+      const key = addr ? `${addr[0]}:${addr[1]}` : entry.remotes[0];
+      // werift (ICE-lite) only answers where checks came from; anything else is not sent.
+      if (key === undefined || !entry.remotes.includes(key) || !this.socket || session.closed) {
+        this.refused++;
+        return SENT;
+      }
+      const colon = key.lastIndexOf(':');
+      this.socket.send(data, Number(key.slice(colon + 1)), key.slice(0, colon));
+      return SENT;
+    };
     this.byUfrag.set(r.ufrag, entry);
     this.bySession.set(session.id, entry);
     return r.sdp;
@@ -238,52 +216,38 @@ export class UdpMux {
     if (!entry) return;
     this.bySession.delete(session.id);
     if (this.byUfrag.get(entry.ufrag) === entry) this.byUfrag.delete(entry.ufrag);
-    for (const relay of entry.relays) {
-      this.byRemote.delete(relay.key);
-      relay.socket.close();
-    }
-    entry.relays = [];
+    for (const key of entry.remotes) if (this.byRemote.get(key) === entry) this.byRemote.delete(key);
+    entry.remotes = [];
   }
 
-  get relayCount(): number {
+  /** Browser addresses bound to sessions. */
+  get remoteCount(): number {
     return this.byRemote.size;
   }
 
   private onPublic(msg: Buffer, rinfo: RemoteInfo): void {
     const key = `${rinfo.address}:${rinfo.port}`;
-    const relay = this.byRemote.get(key);
-    if (relay) {
-      relay.socket.send(msg, relay.entry.weriftPort, '127.0.0.1');
-      return;
+    let entry = this.byRemote.get(key);
+    if (!entry) {
+      // A new address: only an ICE check for a session we know binds it to that session.
+      if (stunType(msg) !== STUN_BINDING_REQUEST) {
+        this.dropped++;
+        return;
+      }
+      const ufrag = stunLocalUfrag(msg);
+      entry = ufrag ? this.byUfrag.get(ufrag) : undefined;
+      if (!entry || entry.session.closed || entry.remotes.length >= MAX_REMOTES_PER_SESSION) {
+        this.dropped++;
+        return;
+      }
+      entry.remotes.push(key);
+      this.byRemote.set(key, entry);
     }
-    // A new address: only an ICE check for a session we know opens a relay.
-    if (stunType(msg) !== STUN_BINDING_REQUEST) {
-      this.dropped++;
-      return;
+    try {
+      entry.transport.onData(msg, [rinfo.address, rinfo.port]);
+    } catch (err) {
+      this.log.debug({ err, session: entry.session.id }, 'webrtc datagram handling failed');
     }
-    const ufrag = stunLocalUfrag(msg);
-    const entry = ufrag ? this.byUfrag.get(ufrag) : undefined;
-    if (!entry || entry.session.closed || entry.relays.length >= MAX_RELAYS_PER_SESSION) {
-      this.dropped++;
-      return;
-    }
-    const socket = createSocket({ type: 'udp4', recvBufferSize: UDP_RECV_BUFFER_BYTES });
-    const created: Relay = { entry, socket, address: rinfo.address, port: rinfo.port, key };
-    entry.relays.push(created);
-    this.byRemote.set(key, created);
-    socket.on('error', () => {
-      /* the session closing closes it */
-    });
-    socket.on('message', (out, from) => {
-      if (from.port !== entry.weriftPort || from.address !== '127.0.0.1') return;
-      let datagram: Buffer = out;
-      if (stunType(out) === STUN_BINDING_SUCCESS)
-        datagram = rewriteMappedAddress(out, created.address, created.port, entry.pwd) ?? out;
-      this.socket?.send(datagram, created.port, created.address);
-    });
-    // Sends made while bind() is in progress are queued by node:dgram until the socket listens.
-    socket.bind(0, '127.0.0.1');
-    socket.send(msg, entry.weriftPort, '127.0.0.1');
   }
 
   async close(): Promise<void> {

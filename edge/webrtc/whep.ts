@@ -130,7 +130,7 @@ export class WhepServer {
       session.attachViewer(remote);
       const local = await session.answer(offer);
       if (session.closed) throw new RelaycastError('RC_PLAY_NOT_FOUND', `stream ${stream.key} ended`);
-      const sdp = this.mux.register(session, local, this.options.publicIp);
+      const sdp = this.mux.register(session, local, this.options.publicIp, session.iceUdpTransports());
       this.log.info({ session: session.id, stream: stream.key, remote }, 'whep session created');
       return { id: session.id, sdp };
     } catch (err) {
