@@ -50,7 +50,8 @@ export interface Node {
   admin: number;
 }
 
-export async function startNode(role: string, args: string[]): Promise<Node> {
+/** `nodeArgs` go to node itself, before the script (e.g. --cpu-prof). */
+export async function startNode(role: string, args: string[], nodeArgs: string[] = []): Promise<Node> {
   const n = {
     rtmp: await freePort(),
     http: await freePort(),
@@ -60,6 +61,7 @@ export async function startNode(role: string, args: string[]): Promise<Node> {
   const proc = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       'cli/main.ts',
       role,
       '--host',

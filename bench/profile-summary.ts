@@ -5,6 +5,8 @@
  *
  *   node bench/profile-summary.ts <file.cpuprofile | dir> [--top 15] [--json]
  */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { benchArgs } from './args.ts';
@@ -113,6 +115,27 @@ function newestProfile(path: string): string {
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!files[0]) throw new Error(`no .cpuprofile in ${path}`);
   return files[0];
+}
+
+/**
+ * Stops a server started under `node --cpu-prof --cpu-prof-dir=dir` with SIGTERM (node writes the
+ * profile on exit) and summarises the newest profile in `dir`, for a bench's JSON line.
+ */
+export async function stopAndSummarise(
+  server: ChildProcess,
+  dir: string,
+): Promise<Record<string, unknown> | undefined> {
+  const exited = once(server, 'exit');
+  server.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort()
+    .pop();
+  if (!file) return undefined;
+  const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 15);
+  return { file, sampledMs: s.totalMs, busyMs: s.busyMs, areas: s.areas, top: s.rows };
 }
 
 if (import.meta.main) {

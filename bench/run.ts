@@ -11,8 +11,8 @@
  * at the end (the profile is written on exit) and adds the top self-time functions to the line.
  */
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { benchArgs } from './args.ts';
 import { startNode, startRedisServer } from './cluster-lib.ts';
 import {
@@ -26,7 +26,7 @@ import {
   testStream,
   withFdLimit,
 } from './lib.ts';
-import { summariseProfile } from './profile-summary.ts';
+import { stopAndSummarise } from './profile-summary.ts';
 
 process.on('SIGINT', () => process.exit(130));
 
@@ -131,19 +131,7 @@ const counter = (name: string) =>
     .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
 let profile: Record<string, unknown> | undefined;
 if (profDir) {
-  // SIGTERM: relaycast stops and exits, and node writes the profile on exit.
-  const exited = once(server, 'exit');
-  server.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  const file = readdirSync(profDir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(profDir, f))
-    .sort()
-    .pop();
-  if (file) {
-    const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 15);
-    profile = { file, sampledMs: s.totalMs, busyMs: s.busyMs, areas: s.areas, top: s.rows };
-  }
+  profile = await stopAndSummarise(server, profDir);
 }
 console.log(
   JSON.stringify({

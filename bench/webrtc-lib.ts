@@ -24,24 +24,26 @@ export interface WebrtcTarget {
 }
 
 /** Starts the target; `extra` goes to the node that serves viewers. Killed by PID on exit. */
-export async function startWebrtcTarget(via: 'all' | 'edge', extra: string[] = []): Promise<WebrtcTarget> {
+export async function startWebrtcTarget(
+  via: 'all' | 'edge',
+  extra: string[] = [],
+  /** node's own flags for the viewer node (e.g. --cpu-prof). */
+  nodeArgs: string[] = [],
+): Promise<WebrtcTarget> {
   const udpPort = await freeUdpPort();
   // cluster-lib turns WebRTC off on every node; the flag given last wins
   const webrtc = ['--webrtc-udp-port', String(udpPort), '--webrtc-public-ip', '127.0.0.1', ...extra];
   if (via === 'edge') {
     const cluster = ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'];
     const origin = await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0']);
-    const edge = await startNode('edge', [
-      ...cluster,
-      '--node-id',
-      'bench-edge',
-      '--internal-port',
-      '0',
-      ...webrtc,
-    ]);
+    const edge = await startNode(
+      'edge',
+      [...cluster, '--node-id', 'bench-edge', '--internal-port', '0', ...webrtc],
+      nodeArgs,
+    );
     return { via, viewerNode: edge, publishRtmp: origin.rtmp, udpPort };
   }
-  const node = await startNode('all', webrtc);
+  const node = await startNode('all', webrtc, nodeArgs);
   return { via, viewerNode: node, publishRtmp: node.rtmp, udpPort };
 }
 

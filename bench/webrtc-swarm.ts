@@ -8,13 +8,15 @@
  * one JSON line.
  *
  *   node bench/webrtc-swarm.ts [--viewers 200] [--procs 4] [--ramp 10] [--duration 30] [--via all|edge]
+ *     [--cpu-prof DIR]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { benchArgs } from './args.ts';
 import { children as clusterChildren } from './cluster-lib.ts';
 import { CACHE, killChildren, machine, procTimes, procTreeTimes, publishLoop, withFdLimit } from './lib.ts';
+import { stopAndSummarise } from './profile-summary.ts';
 import { percentile, startWebrtcTarget, sumValues, udpCounters, udpDropsOf, waitLive } from './webrtc-lib.ts';
 
 process.on('SIGINT', () => process.exit(130));
@@ -22,6 +24,7 @@ process.on('SIGINT', () => process.exit(130));
 const { values } = benchArgs(
   import.meta.filename,
   `node bench/webrtc-swarm.ts [--viewers 200] [--procs 4] [--ramp 10] [--duration 30] [--via all|edge]
+    [--cpu-prof DIR]
 
 WHEP fan-out: --viewers concurrent WebRTC viewers of one stream on one node (all-in-one, or the
 edge of redis + origin + edge with --via edge). Viewers are werift peer connections in Node
@@ -29,13 +32,16 @@ edge of redis + origin + edge with --via edge). Viewers are werift peer connecti
 854x480 H.264 (no B-frames, 1 s GOP) + AAC file (~1 Mbit/s) published in real time. Reports the
 server's CPU % of one core and RSS over the steady window (the server process alone, and with its
 children: the Opus transcoder), the clients' CPU, viewers that received video and audio RTP in
-the last 10 s, and setup time (POST to first video packet). Prints one JSON line.`,
+the last 10 s, and setup time (POST to first video packet). Prints one JSON line.
+--cpu-prof DIR runs the viewer node under node --cpu-prof, stops it with SIGTERM at the end and adds
+its top self-time functions to the line (bench/profile-summary.ts).`,
   {
     viewers: { type: 'string', default: '200' },
     procs: { type: 'string', default: '4' },
     ramp: { type: 'string', default: '10' },
     duration: { type: 'string', default: '30' },
     via: { type: 'string', default: 'all' },
+    'cpu-prof': { type: 'string' },
   },
 );
 const viewers = Number(values.viewers);
@@ -43,6 +49,7 @@ const procs = Math.max(1, Math.min(viewers, Number(values.procs)));
 const rampS = Number(values.ramp);
 const durationS = Number(values.duration);
 const via = values.via === 'edge' ? 'edge' : 'all';
+const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
 if (durationS < 15) {
   console.error(
     'webrtc-swarm.ts: --duration must be at least 15 s (a settling time plus the last-10-s window)',
@@ -71,7 +78,7 @@ function webrtcStream(): string {
 }
 
 const file = webrtcStream();
-const target = await startWebrtcTarget(via);
+const target = await startWebrtcTarget(via, [], profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
 const node = target.viewerNode;
 const serverPid = node.proc.pid!;
 const publisher = publishLoop(file, `rtmp://127.0.0.1:${target.publishRtmp}/live/swarm`);
@@ -196,6 +203,11 @@ for (const r of results) {
   for (const [k, n] of Object.entries(r.states ?? {})) states[k] = (states[k] ?? 0) + n;
 }
 
+let profile: Record<string, unknown> | undefined;
+if (profDir) {
+  profile = await stopAndSummarise(node.proc, profDir);
+}
+
 console.log(
   JSON.stringify({
     bench: 'webrtc-swarm',
@@ -244,6 +256,7 @@ console.log(
     ),
     serverUdpSocketsWithDrops: [...serverDrops.values()].filter((d) => d > 0).length,
     machine: machine(),
+    ...(profile ? { profile } : {}),
   }),
 );
 killChildren();
