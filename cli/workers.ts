@@ -193,8 +193,10 @@ export class WorkerPool {
       if (m.type === 'listening') {
         slot.listening = true;
         this.port = m.port;
-      } else if (m.type === 'viewers') slot.viewers = m.count;
-      else if (m.type === 'metrics') {
+      } else if (m.type === 'viewers') {
+        slot.viewers = m.count;
+        this.metrics.workerViewers.set({ worker: String(index) }, m.count);
+      } else if (m.type === 'metrics') {
         const p = this.pendingMetrics.get(m.id);
         if (p) {
           p.got.push(m.json);
@@ -209,6 +211,7 @@ export class WorkerPool {
     });
     worker.on('exit', (code, signal) => {
       slot.viewers = 0;
+      this.metrics.workerViewers.set({ worker: String(index) }, 0);
       slot.listening = false;
       if (this.stopping) return;
       // A crashed worker loses its viewers (they reconnect); the others are unaffected.

@@ -283,6 +283,12 @@ export function createMetrics(options: {
       labelNames: ['app', 'stream', 'forward'],
       registers: options.role === 'origin' || options.role === 'all' ? r : [],
     }),
+    workerViewers: new Gauge({
+      name: `${METRIC_PREFIX}worker_viewers`,
+      help: 'HTTP viewers on each --workers viewer process, as it last reported (the kernel spreads new connections; an uneven split shows here)',
+      labelNames: ['worker'],
+      registers: edgeLike ? r : [],
+    }),
     webrtcSessions: new Gauge({
       name: `${METRIC_PREFIX}webrtc_sessions`,
       help: 'WHEP sessions on this node, from POST until DELETE, ICE timeout or the stream ending',
