@@ -22,6 +22,7 @@ import type { Viewer, ViewerCloseReason } from '../../media/hub/viewer.ts';
 import { Lifecycle } from '../../media/lifecycle.ts';
 import { H264_CLOCK_HZ } from '../../media/rtp/h264.ts';
 import type { AudioPacket, FeedSubscriber, VideoFrame, WebRtcFeed } from './feed.ts';
+import { srtpSessionsOf, useKeyObjects } from './srtp-keys.ts';
 import type { SessionTransport } from './udp-mux.ts';
 
 export type SessionEndReason =
@@ -228,6 +229,8 @@ export class WhepSession extends Lifecycle<SessionEndReason> implements FeedSubs
     if (state === 'connected' && !this.connected) {
       this.connected = true;
       if (this.connectTimer) clearTimeout(this.connectTimer);
+      // DTLS is up and werift made its SRTP contexts: per-packet encryption with KeyObjects
+      useKeyObjects(srtpSessionsOf(this.pc));
       this.lastRtcpAt = Date.now();
       this.silenceTimer = setInterval(() => {
         if (Date.now() - this.lastRtcpAt > this.options.silenceTimeoutMs) this.close('viewer-gone');
