@@ -128,12 +128,14 @@ export async function stopAndSummarise(
   const exited = once(server, 'exit');
   server.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  const file = readdirSync(dir)
+  // node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; --workers processes
+  // write their own (they inherit node's flags): take the server's, else the newest.
+  const files = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(dir, f))
-    .sort()
-    .pop();
-  if (!file) return undefined;
+    .sort();
+  const name = files.filter((f) => f.split('.')[3] === String(server.pid)).pop() ?? files.pop();
+  if (!name) return undefined;
+  const file = join(dir, name);
   const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 15);
   return { file, sampledMs: s.totalMs, busyMs: s.busyMs, areas: s.areas, top: s.rows };
 }

@@ -10,6 +10,7 @@
  *   node bench/webrtc-swarm-client.ts --url http://127.0.0.1:8080/live/x/whep --viewers 50 --ramp 10 --duration 30
  */
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { srtpSessionsOf, useKeyObjects } from '../edge/webrtc/srtp-keys.ts';
 import { benchArgs } from './args.ts';
 
 const { values } = benchArgs(
@@ -86,6 +87,9 @@ async function startViewer(): Promise<void> {
     v.pc = pc;
     pc.connectionStateChange.subscribe((state) => {
       v.state = state;
+      // the same per-packet saving as the server's (edge/webrtc/srtp-keys.ts), for decryption:
+      // the clients share the box with the server, so what they cost is taken from it
+      if (state === 'connected') useKeyObjects(srtpSessionsOf(pc));
     });
     for (const kind of ['video', 'audio'] as const) {
       const t = pc.addTransceiver(kind, { direction: 'recvonly' });
