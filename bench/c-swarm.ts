@@ -23,6 +23,7 @@ import {
   testStream,
   withFdLimit,
 } from './lib.ts';
+import { histogramQuantile } from './prom.ts';
 
 process.on('SIGINT', () => process.exit(130));
 
@@ -182,6 +183,19 @@ async function measure(client: string, argv: string[]): Promise<void> {
       ...result,
       // counters since the server started (a cross-check's line includes the first run's)
       serverSkips: counter('relaycast_viewer_skips_total'),
+      // the server's own view: from the request routed to its first keyframe written (histogram
+      // buckets, interpolated), so a long client-side figure can be told from a long server one
+      serverFirstKeyframeMs: Object.fromEntries(
+        [0.5, 0.95, 0.99].map((q) => {
+          const s = histogramQuantile(
+            metrics,
+            'relaycast_viewer_time_to_first_frame_seconds',
+            'protocol="flv"',
+            q,
+          );
+          return [`p${Math.round(q * 100)}`, s === null ? null : Math.round(s * 10_000) / 10];
+        }),
+      ),
       serverDrops: counter('relaycast_viewer_drops_total'),
       // machine-wide kernel counters during the run (accept queue full → refused connections)
       listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,

@@ -190,6 +190,53 @@ describe('HubStream', () => {
     hub.close();
   });
 
+  it('a viewer joining mid-window does not flush the others early, and gets every tag once', async () => {
+    const hub = new StreamHub({ mergeWriteMs: 40 });
+    const pub = startPublisher(hub);
+    const frame = (n: number) => {
+      pub.pushTag(TAG_VIDEO, n * 40, n % 10 === 0 ? key(n) : inter(n));
+      pub.pushTag(TAG_AUDIO, n * 40 + 10, audio(n));
+    };
+    for (let n = 0; n < 13; n++) frame(n); // keyframe at 10: the GOP holds 10..12
+    await new Promise((r) => setTimeout(r, 60));
+    const stream = hub.get('live', 's')!;
+    const a = new FakeSink();
+    stream.addViewer(a, { format: 'flv', protocol: 'flv' });
+    const aWrites = a.chunks.length;
+    frame(13);
+    frame(14); // queued for a's next merged write
+    await turn();
+    const b = new FakeSink();
+    const relay = new FakeSink();
+    stream.addViewer(b, { format: 'flv', protocol: 'flv' });
+    stream.addViewer(relay, { format: 'flv', protocol: 'pull' });
+    assert.equal(a.chunks.length, aWrites, 'joiners do not flush the merge window of the others');
+    frame(15);
+    await turn();
+    frame(16);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(a.chunks.length, aWrites + 1, 'one merged write for the whole window');
+    const ids = (sink: FakeSink) =>
+      sink
+        .tags()
+        .filter((t) => t.type === TAG_VIDEO && t.data[1] === 1)
+        .map((t) => t.data[5]);
+    const audioIds = (sink: FakeSink) =>
+      sink
+        .tags()
+        .filter((t) => t.type === TAG_AUDIO && t.data[1] === 1)
+        .map((t) => t.data[2]);
+    for (const [name, sink] of [
+      ['a', a],
+      ['b', b],
+      ['relay', relay],
+    ] as const) {
+      assert.deepEqual(ids(sink), [10, 11, 12, 13, 14, 15, 16], `${name}: every frame once, in order`);
+      assert.deepEqual(audioIds(sink), [10, 11, 12, 13, 14, 15, 16], `${name}: every audio frame once`);
+    }
+    hub.close();
+  });
+
   it('a viewer that arrives before any keyframe waits and starts on the next one', async () => {
     const hub = new StreamHub();
     const pub = startPublisher(hub);

@@ -518,14 +518,16 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     this.lifecycle.assertOpen(`stream ${this.key}`, 'play it again once it is live');
     const viewer = new Viewer(sink, options, performance.now());
     viewer.release = (v, r) => this.releaseViewer(v, r);
-    // Queued tags are already in the GOP cache: send them to the others first so the new viewer
-    // does not get them twice.
-    this.flushNow();
     this.viewers.add(viewer);
     if (viewer.protocol === 'pull') this.relays++;
     this.emit('viewer-join', viewer);
     if (this.gop.length > 0) {
       this.startViewer(viewer, this.gop, 0, this.gop.length);
+      // The tags queued for the next batch are in the burst (in the GOP cache, or before its
+      // keyframe): the viewer skips them when that batch goes out. Flushing everyone here instead
+      // turned a join storm into one flush to every viewer per join: 4000 viewers joining at
+      // 500/s kept both workers at a full core and their accept queue 300 deep.
+      viewer.skipTags = this.pending.length - (viewer.protocol === 'pull' ? this.relaySent : 0);
     } else if (this.publisher && this.audioOnly) {
       this.startViewer(viewer, [], 0, 0);
     }
@@ -730,11 +732,22 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     const now = this.now();
     for (const viewer of [...this.viewers]) {
       if ((viewer.protocol === 'pull') !== relays) continue;
+      const skip = viewer.skipTags;
+      viewer.skipTags = 0;
       if (viewer.state === 'waiting') {
         if (startAt >= 0) this.startViewer(viewer, tags, startAt, n);
         continue;
       }
       this.judgeViewer(viewer, now, tags, startAt, n);
+      // Joined since the last batch on a burst that holds tags[0..skip): only the rest, its own.
+      if (skip > 0 && viewer.state === 'live' && viewer.cohort && viewer.servedFlush !== seq) {
+        viewer.servedFlush = seq;
+        if (skip >= n) continue;
+        const c = viewer.cohort;
+        const own = serializeTags(c.format, tags, skip, n, c.offset, c.rtmpStreamId);
+        viewer.send(own);
+        this.counters.bytesOut += own.length;
+      }
     }
     // One serialisation per cohort; every live viewer in it writes the same buffer.
     for (const cohort of this.cohorts.values()) {

@@ -83,6 +83,11 @@ export class Viewer extends Lifecycle<ViewerCloseReason> {
   /** Flush sequence in which this viewer was started or resumed (it already has that batch). */
   servedFlush = 0;
   /**
+   * Leading tags of the next batch this viewer already has: it joined on the GOP cache, which
+   * holds the tags queued for that batch (HubStream.addViewer). Cleared when that batch goes out.
+   */
+  skipTags = 0;
+  /**
    * Size of the join burst (cached GOP, configs) while the viewer has not yet caught up with it:
    * backlog up to this much is the burst, not a sign of a slow connection. 0 once caught up.
    */
