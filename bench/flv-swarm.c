@@ -129,6 +129,41 @@ static void group_usage(int pgid, double *cpu_s, double *rss_mb) {
   closedir(d);
 }
 
+/* Proportional set size of a process group, in MB: what RSS counts once per process (the node
+ * binary's pages, shared by the main process and its workers) counted once in all. */
+static double group_pss(int pgid) {
+  double pss_mb = 0;
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    char path[288], b[1024];
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t n = fread(b, 1, sizeof b - 1, f);
+    fclose(f);
+    b[n] = 0;
+    char *s = strrchr(b, ')');
+    int pgrp = 0;
+    if (!s || sscanf(s + 2, "%*c %*d %d", &pgrp) != 1 || pgrp != pgid) continue;
+    snprintf(path, sizeof path, "/proc/%s/smaps_rollup", e->d_name);
+    f = fopen(path, "r");
+    if (!f) continue;
+    char line[256];
+    long kb;
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "Pss: %ld kB", &kb) == 1) {
+        pss_mb += kb / 1024.0;
+        break;
+      }
+    fclose(f);
+  }
+  closedir(d);
+  return pss_mb;
+}
+
 static int leads_group(int pid) {
   char path[64], b[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -393,7 +428,7 @@ static void run_loop(struct viewer *vs, int from, int to, int probe_every, doubl
 /* ---- steady-state sampling (clock-driven, from run_loop's tick) ---- */
 static int server_pgid;
 static double steady_from, window_from, steady_t0 = -1, window_t0 = -1;
-static double server_cpu0, self_cpu0, rss_peak_mb, last_rss_at;
+static double server_cpu0, self_cpu0, rss_peak_mb, pss_peak_mb, last_rss_at;
 static struct viewer *viewers;
 static int viewer_count;
 
@@ -415,6 +450,8 @@ static void sample(double t) {
     double cpu, rss;
     group_usage(server_pgid, &cpu, &rss);
     if (rss > rss_peak_mb) rss_peak_mb = rss;
+    double pss = group_pss(server_pgid);
+    if (pss > pss_peak_mb) pss_peak_mb = pss;
   }
 }
 
@@ -553,8 +590,8 @@ int main(int argc, char **argv) {
     memset(reasons, 0, sizeof reasons);
   }
 
-  double rss_base_mb = 0, cpu;
-  if (server_pgid) group_usage(server_pgid, &cpu, &rss_base_mb);
+  double rss_base_mb = 0, pss_base_mb = 0, cpu;
+  if (server_pgid) group_usage(server_pgid, &cpu, &rss_base_mb), pss_base_mb = group_pss(server_pgid);
   double start = now(), ramp_end = start + n / ramp, end = ramp_end + duration;
   steady_from = ramp_end + 2 < end ? ramp_end + 2 : ramp_end;
   window_from = end - window > ramp_end ? end - window : ramp_end;
@@ -564,6 +601,10 @@ int main(int argc, char **argv) {
   double server_cpu1 = 0, rss_end = 0, self_cpu1 = self_cpu();
   if (server_pgid) group_usage(server_pgid, &server_cpu1, &rss_end);
   if (rss_end > rss_peak_mb) rss_peak_mb = rss_end;
+  if (server_pgid) {
+    double pss_end = group_pss(server_pgid);
+    if (pss_end > pss_peak_mb) pss_peak_mb = pss_end;
+  }
   if (steady_t0 < 0) steady_t0 = t_end, self_cpu0 = self_cpu1, server_cpu0 = server_cpu1;
   if (window_t0 < 0) window_t0 = start;
 
@@ -620,8 +661,10 @@ int main(int argc, char **argv) {
          probes, on_keyframe, behind, n_lag ? pct(lag, n_lag, 0.5) : -1, lag_max);
   if (server_pgid)
     printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
-           "\"rssKBPerViewer\":%.1f,\"steadySeconds\":%.1f},",
-           server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n, steady_s);
+           "\"rssKBPerViewer\":%.1f,\"pssBaseMB\":%.1f,\"pssPeakMB\":%.1f,\"pssKBPerViewer\":%.1f,"
+           "\"steadySeconds\":%.1f},",
+           server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n,
+           pss_base_mb, pss_peak_mb, (pss_peak_mb - pss_base_mb) * 1024 / n, steady_s);
   printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct,
          (self_cpu1 - self_cpu_start) / (t_end - start) * 100);
   if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");

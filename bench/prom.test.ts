@@ -23,6 +23,10 @@ describe('histogramQuantile (bench/prom.ts)', () => {
       Math.abs(histogramQuantile(TEXT, 'relaycast_x_seconds', 'protocol="flv"', 0.95)! - 0.55) < 1e-9,
     );
   });
+  it('without interpolation answers the bucket bound the quantile falls under', () => {
+    assert.equal(histogramQuantile(TEXT, 'relaycast_x_seconds', 'protocol="flv"', 0.3, false), 0.01);
+    assert.equal(histogramQuantile(TEXT, 'relaycast_x_seconds', 'protocol="flv"', 0.95, false), 1);
+  });
   it('answers the last finite bound past it, and null without observations', () => {
     assert.equal(histogramQuantile(TEXT, 'relaycast_x_seconds', 'protocol="rtmp"', 0.5), 0.01);
     assert.equal(histogramQuantile(TEXT, 'relaycast_x_seconds', 'protocol="hls"', 0.5), null);

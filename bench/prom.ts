@@ -4,7 +4,14 @@
  * labels include `labels`, interpolated linearly inside the bucket as PromQL's
  * histogram_quantile does; null without observations.
  */
-export function histogramQuantile(metrics: string, name: string, labels: string, q: number): number | null {
+export function histogramQuantile(
+  metrics: string,
+  name: string,
+  labels: string,
+  q: number,
+  /** false: the upper bound of the bucket the quantile falls in ("at most"), no interpolation */
+  interpolate = true,
+): number | null {
   const buckets = new Map<number, number>();
   for (const line of metrics.split('\n')) {
     if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
@@ -22,6 +29,7 @@ export function histogramQuantile(metrics: string, name: string, labels: string,
   for (const [bound, count] of sorted) {
     if (count >= rank) {
       if (!Number.isFinite(bound)) return lower; // past the last finite bucket: its bound
+      if (!interpolate) return bound;
       return lower + ((bound - lower) * (rank - below)) / Math.max(1, count - below);
     }
     lower = bound;

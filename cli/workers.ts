@@ -31,6 +31,30 @@ import { CONFIG_ENV, RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.t
 
 const WORKER_ENTRY = fileURLToPath(new URL('./viewer-worker-entry.ts', import.meta.url));
 
+/**
+ * V8's young generation in a viewer worker: 2 MB semi-spaces instead of V8's default of up to
+ * 16 MB, which a worker grows to under a join storm and then keeps. 5000 viewers of a 2.65 Mbit/s
+ * stream over 2 workers (C swarm): the workers' heaps 247 -> 124 MB in total, the node's PSS 505 ->
+ * 379 MB, CPU 79.9 -> 80.6 % of a core, first byte unchanged. A --max-semi-space-size given to the
+ * main process is passed on instead.
+ */
+const WORKER_V8_FLAGS = ['--max-semi-space-size=2'];
+
+/** node's flags for a worker: the main process's, less the test runner's, plus WORKER_V8_FLAGS. */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out = execArgv.filter((a) => !a.startsWith('--test'));
+  for (const flag of WORKER_V8_FLAGS) {
+    const name = flag.slice(0, flag.indexOf('='));
+    // V8 takes --max_semi_space_size as well; an explicit one (either spelling) wins
+    const given = out.some((a) => {
+      const norm = `--${a.slice(2).replaceAll('_', '-')}`;
+      return norm === name || norm.startsWith(`${name}=`);
+    });
+    if (!given) out.push(flag);
+  }
+  return out;
+}
+
 type ToWorker =
   | { type: 'stop-accepting' }
   | { type: 'resume-accepting' }
@@ -151,7 +175,7 @@ export class WorkerPool {
     cluster.setupPrimary({
       exec: WORKER_ENTRY,
       args: [],
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+      execArgv: workerExecArgv(process.execArgv),
       silent: false,
     });
     for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
