@@ -99,9 +99,13 @@ static void fail_reason(const char *text) {
 
 /* ---- the server's process group, from /proc/<pid>/stat (proc(5): fields 5 pgrp, 14-15
  * utime/stime in clock ticks, 24 rss in pages) ---- */
-static void group_usage(int pgid, double *cpu_s, double *rss_mb) {
+/* CPU seconds and RSS of a process group; with pss_mb, also its proportional set size: what RSS
+ * counts once per process (the node binary's pages, shared by the main process and its workers)
+ * counted once in all (smaps_rollup walks the process's mappings: ~1 ms, once a second). */
+static void group_usage(int pgid, double *cpu_s, double *rss_mb, double *pss_mb) {
   *cpu_s = 0;
   *rss_mb = 0;
+  if (pss_mb) *pss_mb = 0;
   DIR *d = opendir("/proc");
   if (!d) return;
   double tick = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
@@ -125,43 +129,19 @@ static void group_usage(int pgid, double *cpu_s, double *rss_mb) {
       continue;
     *cpu_s += (utime + stime) / tick;
     *rss_mb += rss_pages * page / 1048576.0;
-  }
-  closedir(d);
-}
-
-/* Proportional set size of a process group, in MB: what RSS counts once per process (the node
- * binary's pages, shared by the main process and its workers) counted once in all. */
-static double group_pss(int pgid) {
-  double pss_mb = 0;
-  DIR *d = opendir("/proc");
-  if (!d) return 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!isdigit((unsigned char)e->d_name[0])) continue;
-    char path[288], b[1024];
-    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    size_t n = fread(b, 1, sizeof b - 1, f);
-    fclose(f);
-    b[n] = 0;
-    char *s = strrchr(b, ')');
-    int pgrp = 0;
-    if (!s || sscanf(s + 2, "%*c %*d %d", &pgrp) != 1 || pgrp != pgid) continue;
+    if (!pss_mb) continue;
     snprintf(path, sizeof path, "/proc/%s/smaps_rollup", e->d_name);
-    f = fopen(path, "r");
-    if (!f) continue;
+    if (!(f = fopen(path, "r"))) continue;
     char line[256];
     long kb;
     while (fgets(line, sizeof line, f))
       if (sscanf(line, "Pss: %ld kB", &kb) == 1) {
-        pss_mb += kb / 1024.0;
+        *pss_mb += kb / 1024.0;
         break;
       }
     fclose(f);
   }
   closedir(d);
-  return pss_mb;
 }
 
 static int leads_group(int pid) {
@@ -438,7 +418,7 @@ static void sample(double t) {
     self_cpu0 = self_cpu();
     if (server_pgid) {
       double rss;
-      group_usage(server_pgid, &server_cpu0, &rss);
+      group_usage(server_pgid, &server_cpu0, &rss, NULL);
     }
   }
   if (window_t0 < 0 && t >= window_from) {
@@ -447,10 +427,9 @@ static void sample(double t) {
   }
   if (server_pgid && t - last_rss_at >= 1.0) { /* a /proc walk costs ~1 ms: once a second */
     last_rss_at = t;
-    double cpu, rss;
-    group_usage(server_pgid, &cpu, &rss);
+    double cpu, rss, pss;
+    group_usage(server_pgid, &cpu, &rss, &pss);
     if (rss > rss_peak_mb) rss_peak_mb = rss;
-    double pss = group_pss(server_pgid);
     if (pss > pss_peak_mb) pss_peak_mb = pss;
   }
 }
@@ -591,20 +570,17 @@ int main(int argc, char **argv) {
   }
 
   double rss_base_mb = 0, pss_base_mb = 0, cpu;
-  if (server_pgid) group_usage(server_pgid, &cpu, &rss_base_mb), pss_base_mb = group_pss(server_pgid);
+  if (server_pgid) group_usage(server_pgid, &cpu, &rss_base_mb, &pss_base_mb);
   double start = now(), ramp_end = start + n / ramp, end = ramp_end + duration;
   steady_from = ramp_end + 2 < end ? ramp_end + 2 : ramp_end;
   window_from = end - window > ramp_end ? end - window : ramp_end;
   double self_cpu_start = self_cpu();
   run_loop(viewers, 0, n, probe_every, ramp, start, end, sample);
   double t_end = now();
-  double server_cpu1 = 0, rss_end = 0, self_cpu1 = self_cpu();
-  if (server_pgid) group_usage(server_pgid, &server_cpu1, &rss_end);
+  double server_cpu1 = 0, rss_end = 0, pss_end = 0, self_cpu1 = self_cpu();
+  if (server_pgid) group_usage(server_pgid, &server_cpu1, &rss_end, &pss_end);
   if (rss_end > rss_peak_mb) rss_peak_mb = rss_end;
-  if (server_pgid) {
-    double pss_end = group_pss(server_pgid);
-    if (pss_end > pss_peak_mb) pss_peak_mb = pss_end;
-  }
+  if (pss_end > pss_peak_mb) pss_peak_mb = pss_end;
   if (steady_t0 < 0) steady_t0 = t_end, self_cpu0 = self_cpu1, server_cpu0 = server_cpu1;
   if (window_t0 < 0) window_t0 = start;
 

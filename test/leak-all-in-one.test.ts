@@ -7,15 +7,11 @@
  * itself ends with process.exit after close(), which would hide such leaks; this test does not.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startAll } from '../cli/run.ts';
-import { loadConfig } from '../core/config.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
 import { get, resources, until } from './helpers/leak.ts';
-import { freePort, killAll, publish } from './helpers/process.ts';
+import { freePort, inProcessAllConfig, killAll, publish } from './helpers/process.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';
 
 const N = 20;
@@ -24,24 +20,8 @@ describe('leak: the all-in-one node', () => {
   after(killAll);
 
   it(`publish, ${N} FLV + ${N} RTMP + ${N} HLS viewers, node close(): nothing left running`, async () => {
-    const ports = {
-      rtmp: await freePort(),
-      http: await freePort(),
-      admin: await freePort(),
-      grpc: await freePort(),
-    };
-    const flags = new Map<string, string | true>([
-      ['rtmp-port', String(ports.rtmp)],
-      ['http-port', String(ports.http)],
-      ['admin-port', String(ports.admin)],
-      ['grpc-port', String(ports.grpc)],
-      ['host', '127.0.0.1'],
-      ['log-level', 'silent'],
-      // one process: this test counts this process's sockets and timers (workers have their own tests)
-      ['workers', '1'],
-      ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-leak-'))],
-    ]);
-    const config = loadConfig('all', flags, {});
+    // one process: this test counts this process's sockets and timers (workers have their own tests)
+    const { config, ports } = await inProcessAllConfig(1);
     const baseline = resources();
     const timers = trackTimers();
     let node: Awaited<ReturnType<typeof startAll>> | undefined;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  alive,
   CLI,
   freePort,
   freeUdpPort,
@@ -166,15 +167,6 @@ function childrenOf(pid: number): number[] {
       .filter((n) => n > 0);
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -7,17 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import cluster from 'node:cluster';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAll } from '../cli/run.ts';
-import { loadConfig } from '../core/config.ts';
 import { isVideoSequenceHeader, type MediaTag, TAG_VIDEO } from '../media/tag.ts';
 import { type FlvRead, openFlv } from './helpers/flv-client.ts';
 import {
-  freePort,
+  alive,
   getJson,
+  inProcessAllConfig,
   killAll,
   publish,
   type RelaycastProcess,
@@ -258,26 +255,7 @@ describe('--workers when startAll runs inside another program (here: this test f
   after(() => killAll());
 
   it('the workers run their own entry with the given config, serve viewers, and close() stops them', async () => {
-    const ports = {
-      rtmp: await freePort(),
-      http: await freePort(),
-      admin: await freePort(),
-      grpc: await freePort(),
-    };
-    const config = loadConfig(
-      'all',
-      new Map<string, string | true>([
-        ['rtmp-port', String(ports.rtmp)],
-        ['http-port', String(ports.http)],
-        ['admin-port', String(ports.admin)],
-        ['grpc-port', String(ports.grpc)],
-        ['host', '127.0.0.1'],
-        ['log-level', 'silent'],
-        ['workers', '2'],
-        ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-embed-'))],
-      ]),
-      {},
-    );
+    const { config, ports } = await inProcessAllConfig(2);
     // Before workers had their own entry, cluster.fork re-ran this test file in each worker.
     const node = await startAll(config, 'embedded');
     try {
@@ -311,12 +289,3 @@ describe('--workers when startAll runs inside another program (here: this test f
     }
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Config, loadConfig } from '../../core/config.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const NODE = process.execPath;
@@ -348,4 +349,40 @@ export async function videoWidth(url: string): Promise<number> {
     30_000,
   );
   return Number(r.stdout.trim().split('\n')[0]) || 0;
+}
+
+/** Whether a process (one a test started) still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The config of an all-in-one started inside the test process (startAll), on free loopback ports
+ * with its own --data-dir, silent; `workers` as given (tests pick their process layout).
+ */
+export async function inProcessAllConfig(
+  workers: number,
+): Promise<{ config: Config; ports: { rtmp: number; http: number; admin: number; grpc: number } }> {
+  const ports = {
+    rtmp: await freePort(),
+    http: await freePort(),
+    admin: await freePort(),
+    grpc: await freePort(),
+  };
+  const flags = new Map<string, string | true>([
+    ['rtmp-port', String(ports.rtmp)],
+    ['http-port', String(ports.http)],
+    ['admin-port', String(ports.admin)],
+    ['grpc-port', String(ports.grpc)],
+    ['host', '127.0.0.1'],
+    ['log-level', 'silent'],
+    ['workers', String(workers)],
+    ['data-dir', mkdtempSync(join(tmpdir(), 'relaycast-inproc-'))],
+  ]);
+  return { config: loadConfig('all', flags, {}), ports };
 }
