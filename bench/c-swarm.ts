@@ -29,7 +29,7 @@ process.on('SIGINT', () => process.exit(130));
 
 const { values } = benchArgs(
   import.meta.filename,
-  `npm run bench [-- --viewers 5000 --kbps 2650|1000 --workers N]
+  `npm run bench [-- --viewers 5000 --kbps 2650|1000 --workers N --protocol flv|hls]
 npm run bench:table
 
 HTTP-FLV fan-out with the C viewer swarm (bench/flv-swarm.c, built with gcc into bench/.cache/):
@@ -45,6 +45,11 @@ The default run (5000 viewers) takes about 50 s (plus a one-time encode of the t
 --duration --min-kbps --window --probe-every --pid) against the same server, and prints its line
 too, so the two clients' figures can be compared on one server.
 
+--protocol hls: the same with HLS viewers (flv-swarm --hls) of the MPEG-TS variant (.ts.m3u8):
+each polls the playlist as hls.js does and fetches every new segment once on one keep-alive
+connection; the line has playlist and segment response times (p50/p95/p99/max), missed segments
+and healthy viewers (no error, nothing missed, a segment within 3 target durations).
+
 --table runs 1000, 2000, 4000 and 5000 viewers at 2.65 Mbit/s and 10000 at 1 Mbit/s, a fresh
 server for each, one JSON line per row: about 4 minutes on a 2-core machine (plus a one-time
 encode of the 1 Mbit/s test stream).`,
@@ -58,6 +63,7 @@ encode of the 1 Mbit/s test stream).`,
     'probe-every': { type: 'string', default: '50' },
     warmup: { type: 'string', default: '5' },
     workers: { type: 'string', default: 'auto' }, // the server's default
+    protocol: { type: 'string', default: 'flv' },
     table: { type: 'boolean' },
     'cross-check': { type: 'string' },
   },
@@ -92,6 +98,11 @@ if (values.table) {
 
 const viewers = Number(values.viewers);
 const kbps = Number(values.kbps) === 1000 ? 1000 : 2650;
+const hls = values.protocol === 'hls';
+if (!hls && values.protocol !== 'flv') {
+  console.error(`c-swarm.ts: --protocol is flv or hls, not ${values.protocol}`);
+  process.exit(2);
+}
 // healthy: at least ~75 % of the stream's rate over the window
 const minKbps = values['min-kbps'] ?? (kbps === 2650 ? '2000' : '750');
 const bin = buildSwarm();
@@ -102,9 +113,9 @@ const { server, rtmp, http, admin } = await startBenchServer(
   'all',
   { processGroup: true },
 );
-const url = `http://127.0.0.1:${http}/live/bench.flv`;
+const url = `http://127.0.0.1:${http}/live/bench.${hls ? 'ts.m3u8' : 'flv'}`;
 children.push(publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`));
-// Bounded wait until the stream plays (HEAD answers 200 once it is live).
+// Bounded wait until the stream plays (200 once it is live).
 const liveBy = Date.now() + 20_000;
 for (;;) {
   if (Date.now() > liveBy) {
@@ -114,7 +125,10 @@ for (;;) {
     process.exit(1);
   }
   try {
-    if ((await fetch(url, { method: 'HEAD' })).ok) break;
+    // HEAD for the FLV stream; a playlist is small enough to GET (it exists once segments do)
+    const res = await fetch(url, hls ? {} : { method: 'HEAD' });
+    await res.body?.cancel();
+    if (res.ok) break;
   } catch {
     /* not yet */
   }
@@ -139,6 +153,7 @@ const common = [
 ];
 await measure('flv-swarm.c', [
   bin,
+  ...(hls ? ['--hls'] : []),
   ...common,
   '--viewers',
   String(viewers),
@@ -173,7 +188,7 @@ async function measure(client: string, argv: string[]): Promise<void> {
       .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
   console.log(
     JSON.stringify({
-      bench: 'fanout-http-flv',
+      bench: hls ? 'fanout-hls' : 'fanout-http-flv',
       client,
       viewers,
       streamKbps: kbps,
@@ -186,18 +201,20 @@ async function measure(client: string, argv: string[]): Promise<void> {
       // the server's own view: from the request routed to its first keyframe written, as the
       // histogram's bucket bound it is under (its smallest bucket is 5 ms), so a long client-side
       // figure can be told from a long server-side one
-      serverFirstKeyframeMsAtMost: Object.fromEntries(
-        [0.5, 0.95, 0.99].map((q) => {
-          const s = histogramQuantile(
-            metrics,
-            'relaycast_viewer_time_to_first_frame_seconds',
-            'protocol="flv"',
-            q,
-            false,
-          );
-          return [`p${Math.round(q * 100)}`, s === null ? null : Math.round(s * 1000)];
-        }),
-      ),
+      serverFirstKeyframeMsAtMost: hls
+        ? undefined
+        : Object.fromEntries(
+            [0.5, 0.95, 0.99].map((q) => {
+              const s = histogramQuantile(
+                metrics,
+                'relaycast_viewer_time_to_first_frame_seconds',
+                'protocol="flv"',
+                q,
+                false,
+              );
+              return [`p${Math.round(q * 100)}`, s === null ? null : Math.round(s * 1000)];
+            }),
+          ),
       serverDrops: counter('relaycast_viewer_drops_total'),
       // machine-wide kernel counters during the run (accept queue full → refused connections)
       listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,

@@ -66,6 +66,26 @@ struct viewer {
   char *header;            /* only while reading the response header */
   int header_len;
   struct flv_walk *probe;  /* NULL for the MSG_TRUNC viewers */
+  struct hls_viewer *hls;  /* --hls mode only */
+};
+
+/* ---- --hls: a viewer polls the MPEG-TS media playlist and fetches each new segment once, in
+ * order, on one keep-alive connection (as a player does, without decoding). ---- */
+#define HLS_URIS 16
+#define HLS_URI_MAX 160
+#define HLS_PLAYLIST_MAX 16384
+struct hls_viewer {
+  int phase;               /* 0 reading a playlist, 1 reading a segment, 2 idle until next_poll */
+  long body_left;          /* Content-Length still to read */
+  char *text;              /* the playlist being read (phase 0 only) */
+  int text_len;
+  double req_at, poll_at, next_poll, target_s;
+  long long next_seq;      /* next segment wanted; -1 before the first playlist */
+  long long first_seq;     /* sequence of uris[0] */
+  int uri_count, got_new;
+  char uris[HLS_URIS][HLS_URI_MAX];
+  int missed, segments, playlists;
+  double last_segment_at;
 };
 
 static double now(void) {
@@ -252,12 +272,18 @@ static int request_len;
 static int epfd;
 static double batch_ms = 50;
 static uint8_t buf[1 << 18]; /* shared by header reads and probes: one thread, one read at a time */
+static int hls_mode;
+static char hls_path[512], hls_dir[512], hls_host[80];
 
 static void finish(struct viewer *v) {
   if (v->fd >= 0) close(v->fd); /* close() also removes it from the epoll set */
   v->fd = -1;
   free(v->header);
   v->header = NULL;
+  if (v->hls) {
+    free(v->hls->text);
+    v->hls->text = NULL;
+  }
   v->state = DONE;
 }
 
@@ -277,6 +303,10 @@ static void start_viewer(struct viewer *v, uint32_t id, int probe) {
     v->probe->tag_need = 11;
     v->probe->started_on_keyframe = -1;
   }
+  if (hls_mode) {
+    if (!(v->hls = calloc(1, sizeof *v->hls))) return fail(v, "out of memory");
+    v->hls->next_seq = -1;
+  }
   v->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (v->fd < 0) return fail(v, strerror(errno)); /* EMFILE: the fd limit is below --viewers */
   if (connect(v->fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS)
@@ -286,11 +316,109 @@ static void start_viewer(struct viewer *v, uint32_t id, int probe) {
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, v->fd, &e) < 0) return fail(v, strerror(errno));
 }
 
+/* every playlist and segment response time (ms), for the percentiles */
+static double *pl_ms, *seg_ms;
+static long pl_n, pl_cap, seg_n, seg_cap;
+static void push_ms(double **xs, long *n, long *cap, double v) {
+  if (*n == *cap) {
+    long c = *cap ? *cap * 2 : 65536;
+    double *m = realloc(*xs, c * sizeof(double));
+    if (!m) return;
+    *xs = m, *cap = c;
+  }
+  (*xs)[(*n)++] = v;
+}
+
+static void hls_get(struct viewer *v, uint32_t id, const char *path, int phase, double t) {
+  char req[1024];
+  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: relaycast-flv-swarm\r\n\r\n",
+                     path, hls_host);
+  if (send(v->fd, req, len, MSG_NOSIGNAL) != len) return fail(v, "request write failed");
+  v->hls->phase = phase;
+  v->hls->req_at = t;
+  if (phase == 0) v->hls->poll_at = t;
+  v->state = HEADERS;
+  v->header_len = 0;
+  if (!v->header && !(v->header = malloc(HEADER_MAX + 1))) return fail(v, "out of memory");
+  struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = id};
+  epoll_ctl(epfd, EPOLL_CTL_MOD, v->fd, &e);
+}
+
+/* Fetches the next listed segment, or idles until the next poll (hls.js: the target duration after
+ * a playlist that had something new, half of it after one that did not). */
+static void hls_next(struct viewer *v, uint32_t id, double t) {
+  struct hls_viewer *h = v->hls;
+  long long i = h->next_seq - h->first_seq;
+  if (i >= 0 && i < h->uri_count) {
+    char path[1024];
+    const char *u = h->uris[i];
+    if (u[0] == '/') snprintf(path, sizeof path, "%s", u);
+    else snprintf(path, sizeof path, "%s%s", hls_dir, u);
+    h->got_new = 1;
+    return hls_get(v, id, path, 1, t);
+  }
+  h->phase = 2;
+  h->next_poll = h->poll_at + (h->got_new ? h->target_s : h->target_s / 2);
+  h->got_new = 0;
+}
+
+/* A playlist arrived: where the viewer is against the window (RFC 8216 6.3.4, 6.2.2). */
+static void hls_playlist(struct viewer *v, uint32_t id, double t) {
+  struct hls_viewer *h = v->hls;
+  h->text[h->text_len] = 0;
+  long long seq = -1;
+  double target = 0;
+  int count = 0;
+  for (char *line = strtok(h->text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+    if (!strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22)) seq = atoll(line + 22);
+    else if (!strncmp(line, "#EXT-X-TARGETDURATION:", 22)) target = atof(line + 22);
+    else if (line[0] != '#' && line[0] && count < HLS_URIS) snprintf(h->uris[count++], HLS_URI_MAX, "%s", line);
+  }
+  free(h->text);
+  h->text = NULL;
+  if (seq < 0 || target <= 0 || count == 0) return fail(v, "not a live media playlist");
+  h->first_seq = seq, h->uri_count = count, h->target_s = target;
+  h->playlists++;
+  if (h->next_seq < 0) h->next_seq = seq + (count > 3 ? count - 3 : 0); /* 3 from the live edge */
+  if (h->next_seq < seq) h->missed += (int)(seq - h->next_seq), h->next_seq = seq;
+  hls_next(v, id, t);
+}
+
+/* A response body is complete. */
+static void hls_done(struct viewer *v, uint32_t id, double t) {
+  struct hls_viewer *h = v->hls;
+  double ms = (t - h->req_at) * 1000;
+  if (h->phase == 0) {
+    push_ms(&pl_ms, &pl_n, &pl_cap, ms);
+    return hls_playlist(v, id, t);
+  }
+  push_ms(&seg_ms, &seg_n, &seg_cap, ms);
+  h->segments++;
+  h->last_segment_at = t;
+  h->next_seq++;
+  hls_next(v, id, t);
+}
+
+/* Body bytes of the current response (the playlist is kept, a segment only counted). */
+static void hls_body(struct viewer *v, uint32_t id, const uint8_t *p, long n, double t) {
+  struct hls_viewer *h = v->hls;
+  if (n > h->body_left) n = h->body_left; /* nothing follows a response until we ask again */
+  if (h->phase == 0 && h->text) {
+    long room = HLS_PLAYLIST_MAX - h->text_len, take = n < room ? n : room;
+    memcpy(h->text + h->text_len, p, take);
+    h->text_len += take;
+  }
+  v->bytes += n;
+  h->body_left -= n;
+  if (h->body_left == 0) hls_done(v, id, t);
+}
+
 static void on_connected(struct viewer *v, uint32_t id) {
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(v->fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) return fail(v, strerror(err));
+  if (hls_mode) return hls_get(v, id, hls_path, 0, now());
   /* a fresh socket's send buffer always takes a request this small in one write */
   if (send(v->fd, request, request_len, MSG_NOSIGNAL) != request_len) return fail(v, "request write failed");
   struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = id};
@@ -300,7 +428,7 @@ static void on_connected(struct viewer *v, uint32_t id) {
   if (!v->header) return fail(v, "out of memory");
 }
 
-static void on_header_bytes(struct viewer *v, long n, double t) {
+static void on_header_bytes(struct viewer *v, uint32_t id, long n, double t) {
   if (v->ttfb < 0) v->ttfb = t - v->t0;
   long room = HEADER_MAX - v->header_len, take = n < room ? n : room;
   memcpy(v->header + v->header_len, buf, take);
@@ -318,6 +446,15 @@ static void on_header_bytes(struct viewer *v, long n, double t) {
     snprintf(why, sizeof why, "HTTP %d", status);
     return fail(v, why);
   }
+  if (v->hls) {
+    char *cl = strcasestr(v->header, "\r\ncontent-length:");
+    if (!cl || cl > end) return fail(v, "HLS response without Content-Length");
+    v->hls->body_left = atol(cl + 17);
+    if (v->hls->phase == 0) {
+      if (!(v->hls->text = malloc(HLS_PLAYLIST_MAX + 1))) return fail(v, "out of memory");
+      v->hls->text_len = 0;
+    }
+  }
   if (v->probe) v->probe->chunked = strcasestr(v->header, "\r\ntransfer-encoding: chunked") != NULL;
   /* body bytes that came in the same read as the end of the header */
   long header_bytes = end + 4 - v->header, body = v->header_len - header_bytes;
@@ -325,17 +462,35 @@ static void on_header_bytes(struct viewer *v, long n, double t) {
   free(v->header);
   v->header = NULL;
   v->state = BODY;
+  if (v->hls) {
+    /* a body may be empty, or all here: hls_body completes it (and may send the next request) */
+    if (body_in_buf > 0 || v->hls->body_left == 0) hls_body(v, id, buf + (n - body_in_buf), body_in_buf, t);
+    return;
+  }
   if (body_in_buf > 0) {
     v->bytes += body_in_buf;
     if (v->probe) probe_body(v, buf + (n - body_in_buf), body_in_buf, t);
   }
 }
 
-static void on_readable(struct viewer *v, double t) {
+static void on_readable(struct viewer *v, uint32_t id, double t) {
   /* bounded: a probe drains at most 8 buffers per wake-up, so one fast socket cannot starve others */
   for (int reads = 0; reads < 8 && v->state != DONE; reads++) {
     long n;
-    if (v->state == BODY && !v->probe) {
+    if (v->hls && v->state == BODY && v->hls->phase == 1) {
+      /* a segment: count it in the kernel (MSG_TRUNC), never past its Content-Length */
+      n = recv(v->fd, NULL, v->hls->body_left, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > 0) {
+        hls_body(v, id, NULL, n, t);
+        continue;
+      }
+    } else if (v->hls && v->state == BODY && v->hls->phase == 0) {
+      n = recv(v->fd, buf, v->hls->body_left < (long)sizeof buf ? v->hls->body_left : (long)sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        hls_body(v, id, buf, n, t);
+        continue;
+      }
+    } else if (v->state == BODY && !v->probe && !v->hls) {
       /* MSG_TRUNC on TCP (tcp(7)): discard up to len queued bytes in the kernel, no copy */
       n = recv(v->fd, NULL, 1L << 30, MSG_TRUNC | MSG_DONTWAIT);
       if (n > 0) {
@@ -345,7 +500,7 @@ static void on_readable(struct viewer *v, double t) {
     } else {
       n = recv(v->fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n > 0) {
-        if (v->state == HEADERS) on_header_bytes(v, n, t);
+        if (v->state == HEADERS) on_header_bytes(v, id, n, t);
         else {
           v->bytes += n;
           probe_body(v, buf, n, t);
@@ -355,6 +510,7 @@ static void on_readable(struct viewer *v, double t) {
       }
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (v->hls) return fail(v, n == 0 ? "the server closed the connection" : strerror(errno));
     if (v->state == BODY) {
       v->closed_early = 1; /* the server ended a stream that should still be playing */
       finish(v);
@@ -366,7 +522,7 @@ static void on_readable(struct viewer *v, double t) {
 
 static void on_event(struct viewer *v, uint32_t id, double t) {
   if (v->state == CONNECTING) on_connected(v, id);
-  else if (v->state != DONE) on_readable(v, t);
+  else if (v->state != DONE) on_readable(v, id, t);
 }
 
 /* Runs viewers [from, to) until `until`, starting `ramp` per second from `start`. Bounded by
@@ -385,8 +541,15 @@ static void run_loop(struct viewer *vs, int from, int to, int probe_every, doubl
       started++;
     }
     if (tick) tick(t);
-    /* while ramping, wake every 5 ms to keep the connect pace even; then at most every 50 ms */
-    int wait_ms = started < to ? 5 : 50;
+    if (hls_mode) /* idle HLS viewers whose next playlist poll is due */
+      for (int i = from; i < started; i++) {
+        struct viewer *v = &vs[i];
+        if (v->state == BODY && v->hls && v->hls->phase == 2 && v->hls->next_poll <= t)
+          hls_get(v, (uint32_t)i, hls_path, 0, t);
+      }
+    /* while ramping, wake every 5 ms to keep the connect pace even; then at most every 50 ms
+     * (HLS: every 5 ms, to poll on time) */
+    int wait_ms = started < to || hls_mode ? 5 : 50;
     double left_ms = (until - t) * 1000;
     if (left_ms < wait_ms) wait_ms = (int)left_ms + 1;
     int k = epoll_wait(epfd, events, 1024, wait_ms);
@@ -395,7 +558,7 @@ static void run_loop(struct viewer *vs, int from, int to, int probe_every, doubl
     /* Once everyone has started, let data pile up for a moment: one recv then takes several of the
      * server's writes, so the swarm makes fewer syscalls per byte. Skipped while ramping, when
      * TTFB and TTFK are being timed. */
-    if (started >= to && batch_ms > 0 && k < 1024) {
+    if (started >= to && batch_ms > 0 && k < 1024 && !hls_mode) {
       double sleep_s = batch_ms / 1000.0 - (now() - t);
       if (sleep_s > 0 && t + sleep_s < until) {
         struct timespec ts = {0, (long)(sleep_s * 1e9)};
@@ -464,6 +627,10 @@ static const char usage[] =
     "  --warmup S           first run 100 viewers for S seconds and close them (JIT warm-up)\n"
     "  --batch-ms MS        after the ramp, wait MS between reads so one recv takes several server\n"
     "                       writes: ~40 % less client CPU; probe lag is timed to MS (default 50)\n"
+    "  --hls                the URL is an MPEG-TS media playlist (.ts.m3u8): each viewer polls it as\n"
+    "                       hls.js does (its target duration, half when nothing new) on one keep-alive\n"
+    "                       connection and fetches every new segment once, in order, from 3 before the\n"
+    "                       live edge; reports playlist and segment response times and missed segments\n"
     "  -h, --help           this text\n";
 
 static int bad_usage(const char *msg, const char *arg) {
@@ -481,6 +648,7 @@ int main(int argc, char **argv) {
       {"min-kbps", required_argument, 0, 'k'},  {"window", required_argument, 0, 'w'},
       {"probe-every", required_argument, 0, 'p'}, {"pid", required_argument, 0, 'P'},
       {"warmup", required_argument, 0, 'W'},    {"batch-ms", required_argument, 0, 'B'},    {"help", no_argument, 0, 'h'},
+      {"hls", no_argument, 0, 'H'},
       {0, 0, 0, 0}};
   opterr = 0;
   for (int c; (c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1;) {
@@ -495,6 +663,7 @@ int main(int argc, char **argv) {
       case 'P': pid = atoi(optarg); break;
       case 'W': warmup = atof(optarg); break;
       case 'B': batch_ms = atof(optarg); break;
+      case 'H': hls_mode = 1; break;
       case 'h': fputs(usage, stdout); return 0;
       default: return bad_usage("unknown or incomplete option ", argv[optind - 1]);
     }
@@ -521,6 +690,12 @@ int main(int argc, char **argv) {
   server.sin_port = htons(port);
   if (!inet_aton(host, &server.sin_addr) || ntohl(server.sin_addr.s_addr) >> 24 != 127)
     return bad_usage("--url must name a 127.0.0.0/8 address (loopback load tests only), not ", host);
+  if (hls_mode) {
+    snprintf(hls_path, sizeof hls_path, "%s", path);
+    snprintf(hls_dir, sizeof hls_dir, "%.*s", (int)(strrchr(path, '/') - path + 1), path);
+    snprintf(hls_host, sizeof hls_host, "%s:%d", host, port);
+    probe_every = 0;
+  }
   request_len = snprintf(request, sizeof request,
                          "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: relaycast-flv-swarm\r\nAccept: */*\r\n\r\n",
                          path, host, port);
@@ -565,8 +740,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < warm_n; i++) {
       finish(&viewers[i]);
       free(viewers[i].probe);
+      free(viewers[i].hls);
     }
     memset(reasons, 0, sizeof reasons);
+    pl_n = seg_n = 0;
   }
 
   double rss_base_mb = 0, pss_base_mb = 0, cpu;
@@ -585,6 +762,46 @@ int main(int argc, char **argv) {
   if (window_t0 < 0) window_t0 = start;
 
   double steady_s = t_end - steady_t0, window_s = t_end - window_t0;
+  if (hls_mode) {
+    int connected = 0, failed = 0, healthy = 0, missed = 0, segments = 0;
+    for (int i = 0; i < n; i++) {
+      struct viewer *v = &viewers[i];
+      struct hls_viewer *h = v->hls;
+      failed += v->failed;
+      if (!h) continue;
+      connected += h->playlists > 0;
+      missed += h->missed;
+      segments += h->segments;
+      /* healthy: never failed, missed nothing, and got a segment within the last 3 target durations */
+      healthy += !v->failed && h->missed == 0 && h->segments > 0 && t_end - h->last_segment_at <= 3 * h->target_s;
+      finish(v);
+    }
+    double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
+    double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
+    printf("{\"tool\":\"flv-swarm --hls\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n,
+           connected, failed);
+    for (int i = 0; i < REASONS && reasons[i].count; i++)
+      printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
+    printf("},\"healthy\":%d,\"missedSegments\":%d,\"segmentsFetched\":%d,", healthy, missed, segments);
+    printf("\"playlistMs\":{\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},",
+           pct(pl_ms, pl_n, 0.5), pct(pl_ms, pl_n, 0.95), pct(pl_ms, pl_n, 0.99), pct(pl_ms, pl_n, 1.0), pl_n);
+    printf("\"segmentMs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},", pct(seg_ms, seg_n, 0.5),
+           pct(seg_ms, seg_n, 0.99), pct(seg_ms, seg_n, 1.0), seg_n);
+    printf("\"ttfbMs\":{\"p50\":-1,\"p95\":-1,\"n\":0},\"ttfkMs\":{\"p50\":-1,\"p95\":-1,\"n\":0},");
+    if (server_pgid)
+      printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
+             "\"rssKBPerViewer\":%.1f,\"pssBaseMB\":%.1f,\"pssPeakMB\":%.1f,\"pssKBPerViewer\":%.1f,"
+             "\"steadySeconds\":%.1f},",
+             server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n,
+             pss_base_mb, pss_peak_mb, (pss_peak_mb - pss_base_mb) * 1024 / n, steady_s);
+    printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct,
+           (self_cpu1 - self_cpu_start) / (t_end - start) * 100);
+    if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");
+    double loadavg[1] = {-1};
+    getloadavg(loadavg, 1);
+    printf("\"loadavg1\":%.2f}\n", loadavg[0]);
+    return 0;
+  }
   int connected = 0, failed = 0, closed_early = 0, healthy = 0, probes = 0, behind = 0, on_keyframe = 0;
   int waiting_connect = 0, waiting_response = 0; /* neither playing nor failed when the run ended */
   double *ttfb = calloc(n, sizeof(double)), *ttfk = calloc(n, sizeof(double)), *kbps = calloc(n, sizeof(double));
