@@ -429,6 +429,27 @@ describe('HubStream start-up order', () => {
     assert.equal(viewer.state, 'live');
     hub.close();
   });
+
+  it('an audio-only joiner mid-window gets only what comes after it, timestamps from 0', async () => {
+    const hub = new StreamHub({ mergeWriteMs: 40 });
+    const pub = hub.publish('live', 'a', { sessionId: 'x', kind: 'test' });
+    pub.pushTag(TAG_AUDIO, 0, AUDIO_SEQ);
+    for (let i = 0; i < 60; i++) pub.pushTag(TAG_AUDIO, i * 23, audio(i));
+    await new Promise((r) => setTimeout(r, 60));
+    pub.pushTag(TAG_AUDIO, 60 * 23, audio(60));
+    pub.pushTag(TAG_AUDIO, 61 * 23, audio(61)); // queued: older than the joiner's start
+    const sink = new FakeSink();
+    hub.get('live', 'a')!.addViewer(sink, { format: 'flv', protocol: 'flv' });
+    pub.pushTag(TAG_AUDIO, 62 * 23, audio(62));
+    await new Promise((r) => setTimeout(r, 60));
+    const frames = sink.tags().filter((t) => t.type === TAG_AUDIO && t.data[1] === 1);
+    assert.deepEqual(
+      frames.map((t) => t.data[2]),
+      [62],
+    );
+    assert.ok(frames[0]!.timestamp >= 0 && frames[0]!.timestamp < 100, `ts ${frames[0]!.timestamp}`);
+    hub.close();
+  });
 });
 
 describe('HubStream: a new publisher with other tracks', () => {

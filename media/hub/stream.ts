@@ -523,14 +523,17 @@ export class HubStream extends EventEmitter<StreamEvents> implements Closable<Vi
     this.emit('viewer-join', viewer);
     if (this.gop.length > 0) {
       this.startViewer(viewer, this.gop, 0, this.gop.length);
-      // The tags queued for the next batch are in the burst (in the GOP cache, or before its
-      // keyframe): the viewer skips them when that batch goes out. Flushing everyone here instead
-      // turned a join storm into one flush to every viewer per join: 4000 viewers joining at
-      // 500/s kept both workers at a full core and their accept queue 300 deep.
-      viewer.skipTags = this.pending.length - (viewer.protocol === 'pull' ? this.relaySent : 0);
     } else if (this.publisher && this.audioOnly) {
       this.startViewer(viewer, [], 0, 0);
+    } else {
+      return viewer; // waits for a keyframe, which the queued tags do not hold (the GOP would)
     }
+    // The tags queued for the next batch are in the burst (in the GOP cache, or before its
+    // keyframe), or older than an audio-only start: the viewer skips them when that batch goes
+    // out. Flushing everyone here instead turned a join storm into one flush to every viewer per
+    // join: 4000 viewers joining at 500/s kept both workers at a full core and their accept queue
+    // 300 deep.
+    viewer.skipTags = this.pending.length - (viewer.protocol === 'pull' ? this.relaySent : 0);
     return viewer;
   }
 
