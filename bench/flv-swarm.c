@@ -609,6 +609,22 @@ static double pct(double *xs, int n, double p) {
   return xs[i < n ? i : n - 1];
 }
 
+/* The end of the JSON line, both modes: the server's CPU and memory, the swarm's own CPU, load. */
+static void print_usage_tail(int n, double steady_s, double self_cpu_pct, double self_cpu_whole, double server_cpu_pct,
+                             double rss_base_mb, double pss_base_mb) {
+  if (server_pgid)
+    printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
+           "\"rssKBPerViewer\":%.1f,\"pssBaseMB\":%.1f,\"pssPeakMB\":%.1f,\"pssKBPerViewer\":%.1f,"
+           "\"steadySeconds\":%.1f},",
+           server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n,
+           pss_base_mb, pss_peak_mb, (pss_peak_mb - pss_base_mb) * 1024 / n, steady_s);
+  printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct, self_cpu_whole);
+  if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");
+  double loadavg[1] = {-1};
+  getloadavg(loadavg, 1);
+  printf("\"loadavg1\":%.2f}\n", loadavg[0]);
+}
+
 static const char usage[] =
     "usage: flv-swarm --url http://127.0.0.1:PORT/live/NAME.flv [-n VIEWERS] [options]\n"
     "\n"
@@ -788,18 +804,8 @@ int main(int argc, char **argv) {
     printf("\"segmentMs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},", pct(seg_ms, seg_n, 0.5),
            pct(seg_ms, seg_n, 0.99), pct(seg_ms, seg_n, 1.0), seg_n);
     printf("\"ttfbMs\":{\"p50\":-1,\"p95\":-1,\"n\":0},\"ttfkMs\":{\"p50\":-1,\"p95\":-1,\"n\":0},");
-    if (server_pgid)
-      printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
-             "\"rssKBPerViewer\":%.1f,\"pssBaseMB\":%.1f,\"pssPeakMB\":%.1f,\"pssKBPerViewer\":%.1f,"
-             "\"steadySeconds\":%.1f},",
-             server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n,
-             pss_base_mb, pss_peak_mb, (pss_peak_mb - pss_base_mb) * 1024 / n, steady_s);
-    printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct,
-           (self_cpu1 - self_cpu_start) / (t_end - start) * 100);
-    if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");
-    double loadavg[1] = {-1};
-    getloadavg(loadavg, 1);
-    printf("\"loadavg1\":%.2f}\n", loadavg[0]);
+    print_usage_tail(n, steady_s, self_cpu_pct, (self_cpu1 - self_cpu_start) / (t_end - start) * 100,
+                     server_cpu_pct, rss_base_mb, pss_base_mb);
     return 0;
   }
   int connected = 0, failed = 0, closed_early = 0, healthy = 0, probes = 0, behind = 0, on_keyframe = 0;
@@ -837,9 +843,6 @@ int main(int argc, char **argv) {
   double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
   double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
   double lag_max = n_lag ? pct(lag, n_lag, 1.0) : -1;
-  double loadavg[1] = {-1};
-  getloadavg(loadavg, 1);
-
   printf("{\"tool\":\"flv-swarm\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n, connected,
          failed);
   for (int i = 0; i < REASONS && reasons[i].count; i++)
@@ -852,15 +855,7 @@ int main(int argc, char **argv) {
   printf("\"ttfkMs\":{\"p50\":%.1f,\"p95\":%.1f,\"n\":%d},", pct(ttfk, n_ttfk, 0.5), pct(ttfk, n_ttfk, 0.95), n_ttfk);
   printf("\"probes\":%d,\"probesStartedOnKeyframe\":%d,\"probesBehind2s\":%d,\"probeLagMs\":{\"p50\":%.0f,\"max\":%.0f},",
          probes, on_keyframe, behind, n_lag ? pct(lag, n_lag, 0.5) : -1, lag_max);
-  if (server_pgid)
-    printf("\"server\":{\"pgid\":%d,\"cpuPctSteady\":%.1f,\"rssBaseMB\":%.1f,\"rssPeakMB\":%.1f,"
-           "\"rssKBPerViewer\":%.1f,\"pssBaseMB\":%.1f,\"pssPeakMB\":%.1f,\"pssKBPerViewer\":%.1f,"
-           "\"steadySeconds\":%.1f},",
-           server_pgid, server_cpu_pct, rss_base_mb, rss_peak_mb, (rss_peak_mb - rss_base_mb) * 1024 / n,
-           pss_base_mb, pss_peak_mb, (pss_peak_mb - pss_base_mb) * 1024 / n, steady_s);
-  printf("\"self\":{\"cpuPctSteady\":%.1f,\"cpuPctWhole\":%.1f},", self_cpu_pct,
-         (self_cpu1 - self_cpu_start) / (t_end - start) * 100);
-  if (server_pgid) printf("\"clientCostsMoreThanServer\":%s,", self_cpu_pct > server_cpu_pct ? "true" : "false");
-  printf("\"loadavg1\":%.2f}\n", loadavg[0]);
+  print_usage_tail(n, steady_s, self_cpu_pct, (self_cpu1 - self_cpu_start) / (t_end - start) * 100,
+                   server_cpu_pct, rss_base_mb, pss_base_mb);
   return 0;
 }
