@@ -189,6 +189,32 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
     assert.equal(res.missedSegments, 0);
   });
 
+  it('6 HLS viewers of the C swarm (--hls): all poll the playlist and fetch segments, none missed', async () => {
+    const r = await run(
+      buildSwarm(),
+      [
+        '--hls',
+        '--url',
+        `http://127.0.0.1:${rc.ports.http}/live/swarm.ts.m3u8`,
+        '--viewers',
+        '6',
+        '--ramp',
+        '50',
+        '--duration',
+        '4',
+      ],
+      60_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.equal(res.connected, 6, r.stdout);
+    assert.equal(res.failed, 0, r.stdout);
+    assert.equal(res.missedSegments, 0, r.stdout);
+    // each starts 3 segments from the live edge, so at least 3 segments and 1 playlist apiece
+    assert.ok((res.segmentsFetched as number) >= 18, r.stdout);
+    assert.ok((res.playlistMs as { n: number }).n >= 6, r.stdout);
+  });
+
   it('10 publishers from the publisher swarm: all publish and are listed live with ingest', async () => {
     const file = await flvFile;
     const swarm = run(
