@@ -56,8 +56,15 @@ interface Entry {
   session: MuxSession;
   ufrag: string;
   transport: SessionTransport;
-  /** The browser addresses bound to this session ("host:port"), at most MAX_REMOTES_PER_SESSION. */
-  remotes: string[];
+  /** The browser addresses bound to this session, at most MAX_REMOTES_PER_SESSION. */
+  remotes: Remote[];
+}
+
+interface Remote {
+  host: string;
+  port: number;
+  /** "host:port", the byRemote key. */
+  key: string;
 }
 
 const SENT: Promise<void> = Promise.resolve();
@@ -195,15 +202,17 @@ export class UdpMux {
         `the WebRTC stack's UDP transport for port ${r.weriftPort} was not found (is werift the version in package-lock.json?)`,
       );
     const entry: Entry = { session, ufrag: r.ufrag, transport, remotes: [] };
+    // Every RTP packet of the session passes here: no strings built or parsed per packet.
     transport.send = (data, addr) => {
-      const key = addr ? `${addr[0]}:${addr[1]}` : entry.remotes[0];
+      const to = addr
+        ? entry.remotes.find((r) => r.port === addr[1] && r.host === addr[0])
+        : entry.remotes[0];
       // werift (ICE-lite) only answers where checks came from; anything else is not sent.
-      if (key === undefined || !entry.remotes.includes(key) || !this.socket || session.closed) {
+      if (!to || !this.socket || session.closed) {
         this.refused++;
         return SENT;
       }
-      const colon = key.lastIndexOf(':');
-      this.socket.send(data, Number(key.slice(colon + 1)), key.slice(0, colon));
+      this.socket.send(data, to.port, to.host);
       return SENT;
     };
     this.byUfrag.set(r.ufrag, entry);
@@ -216,7 +225,7 @@ export class UdpMux {
     if (!entry) return;
     this.bySession.delete(session.id);
     if (this.byUfrag.get(entry.ufrag) === entry) this.byUfrag.delete(entry.ufrag);
-    for (const key of entry.remotes) if (this.byRemote.get(key) === entry) this.byRemote.delete(key);
+    for (const { key } of entry.remotes) if (this.byRemote.get(key) === entry) this.byRemote.delete(key);
     entry.remotes = [];
   }
 
@@ -240,7 +249,7 @@ export class UdpMux {
         this.dropped++;
         return;
       }
-      entry.remotes.push(key);
+      entry.remotes.push({ host: rinfo.address, port: rinfo.port, key });
       this.byRemote.set(key, entry);
     }
     try {
