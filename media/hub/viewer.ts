@@ -83,8 +83,9 @@ export class Viewer extends Lifecycle<ViewerCloseReason> {
   /** Flush sequence in which this viewer was started or resumed (it already has that batch). */
   servedFlush = 0;
   /**
-   * Leading tags of the next batch this viewer already has: it joined on the GOP cache, which
-   * holds the tags queued for that batch (HubStream.addViewer). Cleared when that batch goes out.
+   * Leading tags of the next batch this viewer is not to get: it joined on the GOP cache, which
+   * holds the tags queued for that batch, or on an audio-only stream after them
+   * (HubStream.addViewer). Cleared when that batch goes out.
    */
   skipTags = 0;
   /**
