@@ -11,20 +11,13 @@
  *   node bench/edge-hop.ts [--duration 30] [--settle 3] [--kbps 2650|1000]
  */
 
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
-import {
-  isAudioSequenceHeader,
-  isVideoSequenceHeader,
-  type MediaTag,
-  TAG_AUDIO,
-  TAG_SCRIPT,
-  TAG_VIDEO,
-} from '../media/tag.ts';
+import { isVideoSequenceHeader, TAG_VIDEO } from '../media/tag.ts';
 import { benchArgs } from './args.ts';
 import { children, startNode, startRedisServer } from './cluster-lib.ts';
+import { readFlvLoop } from './flv-loop.ts';
 import { killChildren, machine, testStream } from './lib.ts';
 import { percentile } from './viewer-stats.ts';
 
@@ -46,15 +39,9 @@ difference.`,
 const durationMs = Number(values.duration) * 1000;
 const settleMs = Number(values.settle) * 1000;
 
-const tags = new FlvDemuxer().push(readFileSync(testStream(Number(values.kbps) === 1000 ? 1000 : 2650)));
-const isHeader = (t: MediaTag) =>
-  t.type === TAG_SCRIPT ||
-  (t.type === TAG_VIDEO && isVideoSequenceHeader(t.data)) ||
-  (t.type === TAG_AUDIO && isAudioSequenceHeader(t.data));
-const headers = tags.filter(isHeader);
-const frames = tags.filter((t) => !isHeader(t));
-const firstTs = frames[0]!.timestamp;
-const loopMs = frames.at(-1)!.timestamp - firstTs + 34;
+const { headers, frames, firstTs, loopMs } = readFlvLoop(
+  testStream(Number(values.kbps) === 1000 ? 1000 : 2650),
+);
 
 /** A video frame's identity on the wire: its size and a few of its bytes (the file's frames differ). */
 const frameKey = (d: Buffer) =>

@@ -8,11 +8,9 @@
  *
  *   node bench/publish-swarm.ts --url rtmp://127.0.0.1:1935/live --publishers 200 --ramp 10 --duration 30
  */
-import { readFileSync } from 'node:fs';
-import { FlvDemuxer } from '../media/flv/demuxer.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
-import { isAudioSequenceHeader, isVideoSequenceHeader, type MediaTag, TAG_SCRIPT } from '../media/tag.ts';
 import { benchArgs } from './args.ts';
+import { readFlvLoop } from './flv-loop.ts';
 import { testStream } from './lib.ts';
 import { percentile, rampUp } from './viewer-stats.ts';
 
@@ -51,24 +49,7 @@ const chunkSize = Number(values['chunk-size']);
 
 // The file, once: headers (metadata + sequence headers, sent once) and the frames (looped).
 const file = values.file ?? testStream(2650);
-const tags = new FlvDemuxer().push(readFileSync(file));
-const headers: MediaTag[] = [];
-const frames: MediaTag[] = [];
-for (const t of tags) {
-  const header =
-    t.type === TAG_SCRIPT ||
-    (t.type === 9 && isVideoSequenceHeader(t.data)) ||
-    (t.type === 8 && isAudioSequenceHeader(t.data));
-  if (header && frames.length === 0) headers.push(t);
-  else if (!header) frames.push(t);
-}
-if (!frames.length) throw new Error(`${file}: no audio/video frames`);
-const firstTs = frames[0]!.timestamp;
-const lastTs = frames.reduce((a, t) => Math.max(a, t.timestamp), 0);
-// One loop of the file lasts its media span plus one video frame interval.
-const videoTs = frames.filter((t) => t.type === 9).map((t) => t.timestamp);
-const frameInterval = videoTs.length > 1 ? (videoTs.at(-1)! - videoTs[0]!) / (videoTs.length - 1) : 33;
-const loopMs = Math.round(lastTs - firstTs + frameInterval);
+const { headers, frames, firstTs, loopMs } = readFlvLoop(file);
 const fileBytes = frames.reduce((a, t) => a + t.data.length, 0);
 const fileKbps = Math.round((fileBytes * 8) / loopMs);
 

@@ -129,10 +129,7 @@ const counter = (name: string) =>
     .split('\n')
     .filter((l) => l.startsWith(name))
     .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
-let profile: Record<string, unknown> | undefined;
-if (profDir) {
-  profile = await stopAndSummarise(server, profDir);
-}
+const profile = profDir ? await stopAndSummarise(server, profDir) : undefined;
 console.log(
   JSON.stringify({
     bench:

@@ -203,10 +203,7 @@ for (const r of results) {
   for (const [k, n] of Object.entries(r.states ?? {})) states[k] = (states[k] ?? 0) + n;
 }
 
-let profile: Record<string, unknown> | undefined;
-if (profDir) {
-  profile = await stopAndSummarise(node.proc, profDir);
-}
+const profile = profDir ? await stopAndSummarise(node.proc, profDir) : undefined;
 
 console.log(
   JSON.stringify({
