@@ -22,6 +22,16 @@ import {
   waitFor,
 } from './helpers/process.ts';
 
+/** A swarm's JSON line (its last line of output), once it exited 0. */
+function swarmResult<T = unknown>(r: {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}): Record<string, T> {
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, T>;
+}
+
 describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
   let rc: RelaycastProcess;
   before(async () => {
@@ -100,8 +110,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       ],
       60_000,
     );
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    const res = swarmResult<number>(r);
     assert.equal(res.connected, 200);
     assert.equal(res.failed, 0);
     assert.equal(res.stalled, 0);
@@ -128,8 +137,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       ],
       60_000,
     );
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const res = swarmResult<unknown>(r);
     assert.equal(res.connected, 6, r.stdout);
     assert.equal(res.failed, 0, r.stdout);
     assert.equal(res.closedEarly, 0, r.stdout);
@@ -157,8 +165,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       ],
       60_000,
     );
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const res = swarmResult<unknown>(r);
     assert.equal(res.connected, 50);
     assert.equal(res.failed, 0, JSON.stringify(res.failures));
     assert.equal(res.stalled, 0);
@@ -181,8 +188,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       ],
       60_000,
     );
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const res = swarmResult<unknown>(r);
     assert.equal(res.connected, 50);
     assert.equal(res.gotSegments, 50);
     assert.equal(res.errors, 0, JSON.stringify(res.failures));
@@ -205,8 +211,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
       ],
       60_000,
     );
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const res = swarmResult<unknown>(r);
     assert.equal(res.connected, 6, r.stdout);
     assert.equal(res.failed, 0, r.stdout);
     assert.equal(res.missedSegments, 0, r.stdout);
@@ -252,8 +257,7 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
     );
     assert.deepEqual(live.map((s) => s.name).sort(), [...Array(10).keys()].map((i) => `tpub${i}`).sort());
     const r = await swarm;
-    assert.equal(r.code, 0, r.stderr);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const res = swarmResult<unknown>(r);
     assert.equal(res.publishing, 10);
     assert.equal(res.failed, 0, JSON.stringify(res.failures));
     assert.equal(res.liveAtEnd, 10);
