@@ -137,6 +137,35 @@ export async function startRelaycast(
   ports?: Partial<RelaycastProcess['ports']>,
   launch: LaunchOptions = {},
 ): Promise<RelaycastProcess> {
+  // freePort checks a port and closes it; a test file running alongside may take the same port
+  // before this process binds it. When the port lost was one chosen here (not given by the test),
+  // choose fresh ones and start again, at most three times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRelaycastOnce(role, extraArgs, env, ports, launch);
+    } catch (err) {
+      const given = [...Object.values(ports ?? {}), ...extraArgs.map(Number)];
+      if (!(err instanceof PortTakenError) || attempt >= 3 || given.includes(err.port)) throw err;
+    }
+  }
+}
+
+/** A start that failed because a port was in use (RC_PORT_IN_USE), and which port. */
+class PortTakenError extends Error {
+  readonly port: number;
+  constructor(message: string, port: number) {
+    super(message);
+    this.port = port;
+  }
+}
+
+async function startRelaycastOnce(
+  role: string,
+  extraArgs: string[],
+  env: Record<string, string>,
+  ports: Partial<RelaycastProcess['ports']> | undefined,
+  launch: LaunchOptions,
+): Promise<RelaycastProcess> {
   const p = {
     rtmp: ports?.rtmp ?? (await freePort()),
     http: ports?.http ?? (await freePort()),
@@ -186,6 +215,10 @@ export async function startRelaycast(
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   let buf = '';
+  let closed = false;
+  proc.once('close', () => {
+    closed = true;
+  });
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
     buf += d;
     let nl = buf.indexOf('\n');
@@ -212,10 +245,22 @@ export async function startRelaycast(
       50,
     );
   try {
-    await waitForLog((l) => l.msg === 'ready', 20_000);
+    // a process that exits during start-up ends the wait at once, once its output is all read (waitFor would retry to its end)
+    const ready = await waitFor(
+      'ready log line',
+      () => (closed ? 'exited' : logs.find((l) => l.msg === 'ready')),
+      20_000,
+      50,
+    );
+    if (ready === 'exited') throw new Error(`relaycast exited ${proc.exitCode}`);
   } catch (err) {
     await stopProcess(proc, 'SIGKILL');
-    throw new Error(`relaycast ${role} did not start: ${(err as Error).message}\nstderr: ${stderr.join('')}`);
+    const message = `relaycast ${role} did not start: ${(err as Error).message}\nstderr: ${stderr.join('')}`;
+    // "port 127.0.0.1:17949 (--grpc-port) is already in use" or "WebRTC UDP port 17949 is in use"
+    const taken = /port (?:[\d.]+:)?(\d+)\b[^\n]*? is (?:already )?in use/.exec(stderr.join(''));
+    throw taken && message.includes('RC_PORT_IN_USE')
+      ? new PortTakenError(message, Number(taken[1]))
+      : new Error(message);
   }
   return {
     proc,
