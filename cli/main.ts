@@ -95,6 +95,6 @@ export function runCli(argv: string[]): void {
   );
 }
 
-// `node cli/main.ts …` (npm scripts, tests, worker processes). The bin wrapper imports this module
+// `node cli/main.ts …` (npm scripts, tests). The bin wrapper imports this module
 // under another argv[1] (e.g. node_modules/.bin/relaycast) and calls runCli itself.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) runCli(process.argv.slice(2));

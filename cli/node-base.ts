@@ -13,13 +13,14 @@ import { StreamStatsSampler } from '../core/stream-info.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { registerStreamRoutes } from './routes.ts';
 
-export function nodeBase(config: Config, version: string) {
+export function nodeBase(config: Config, version: string, options: { processMetrics?: boolean } = {}) {
   const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
   const metrics = createMetrics({
     role: config.role,
     nodeId: config.nodeId,
     version,
     maxStreams: config.metricsMaxStreams,
+    processMetrics: options.processMetrics ?? true,
   });
   const hub = hubFor(config);
   const hubMetrics = bindHubMetrics(hub, metrics);

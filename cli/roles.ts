@@ -306,7 +306,7 @@ export async function startEdge(config: Config, version: string): Promise<Starte
     (await registry.listStreams())
       .filter((s) => s.role !== 'backup')
       .map((s) => ({ app: s.app, name: s.name }));
-  // --workers: HTTP viewers move to worker processes that pull through this process (one origin
+  // --workers: HTTP viewers move to worker threads that pull through this thread (one origin
   // pull per stream per node).
   const pool =
     config.workers > 1

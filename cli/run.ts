@@ -43,6 +43,8 @@ export interface RunningNode {
   viewerCount(): number;
   /** SIGHUP: re-read the RTMPS certificate; absent when this node has no RTMPS listener. */
   reloadCertificates?(): Promise<void>;
+  /** The --workers viewer threads, when there are any (for programs embedding startAll, and tests). */
+  workers?: WorkerPool;
   close(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ export interface RunningNode {
 
 /**
  * WHEP on the viewer port: a WhepServer when --webrtc-udp-port is set. It runs in this (main)
- * process, which has the streams and the node's one UDP port; with --workers the viewer processes
+ * thread, which has the streams and the node's one UDP port; with --workers the viewer threads
  * relay WHEP requests to it (WorkerPool.serveWhep).
  */
 export function whepFor(
@@ -137,7 +139,7 @@ export async function startAll(
       .list()
       .filter((s) => s.live && !s.name.endsWith('~backup'))
       .map((s) => ({ app: s.app, name: s.name }));
-  // --workers: HTTP viewers move to worker processes fed over a loopback relay.
+  // --workers: HTTP viewers move to worker threads fed over a loopback relay.
   const pool =
     config.workers > 1
       ? new WorkerPool(config, version, hub, source, hls, listStreams, metrics, log, llhls)
@@ -279,6 +281,7 @@ export async function startAll(
       rtmp.stopAccepting();
     },
     viewerCount: () => (pool ? pool.viewerCount() : 0) + viewerCount(),
+    ...(pool ? { workers: pool } : {}),
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
     async close() {
       channelSources.close();

@@ -1,22 +1,21 @@
 /**
- * One viewer worker of `--workers N` (see workers.ts): HTTP-FLV, HLS and the player page on the
- * shared --http-port, fed from the main process's loopback relay. No registry, no admin port: the
- * main process aggregates this worker's metrics over IPC.
+ * One viewer worker thread of `--workers N` (see workers.ts): HTTP-FLV, HLS and the player page on
+ * the shared --http-port (SO_REUSEPORT), fed from the main thread's loopback relay. No registry, no
+ * admin port: the main thread merges this worker's metrics, which leave out the process metrics.
  */
-import type { Config } from '../core/config.ts';
 import { HlsProxy } from '../edge/hls-proxy.ts';
 import { LlHlsProxy } from '../edge/llhls-proxy.ts';
 import { EdgePuller } from '../edge/pull.ts';
 import { RelayResolver } from '../edge/relay-route.ts';
 import { ViewerHttpServer } from '../edge/viewer-http.ts';
 import { nodeBase, viewerHttpLimits } from './node-base.ts';
-import { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV, workerChannel } from './workers.ts';
+import type { WorkerData } from './worker-env.ts';
+import { workerChannel } from './workers.ts';
 
-export async function startViewerWorker(config: Config, version: string): Promise<void> {
-  const index = Number(process.env.RELAYCAST_WORKER_INDEX ?? 0);
-  const relay = process.env[RELAY_ENV]!;
-  const token = process.env[RELAY_TOKEN_ENV];
-  const base = nodeBase(config, version); // its admin server never listens: the main process scrapes
+export async function startViewerWorker(data: WorkerData): Promise<void> {
+  const { config, version, index, relay, token } = data;
+  // its admin server never listens: the main thread scrapes; process metrics are the main thread's
+  const base = nodeBase(config, version, { processMetrics: false });
   const { metrics, hub, stats, admin } = base;
   const log = base.log.child({ worker: index });
   const resolver = new RelayResolver(relay);
@@ -25,10 +24,10 @@ export async function startViewerWorker(config: Config, version: string): Promis
     resolver,
     {
       clusterToken: token,
-      // the main process keeps its own pull for the configured idle time; a worker lets go sooner
+      // the main thread keeps its own pull for the configured idle time; a worker lets go sooner
       pullIdleTimeoutMs: 2000,
       waitForStreamMs: 0,
-      // the main process does the real failover; a relay that ended means the stream ended
+      // the main thread does the real failover; a relay that ended means the stream ended
       failoverDeadlineMs: 3000,
       bodyTimeoutMs: config.republishWaitMs + 10_000,
     },
@@ -41,12 +40,12 @@ export async function startViewerWorker(config: Config, version: string): Promis
       clusterToken: token,
       playlistTtlMs: Math.min(500, Math.max(100, config.hlsTargetDurationMs / 4)),
       segmentCacheBytes: Math.max(16 * 1024 * 1024, Math.floor(config.hlsCacheBytes / config.workers)),
-      // encrypted HLS: keys come from the main process over the relay (no registry here)
+      // encrypted HLS: keys come from the main thread over the relay (no registry here)
       keysFromOrigin: true,
     },
     metrics,
   );
-  // LL-HLS from the main process over the relay (its packager or, on an edge, its proxy), which
+  // LL-HLS from the main thread over the relay (its packager or, on an edge, its proxy), which
   // holds blocking reloads for all workers at once.
   const llhls =
     config.role === 'edge' || config.hlsPartTargetMs > 0
@@ -85,7 +84,8 @@ export async function startViewerWorker(config: Config, version: string): Promis
         return ((await res.json()) as { streams: { app: string; name: string }[] }).streams;
       },
       viewerCount: () => hub.viewerCount(),
-      ...(process.env[WHEP_ENV] && token ? { whepProxy: { url: process.env[WHEP_ENV]!, token } } : {}),
+      ...(data.whep ? { whepProxy: { url: data.whep, token } } : {}),
+      reusePort: true,
       ...(llhls ? { llhls, hlsVariant: config.hlsVariant } : {}),
     },
     metrics,
@@ -113,7 +113,7 @@ export async function startViewerWorker(config: Config, version: string): Promis
     log.debug({ port, worker: index }, 'viewer worker listening');
     channel.listening(port);
   } catch (err) {
-    // The main process says it in one line (describeStartupError) and exits; nothing here.
+    // The main thread says it in one line (describeStartupError) and exits; nothing here.
     channel.fatal(err);
     setTimeout(() => process.exit(1), 200).unref();
   }

@@ -1,15 +1,22 @@
 /**
- * How a --workers viewer process knows what it is and where its main process is: environment
- * variables set at fork. Kept apart so a worker's entry (viewer-worker-entry.ts) loads none of the
- * main process's modules.
+ * What a --workers viewer thread is given at start (its workerData). Kept apart so a worker's entry
+ * (viewer-worker-entry.ts) loads none of the main thread's modules.
  */
-export const RELAY_ENV = 'RELAYCAST_WORKER_RELAY';
-export const RELAY_TOKEN_ENV = 'RELAYCAST_WORKER_RELAY_TOKEN';
-/** The main process's loopback WHEP server, for workers to relay WHEP requests to. */
-export const WHEP_ENV = 'RELAYCAST_WORKER_WHEP';
-/**
- * The main process's resolved config and version as JSON. A worker runs cli/viewer-worker-entry.ts
- * with this, not the main process's script and argv: whatever started the main process (the CLI, a
- * test or a program that calls startAll) a worker is only ever a viewer worker.
- */
-export const CONFIG_ENV = 'RELAYCAST_WORKER_CONFIG';
+import type { Config } from '../core/config.ts';
+
+export interface WorkerData {
+  /**
+   * The main thread's resolved config. A worker runs cli/viewer-worker-entry.ts with it, not the
+   * main program's script and argv: whatever started the node (the CLI, a test or a program that
+   * calls startAll), a worker is only ever a viewer worker.
+   */
+  config: Config;
+  version: string;
+  /** 0 .. workers-1: the `worker` label of its log lines and relaycast_worker_viewers */
+  index: number;
+  /** The main thread's loopback relay (core/internal-http.ts) and its bearer token. */
+  relay: string;
+  token: string;
+  /** The main thread's loopback WHEP server, for workers to relay WHEP requests to. */
+  whep?: string;
+}

@@ -1,17 +1,22 @@
 /**
- * `--workers N`: HTTP viewers (HTTP-FLV, HLS, player page) served by N worker processes sharing
- * --http-port through node:cluster, so fan-out uses every core. The main process keeps everything
- * else (RTMP, the registry, origin pulls, the control plane, admin) and serves its workers over a
- * loopback relay (core/internal-http.ts with a random token): a worker's pull of a stream is a
- * viewer of the main process's hub, so each stream is still pulled from its origin once per node.
+ * `--workers N`: HTTP viewers (HTTP-FLV, HLS, the player page) served by N worker threads, each
+ * with its own event loop, listening on --http-port with SO_REUSEPORT so the kernel spreads new
+ * connections over them and fan-out uses every core. The main thread keeps everything else (RTMP,
+ * the registry, origin pulls, the control plane, admin) and serves its workers over a loopback relay
+ * (core/internal-http.ts with a random token): a worker's pull of a stream is a viewer of the main
+ * thread's hub, so each stream is still pulled from its origin once per node.
  *
- * Metrics: the main process's /metrics merges its own registry with every worker's
- * (prom-client's AggregatorRegistry: counters and gauges summed per label set).
+ * Threads, not processes: a worker process repeated the node binary's pages, TypeScript stripping and
+ * every loaded module (≈ 107 MB at rest); a thread adds ≈ 34 MB to the one process.
+ *
+ * Metrics: the main thread's /metrics merges its own registry with every worker's (prom-client's
+ * AggregatorRegistry: counters and gauges summed per label set). Process metrics (CPU, RSS, file
+ * descriptors) come from the main thread's registry only: they are the whole process's.
  */
-import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { type MessagePort, parentPort, Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
@@ -24,36 +29,18 @@ import { listenOn } from '../core/net-limits.ts';
 import type { HlsSource, LlHlsSource, StreamSource } from '../core/sources.ts';
 import type { ViewerHttpOptions, ViewerHttpServer } from '../edge/viewer-http.ts';
 import type { StreamHub } from '../media/hub/hub.ts';
-
-export { RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
-
-import { CONFIG_ENV, RELAY_ENV, RELAY_TOKEN_ENV, WHEP_ENV } from './worker-env.ts';
+import type { WorkerData } from './worker-env.ts';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./viewer-worker-entry.ts', import.meta.url));
 
 /**
- * V8's young generation in a viewer worker: 2 MB semi-spaces instead of V8's default of up to
- * 16 MB, which a worker grows to under a join storm and then keeps. 5000 viewers of a 2.65 Mbit/s
- * stream over 2 workers (C swarm): the workers' heaps 247 -> 124 MB in total, the node's PSS 505 ->
- * 379 MB, CPU 79.9 -> 80.6 % of a core, first byte unchanged. A --max-semi-space-size given to the
- * main process is passed on instead.
+ * V8's young generation in a viewer worker: 6 MB (2 MB semi-spaces) instead of V8's default of up
+ * to 48 MB, which a worker grows to under a join storm and then keeps. Measured with worker
+ * processes (--max-semi-space-size=2, the same size): 5000 viewers of a 2.65 Mbit/s stream over 2
+ * workers (C swarm), the workers' heaps 247 -> 124 MB in total, CPU 79.9 -> 80.6 % of a core, first
+ * byte unchanged.
  */
-const WORKER_V8_FLAGS = ['--max-semi-space-size=2'];
-
-/** node's flags for a worker: the main process's, less the test runner's, plus WORKER_V8_FLAGS. */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
-  const out = execArgv.filter((a) => !a.startsWith('--test'));
-  for (const flag of WORKER_V8_FLAGS) {
-    const name = flag.slice(0, flag.indexOf('='));
-    // V8 takes --max_semi_space_size as well; an explicit one (either spelling) wins
-    const given = out.some((a) => {
-      const norm = `--${a.slice(2).replaceAll('_', '-')}`;
-      return norm === name || norm.startsWith(`${name}=`);
-    });
-    if (!given) out.push(flag);
-  }
-  return out;
-}
+const WORKER_YOUNG_GENERATION_MB = 6;
 
 type ToWorker =
   | { type: 'stop-accepting' }
@@ -84,6 +71,8 @@ interface Slot {
   worker: Worker;
   viewers: number;
   listening: boolean;
+  /** false once the thread has exited */
+  alive: boolean;
   restarts: number;
 }
 
@@ -105,6 +94,9 @@ export class WorkerPool {
   private firstFatal: (Error & { code?: string; port?: number; address?: string }) | undefined;
   /** WHEP for the workers' viewers, served here on loopback (see serveWhep). */
   private whep: ViewerHttpServer | undefined;
+  private port = 0;
+  private relayUrl = '';
+  private whepUrl: string | undefined;
 
   constructor(
     config: Config,
@@ -140,7 +132,7 @@ export class WorkerPool {
   }
 
   /**
-   * WHEP sessions stay in this process (the streams, the node's one UDP port); `make` builds the
+   * WHEP sessions stay in the main thread (the streams, the node's one UDP port); `make` builds the
    * loopback viewer server the workers relay WHEP requests to, trusting the viewer address they pass.
    */
   serveWhep(make: (over: Partial<ViewerHttpOptions>) => ViewerHttpServer): void {
@@ -156,63 +148,64 @@ export class WorkerPool {
     return this.config.workers;
   }
 
+  /** The worker threads now running (tests end one to check that it is replaced). */
+  threads(): Worker[] {
+    return this.slots.filter((s) => s.alive).map((s) => s.worker);
+  }
+
   /** Starts the relay and the workers; resolves with the shared HTTP port once all listen. */
   async listen(): Promise<number> {
     // A busy --http-port fails here, at once and as in one process, not in every worker later.
+    // (Every worker sets SO_REUSEPORT; this probe does not, so it fails on any socket bound there.)
     if (this.config.httpPort) {
       const probe = createServer();
       await listenOn(probe, this.config.httpPort, this.config.host);
       await new Promise<void>((r) => probe.close(() => r()));
     }
-    const relayPort = await this.relay.listen();
+    this.relayUrl = `http://127.0.0.1:${await this.relay.listen()}`;
     if (this.whep) this.whepUrl = `http://127.0.0.1:${await this.whep.listen()}`;
-    // Workers accept connections themselves (the kernel spreads them). Node's default on Linux,
-    // round-robin, has this process accept every connection and pass it on over IPC: a join storm
-    // then queues behind the process that also carries ingest and the relays.
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
-    // The workers run their own entry with this process's config (CONFIG_ENV), not this process's
-    // script: under `node --test`, or in any program embedding startAll, that would be re-run.
-    cluster.setupPrimary({
-      exec: WORKER_ENTRY,
-      args: [],
-      execArgv: workerExecArgv(process.execArgv),
-      silent: false,
-    });
-    for (let i = 0; i < this.config.workers; i++) this.fork(i, relayPort);
+    // --http-port 0: the first worker picks the port, the others join it.
+    const first = this.config.httpPort ? this.config.workers : 1;
+    for (let i = 0; i < first; i++) this.fork(i);
+    await this.allListening();
+    if (first < this.config.workers) {
+      for (let i = first; i < this.config.workers; i++) this.fork(i);
+      await this.allListening();
+    }
+    this.log.info({ workers: this.config.workers, relay: this.relayUrl }, 'viewer workers listening');
+    return this.port;
+  }
+
+  private async allListening(): Promise<void> {
     const deadline = Date.now() + 20_000;
     while (!this.slots.every((s) => s.listening)) {
       if (this.firstFatal) {
         // Nobody is served yet: stop the others at once instead of waiting for them to boot.
         this.stopping = true;
-        for (const slot of this.slots) if (!slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
+        await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
         throw this.firstFatal;
       }
       if (Date.now() > deadline) throw new Error('viewer workers did not start listening within 20 s');
       await new Promise((r) => setTimeout(r, 50));
     }
-    this.log.info({ workers: this.config.workers, relayPort }, 'viewer workers listening');
-    return this.port;
   }
 
-  private port = 0;
-  private whepUrl: string | undefined;
-
-  private fork(index: number, relayPort: number, restarts = 0): void {
-    const worker = cluster.fork({
-      [RELAY_ENV]: `http://127.0.0.1:${relayPort}`,
-      [RELAY_TOKEN_ENV]: this.token,
-      ...(this.whepUrl ? { [WHEP_ENV]: this.whepUrl } : {}),
-      [CONFIG_ENV]: JSON.stringify({ config: this.config, version: this.version }),
-      RELAYCAST_WORKER_INDEX: String(index),
-      RELAYCAST_BANNER: '0',
+  private fork(index: number, restarts = 0): void {
+    const workerData: WorkerData = {
+      config: { ...this.config, httpPort: this.port || this.config.httpPort },
+      version: this.version,
+      index,
+      relay: this.relayUrl,
+      token: this.token,
+      ...(this.whepUrl ? { whep: this.whepUrl } : {}),
+    };
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
-    const slot: Slot = { index, worker, viewers: 0, listening: false, restarts };
+    const slot: Slot = { index, worker, viewers: 0, listening: false, alive: true, restarts };
     this.slots[index] = slot;
-    // A worker that just died can still be "connected" for a moment: sending then fails with
-    // EPIPE, which is harmless (its exit is handled below).
-    const ipcError = (err: Error) => this.log.debug({ worker: index, err: err.message }, 'worker IPC error');
-    worker.on('error', ipcError);
-    worker.process.on('error', ipcError);
+    worker.on('error', (err) => this.log.error({ worker: index, err: err.message }, 'viewer worker failed'));
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'listening') {
         slot.listening = true;
@@ -233,16 +226,17 @@ export class WorkerPool {
           address: m.address,
         });
     });
-    worker.on('exit', (code, signal) => {
+    worker.on('exit', (code) => {
+      slot.alive = false;
       slot.viewers = 0;
       this.metrics.workerViewers.set({ worker: String(index) }, 0);
       slot.listening = false;
       if (this.stopping) return;
       // A crashed worker loses its viewers (they reconnect); the others are unaffected.
       const delay = Math.min(5000, 200 * 2 ** Math.min(restarts, 5));
-      this.log.error({ worker: index, code, signal, restartInMs: delay }, 'viewer worker exited; restarting');
+      this.log.error({ worker: index, code, restartInMs: delay }, 'viewer worker exited; restarting');
       setTimeout(() => {
-        if (!this.stopping) this.fork(index, relayPort, restarts + 1);
+        if (!this.stopping) this.fork(index, restarts + 1);
       }, delay).unref();
     });
   }
@@ -254,12 +248,12 @@ export class WorkerPool {
   }
 
   private broadcast(m: ToWorker): void {
-    for (const s of this.slots) if (s.worker.isConnected()) s.worker.send(m);
+    for (const s of this.slots) if (s.alive) s.worker.postMessage(m);
   }
 
-  /** Metrics of this process and every worker, merged (sums per label set). */
+  /** Metrics of the main thread and every worker, merged (sums per label set). */
   async metricsText(own: Metrics): Promise<string> {
-    const live = this.slots.filter((s) => s.worker.isConnected());
+    const live = this.slots.filter((s) => s.alive);
     const id = ++this.metricsSeq;
     const got: MetricJson[][] = [];
     await new Promise<void>((resolve) => {
@@ -273,7 +267,7 @@ export class WorkerPool {
         },
       });
       if (live.length === 0) resolve();
-      for (const s of live) s.worker.send({ type: 'metrics', id } satisfies ToWorker);
+      for (const s of live) s.worker.postMessage({ type: 'metrics', id } satisfies ToWorker);
     });
     this.pendingMetrics.delete(id);
     const merged = AggregatorRegistry.aggregate([await own.registry.getMetricsAsJSON(), ...got]);
@@ -297,15 +291,15 @@ export class WorkerPool {
     this.stopping = true;
     this.broadcast({ type: 'close' });
     const deadline = Date.now() + 3000;
-    while (this.slots.some((s) => !s.worker.isDead()) && Date.now() < deadline)
+    while (this.slots.some((s) => s.alive) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
-    for (const s of this.slots) if (!s.worker.isDead()) s.worker.process.kill('SIGKILL');
+    await Promise.all(this.slots.filter((s) => s.alive).map((s) => s.worker.terminate()));
     await this.whep?.close();
     await this.relay.close();
   }
 }
 
-/** Worker side of the IPC: report listening and viewer counts, answer metrics requests. */
+/** Worker side: report listening and viewer counts, answer metrics requests, close when told. */
 export function workerChannel(handlers: {
   metricsJson: () => Promise<MetricJson[]>;
   viewerCount: () => number;
@@ -313,23 +307,18 @@ export function workerChannel(handlers: {
   resumeAccepting: () => void;
   close: () => Promise<void>;
 }): { listening(port: number): void; fatal(err: unknown): void } {
-  const send = (m: FromWorker) => {
-    if (process.connected) process.send?.(m);
-  };
+  const port = parentPort as MessagePort;
+  const send = (m: FromWorker) => port.postMessage(m);
   const timer = setInterval(() => send({ type: 'viewers', count: handlers.viewerCount() }), 500);
   timer.unref();
-  // The main process owns signals: Ctrl-C reaches the whole process group, and it decides.
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => {});
   const exit = async () => {
     clearInterval(timer);
     const hard = setTimeout(() => process.exit(0), 2500);
     hard.unref();
     await handlers.close().catch(() => undefined);
-    process.exit(0);
+    process.exit(0); // in a worker thread: ends this thread
   };
-  process.on('disconnect', () => void exit());
-  process.on('message', (m: ToWorker) => {
+  port.on('message', (m: ToWorker) => {
     if (m.type === 'stop-accepting') handlers.stopAccepting();
     else if (m.type === 'resume-accepting') handlers.resumeAccepting();
     else if (m.type === 'close') void exit();
@@ -337,7 +326,7 @@ export function workerChannel(handlers: {
       void handlers.metricsJson().then((json) => send({ type: 'metrics', id: m.id, json }));
   });
   return {
-    listening: (port) => send({ type: 'listening', port }),
+    listening: (p) => send({ type: 'listening', port: p }),
     fatal: (err) => {
       const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
       send({

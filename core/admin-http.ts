@@ -69,7 +69,7 @@ export class AdminHttpServer {
   private readonly log: Logger;
   /** Called before each scrape (hub counters → prom-client). */
   readonly beforeScrape: (() => void)[] = [];
-  /** Replaces the scrape output (the main process of --workers merges its workers' metrics). */
+  /** Replaces the scrape output (the main thread of --workers merges its workers' metrics). */
   metricsText: (() => Promise<string>) | undefined;
   /** Readiness checks; all must return true. */
   readonly readiness: { name: string; check: () => boolean }[] = [];

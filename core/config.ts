@@ -165,7 +165,7 @@ export const OPTIONS = {
   workers: {
     kind: 'string',
     default: 'auto',
-    help: 'HTTP viewer processes (HTTP-FLV, HLS, LL-HLS; WHEP is relayed to the main process) sharing --http-port: auto = one per usable core (CPUs this process may run on, capped by a cgroup/Kubernetes CPU limit; 1 on a single core keeps everything in one process), or a number 1..64. They pull from the main process over loopback, so each stream is still pulled once per node. RTMP stays in the main process',
+    help: 'HTTP viewer threads (HTTP-FLV, HLS, LL-HLS; WHEP is relayed to the main thread) listening on --http-port together: auto = one per usable core (CPUs this process may run on, capped by a cgroup/Kubernetes CPU limit; 1 on a single core keeps everything in the main thread), or a number 1..64. They pull from the main thread over loopback, so each stream is still pulled once per node. RTMP stays in the main thread',
     roles: ['all', 'edge'],
   },
   'drain-timeout': {

@@ -26,7 +26,7 @@ export interface InternalHttpOptions {
   listStreams?: () => Promise<{ app: string; name: string }[]>;
   /**
    * Serve encrypted-HLS keys at /<app>/<name>/keys/<id> (the --workers loopback relay only: its
-   * viewer processes have already checked the viewer's token; origins never hand keys out here).
+   * viewer threads have already checked the viewer's token; origins never hand keys out here).
    */
   serveKeys?: boolean;
   /** LL-HLS packaged here (origins): /<app>/<name>/ll.m3u8 (blocking reloads too) and its media. */

@@ -35,10 +35,15 @@ export function createMetrics(options: {
   nodeId: string;
   version: string;
   maxStreams: number;
+  /**
+   * prom-client's process and Node.js metrics (CPU, RSS, heap, event loop lag). Off in a --workers
+   * thread: its process figures are the whole process's, which the main thread already reports.
+   */
+  processMetrics?: boolean;
 }) {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
-  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   // prom-client names these gauges *_total, which Prometheus reserves for counters
   // (promtool check metrics); the same figures exist without the suffix, by type.
   for (const name of [
@@ -285,7 +290,7 @@ export function createMetrics(options: {
     }),
     workerViewers: new Gauge({
       name: `${METRIC_PREFIX}worker_viewers`,
-      help: 'HTTP viewers on each --workers viewer process, as it last reported (the kernel spreads new connections; an uneven split shows here)',
+      help: 'HTTP viewers on each --workers viewer thread, as it last reported (the kernel spreads new connections; an uneven split shows here)',
       labelNames: ['worker'],
       registers: edgeLike ? r : [],
     }),

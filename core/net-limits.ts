@@ -1,12 +1,18 @@
 import type { Server } from 'node:net';
 
 /** Listens and resolves with the bound port (useful when port is 0); rejects on EADDRINUSE etc. */
-export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+export async function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  /** SO_REUSEPORT: --workers threads each listen on the viewer port; the kernel spreads connections */
+  reusePort = false,
+): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // A deep accept queue: a reconnect storm (thousands of viewers after an outage) must queue,
     // not be reset by the kernel (Node's default backlog is 511; the kernel caps it at somaxconn).
-    server.listen({ port, host, backlog: 4096 }, () => {
+    server.listen({ port, host, backlog: 4096, ...(reusePort ? { reusePort } : {}) }, () => {
       server.off('error', reject);
       resolve();
     });

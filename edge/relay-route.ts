@@ -1,7 +1,7 @@
 /**
- * Routes for a viewer worker (--workers): every stream comes from the main process's loopback
+ * Routes for a viewer worker (--workers): every stream comes from the main thread's loopback
  * relay, which holds the node's single origin pull (or, in the all-in-one, the published stream).
- * Route changes never reach a worker: the main process moves its pull and the relay connection
+ * Route changes never reach a worker: the main thread moves its pull and the relay connection
  * simply carries on, with the hub's continuous timeline.
  */
 import type { Route } from '../core/registry/route.ts';

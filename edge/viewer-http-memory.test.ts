@@ -132,7 +132,7 @@ describe('ViewerHttpServer in memory', () => {
   });
 });
 
-describe('WHEP under --workers: the worker relays, the main process trusts only its token', () => {
+describe('WHEP under --workers: the worker relays, the main thread trusts only its token', () => {
   it('the loopback server takes the relayed viewer address only with the right token', async () => {
     const { hub, server } = node({
       playAuth: 'signed',
@@ -221,7 +221,7 @@ describe('WHEP under --workers: the worker relays, the main process trusts only 
     } finally {
       await new Promise<void>((r) => main.close(() => r()));
     }
-    // the main process gone: 503 with the code, not a hang or a 500
+    // the main thread gone: 503 with the code, not a hang or a 500
     const down = await inject(server.server, {
       method: 'POST',
       url: '/live/cam/whep',

@@ -35,6 +35,8 @@ export const DRAINING_MESSAGE =
 export interface ViewerHttpOptions {
   host: string;
   port: number;
+  /** Listen with SO_REUSEPORT (a --workers thread: every worker listens on the same port). */
+  reusePort?: boolean;
   playAuth: 'open' | 'signed';
   playSecrets: string[];
   /** --play-bind-ip: only tokens bound to the viewer's address. */
@@ -50,7 +52,7 @@ export interface ViewerHttpOptions {
   /** Why WHEP is off, for the 503 answer. */
   whepUnavailable?: string;
   /**
-   * --workers viewer processes: WHEP requests go to the main process, which holds the node's one
+   * --workers viewer threads: WHEP requests go to the main thread, which holds the node's one
    * UDP port and the sessions (a loopback ViewerHttpServer with `trustedClient`), as they came.
    */
   whepProxy?: { url: string; token: string };
@@ -158,7 +160,7 @@ export class ViewerHttpServer {
   }
 
   listen(): Promise<number> {
-    return listenOn(this.server, this.options.port, this.options.host);
+    return listenOn(this.server, this.options.port, this.options.host, this.options.reusePort);
   }
 
   private authorize(
@@ -412,7 +414,7 @@ export class ViewerHttpServer {
   }
 
   /**
-   * A WHEP request in a --workers viewer process: relayed to the main process as it came (method,
+   * A WHEP request in a --workers viewer process: relayed to the main thread as it came (method,
    * path, query, Content-Type, Authorization, the offer) with the viewer's address; the answer
    * (status, Location, SDP or error) comes back unchanged, so any worker can take the DELETE.
    */
@@ -429,7 +431,7 @@ export class ViewerHttpServer {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
-    // A viewer that hangs up mid-POST cancels the relayed request too, so the main process does not
+    // A viewer that hangs up mid-POST cancels the relayed request too, so the main thread does not
     // build a session nobody will connect to (it checks its own socket before creating one).
     const gone = new AbortController();
     const onClose = () => {
@@ -450,7 +452,7 @@ export class ViewerHttpServer {
       if (gone.signal.aborted) return;
       throw new RelaycastError(
         'RC_WEBRTC_UNAVAILABLE',
-        'the main process did not answer the WHEP request; retry',
+        'the main thread did not answer the WHEP request; retry',
         {
           cause: err,
         },
@@ -465,7 +467,7 @@ export class ViewerHttpServer {
     }
     this.log.info(
       { method: req.method, path: url.pathname, status: answer.status, location: back.location },
-      'whep request relayed to the main process',
+      'whep request relayed to the main thread',
     );
     res.writeHead(answer.status, back);
     res.end(out);

@@ -412,7 +412,7 @@ describe('encrypted HLS with --workers 2 (keys through the loopback relay)', { t
     await killAll();
   });
 
-  it('viewer processes serve keys to signed viewers only, and ffmpeg plays', async () => {
+  it('viewer threads serve keys to signed viewers only, and ffmpeg plays', async () => {
     const base = `http://127.0.0.1:${rc.ports.http}/live`;
     const token = () => signedQuery(SECRET, 'live', 'wenc', 300);
     const text = await waitFor(

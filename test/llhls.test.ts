@@ -417,7 +417,7 @@ describe('LL-HLS through an edge (redis + origin + edge)', { timeout: 240_000 },
   });
 });
 
-describe('LL-HLS through --workers processes', { timeout: 180_000 }, () => {
+describe('LL-HLS through --workers threads', { timeout: 180_000 }, () => {
   let rc: RelaycastProcess;
   before(async () => {
     rc = await startRelaycast('all', ['--workers', '2']);

@@ -305,7 +305,7 @@ describe('WebRTC playback through an edge, with signed play and an origin failov
   });
 });
 
-describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', {
+describe('WebRTC playback with --workers 2 (WHEP relayed to the main thread)', {
   timeout: 300_000,
   skip,
 }, () => {
@@ -341,11 +341,11 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
   });
   after(killAll);
 
-  /** The worker (pid) that relayed the WHEP request matching `pred`, from its log line. */
+  /** The worker (index) that relayed the WHEP request matching `pred`, from its log line. */
   const relayedBy = (pred: (l: Record<string, unknown>) => boolean) =>
     rc
-      .waitForLog((l) => l.msg === 'whep request relayed to the main process' && pred(l), 10_000)
-      .then((l) => l.pid as number);
+      .waitForLog((l) => l.msg === 'whep request relayed to the main thread' && pred(l), 10_000)
+      .then((l) => l.worker as number);
 
   /** One kept-alive HTTP connection to the viewer port: every request on it reaches the same worker. */
   function connection() {
@@ -369,7 +369,7 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
   it('plays through whichever worker takes the POST; a DELETE through the other worker ends it; signed URLs, errors, CORS and draining as without workers', async () => {
     const q = signedQuery(SECRET, 'live', 'wrtc', 300, '127.0.0.1');
     const whep = `http://127.0.0.1:${rc.ports.http}/live/wrtc/whep`;
-    // no token, and a token bound to another address: refused by the main process, through a worker
+    // no token, and a token bound to another address: refused by the main thread, through a worker
     const unsigned = await postOffer(whep, 'v=0\r\n');
     assert.equal(unsigned.status, 403, unsigned.text);
     assert.equal(unsigned.json().error.code, 'RC_PLAY_SIGNATURE_MISSING');
@@ -379,7 +379,7 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
     );
     assert.equal(elsewhere.status, 403, elsewhere.text);
     assert.equal(elsewhere.json().error.code, 'RC_PLAY_SIGNATURE_INVALID');
-    // the main process's errors pass through unchanged: bad names, bad offers
+    // the main thread's errors pass through unchanged: bad names, bad offers
     const badName = await postOffer(`http://127.0.0.1:${rc.ports.http}/live/%zz/whep?${q}`, 'v=0\r\n');
     assert.equal(badName.status, 400, badName.text);
     assert.equal(badName.json().error.code, 'RC_NAME_INVALID');
@@ -397,7 +397,7 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
     await corsy.text();
     assert.equal(corsy.headers.get('access-control-allow-origin'), '*');
 
-    // Players, each in its own browser context (its own connections, so the cluster's round-robin
+    // Players, each in its own browser context (its own connections, so the kernel
     // spreads them), until both workers have relayed a POST; one sends its token as a Bearer header.
     const players: { page: Page; location: string; postedBy: number }[] = [];
     const contexts: BrowserContext[] = [];
@@ -422,7 +422,7 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
       assert.ok(st.tracks.includes('audio'));
     }
     assert.equal(await metric(rc, 'relaycast_webrtc_sessions'), players.length);
-    // the media counters of the main process's sessions show in the merged /metrics
+    // the media counters of the main thread's sessions show in the merged /metrics
     const sent = async (name: string, kind: string) => {
       const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
       const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`kind="${kind}"`));
@@ -451,18 +451,18 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
       const r = await c.send('DELETE', probe);
       assert.equal(r.status, 404, r.body);
       assert.equal(JSON.parse(r.body).error.code, 'RC_WEBRTC_SESSION_NOT_FOUND');
-      const pid = await relayedBy((l) => l.method === 'DELETE' && l.path === probe);
-      if (conns.has(pid)) c.agent.destroy();
-      else conns.set(pid, c);
+      const worker = await relayedBy((l) => l.method === 'DELETE' && l.path === probe);
+      if (conns.has(worker)) c.agent.destroy();
+      else conns.set(worker, c);
     }
     assert.equal(conns.size, 2, 'a connection on each worker');
     // DELETE each session through the worker that did not take its POST
     for (const p of players) {
-      const [pid, other] = [...conns].find(([w]) => w !== p.postedBy)!;
+      const [worker, other] = [...conns].find(([w]) => w !== p.postedBy)!;
       const path = new URL(p.location).pathname;
       const del = await other.send('DELETE', path);
       assert.equal(del.status, 200, del.body);
-      assert.equal(await relayedBy((l) => l.method === 'DELETE' && l.path === path), pid);
+      assert.equal(await relayedBy((l) => l.method === 'DELETE' && l.path === path), worker);
     }
     await waitFor(
       'the session gauge back to 0',
@@ -476,7 +476,7 @@ describe('WebRTC playback with --workers 2 (WHEP relayed to the main process)', 
     )) as string;
     for (const c of contexts) await c.close();
 
-    // draining: the main process refuses new WHEP sessions, through the workers, until undrained
+    // draining: the main thread refuses new WHEP sessions, through the workers, until undrained
     const admin = `http://127.0.0.1:${rc.ports.admin}/api/v1/nodes/whepw`;
     const adminPost = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' };
     assert.equal((await fetch(`${admin}/drain`, adminPost)).status, 202);

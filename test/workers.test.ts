@@ -1,18 +1,17 @@
 /**
- * --workers N: HTTP viewers served by worker processes sharing the HTTP port. What must hold:
+ * --workers N: HTTP viewers served by worker threads sharing the HTTP port. What must hold:
  * viewers on every worker get media starting with a keyframe; HLS works through the workers;
- * an edge still pulls each stream from its origin once however many workers ask; a crashed
- * worker is restarted without disturbing viewers on the other one; /metrics merges the workers;
- * SIGTERM stops everything.
+ * an edge still pulls each stream from its origin once however many workers ask; a worker that
+ * dies is replaced without disturbing viewers on the other one; /metrics merges the workers;
+ * SIGTERM stops everything; the workers are threads of the node's one process.
  */
 import assert from 'node:assert/strict';
-import cluster from 'node:cluster';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startAll } from '../cli/run.ts';
 import { isVideoSequenceHeader, type MediaTag, TAG_VIDEO } from '../media/tag.ts';
 import { type FlvRead, openFlv } from './helpers/flv-client.ts';
 import {
-  alive,
   getJson,
   inProcessAllConfig,
   killAll,
@@ -36,12 +35,28 @@ async function metric(adminPort: number, name: string, labels = ''): Promise<num
     .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
 }
 
-/** Worker pids that logged starting a relay pull. */
-function workerPulls(p: RelaycastProcess): Map<number, number> {
-  const pids = new Map<number, number>();
+/** The workers (by index) that logged starting a relay pull. */
+function workerPulls(p: RelaycastProcess): Set<number> {
+  const workers = new Set<number>();
   for (const l of p.logs)
-    if (l.msg === 'pulling from origin' && typeof l.worker === 'number') pids.set(l.pid as number, l.worker);
-  return pids;
+    if (l.msg === 'pulling from origin' && typeof l.worker === 'number') workers.add(l.worker);
+  return workers;
+}
+
+/** Processes whose parent is `pid` (a worker process would show here; a thread does not). */
+function childProcesses(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 /**
@@ -49,8 +64,12 @@ function workerPulls(p: RelaycastProcess): Map<number, number> {
  * connections (SCHED_NONE), and a burst may all land on one worker, so this opens more (at most
  * 2n) until relaycast_worker_viewers shows both with viewers.
  */
-async function viewersOnBothWorkers(p: RelaycastProcess, n: number): Promise<FlvRead[]> {
-  const url = `http://127.0.0.1:${p.ports.http}/live/w.flv`;
+async function viewersOnBothWorkers(
+  p: { ports: { http: number; admin: number } },
+  n: number,
+  stream = 'w',
+): Promise<FlvRead[]> {
+  const url = `http://127.0.0.1:${p.ports.http}/live/${stream}.flv`;
   const viewers = await Promise.all(Array.from({ length: n }, () => openFlv(url)));
   await waitFor(
     'viewers on both workers',
@@ -101,7 +120,8 @@ describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
       assert.ok(first && isKeyframe(first), 'starts on a keyframe');
     }
     const pulls = workerPulls(aio);
-    assert.equal(pulls.size, 2, `both workers served viewers (${[...pulls.values()].join(',')})`);
+    assert.equal(pulls.size, 2, `both workers served viewers (${[...pulls].join(',')})`);
+    assert.deepEqual(childProcesses(aio.proc.pid!), [], 'the workers are threads of the one process');
     const relayViewers = (await metric(aio.ports.admin, 'relaycast_viewers', 'protocol="pull"')).reduce(
       (a, b) => a + b,
       0,
@@ -130,62 +150,12 @@ describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
     assert.match(index, /live\/w/);
   });
 
-  it('a crashed worker is restarted; viewers on the other worker keep playing', async () => {
-    const viewers = await viewersOnBothWorkers(aio, 10);
-    await waitFor(
-      'viewers have frames',
-      () => (viewers.every((v) => frames(v) > 5) ? true : undefined),
-      20_000,
-    );
-    const [victimPid] = [...workerPulls(aio).keys()];
-    process.kill(victimPid!, 'SIGKILL');
-    await aio.waitForLog((l) => l.msg === 'viewer worker exited; restarting', 10_000);
-    const ended = viewers.map(() => false);
-    viewers.forEach((v, i) => {
-      void v.done.then(() => {
-        ended[i] = true;
-      });
-    });
-    await new Promise((r) => setTimeout(r, 1000));
-    const counts = viewers.map((v) => frames(v));
-    await new Promise((r) => setTimeout(r, 3000));
-    const moving = viewers.map((v, i) => frames(v) > counts[i]! + 10);
-    // the killed worker's viewers lost their connection; every other viewer kept playing
-    assert.ok(ended.some(Boolean), 'some viewers were on the killed worker');
-    assert.ok(moving.some(Boolean), 'some viewers were on the other worker');
-    viewers.forEach((_, i) => {
-      assert.ok(ended[i] || moving[i], `viewer ${i} neither ended nor kept playing`);
-    });
-    // new viewers start (on the restarted worker or the survivor)
-    await waitFor(
-      'a new viewer plays',
-      async () => {
-        const v = await openFlv(`http://127.0.0.1:${aio.ports.http}/live/w.flv`);
-        await new Promise((r) => setTimeout(r, 1500));
-        v.close();
-        return frames(v) > 5 ? true : undefined;
-      },
-      20_000,
-    );
-    for (const v of viewers) v.close();
-    assert.equal(aio.proc.exitCode, null);
-  });
-
-  it('SIGTERM stops the main process and its workers', async () => {
-    const workerPids = [...workerPulls(aio).keys()];
+  it('SIGTERM stops the node, workers included', async () => {
     await aio.stop('SIGTERM');
     assert.equal(aio.proc.exitCode, 0);
-    await waitFor(
-      'workers exited',
-      () =>
-        workerPids.every((pid) => {
-          try {
-            process.kill(pid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        }) || undefined,
+    assert.ok(
+      aio.logs.some((l) => l.msg === 'viewer workers listening'),
+      'the workers had started',
     );
   });
 });
@@ -254,21 +224,22 @@ describe('--workers when startAll runs inside another program (here: this test f
 }, () => {
   after(() => killAll());
 
-  it('the workers run their own entry with the given config, serve viewers, and close() stops them', async () => {
+  it('the workers run their own entry with the given config and serve viewers; one that dies is replaced while the other keeps its viewers; close() stops them', async () => {
     const { config, ports } = await inProcessAllConfig(2);
     // Before workers had their own entry, cluster.fork re-ran this test file in each worker.
     const node = await startAll(config, 'embedded');
+    const pool = node.workers!;
     try {
-      const pids = Object.values(cluster.workers ?? {}).map((w) => w!.process.pid!);
-      assert.equal(pids.length, 2, 'two worker processes');
+      assert.equal(pool.threads().length, 2, 'two worker threads');
       publish(`rtmp://127.0.0.1:${ports.rtmp}/live/emb`, { size: '160x120' });
-      const v = await waitFor(
+      await waitFor(
         'a viewer through the workers gets frames',
         async () => {
           const r = await openFlv(`http://127.0.0.1:${ports.http}/live/emb.flv`);
           if (r.status === 200) {
             await waitFor('frames', () => (frames(r) > 5 ? true : undefined), 20_000);
-            return r;
+            r.close();
+            return true;
           }
           r.close();
           await new Promise((res) => setTimeout(res, 200));
@@ -276,14 +247,50 @@ describe('--workers when startAll runs inside another program (here: this test f
         },
         30_000,
       );
-      v.close();
-      await node.stopAccepting();
-      await node.close();
+      const viewers = await viewersOnBothWorkers({ ports }, 10, 'emb');
       await waitFor(
-        'the workers exited',
-        () => (pids.every((pid) => !alive(pid)) ? true : undefined),
+        'viewers have frames',
+        () => (viewers.every((v) => frames(v) > 5) ? true : undefined),
+        20_000,
+      );
+      const [victim, survivor] = pool.threads();
+      const ended = viewers.map(() => false);
+      viewers.forEach((v, i) => {
+        void v.done.then(() => {
+          ended[i] = true;
+        });
+      });
+      await victim!.terminate(); // as if the thread had died of an uncaught error
+      await waitFor(
+        'a new worker replaces it',
+        () => (pool.threads().length === 2 && !pool.threads().includes(victim!) ? true : undefined),
         15_000,
       );
+      assert.ok(pool.threads().includes(survivor!), 'the other worker was not restarted');
+      const counts = viewers.map((v) => frames(v));
+      await new Promise((r) => setTimeout(r, 3000));
+      const moving = viewers.map((v, i) => frames(v) > counts[i]! + 10);
+      // the dead worker's viewers lost their connection; every other viewer kept playing
+      assert.ok(ended.some(Boolean), 'some viewers were on the dead worker');
+      assert.ok(moving.some(Boolean), 'some viewers were on the other worker');
+      viewers.forEach((_, i) => {
+        assert.ok(ended[i] || moving[i], `viewer ${i} neither ended nor kept playing`);
+      });
+      for (const v of viewers) v.close();
+      // new viewers start (on the new worker or the survivor)
+      await waitFor(
+        'a new viewer plays',
+        async () => {
+          const v = await openFlv(`http://127.0.0.1:${ports.http}/live/emb.flv`);
+          await new Promise((r) => setTimeout(r, 1500));
+          v.close();
+          return frames(v) > 5 ? true : undefined;
+        },
+        20_000,
+      );
+      await node.stopAccepting();
+      await node.close();
+      assert.equal(pool.threads().length, 0, 'close() ended the workers');
     } finally {
       await node.close().catch(() => {});
     }
