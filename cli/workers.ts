@@ -205,7 +205,8 @@ export class WorkerPool {
     });
     const slot: Slot = { index, worker, viewers: 0, listening: false, alive: true, restarts };
     this.slots[index] = slot;
-    worker.on('error', (err) => this.log.error({ worker: index, err: err.message }, 'viewer worker failed'));
+    // an uncaught error in the thread: logged with its stack; 'exit' follows and restarts it
+    worker.on('error', (err) => this.log.error({ worker: index, err }, 'viewer worker failed'));
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'listening') {
         slot.listening = true;
