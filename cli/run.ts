@@ -174,98 +174,123 @@ export async function startAll(
   admin.readiness.push({ name: 'accepting', check: () => accepting });
 
   const ports: Record<string, number> = {};
-  await rtmp.listen(ports);
-  if (webrtc.whep) ports.webrtc = await webrtc.whep.listen();
-  if (config.httpPort) ports.http = await viewers.listen();
-  if (pool) admin.metricsText = () => pool.metricsText(metrics);
-  if (config.adminPort) ports.admin = await admin.listen();
-  // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
-  // the viewer port serves the same /<app>/<name>.flv an edge would pull.
-  const cluster = startOriginCluster(
-    config,
-    registry,
-    origin,
-    stats,
-    ports,
-    feed.internalUrl,
-    version,
-    metrics,
-    log,
-  );
-  // DrainNode: refuse new publishers and viewers; readiness goes false; current ones continue.
-  cluster.onDrainRequest = () => {
-    accepting = false;
-    origin.draining = true;
-    play.draining = true;
-    viewers.stopAccepting();
-    cluster.markDraining();
+  // Started below; close() stops what exists, so a start that fails part-way (a busy port) leaves
+  // nothing running in a program that embeds startAll.
+  let cluster: ReturnType<typeof startOriginCluster> | undefined;
+  let sources: SourceManager | undefined;
+  let cp: Awaited<ReturnType<typeof startControlPlane>> | undefined;
+  let channelSources: ChannelSourceSync | undefined;
+  let forwards: ForwardManager | undefined;
+  const close = async () => {
+    channelSources?.close();
+    forwards?.close('shutdown');
+    sources?.close();
+    cluster?.close();
+    stats.close();
+    hub.close();
+    await feed.close();
+    packager.close(); // after the hub: its streams' close starts the forget timers this clears
+    packagerLl?.close();
+    rtmp.closeAll();
+    viewers.closeAllConnections();
+    await Promise.all([viewers.close(), admin.close(), cp?.close()]);
+    await registry.close();
   };
-  cluster.onUndrainRequest = () => {
-    accepting = true;
-    origin.draining = false;
-    play.draining = false;
-    viewers.resumeAccepting();
-    cluster.markDraining(false);
-  };
-  // Channel sources: from `sources:` in the YAML file and from channel records (`channel create
-  // NAME --source URL`); received here and live at once under <app>/<name>.
-  const sources = new SourceManager(hub, log, {
-    registry: metrics.registry,
-    defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
-    // this node under its advertised name and on loopback
-    ownListeners: () =>
-      [config.advertiseHost, '127.0.0.1'].flatMap((h) => [
-        `http://${h}:${ports.http ?? config.httpPort}`,
-        `rtmp://${h}:${ports.rtmp ?? config.rtmpPort}`,
-      ]),
-  });
-  const cp = await startControlPlane(config, {
-    registry,
-    metrics,
-    log,
-    admin,
-    version,
-    sourceStatus: (app, name) => {
-      const st = sources.get(app, name)?.stats();
-      return st && { ...st, nodeId: config.nodeId };
-    },
-  });
-  if (cp.grpcPort) ports.grpc = cp.grpcPort;
-  // `node list` shows the all-in-one as what it is: viewer and gRPC URLs, and always the leader.
-  const host = config.advertiseHost;
-  cluster.nodeExtras = () => ({
-    ...(ports.http ? { httpUrl: `http://${host}:${ports.http}` } : {}),
-    ...(ports.grpc ? { grpcUrl: `${host}:${ports.grpc}` } : {}),
-    leader: cp.elector.isLeader(),
-  });
-  cp.elector.on('change', () => cluster.beat());
-  cluster.beat();
-  admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: sources.list() } }));
-  for (const s of config.sources) {
-    try {
-      await sources.set({ ...s, interfaceAddress: s.interfaceAddress ?? config.sourceInterface });
-    } catch (err) {
-      // one unreachable group or busy port must not keep the other channels down
-      log.error(
-        { err, code: errorCode(err), stream: `${s.app}/${s.name}` },
-        'channel source could not start',
-      );
+  try {
+    await rtmp.listen(ports);
+    if (webrtc.whep) ports.webrtc = await webrtc.whep.listen();
+    if (config.httpPort) ports.http = await viewers.listen();
+    if (pool) admin.metricsText = () => pool.metricsText(metrics);
+    if (config.adminPort) ports.admin = await admin.listen();
+    // Streams are registered like on an origin, so the control plane lists, resolves and kicks them;
+    // the viewer port serves the same /<app>/<name>.flv an edge would pull.
+    cluster = startOriginCluster(
+      config,
+      registry,
+      origin,
+      stats,
+      ports,
+      feed.internalUrl,
+      version,
+      metrics,
+      log,
+    );
+    // DrainNode: refuse new publishers and viewers; readiness goes false; current ones continue.
+    const registered = cluster;
+    registered.onDrainRequest = () => {
+      accepting = false;
+      origin.draining = true;
+      play.draining = true;
+      viewers.stopAccepting();
+      registered.markDraining();
+    };
+    registered.onUndrainRequest = () => {
+      accepting = true;
+      origin.draining = false;
+      play.draining = false;
+      viewers.resumeAccepting();
+      registered.markDraining(false);
+    };
+    // Channel sources: from `sources:` in the YAML file and from channel records (`channel create
+    // NAME --source URL`); received here and live at once under <app>/<name>.
+    const pulls = new SourceManager(hub, log, {
+      registry: metrics.registry,
+      defaults: { silenceTimeoutMs: config.sourceSilenceTimeoutMs },
+      // this node under its advertised name and on loopback
+      ownListeners: () =>
+        [config.advertiseHost, '127.0.0.1'].flatMap((h) => [
+          `http://${h}:${ports.http ?? config.httpPort}`,
+          `rtmp://${h}:${ports.rtmp ?? config.rtmpPort}`,
+        ]),
+    });
+    sources = pulls;
+    const controlPlane = await startControlPlane(config, {
+      registry,
+      metrics,
+      log,
+      admin,
+      version,
+      sourceStatus: (app, name) => {
+        const st = pulls.get(app, name)?.stats();
+        return st && { ...st, nodeId: config.nodeId };
+      },
+    });
+    cp = controlPlane;
+    if (controlPlane.grpcPort) ports.grpc = controlPlane.grpcPort;
+    // `node list` shows the all-in-one as what it is: viewer and gRPC URLs, and always the leader.
+    const host = config.advertiseHost;
+    registered.nodeExtras = () => ({
+      ...(ports.http ? { httpUrl: `http://${host}:${ports.http}` } : {}),
+      ...(ports.grpc ? { grpcUrl: `${host}:${ports.grpc}` } : {}),
+      leader: controlPlane.elector.isLeader(),
+    });
+    controlPlane.elector.on('change', () => registered.beat());
+    registered.beat();
+    admin.route('GET', '/api/v1/sources', async () => ({ body: { sources: pulls.list() } }));
+    for (const s of config.sources) {
+      try {
+        await pulls.set({ ...s, interfaceAddress: s.interfaceAddress ?? config.sourceInterface });
+      } catch (err) {
+        // one unreachable group or busy port must not keep the other channels down
+        log.error(
+          { err, code: errorCode(err), stream: `${s.app}/${s.name}` },
+          'channel source could not start',
+        );
+      }
     }
+    channelSources = new ChannelSourceSync(registry, pulls, log, {
+      defaultInterface: config.sourceInterface,
+    });
+    channelSources.start();
+    // Restreaming: one process, so it holds every publisher.
+    forwards = new ForwardManager(hub, registry, { nodeId: config.nodeId, owns: () => true }, metrics, log);
+    const restreams = forwards;
+    restreams.start();
+    admin.route('GET', '/api/v1/forwards', async () => ({ body: { forwards: restreams.list() } }));
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
   }
-  const channelSources = new ChannelSourceSync(registry, sources, log, {
-    defaultInterface: config.sourceInterface,
-  });
-  channelSources.start();
-  // Restreaming: one process, so it holds every publisher.
-  const forwards = new ForwardManager(
-    hub,
-    registry,
-    { nodeId: config.nodeId, owns: () => true },
-    metrics,
-    log,
-  );
-  forwards.start();
-  admin.route('GET', '/api/v1/forwards', async () => ({ body: { forwards: forwards.list() } }));
   log.info({ ports, config: redactedConfig(config) }, 'ready');
 
   return {
@@ -273,7 +298,7 @@ export async function startAll(
     metrics,
     ports,
     async stopAccepting() {
-      await cp.stopAccepting();
+      await cp?.stopAccepting();
       accepting = false;
       origin.draining = true;
       play.draining = true;
@@ -283,21 +308,7 @@ export async function startAll(
     viewerCount: () => (pool ? pool.viewerCount() : 0) + viewerCount(),
     ...(pool ? { workers: pool } : {}),
     ...(rtmp.hasTls ? { reloadCertificates: () => rtmp.reloadCertificates() } : {}),
-    async close() {
-      channelSources.close();
-      forwards.close('shutdown');
-      sources.close();
-      cluster.close();
-      stats.close();
-      hub.close();
-      await feed.close();
-      packager.close(); // after the hub: its streams' close starts the forget timers this clears
-      packagerLl?.close();
-      rtmp.closeAll();
-      viewers.closeAllConnections();
-      await Promise.all([viewers.close(), admin.close(), cp.close()]);
-      await registry.close();
-    },
+    close,
   };
 }
 

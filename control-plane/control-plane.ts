@@ -84,7 +84,15 @@ export async function startControlPlane(
     log,
   );
   registerControlRoutes(admin, service);
-  const grpcPort = config.grpcPort ? await grpc.listen() : undefined;
+  let grpcPort: number | undefined;
+  try {
+    grpcPort = config.grpcPort ? await grpc.listen() : undefined;
+  } catch (err) {
+    // a busy --grpc-port: stop what the constructors started (the route watches' timer)
+    await grpc.close();
+    await elector.stop();
+    throw err;
+  }
   elector.start();
   // The all-in-one switches too: its viewers of a channel with a backup watch a program pull that
   // follows the route (cli/program-feed.ts), like an edge's.

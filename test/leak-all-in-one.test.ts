@@ -7,10 +7,11 @@
  * itself ends with process.exit after close(), which would hide such leaks; this test does not.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { startAll } from '../cli/run.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
-import { get, resources, until } from './helpers/leak.ts';
+import { backToBaseline, get, resources, until } from './helpers/leak.ts';
 import { freePort, inProcessAllConfig, killAll, publish } from './helpers/process.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';
 
@@ -133,25 +134,30 @@ describe('leak: the all-in-one node', () => {
       for (const p of players) p.c.close();
       for (const v of flv) v.close();
 
-      let last = '';
-      await until(
-        'active resources back to baseline',
-        () => {
-          const extra = [...resources()]
-            .filter(([k, n]) => n > (baseline.get(k) ?? 0))
-            .map(([k, n]) => `${k}=${n}`);
-          last = extra.join(', ');
-          return extra.length === 0;
-        },
-        15_000,
-      ).catch(() => assert.fail(`still active: ${last}`));
-      await until('every timer cleared or fired', () => timers.live().length === 0, 15_000).catch(() =>
-        assert.fail(`timers still pending:\n${timers.live().join('\n')}`),
-      );
+      await backToBaseline(baseline, timers);
     } finally {
       timers.uninstall();
       // after a failed assertion the node would keep this test process alive forever
       await node?.close().catch(() => {});
+    }
+  });
+
+  it('a start that fails part-way (the gRPC port is taken) leaves nothing running', async () => {
+    const { config, ports } = await inProcessAllConfig(1);
+    const baseline = resources();
+    const timers = trackTimers();
+    // The control plane starts last: by then the listeners, the registry and the sources run.
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen(ports.grpc, '127.0.0.1', r));
+    try {
+      await assert.rejects(startAll(config, 'test'), (err: Error & { code?: string }) => {
+        assert.match(`${err.code} ${err.message}`, /RC_PORT_IN_USE|EADDRINUSE/);
+        return true;
+      });
+      await backToBaseline(baseline, timers);
+    } finally {
+      timers.uninstall();
+      await new Promise((r) => squatter.close(r));
     }
   });
 });

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { startEdge, startOrigin } from '../cli/roles.ts';
 import { loadConfig } from '../core/config.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
-import { get, resources, until } from './helpers/leak.ts';
+import { backToBaseline, get, resources, until } from './helpers/leak.ts';
 import { freePort, killAll, publish } from './helpers/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';
@@ -121,21 +121,7 @@ describe('leak: an origin and an edge on Redis', () => {
       for (const v of flv) v.close();
       await redis.stop();
 
-      let last = '';
-      await until(
-        'active resources back to baseline',
-        () => {
-          const extra = [...resources()]
-            .filter(([k, n]) => n > (baseline.get(k) ?? 0))
-            .map(([k, n]) => `${k}=${n}`);
-          last = extra.join(', ');
-          return extra.length === 0;
-        },
-        15_000,
-      ).catch(() => assert.fail(`still active: ${last}`));
-      await until('every timer cleared or fired', () => timers.live().length === 0, 15_000).catch(() =>
-        assert.fail(`timers still pending:\n${timers.live().join('\n')}`),
-      );
+      await backToBaseline(baseline, timers);
     } finally {
       timers.uninstall();
     }

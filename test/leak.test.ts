@@ -23,6 +23,7 @@ import type { HubStream, Publication } from '../media/hub/stream.ts';
 import type { Viewer } from '../media/hub/viewer.ts';
 import { RtmpClient } from '../media/rtmp/client.ts';
 import { HlsPackager } from '../origin/hls.ts';
+import { backToBaseline, resources, until } from './helpers/leak.ts';
 import { killAll, publish } from './helpers/process.ts';
 import { trackTimers } from './helpers/timer-tracker.ts';
 
@@ -32,23 +33,8 @@ const gc = runInNewContext('gc') as () => void;
 const N = 100;
 const log = createLogger('silent');
 
-function resources(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
-  return m;
-}
-
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
-
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** An HTTP GET without keep-alive (a pooled socket would outlive the test on purpose). */
@@ -278,24 +264,10 @@ describe('leak: every object closes and nothing stays behind', () => {
     assert.equal(edgeHub.size, 0);
     assert.equal(rtmp.sessionCount, 0);
 
-    // ---- nothing left running: sockets, timers, child processes
-    let last = '';
-    await until(
-      'active resources back to baseline',
-      () => {
-        const now = resources();
-        const extra = [...now].filter(([k, n]) => n > (baseline.get(k) ?? 0)).map(([k, n]) => `${k}=${n}`);
-        last = `extra: ${extra.join(', ')} (baseline ${JSON.stringify([...baseline])})`;
-        return extra.length === 0;
-      },
-      15_000,
-    ).catch(() => assert.fail(last));
-
-    // ---- and no unref'd timer either (they hold their closures; getActiveResourcesInfo hides them)
+    // ---- nothing left running: sockets, timers (unref'd ones too: they hold their closures),
+    // child processes
     try {
-      await until('every timer cleared or fired', () => timers.live().length === 0, 15_000).catch(() =>
-        assert.fail(`timers still pending:\n${timers.live().join('\n')}`),
-      );
+      await backToBaseline(baseline, timers);
     } finally {
       timers.uninstall();
     }

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ROOT, stopProcess, track, waitFor } from './process.ts';
+import { freePort, freeUdpPort, ROOT, stopProcess, track, waitFor } from './process.ts';
 
 export const DOCKERFILE = join(ROOT, 'deploy', 'Dockerfile');
 
@@ -38,7 +38,11 @@ export async function roleArgs(
   const args = [role, '--host', '127.0.0.1', '--admin-port', String(adminPort), '--node-id', `image-${role}`];
   const port = async (flag: string) => args.push(flag, String(await freePort()));
   if (role === 'all' || role === 'origin' || role === 'edge') await port('--rtmp-port');
-  if (role === 'all' || role === 'edge') await port('--http-port');
+  if (role === 'all' || role === 'edge') {
+    await port('--http-port');
+    // not the default 8189, which a relaycast the developer runs (or another test) may hold
+    args.push('--webrtc-udp-port', String(await freeUdpPort()));
+  }
   if (role === 'origin') await port('--internal-port');
   if (role === 'all' || role === 'control-plane') await port('--grpc-port');
   if (role !== 'all') args.push('--redis-url', redisUrl);

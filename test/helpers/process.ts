@@ -408,22 +408,26 @@ export function alive(pid: number): boolean {
 
 /**
  * The config of an all-in-one started inside the test process (startAll), on free loopback ports
- * with its own --data-dir, silent; `workers` as given (tests pick their process layout).
+ * with its own --data-dir, silent; `workers` as given (tests pick their layout).
  */
-export async function inProcessAllConfig(
-  workers: number,
-): Promise<{ config: Config; ports: { rtmp: number; http: number; admin: number; grpc: number } }> {
+export async function inProcessAllConfig(workers: number): Promise<{
+  config: Config;
+  ports: { rtmp: number; http: number; admin: number; grpc: number; webrtc: number };
+}> {
   const ports = {
     rtmp: await freePort(),
     http: await freePort(),
     admin: await freePort(),
     grpc: await freePort(),
+    // not the default 8189, which a relaycast the developer runs (or another test) may hold
+    webrtc: await freeUdpPort(),
   };
   const flags = new Map<string, string | true>([
     ['rtmp-port', String(ports.rtmp)],
     ['http-port', String(ports.http)],
     ['admin-port', String(ports.admin)],
     ['grpc-port', String(ports.grpc)],
+    ['webrtc-udp-port', String(ports.webrtc)],
     ['host', '127.0.0.1'],
     ['log-level', 'silent'],
     ['workers', String(workers)],
