@@ -127,8 +127,9 @@ describe('fail fast', () => {
       }),
     );
     let out = '';
+    let err = '';
     origin.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    origin.stderr!.resume();
+    origin.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
     try {
       await waitFor(
         'a retry log line',
@@ -141,7 +142,7 @@ describe('fail fast', () => {
         await waitFor(
           '/readyz 200 after Redis came up',
           async () => {
-            if (origin.exitCode !== null) throw new Error(`origin exited ${origin.exitCode}`);
+            if (origin.exitCode !== null) throw new Error(`origin exited ${origin.exitCode}: ${err}`);
             const res = await fetch(`http://127.0.0.1:${p.admin}/readyz`);
             return res.status === 200 || undefined;
           },
