@@ -12,6 +12,10 @@
  * over, the swarm reads every --batch-ms (50) instead of on every server write, so each recv takes
  * several writes at once: on 2 cores, 2000 viewers of 2.65 Mbit/s cost it ~12 % of a core.
  *
+ * --hls plays an MPEG-TS playlist instead (one keep-alive connection per viewer, every segment
+ * once) and --llhls a Low-Latency HLS one (two per viewer: blocking reloads and preload-hinted
+ * parts, as hls.js; see struct ll_viewer): their bodies are counted with MSG_TRUNC too.
+ *
  * With --pid, the server's CPU (utime+stime) and RSS are summed over its whole process group, so
  * --workers children count: start the server with setsid (Node: spawn(..., { detached: true })).
  *
@@ -67,6 +71,7 @@ struct viewer {
   int header_len;
   struct flv_walk *probe;  /* NULL for the MSG_TRUNC viewers */
   struct hls_viewer *hls;  /* --hls mode only */
+  struct ll_viewer *ll;    /* --llhls mode only */
 };
 
 /* ---- --hls: a viewer polls the MPEG-TS media playlist and fetches each new segment once, in
@@ -86,6 +91,65 @@ struct hls_viewer {
   char uris[HLS_URIS][HLS_URI_MAX];
   int missed, segments, playlists;
   double last_segment_at;
+};
+
+/* ---- --llhls: a viewer plays Low-Latency HLS as hls.js does (and bench/llhls-swarm.ts), on two
+ * keep-alive connections of its own, one for the playlist and one for parts (RFC 8216bis 6.2.5.2
+ * blocking reloads, 6.2.6 preload hints). Startup: it fetches the playlist once, then, as hls.js
+ * starts PART-HOLD-BACK (three parts) behind the live edge, the last three listed parts on the part
+ * connection while the playlist connection already sends the first blocking reload. Then each turn
+ * of its loop sends, in parallel, `<playlist>?_HLS_msn=M&_HLS_part=P` for the hinted part (M, P)
+ * and `GET <dir>/<hint URI>` (the server holds both until the part exists); when both are complete
+ * it records the figures and takes the reload's new preload hint for the next turn. Part bodies are
+ * counted in the kernel (MSG_TRUNC); playlists (~1.5 KB) are read into a bounded buffer. Unlike
+ * llhls-swarm.ts it never fetches a listed part it skipped: a turn that starts after the next part
+ * already exists gets a hint past it, and that is counted as a gap (the viewer fell a part behind).
+ * An error (a status other than 200, a closed connection, no answer within LL_TIMEOUT_S) is counted
+ * by kind; the viewer then closes both connections and starts over LL_RETRY_S later. ---- */
+#define LL_URI_MAX 192
+#define LL_PLAYLIST_MAX 65536  /* relaycast's LL-HLS playlists are ~1.5 KB */
+#define LL_BACKLOG 3           /* parts behind the live edge a viewer starts at */
+#define LL_RETRY_S 0.2         /* after an error, start over this much later (as llhls-swarm.ts) */
+#define LL_TIMEOUT_S 15.0      /* the server ends a held request after 3 target durations (503) */
+enum { LL_PL, LL_PART };                                   /* a viewer's two connections */
+enum { C_CLOSED, C_CONNECTING, C_IDLE, C_HEADERS, C_BODY }; /* of one connection */
+enum { LL_FIRST, LL_LOOP, LL_RETRY, LL_ENDED };            /* of a viewer */
+
+struct ll_part {
+  long long msn; /* media sequence number of its segment; -1 = none */
+  int idx;       /* index in the segment */
+  char uri[LL_URI_MAX];
+};
+
+struct ll_conn {
+  int fd, state;
+  int pending;      /* a request waits for the connection to open */
+  int status;       /* of the response being read */
+  long body_left, bytes;
+  char *header;     /* only while a response header spans reads */
+  int header_len;
+  char *text;       /* playlist connection: a body that spans reads */
+  int text_len;
+  double since;     /* connect or request time, for LL_TIMEOUT_S */
+};
+
+struct ll_viewer {
+  struct ll_conn c[2];
+  int phase;
+  struct ll_part hint;                /* the part this turn waits for */
+  struct ll_part next;                /* the preload hint of this turn's reload */
+  int next_ok, ended;                 /* `next` is set; the reload had EXT-X-ENDLIST */
+  struct ll_part backlog[LL_BACKLOG]; /* startup: the last parts of the first playlist */
+  int backlog_n, backlog_i;
+  long long last_msn, ref_msn;        /* the last part got; the one this turn's hint must follow */
+  int last_idx, ref_idx;
+  int between;                        /* listed parts strictly between ref and hint (reload) */
+  int pl_done, part_done, part_status;
+  long part_bytes;
+  double pl_at, part_at, pl_req_at, restart_at;
+  double part_target;                 /* EXT-X-PART-INF PART-TARGET, seconds */
+  int playlists, parts, gaps, skipped, errors, restarts, hint404;
+  double first_part_at, last_part_at, last_gap_at;
 };
 
 static double now(void) {
@@ -272,8 +336,19 @@ static int request_len;
 static int epfd;
 static double batch_ms = 50;
 static uint8_t buf[1 << 18]; /* shared by header reads and probes: one thread, one read at a time */
-static int hls_mode;
-static char hls_path[512], hls_dir[512], hls_host[80];
+static int hls_mode, ll_mode;
+static char hls_path[512], hls_dir[512], hls_host[80]; /* --hls and --llhls */
+
+static void ll_close(struct ll_conn *c) {
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  c->state = C_CLOSED;
+  c->pending = 0;
+  free(c->header);
+  free(c->text);
+  c->header = c->text = NULL;
+  c->header_len = c->text_len = 0;
+}
 
 static void finish(struct viewer *v) {
   if (v->fd >= 0) close(v->fd); /* close() also removes it from the epoll set */
@@ -284,6 +359,10 @@ static void finish(struct viewer *v) {
     free(v->hls->text);
     v->hls->text = NULL;
   }
+  if (v->ll) {
+    ll_close(&v->ll->c[LL_PL]);
+    ll_close(&v->ll->c[LL_PART]);
+  }
   v->state = DONE;
 }
 
@@ -293,10 +372,22 @@ static void fail(struct viewer *v, const char *why) {
   finish(v);
 }
 
+static int ll_connect(struct viewer *v, uint32_t id, double t);
+
 static void start_viewer(struct viewer *v, uint32_t id, int probe) {
   memset(v, 0, sizeof *v);
   v->ttfb = v->ttfk = -1;
   v->t0 = now();
+  if (ll_mode) { /* two connections of its own, in v->ll; v->fd stays unused */
+    v->fd = -1;
+    struct ll_viewer *L = v->ll = calloc(1, sizeof *v->ll);
+    if (!L) return fail(v, "out of memory");
+    L->c[LL_PL].fd = L->c[LL_PART].fd = -1;
+    L->first_part_at = L->last_part_at = L->last_gap_at = -1;
+    v->state = BODY;
+    ll_connect(v, id, v->t0);
+    return;
+  }
   if (probe) {
     v->probe = calloc(1, sizeof *v->probe);
     v->probe->skip = 13; /* FLV header (9 bytes) + PreviousTagSize0 */
@@ -411,6 +502,412 @@ static void hls_body(struct viewer *v, uint32_t id, const uint8_t *p, long n, do
   v->bytes += n;
   h->body_left -= n;
   if (h->body_left == 0) hls_done(v, id, t);
+}
+
+/* ---- --llhls viewers (see struct ll_viewer) ---- */
+
+/* reload complete - hinted part complete (ms), per turn where both were 200 */
+static double *ra_ms;
+static long ra_n, ra_cap;
+
+/* Counts the error by kind; the viewer closes both connections and starts over LL_RETRY_S later. */
+static void ll_error(struct viewer *v, const char *why, double t) {
+  struct ll_viewer *L = v->ll;
+  fail_reason(why);
+  L->errors++;
+  v->failed = 1; /* "failed" in --llhls: had at least one error */
+  ll_close(&L->c[LL_PL]);
+  ll_close(&L->c[LL_PART]);
+  L->phase = LL_RETRY;
+  L->restart_at = t + LL_RETRY_S;
+}
+
+static void ll_http_error(struct viewer *v, const char *what, int status, double t) {
+  char why[48];
+  snprintf(why, sizeof why, "%s HTTP %d", what, status);
+  ll_error(v, why, t);
+}
+
+/* Opens both connections (a fresh start: first playlist, backlog, loop). 0, or -1 after an error. */
+static int ll_connect(struct viewer *v, uint32_t id, double t) {
+  struct ll_viewer *L = v->ll;
+  L->phase = LL_FIRST;
+  L->backlog_n = L->backlog_i = 0;
+  L->last_msn = -1; /* no gap check across a start-over: the error that caused it is counted */
+  for (int ci = 0; ci < 2; ci++) {
+    struct ll_conn *c = &L->c[ci];
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) return ll_error(v, strerror(errno), t), -1; /* EMFILE: fd limit below 2 x --viewers */
+    if (connect(c->fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS)
+      return ll_error(v, strerror(errno), t), -1;
+    c->state = C_CONNECTING;
+    c->since = t;
+    struct epoll_event e = {.events = EPOLLOUT, .data.u32 = id * 2 + ci};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0) return ll_error(v, strerror(errno), t), -1;
+  }
+  L->c[LL_PL].pending = 1; /* the first playlist, once connected */
+  return 0;
+}
+
+/* Sends what the connection asks for next: on the playlist connection the first playlist or this
+ * turn's blocking reload, on the part connection the next backlog part or this turn's hinted part.
+ * Waits for the connection to open if need be. 0, or -1 after an error. */
+static int ll_send(struct viewer *v, int ci, double t) {
+  struct ll_viewer *L = v->ll;
+  struct ll_conn *c = &L->c[ci];
+  if (c->state == C_CONNECTING) {
+    c->pending = 1;
+    return 0;
+  }
+  char path[1024], req[1280];
+  if (ci == LL_PL && L->phase == LL_FIRST) snprintf(path, sizeof path, "%s", hls_path);
+  else if (ci == LL_PL)
+    snprintf(path, sizeof path, "%s%c_HLS_msn=%lld&_HLS_part=%d", hls_path, strchr(hls_path, '?') ? '&' : '?',
+             L->hint.msn, L->hint.idx);
+  else {
+    const char *u = L->backlog_i < L->backlog_n ? L->backlog[L->backlog_i].uri : L->hint.uri;
+    snprintf(path, sizeof path, "%s%s", u[0] == '/' ? "" : hls_dir, u);
+  }
+  int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: relaycast-flv-swarm\r\n\r\n",
+                     path, hls_host);
+  /* an idle keep-alive socket's send buffer always takes a request this small in one write */
+  if (len >= (int)sizeof req || send(c->fd, req, len, MSG_NOSIGNAL) != len)
+    return ll_error(v, "request write failed", t), -1;
+  c->state = C_HEADERS;
+  c->since = t;
+  c->header_len = 0;
+  c->bytes = 0;
+  if (ci == LL_PL) L->pl_req_at = t;
+  return 0;
+}
+
+static void ll_got(struct viewer *v, long long msn, int idx, long bytes, double t) {
+  struct ll_viewer *L = v->ll;
+  L->parts++;
+  v->bytes += bytes; /* part bytes only: v->bytes - v->window_bytes > 0 = parts in the window */
+  L->last_msn = msn, L->last_idx = idx;
+  if (L->first_part_at < 0) L->first_part_at = t;
+  L->last_part_at = t;
+}
+
+/* (msn, idx) from a part URI ending in <msn>.<idx>.m4s (origin/llhls.ts), before any query. */
+static int ll_part_of_uri(const char *uri, long long *msn, int *idx) {
+  const char *m4s = strstr(uri, ".m4s");
+  if (!m4s) return -1;
+  const char *p = m4s;
+  while (p > uri && isdigit((unsigned char)p[-1])) p--;
+  if (p == m4s || p == uri || p[-1] != '.') return -1;
+  *idx = atoi(p);
+  const char *q = --p;
+  while (q > uri && isdigit((unsigned char)q[-1])) q--;
+  if (q == p) return -1;
+  *msn = atoll(q);
+  return 0;
+}
+
+/* The quoted URI="..." attribute of a tag line into out; -1 when missing or too long. */
+static int ll_uri_attr(const char *line, char *out) {
+  const char *u = strstr(line, "URI=\"");
+  if (!u) return -1;
+  u += 5;
+  const char *e = strchr(u, '"');
+  if (!e || e - u >= LL_URI_MAX) return -1;
+  memcpy(out, u, e - u);
+  out[e - u] = 0;
+  return 0;
+}
+
+/* What a viewer needs from a playlist (NUL-terminated, changed in place): the preload hint
+ * (TYPE=PART, 4.4.5.3), EXT-X-ENDLIST, PART-TARGET and, walking the EXT-X-PART lines with their
+ * (msn, index), the last LL_BACKLOG parts (want_last) and how many listed parts lie strictly
+ * between (ref_msn, ref_idx) and (to_msn, to_idx). A segment's parts come before its URI line
+ * (4.4.4.9), so the msn advances at each URI line. */
+struct ll_listing {
+  int has_hint, bad, ended, n_last, between;
+  double part_target;
+  struct ll_part hint, last[LL_BACKLOG];
+};
+static void ll_list(char *text, long long ref_msn, int ref_idx, long long to_msn, int to_idx, int want_last,
+                    struct ll_listing *o) {
+  o->has_hint = o->bad = o->ended = o->n_last = o->between = 0;
+  o->part_target = 0;
+  long long msn = 0;
+  int idx = 0;
+  for (char *line = text; line && *line;) {
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r') line[len - 1] = 0;
+    if (!strncmp(line, "#EXT-X-PART:", 12)) {
+      int after_ref = msn > ref_msn || (msn == ref_msn && idx > ref_idx);
+      int before_to = msn < to_msn || (msn == to_msn && idx < to_idx);
+      if (ref_msn >= 0 && after_ref && before_to) o->between++;
+      if (want_last) {
+        if (o->n_last == LL_BACKLOG) memmove(o->last, o->last + 1, sizeof o->last - sizeof o->last[0]);
+        else o->n_last++;
+        struct ll_part *p = &o->last[o->n_last - 1];
+        p->msn = msn, p->idx = idx;
+        if (ll_uri_attr(line, p->uri) < 0) o->bad = 1;
+      }
+      idx++;
+    } else if (!strncmp(line, "#EXT-X-PRELOAD-HINT:", 20) && strstr(line, "TYPE=PART")) {
+      o->has_hint = 1;
+      if (ll_uri_attr(line, o->hint.uri) < 0 || ll_part_of_uri(o->hint.uri, &o->hint.msn, &o->hint.idx) < 0)
+        o->bad = 1;
+    } else if (!strncmp(line, "#EXT-X-MEDIA-SEQUENCE:", 22)) {
+      msn = atoll(line + 22);
+    } else if (!strncmp(line, "#EXT-X-PART-INF:", 16)) {
+      const char *pt = strstr(line, "PART-TARGET=");
+      if (pt) o->part_target = atof(pt + 12);
+    } else if (!strncmp(line, "#EXT-X-ENDLIST", 14)) {
+      o->ended = 1;
+    } else if (line[0] && line[0] != '#') {
+      msn++, idx = 0; /* a segment URI: the parts after it are the next segment's */
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+}
+
+/* A turn: the blocking reload for the hinted part and (after any backlog) the part itself. */
+static void ll_turn(struct viewer *v, double t) {
+  struct ll_viewer *L = v->ll;
+  L->pl_done = L->part_done = 0;
+  /* the part the hint must follow: the backlog's last on the first turn, else the last one got */
+  if (L->backlog_i < L->backlog_n)
+    L->ref_msn = L->backlog[L->backlog_n - 1].msn, L->ref_idx = L->backlog[L->backlog_n - 1].idx;
+  else L->ref_msn = L->last_msn, L->ref_idx = L->last_idx;
+  if (ll_send(v, LL_PL, t) < 0) return;
+  ll_send(v, LL_PART, t);
+}
+
+static void ll_stop(struct viewer *v) { /* the stream ended: this viewer is done */
+  ll_close(&v->ll->c[LL_PL]);
+  ll_close(&v->ll->c[LL_PART]);
+  v->ll->phase = LL_ENDED;
+}
+
+/* Both halves of a turn are complete: figures, then the next turn on the reload's hint. */
+static void ll_step(struct viewer *v, double t) {
+  struct ll_viewer *L = v->ll;
+  if (L->part_status == 200) {
+    push_ms(&ra_ms, &ra_n, &ra_cap, (L->pl_at - L->part_at) * 1000);
+    /* a gap: the hinted part is not the one after ref, i.e. (ref.msn, ref.idx + 1), or (ref.msn + 1, 0)
+     * when the reload lists no part between them (ref was the last of its segment) */
+    if (L->ref_msn >= 0) {
+      int next = (L->hint.msn == L->ref_msn && L->hint.idx == L->ref_idx + 1) ||
+                 (L->hint.msn == L->ref_msn + 1 && L->hint.idx == 0 && L->between == 0);
+      if (!next) {
+        L->gaps++;
+        L->skipped += L->between > 0 ? L->between : 1;
+        L->last_gap_at = t;
+      }
+    }
+    ll_got(v, L->hint.msn, L->hint.idx, L->part_bytes, t);
+  }
+  if (L->ended || !L->next_ok) return ll_stop(v);
+  L->hint = L->next;
+  ll_turn(v, t);
+}
+
+/* The first playlist: where to start (the backlog, then the hint). */
+static void ll_first_playlist(struct viewer *v, char *text, double t) {
+  struct ll_viewer *L = v->ll;
+  struct ll_listing o;
+  ll_list(text, -1, 0, 0, 0, 1, &o);
+  L->playlists++;
+  if (o.part_target > 0) L->part_target = o.part_target;
+  if (o.ended) return ll_stop(v);
+  if (o.part_target <= 0) return ll_error(v, "not an LL-HLS playlist (no EXT-X-PART-INF)", t);
+  if (!o.has_hint) return ll_stop(v);
+  if (o.bad) return ll_error(v, "playlist URI not <msn>.<part>.m4s", t);
+  memcpy(L->backlog, o.last, sizeof o.last);
+  L->backlog_n = o.n_last, L->backlog_i = 0;
+  L->hint = o.hint;
+  L->phase = LL_LOOP;
+  ll_turn(v, t);
+}
+
+/* A response on connection ci is complete (its body in text: playlist connection only). */
+static void ll_complete(struct viewer *v, int ci, char *text, double t) {
+  struct ll_viewer *L = v->ll;
+  struct ll_conn *c = &L->c[ci];
+  c->state = C_IDLE;
+  int status = c->status;
+  if (ci == LL_PART && L->backlog_i < L->backlog_n) { /* a backlog part */
+    if (status != 200) return ll_http_error(v, "part", status, t);
+    struct ll_part *p = &L->backlog[L->backlog_i++];
+    ll_got(v, p->msn, p->idx, c->bytes, t);
+    ll_send(v, LL_PART, t); /* the next backlog part, or this turn's hinted part */
+    return;
+  }
+  if (ci == LL_PART) { /* the hinted part */
+    /* 404: the server says it will not come (the stream was cut); llhls-swarm.ts ignores it too,
+     * and the next hint then shows as a gap */
+    if (status == 404) L->hint404++;
+    else if (status != 200) return ll_http_error(v, "hinted part", status, t);
+    L->part_status = status;
+    L->part_bytes = c->bytes;
+    L->part_at = t;
+    L->part_done = 1;
+  } else if (L->phase == LL_FIRST) {
+    if (status != 200) return ll_http_error(v, "playlist", status, t);
+    if (strncmp(text, "#EXTM3U", 7)) return ll_error(v, "not a playlist", t);
+    return ll_first_playlist(v, text, t);
+  } else { /* this turn's blocking reload */
+    if (status != 200) return ll_http_error(v, "blocking reload", status, t);
+    if (strncmp(text, "#EXTM3U", 7)) return ll_error(v, "not a playlist", t);
+    push_ms(&pl_ms, &pl_n, &pl_cap, (t - L->pl_req_at) * 1000);
+    struct ll_listing o;
+    ll_list(text, L->ref_msn, L->ref_idx, L->hint.msn, L->hint.idx, 0, &o);
+    if (o.bad) return ll_error(v, "preload hint URI not <msn>.<part>.m4s", t);
+    L->playlists++;
+    L->between = o.between;
+    L->next = o.hint;
+    L->next_ok = o.has_hint;
+    L->ended = o.ended;
+    L->pl_at = t;
+    L->pl_done = 1;
+  }
+  if (L->pl_done && L->part_done) ll_step(v, t);
+}
+
+/* n body bytes of connection ci (a playlist's already in c->text; a part's only counted). */
+static void ll_body(struct viewer *v, int ci, long n, double t) {
+  struct ll_conn *c = &v->ll->c[ci];
+  c->body_left -= n;
+  c->bytes += n;
+  if (c->text) c->text_len += n;
+  if (c->body_left > 0) return;
+  char *text = c->text; /* ours now: ll_complete may close the connection */
+  c->text = NULL;
+  if (text) text[c->text_len] = 0;
+  ll_complete(v, ci, text, t);
+  free(text);
+}
+
+/* n bytes of a response header (and maybe body) in buf. */
+static void ll_header_bytes(struct viewer *v, int ci, long n, double t) {
+  struct ll_conn *c = &v->ll->c[ci];
+  char hdr[HEADER_MAX + 1];
+  long hlen;        /* header length with its blank line */
+  uint8_t *body;    /* body bytes of this read, in buf */
+  uint8_t *end = c->header ? NULL : memmem(buf, n, "\r\n\r\n", 4);
+  if (end && end + 4 - buf <= HEADER_MAX) { /* the usual case: the whole header in one read */
+    hlen = end + 4 - buf;
+    memcpy(hdr, buf, hlen);
+    body = buf + hlen;
+  } else { /* it spans reads: gather it in c->header */
+    if (!c->header && !(c->header = malloc(HEADER_MAX))) return ll_error(v, "out of memory", t);
+    long before = c->header_len, room = HEADER_MAX - before, take = n < room ? n : room;
+    memcpy(c->header + before, buf, take);
+    c->header_len += take;
+    char *e = memmem(c->header, c->header_len, "\r\n\r\n", 4);
+    if (!e) {
+      if (c->header_len >= HEADER_MAX) ll_error(v, "response header too long", t);
+      return;
+    }
+    hlen = e + 4 - c->header; /* > before: the blank line was not complete in the earlier reads */
+    memcpy(hdr, c->header, hlen);
+    body = buf + (hlen - before);
+    free(c->header);
+    c->header = NULL;
+    c->header_len = 0;
+  }
+  hdr[hlen] = 0;
+  long body_n = n - (body - buf);
+  if (strncmp(hdr, "HTTP/1.", 7) || hlen < 12) return ll_error(v, "not an HTTP response", t);
+  c->status = atoi(hdr + 9);
+  char *cl = strcasestr(hdr, "\r\ncontent-length:");
+  if (!cl) return ll_error(v, "response without Content-Length", t);
+  long len = atol(cl + 17);
+  if (len < 0) return ll_error(v, "bad Content-Length", t);
+  if (body_n > len) body_n = len; /* nothing follows a response until we ask again */
+  c->body_left = len;
+  c->bytes = 0;
+  c->state = C_BODY;
+  if (ci == LL_PL) {
+    if (len > LL_PLAYLIST_MAX) return ll_error(v, "playlist longer than 64 KB", t);
+    if (body_n == len) { /* all here (the usual case): parsed in buf, NUL-terminated in its spare byte */
+      body[len] = 0;
+      c->body_left = 0;
+      return ll_complete(v, ci, (char *)body, t);
+    }
+    if (!(c->text = malloc(len + 1))) return ll_error(v, "out of memory", t);
+    memcpy(c->text, body, body_n);
+    c->text_len = 0;
+  }
+  ll_body(v, ci, body_n, t);
+}
+
+static void ll_readable(struct viewer *v, int ci, double t) {
+  struct ll_conn *c = &v->ll->c[ci];
+  for (int reads = 0; reads < 8 && c->state >= C_IDLE; reads++) {
+    long n;
+    if (c->state == C_BODY && ci == LL_PART) {
+      /* a part: counted in the kernel (MSG_TRUNC), never past its Content-Length */
+      n = recv(c->fd, NULL, c->body_left, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > 0) {
+        ll_body(v, ci, n, t);
+        continue;
+      }
+    } else if (c->state == C_BODY) { /* the rest of a playlist */
+      n = recv(c->fd, c->text + c->text_len, c->body_left, MSG_DONTWAIT);
+      if (n > 0) {
+        ll_body(v, ci, n, t);
+        continue;
+      }
+    } else {
+      /* a header: a playlist connection takes its whole small body with it; a part connection
+       * reads at most HEADER_MAX, the part's body then goes by MSG_TRUNC */
+      n = recv(c->fd, buf, ci == LL_PL ? sizeof buf - 1 : HEADER_MAX, MSG_DONTWAIT);
+      if (n > 0) {
+        if (c->state == C_IDLE) return ll_error(v, "bytes outside a response", t);
+        ll_header_bytes(v, ci, n, t);
+        continue;
+      }
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    return ll_error(v, n == 0 ? "the server closed the connection" : strerror(errno), t);
+  }
+}
+
+static void ll_event(struct viewer *vs, uint32_t data) {
+  struct viewer *v = &vs[data >> 1];
+  int ci = data & 1;
+  if (!v->ll) return;
+  struct ll_conn *c = &v->ll->c[ci];
+  double t = now(); /* per event: reloadAfterPartMs is a difference of two completions */
+  if (c->state == C_CONNECTING) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) return ll_error(v, strerror(err), t);
+    c->state = C_IDLE;
+    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = data};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e);
+    if (c->pending) {
+      c->pending = 0;
+      ll_send(v, ci, t);
+    }
+  } else if (c->state >= C_IDLE) {
+    ll_readable(v, ci, t);
+  }
+}
+
+/* Clock-driven: starts over after LL_RETRY_S, gives up on a request after LL_TIMEOUT_S. */
+static void ll_tick(struct viewer *v, uint32_t id, double t) {
+  struct ll_viewer *L = v->ll;
+  if (!L) return;
+  if (L->phase == LL_RETRY && t >= L->restart_at) {
+    L->restarts++;
+    ll_connect(v, id, t);
+    return;
+  }
+  for (int ci = 0; ci < 2; ci++) {
+    struct ll_conn *c = &L->c[ci];
+    if ((c->state == C_CONNECTING || c->state == C_HEADERS || c->state == C_BODY) && t - c->since > LL_TIMEOUT_S)
+      return ll_error(v, c->state == C_CONNECTING ? "connect timed out" : "no response within 15 s", t);
+  }
 }
 
 static void on_connected(struct viewer *v, uint32_t id) {
@@ -530,6 +1027,7 @@ static void on_event(struct viewer *v, uint32_t id, double t) {
 static void run_loop(struct viewer *vs, int from, int to, int probe_every, double ramp, double start,
                      double until, void (*tick)(double)) {
   int started = from;
+  double ll_tick_at = 0;
   struct epoll_event events[1024];
   for (;;) {
     double t = now();
@@ -541,6 +1039,10 @@ static void run_loop(struct viewer *vs, int from, int to, int probe_every, doubl
       started++;
     }
     if (tick) tick(t);
+    if (ll_mode && t - ll_tick_at >= 0.05) { /* start-overs and time-outs of --llhls viewers */
+      ll_tick_at = t;
+      for (int i = from; i < started; i++) ll_tick(&vs[i], (uint32_t)i, t);
+    }
     if (hls_mode) /* idle HLS viewers whose next playlist poll is due */
       for (int i = from; i < started; i++) {
         struct viewer *v = &vs[i];
@@ -554,11 +1056,14 @@ static void run_loop(struct viewer *vs, int from, int to, int probe_every, doubl
     if (left_ms < wait_ms) wait_ms = (int)left_ms + 1;
     int k = epoll_wait(epfd, events, 1024, wait_ms);
     t = now();
-    for (int i = 0; i < k; i++) on_event(&vs[events[i].data.u32], events[i].data.u32, t);
+    for (int i = 0; i < k; i++) {
+      if (ll_mode) ll_event(vs, events[i].data.u32); /* data: viewer * 2 + connection */
+      else on_event(&vs[events[i].data.u32], events[i].data.u32, t);
+    }
     /* Once everyone has started, let data pile up for a moment: one recv then takes several of the
      * server's writes, so the swarm makes fewer syscalls per byte. Skipped while ramping, when
-     * TTFB and TTFK are being timed. */
-    if (started >= to && batch_ms > 0 && k < 1024 && !hls_mode) {
+     * TTFB and TTFK are being timed. Never for HLS and LL-HLS, whose response times are measured. */
+    if (started >= to && batch_ms > 0 && k < 1024 && !hls_mode && !ll_mode) {
       double sleep_s = batch_ms / 1000.0 - (now() - t);
       if (sleep_s > 0 && t + sleep_s < until) {
         struct timespec ts = {0, (long)(sleep_s * 1e9)};
@@ -647,6 +1152,19 @@ static const char usage[] =
     "                       hls.js does (its target duration, half when nothing new) on one keep-alive\n"
     "                       connection and fetches every new segment once, in order, from 3 before the\n"
     "                       live edge; reports playlist and segment response times and missed segments\n"
+    "  --llhls              the URL is a Low-Latency HLS playlist (relaycast: /APP/NAME.m3u8 or\n"
+    "                       /APP/NAME/ll.m3u8): each viewer plays it as hls.js does, on two keep-alive\n"
+    "                       connections (playlist, parts): the playlist once, the last 3 listed parts,\n"
+    "                       then a loop of a blocking reload (?_HLS_msn=M&_HLS_part=P) and a GET of the\n"
+    "                       hinted part (M, P) in parallel, the reload's new hint for the next turn.\n"
+    "                       Reports reloadAfterPartMs (reload complete - part complete, per turn; may be\n"
+    "                       negative), playlistMs (blocking reload sent -> complete), firstPartMs (start\n"
+    "                       -> first part), parts, gaps (turns whose part was not the one after the last\n"
+    "                       one got: the viewer fell a part behind; partsSkipped counts the parts),\n"
+    "                       errors by kind in failures (after one, a viewer starts over 0.2 s later;\n"
+    "                       failed = viewers with an error). healthy = no error in the whole run, parts\n"
+    "                       and no gap in the last --window seconds, and a part within the last 3\n"
+    "                       PART-TARGETs (the PART-HOLD-BACK a player keeps) or 1 s, whichever is longer\n"
     "  -h, --help           this text\n";
 
 static int bad_usage(const char *msg, const char *arg) {
@@ -664,7 +1182,7 @@ int main(int argc, char **argv) {
       {"min-kbps", required_argument, 0, 'k'},  {"window", required_argument, 0, 'w'},
       {"probe-every", required_argument, 0, 'p'}, {"pid", required_argument, 0, 'P'},
       {"warmup", required_argument, 0, 'W'},    {"batch-ms", required_argument, 0, 'B'},    {"help", no_argument, 0, 'h'},
-      {"hls", no_argument, 0, 'H'},
+      {"hls", no_argument, 0, 'H'},             {"llhls", no_argument, 0, 'L'},
       {0, 0, 0, 0}};
   opterr = 0;
   for (int c; (c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1;) {
@@ -680,6 +1198,7 @@ int main(int argc, char **argv) {
       case 'W': warmup = atof(optarg); break;
       case 'B': batch_ms = atof(optarg); break;
       case 'H': hls_mode = 1; break;
+      case 'L': ll_mode = 1; break;
       case 'h': fputs(usage, stdout); return 0;
       default: return bad_usage("unknown or incomplete option ", argv[optind - 1]);
     }
@@ -690,6 +1209,7 @@ int main(int argc, char **argv) {
   if (ramp <= 0 || duration <= 0 || window <= 0 || warmup < 0 || probe_every < 0)
     return bad_usage("--ramp, --duration and --window must be > 0, --warmup and --probe-every >= 0", NULL);
   if (batch_ms < 0 || batch_ms >= 1000) return bad_usage("--batch-ms must be 0..999", NULL);
+  if (hls_mode && ll_mode) return bad_usage("--hls and --llhls are exclusive", NULL);
 
   /* http://HOST:PORT/PATH, HOST an IPv4 loopback address (or localhost) */
   char host[64], path[512];
@@ -706,7 +1226,7 @@ int main(int argc, char **argv) {
   server.sin_port = htons(port);
   if (!inet_aton(host, &server.sin_addr) || ntohl(server.sin_addr.s_addr) >> 24 != 127)
     return bad_usage("--url must name a 127.0.0.0/8 address (loopback load tests only), not ", host);
-  if (hls_mode) {
+  if (hls_mode || ll_mode) {
     snprintf(hls_path, sizeof hls_path, "%s", path);
     snprintf(hls_dir, sizeof hls_dir, "%.*s", (int)(strrchr(path, '/') - path + 1), path);
     snprintf(hls_host, sizeof hls_host, "%s:%d", host, port);
@@ -734,7 +1254,7 @@ int main(int argc, char **argv) {
   int warm_n = warmup > 0 ? 100 : 0;
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
-  rlim_t need = (rlim_t)(n > warm_n ? n : warm_n) + 64;
+  rlim_t need = (rlim_t)(n > warm_n ? n : warm_n) * (ll_mode ? 2 : 1) + 64; /* --llhls: 2 per viewer */
   if (rl.rlim_cur < need) {
     rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -757,9 +1277,10 @@ int main(int argc, char **argv) {
       finish(&viewers[i]);
       free(viewers[i].probe);
       free(viewers[i].hls);
+      free(viewers[i].ll);
     }
     memset(reasons, 0, sizeof reasons);
-    pl_n = seg_n = 0;
+    pl_n = seg_n = ra_n = 0;
   }
 
   double rss_base_mb = 0, pss_base_mb = 0, cpu;
@@ -778,6 +1299,54 @@ int main(int argc, char **argv) {
   if (window_t0 < 0) window_t0 = start;
 
   double steady_s = t_end - steady_t0, window_s = t_end - window_t0;
+  if (ll_mode) {
+    int connected = 0, failed = 0, healthy = 0, got_parts = 0, with_gaps = 0, ended = 0;
+    long parts = 0, gaps = 0, skipped = 0, errors = 0, restarts = 0, hint404 = 0, n_first = 0;
+    double bytes = 0, part_target = 0, *first = calloc(n, sizeof(double));
+    for (int i = 0; i < n; i++) {
+      struct viewer *v = &viewers[i];
+      struct ll_viewer *L = v->ll;
+      failed += v->failed;
+      if (!L) continue;
+      connected += L->playlists > 0;
+      got_parts += L->parts > 0;
+      with_gaps += L->gaps > 0;
+      ended += L->phase == LL_ENDED;
+      parts += L->parts, gaps += L->gaps, skipped += L->skipped, errors += L->errors;
+      restarts += L->restarts, hint404 += L->hint404;
+      bytes += v->bytes;
+      if (L->part_target > 0) part_target = L->part_target;
+      if (L->first_part_at >= 0 && first) first[n_first++] = (L->first_part_at - v->t0) * 1000;
+      /* healthy: no error in the whole run; parts, and no gap, in the window; and still getting parts
+       * at the end: one within 3 PART-TARGETs (the PART-HOLD-BACK a player keeps) or 1 s */
+      double stale_s = 3 * L->part_target > 1.0 ? 3 * L->part_target : 1.0;
+      healthy += !v->failed && v->bytes > v->window_bytes && L->last_gap_at < window_t0 &&
+                 L->last_part_at >= 0 && t_end - L->last_part_at <= stale_s;
+      finish(v);
+    }
+    double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
+    double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
+    printf("{\"tool\":\"flv-swarm --llhls\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n,
+           connected, failed);
+    for (int i = 0; i < REASONS && reasons[i].count; i++)
+      printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
+    printf("},\"errors\":%ld,\"restarts\":%ld,\"healthy\":%d,\"windowSeconds\":%.1f,\"ended\":%d,", errors,
+           restarts, healthy, window_s, ended);
+    printf("\"gotParts\":%d,\"parts\":%ld,\"gaps\":%ld,\"partsSkipped\":%ld,\"viewersWithGaps\":%d,"
+           "\"hintedPart404\":%ld,\"partTargetS\":%.3f,\"partMbps\":%.1f,",
+           got_parts, parts, gaps, skipped, with_gaps, hint404, part_target, bytes * 8 / 1e6 / (t_end - start));
+    double ra_min = pct(ra_ms, ra_n, 0); /* sorts ra_ms (argument order is unspecified) */
+    printf("\"reloadAfterPartMs\":{\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"min\":%.1f,\"n\":%ld},",
+           pct(ra_ms, ra_n, 0.5), pct(ra_ms, ra_n, 0.95), pct(ra_ms, ra_n, 0.99), pct(ra_ms, ra_n, 1.0), ra_min,
+           ra_n);
+    printf("\"playlistMs\":{\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},",
+           pct(pl_ms, pl_n, 0.5), pct(pl_ms, pl_n, 0.95), pct(pl_ms, pl_n, 0.99), pct(pl_ms, pl_n, 1.0), pl_n);
+    printf("\"firstPartMs\":{\"p50\":%.1f,\"p95\":%.1f,\"n\":%ld},", pct(first, n_first, 0.5),
+           pct(first, n_first, 0.95), n_first);
+    print_usage_tail(n, steady_s, self_cpu_pct, (self_cpu1 - self_cpu_start) / (t_end - start) * 100,
+                     server_cpu_pct, rss_base_mb, pss_base_mb);
+    return 0;
+  }
   if (hls_mode) {
     int connected = 0, failed = 0, healthy = 0, missed = 0, segments = 0;
     for (int i = 0; i < n; i++) {

@@ -3,7 +3,8 @@
  * viewers for 5 s (all connect, none fail or stall, all start on a keyframe), 50 RTMP viewers, 50
  * HLS viewers (all get segments, no errors), 10 publishers from the publisher swarm (all go
  * live) and 6 viewers of the C swarm bench/flv-swarm.c (all connect and stay, every probe finds a
- * keyframe through the chunked framing). Figures: npm run bench.
+ * keyframe through the chunked framing; --hls and --llhls viewers get every segment or part).
+ * Figures: npm run bench.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -218,6 +219,32 @@ describe('viewer swarm (correctness)', { timeout: 120_000 }, () => {
     // each starts 3 segments from the live edge, so at least 3 segments and 1 playlist apiece
     assert.ok((res.segmentsFetched as number) >= 18, r.stdout);
     assert.ok((res.playlistMs as { n: number }).n >= 6, r.stdout);
+  });
+
+  it('6 LL-HLS viewers of the C swarm (--llhls): all get parts by blocking reload and preload hint, no gap, no error', async () => {
+    const url = `http://127.0.0.1:${rc.ports.http}/live/swarm.m3u8`; // LL-HLS: the default --hls-variant
+    await waitFor(
+      'LL-HLS playlist with a preload hint',
+      async () =>
+        (await (await fetch(url)).text()).includes('#EXT-X-PRELOAD-HINT:TYPE=PART') ? true : undefined,
+      20_000,
+      200,
+    );
+    const r = await run(
+      buildSwarm(),
+      ['--llhls', '--url', url, '--viewers', '6', '--ramp', '50', '--duration', '4', '--window', '3'],
+      60_000,
+    );
+    const res = swarmResult<unknown>(r);
+    assert.equal(res.connected, 6, r.stdout);
+    assert.equal(res.failed, 0, r.stdout);
+    assert.equal(res.errors, 0, r.stdout);
+    assert.equal(res.gotParts, 6, r.stdout);
+    assert.equal(res.gaps, 0, r.stdout);
+    assert.equal(res.ended, 0, r.stdout);
+    // each starts with the last 3 listed parts, then gets one part per blocking reload
+    assert.ok((res.parts as number) >= 6 * 4, r.stdout);
+    assert.ok((res.reloadAfterPartMs as { n: number }).n >= 6, r.stdout);
   });
 
   it('10 publishers from the publisher swarm: all publish and are listed live with ingest', async () => {
