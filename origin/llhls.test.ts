@@ -9,7 +9,7 @@ import { validateLlPlaylist } from '../media/hls/ll-validate.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { LlHlsPackager } from './llhls.ts';
 
-function setup(registry: MemoryRegistry, byDefault: boolean) {
+function setup(registry: MemoryRegistry, byDefault: boolean, firstPartWaitMs = 10) {
   const hub = new StreamHub({ republishWaitMs: 1 });
   const metrics = createMetrics({ role: 'origin', nodeId: 'o', version: 't', maxStreams: 10 });
   const llhls = new LlHlsPackager(
@@ -19,7 +19,7 @@ function setup(registry: MemoryRegistry, byDefault: boolean) {
       segmentTargetMs: 1000,
       windowSegments: 4,
       keepEndedMs: 1,
-      firstPartWaitMs: 10,
+      firstPartWaitMs,
       encryption: { rotationSegments: 2, keys: registry, byDefault },
     },
     metrics,
@@ -125,5 +125,32 @@ describe('LlHlsPackager AES-128', () => {
     publish(encrypting.hub, 'open', 3, 'none');
     assert.doesNotMatch((await encrypting.llhls.playlist('live', 'open', REQ))!.body, /EXT-X-KEY/);
     encrypting.llhls.close();
+  });
+});
+
+describe('LL-HLS playlist at the start of a stream', () => {
+  it('a plain request waits for the first complete segment (a playlist of parts only is empty to hls.js); a blocking one for a part', async () => {
+    const { hub, llhls } = setup(new MemoryRegistry(), false, 5000);
+    const pub = hub.ensure('live', 'start').attach({ sessionId: 'start', kind: 'test' });
+    const tags = [...avStream({ seconds: 3, gop: 30 })];
+    // The first 0.5 s: parts of the first segment (target 1 s), no complete segment yet.
+    const early = tags.filter((t) => t.timestamp < 500);
+    for (const t of early) pub.pushTag(t.type, t.timestamp, t.data);
+    let plain: string | undefined;
+    const pending = llhls.playlist('live', 'start', REQ).then((p) => {
+      plain = p?.body;
+    });
+    const blocking = await llhls.playlist('live', 'start', { ...REQ, blocking: { msn: 0, part: 0 } });
+    assert.ok(blocking, 'a blocking reload for part 0 is answered at once');
+    assert.match(blocking.body, /#EXT-X-PART:/);
+    assert.doesNotMatch(blocking.body, /#EXTINF:/, 'while the first segment is still open');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(plain, undefined, 'the plain request is still held');
+    for (const t of tags.slice(early.length)) pub.pushTag(t.type, t.timestamp, t.data);
+    await pending;
+    assert.ok(plain, 'answered once a segment is complete');
+    assert.match(plain, /#EXTINF:/);
+    assert.deepEqual(validateLlPlaylist(plain).problems, []);
+    llhls.close();
   });
 });

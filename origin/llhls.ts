@@ -44,7 +44,10 @@ export interface LlHlsOptions {
   windowSegments: number;
   /** How long an ended stream's playlist (with ENDLIST) stays available. */
   keepEndedMs: number;
-  /** How long a playlist request for a live stream waits for its first part. */
+  /**
+   * How long a playlist request for a live stream waits for its first complete segment (a
+   * blocking reload: its first part).
+   */
   firstPartWaitMs: number;
   /**
    * AES-128 (RFC 8216bis 4.4.4.4) as for the MPEG-TS variant (origin/hls.ts): every part encrypted
@@ -248,12 +251,14 @@ export class LlHlsPackager implements LlHlsSource {
   ): Promise<HlsPlaylistResult | undefined> {
     const pkg = this.find(app, name);
     if (!pkg) return undefined;
-    if (!this.hasMedia(pkg)) {
-      if (!pkg.live) return undefined;
-      // Live but no part yet (the first moments of a stream): wait for one.
-      await pkg.waiters.wait(() => this.hasMedia(pkg) || !pkg.live, this.options.firstPartWaitMs);
-      if (!this.hasMedia(pkg)) return undefined;
-    }
+    // The first moments of a stream: a blocking reload waits for a part, a plain request for a
+    // complete segment. hls.js calls a playlist of parts only empty (levelEmptyError, "No Segments
+    // found in Playlist"), and a player that starts loading only once it has a level (the player
+    // page's LL-HLS mode) then never starts: half the page loads right after a publish did not.
+    const usable = () => (req.blocking ? this.hasMedia(pkg) : pkg.segmenter.segments.length > 0);
+    if (!usable() && pkg.live)
+      await pkg.waiters.wait(() => usable() || !pkg.live, this.options.firstPartWaitMs);
+    if (!this.hasMedia(pkg)) return undefined;
     const seg = pkg.segmenter;
     if (req.blocking) {
       const blocking = req.blocking;
