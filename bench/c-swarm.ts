@@ -18,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { benchArgs } from './args.ts';
+import { startNode, startRedisServer } from './cluster-lib.ts';
 import {
   buildSwarm,
   children,
@@ -35,7 +36,7 @@ process.on('SIGINT', () => process.exit(130));
 
 const { values } = benchArgs(
   import.meta.filename,
-  `npm run bench [-- --viewers 5000 (llhls: 1000) --kbps 2650|1000 --workers N --protocol flv|hls|llhls]
+  `npm run bench [-- --viewers 5000 (llhls: 1000) --kbps 2650|1000 --workers N --protocol flv|hls|llhls --via all|edge]
 npm run bench:table
 
 HTTP-FLV fan-out with the C viewer swarm (bench/flv-swarm.c, built with gcc into bench/.cache/):
@@ -69,11 +70,15 @@ all healthy, reloadAfterPartMs p99 88 ms, server 68 % of a core, this swarm 15 %
 healthy, p99 126 ms, server 102 %, swarm 23 %; 2000 past the server's limit (523 healthy, gaps in
 1477 viewers, p99 226 ms, server 134 %, swarm 30 %); 5000 lost half its viewers to time-outs.
 
+--via edge: the viewers play from an edge (the node measured) that pulls the stream from an origin
+(another process, not measured) over a local redis-server; default all: one all-in-one.
+
 --table runs 1000, 2000, 4000 and 5000 viewers at 2.65 Mbit/s and 10000 at 1 Mbit/s, a fresh
 server for each, one JSON line per row: about 4 minutes on a 2-core machine (plus a one-time
 encode of the 1 Mbit/s test stream).`,
   {
     viewers: { type: 'string' }, // 5000; 1000 with --protocol llhls
+    via: { type: 'string', default: 'all' },
     ramp: { type: 'string', default: '500' },
     duration: { type: 'string', default: '25' },
     kbps: { type: 'string', default: '2650' },
@@ -129,15 +134,30 @@ const llhls = protocol === 'llhls';
 const minKbps = values['min-kbps'] ?? (kbps === 2650 ? '2000' : '750');
 const bin = buildSwarm();
 const file = testStream(kbps);
+if (values.via !== 'all' && values.via !== 'edge') {
+  console.error(`c-swarm.ts: --via is all or edge, not ${values.via}`);
+  process.exit(2);
+}
+const via = values.via;
+// --via edge: the stream is published to an origin; the edge under test pulls it.
+const cluster =
+  via === 'edge' ? ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'] : [];
+const origin =
+  via === 'edge'
+    ? await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0'])
+    : undefined;
 const { server, rtmp, http, admin } = await startBenchServer(
   [],
-  ['--workers', String(values.workers)],
-  'all',
+  [
+    ...['--workers', String(values.workers)],
+    ...(via === 'edge' ? [...cluster, '--node-id', 'bench-edge', '--internal-port', '0'] : []),
+  ],
+  via,
   { processGroup: true },
 );
 // LL-HLS: what /<app>/<name>.m3u8 serves by default (--hls-variant llhls), as the banner says
 const url = `http://127.0.0.1:${http}/live/bench.${hls ? 'ts.m3u8' : llhls ? 'm3u8' : 'flv'}`;
-children.push(publishLoop(file, `rtmp://127.0.0.1:${rtmp}/live/bench`));
+children.push(publishLoop(file, `rtmp://127.0.0.1:${origin?.rtmp ?? rtmp}/live/bench`));
 // Bounded wait until the stream plays (200 once it is live).
 const liveBy = Date.now() + 20_000;
 for (;;) {
@@ -216,6 +236,7 @@ async function measure(client: string, argv: string[]): Promise<void> {
       bench: hls ? 'fanout-hls' : llhls ? 'fanout-llhls' : 'fanout-http-flv',
       client,
       viewers,
+      via,
       streamKbps: kbps,
       rampPerS: Number(values.ramp),
       durationS: Number(values.duration),
