@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { benchArgs } from './args.ts';
-import { startNode, startRedisServer } from './cluster-lib.ts';
+import { originForEdge } from './cluster-lib.ts';
 import {
   buildSwarm,
   children,
@@ -140,18 +140,10 @@ if (values.via !== 'all' && values.via !== 'edge') {
 }
 const via = values.via;
 // --via edge: the stream is published to an origin; the edge under test pulls it.
-const cluster =
-  via === 'edge' ? ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'] : [];
-const origin =
-  via === 'edge'
-    ? await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0'])
-    : undefined;
+const { origin, edgeArgs } = await originForEdge(via);
 const { server, rtmp, http, admin } = await startBenchServer(
   [],
-  [
-    ...['--workers', String(values.workers)],
-    ...(via === 'edge' ? [...cluster, '--node-id', 'bench-edge', '--internal-port', '0'] : []),
-  ],
+  ['--workers', String(values.workers), ...edgeArgs],
   via,
   { processGroup: true },
 );

@@ -89,3 +89,14 @@ export async function startNode(role: string, args: string[], nodeArgs: string[]
   await waitHttp(`http://127.0.0.1:${n.admin}/readyz`);
   return { proc, ...n };
 }
+
+/**
+ * `--via edge` of the fan-out benches: a local redis-server and an origin (not measured) that the
+ * edge under test pulls from; `edgeArgs` are the edge's cluster flags. `all`: nothing to start.
+ */
+export async function originForEdge(via: 'all' | 'edge'): Promise<{ origin?: Node; edgeArgs: string[] }> {
+  if (via !== 'edge') return { edgeArgs: [] };
+  const cluster = ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'];
+  const origin = await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0']);
+  return { origin, edgeArgs: [...cluster, '--node-id', 'bench-edge', '--internal-port', '0'] };
+}

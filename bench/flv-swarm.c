@@ -1114,6 +1114,15 @@ static double pct(double *xs, int n, double p) {
   return xs[i < n ? i : n - 1];
 }
 
+/* The start of the JSON line, every mode: the tool, the counts, and the failures by reason. */
+static void print_head(const char *tool, int n, int connected, int failed) {
+  printf("{\"tool\":\"%s\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", tool, n, connected,
+         failed);
+  for (int i = 0; i < REASONS && reasons[i].count; i++)
+    printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
+  printf("}");
+}
+
 /* The end of the JSON line, both modes: the server's CPU and memory, the swarm's own CPU, load. */
 static void print_usage_tail(int n, double steady_s, double self_cpu_pct, double self_cpu_whole, double server_cpu_pct,
                              double rss_base_mb, double pss_base_mb) {
@@ -1326,11 +1335,8 @@ int main(int argc, char **argv) {
     }
     double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
     double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
-    printf("{\"tool\":\"flv-swarm --llhls\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n,
-           connected, failed);
-    for (int i = 0; i < REASONS && reasons[i].count; i++)
-      printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
-    printf("},\"errors\":%ld,\"restarts\":%ld,\"healthy\":%d,\"windowSeconds\":%.1f,\"ended\":%d,", errors,
+    print_head("flv-swarm --llhls", n, connected, failed);
+    printf(",\"errors\":%ld,\"restarts\":%ld,\"healthy\":%d,\"windowSeconds\":%.1f,\"ended\":%d,", errors,
            restarts, healthy, window_s, ended);
     printf("\"gotParts\":%d,\"parts\":%ld,\"gaps\":%ld,\"partsSkipped\":%ld,\"viewersWithGaps\":%d,"
            "\"hintedPart404\":%ld,\"partTargetS\":%.3f,\"partMbps\":%.1f,",
@@ -1363,11 +1369,8 @@ int main(int argc, char **argv) {
     }
     double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
     double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
-    printf("{\"tool\":\"flv-swarm --hls\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n,
-           connected, failed);
-    for (int i = 0; i < REASONS && reasons[i].count; i++)
-      printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
-    printf("},\"healthy\":%d,\"missedSegments\":%d,\"segmentsFetched\":%d,", healthy, missed, segments);
+    print_head("flv-swarm --hls", n, connected, failed);
+    printf(",\"healthy\":%d,\"missedSegments\":%d,\"segmentsFetched\":%d,", healthy, missed, segments);
     printf("\"playlistMs\":{\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},",
            pct(pl_ms, pl_n, 0.5), pct(pl_ms, pl_n, 0.95), pct(pl_ms, pl_n, 0.99), pct(pl_ms, pl_n, 1.0), pl_n);
     printf("\"segmentMs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},", pct(seg_ms, seg_n, 0.5),
@@ -1412,11 +1415,8 @@ int main(int argc, char **argv) {
   double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
   double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
   double lag_max = n_lag ? pct(lag, n_lag, 1.0) : -1;
-  printf("{\"tool\":\"flv-swarm\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", n, connected,
-         failed);
-  for (int i = 0; i < REASONS && reasons[i].count; i++)
-    printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
-  printf("},\"waitingConnect\":%d,\"waitingResponse\":%d,\"closedEarly\":%d,\"healthy\":%d,\"minKbps\":%.0f,",
+  print_head("flv-swarm", n, connected, failed);
+  printf(",\"waitingConnect\":%d,\"waitingResponse\":%d,\"closedEarly\":%d,\"healthy\":%d,\"minKbps\":%.0f,",
          waiting_connect, waiting_response, closed_early, healthy, min_kbps);
   printf("\"kbpsWindow\":{\"p05\":%.0f,\"p50\":%.0f,\"seconds\":%.1f},", pct(kbps, n_kbps, 0.05),
          pct(kbps, n_kbps, 0.5), window_s);

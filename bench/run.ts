@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { benchArgs } from './args.ts';
-import { startNode, startRedisServer } from './cluster-lib.ts';
+import { originForEdge } from './cluster-lib.ts';
 import {
   children,
   killChildren,
@@ -68,17 +68,12 @@ const kbps = Number(values.kbps) === 1000 ? 1000 : 2650;
 const file = testStream(kbps);
 const via = values.via === 'edge' ? 'edge' : 'all';
 // --via edge: the stream is published to an origin; the edge under test pulls it.
-const cluster =
-  via === 'edge' ? ['--redis-url', await startRedisServer(), '--advertise-host', '127.0.0.1'] : [];
-const origin =
-  via === 'edge'
-    ? await startNode('origin', [...cluster, '--node-id', 'bench-origin', '--http-port', '0'])
-    : undefined;
+const { origin, edgeArgs } = await originForEdge(via);
 const { server, rtmp, http, admin } = await startBenchServer(
   profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
   [
     ...['--workers', String(values.workers), '--merge-write-ms', String(values['merge-write-ms'])],
-    ...(via === 'edge' ? [...cluster, '--node-id', 'bench-edge', '--internal-port', '0'] : []),
+    ...edgeArgs,
   ],
   via,
 );
