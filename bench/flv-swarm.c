@@ -1308,6 +1308,9 @@ int main(int argc, char **argv) {
   if (window_t0 < 0) window_t0 = start;
 
   double steady_s = t_end - steady_t0, window_s = t_end - window_t0;
+  /* every mode's line reports the server's and the swarm's CPU over the steady window */
+  double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
+  double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
   if (ll_mode) {
     int connected = 0, failed = 0, healthy = 0, got_parts = 0, with_gaps = 0, ended = 0;
     long parts = 0, gaps = 0, skipped = 0, errors = 0, restarts = 0, hint404 = 0, n_first = 0;
@@ -1333,8 +1336,6 @@ int main(int argc, char **argv) {
                  L->last_part_at >= 0 && t_end - L->last_part_at <= stale_s;
       finish(v);
     }
-    double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
-    double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
     print_head("flv-swarm --llhls", n, connected, failed);
     printf(",\"errors\":%ld,\"restarts\":%ld,\"healthy\":%d,\"windowSeconds\":%.1f,\"ended\":%d,", errors,
            restarts, healthy, window_s, ended);
@@ -1367,8 +1368,6 @@ int main(int argc, char **argv) {
       healthy += !v->failed && h->missed == 0 && h->segments > 0 && t_end - h->last_segment_at <= 3 * h->target_s;
       finish(v);
     }
-    double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
-    double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
     print_head("flv-swarm --hls", n, connected, failed);
     printf(",\"healthy\":%d,\"missedSegments\":%d,\"segmentsFetched\":%d,", healthy, missed, segments);
     printf("\"playlistMs\":{\"p50\":%.1f,\"p95\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"n\":%ld},",
@@ -1412,8 +1411,6 @@ int main(int argc, char **argv) {
     }
     finish(v);
   }
-  double server_cpu_pct = server_pgid ? (server_cpu1 - server_cpu0) / steady_s * 100 : -1;
-  double self_cpu_pct = (self_cpu1 - self_cpu0) / steady_s * 100;
   double lag_max = n_lag ? pct(lag, n_lag, 1.0) : -1;
   print_head("flv-swarm", n, connected, failed);
   printf(",\"waitingConnect\":%d,\"waitingResponse\":%d,\"closedEarly\":%d,\"healthy\":%d,\"minKbps\":%.0f,",
