@@ -14,6 +14,10 @@ have promtool || need+=(prometheus)
 have chromium || need+=(chromium)
 have ip || need+=(iproute2)
 have protoc || need+=(protobuf-compiler)
+# the benches' C clients (bench/flv-swarm.c, bench/whep-swarm.c), built by test/swarm.test.ts and
+# test/webrtc.test.ts; whep-swarm does DTLS-SRTP with OpenSSL
+have gcc || need+=(gcc)
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 # test/image-build.test.ts builds and runs the real image without a Docker engine
 have buildah || need+=(buildah)
 have podman || need+=(podman)

@@ -253,16 +253,24 @@ export async function startBenchServer(
   return { server, rtmp, http, admin };
 }
 
-/** bench/flv-swarm.c built with gcc into bench/.cache/, rebuilt when missing or older than its source. */
-export function buildSwarm(): string {
-  const src = join(import.meta.dirname, 'flv-swarm.c');
-  const bin = join(CACHE, 'flv-swarm');
+/**
+ * A C program of bench/ built with gcc into bench/.cache/, rebuilt when missing or older than its
+ * source; `libs` are the linker flags it needs (and `pkg` the Debian package that has them).
+ */
+export function buildC(name: string, libs: string[] = [], pkg = ''): string {
+  const src = join(import.meta.dirname, `${name}.c`);
+  const bin = join(CACHE, name);
   if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
   mkdirSync(CACHE, { recursive: true });
-  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src, ...libs], { stdio: 'inherit' });
   if (r.error || r.status !== 0)
     throw new Error(
-      `cannot build bench/flv-swarm.c (${r.error?.message ?? `gcc exited ${r.status}`}): install gcc (apt-get install gcc)`,
+      `cannot build bench/${name}.c (${r.error?.message ?? `gcc exited ${r.status}`}): install gcc${pkg ? ` and ${pkg}` : ''} (apt-get install gcc${pkg ? ` ${pkg}` : ''})`,
     );
   return bin;
+}
+
+/** bench/flv-swarm.c, built. */
+export function buildSwarm(): string {
+  return buildC('flv-swarm');
 }

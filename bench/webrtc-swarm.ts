@@ -1,21 +1,32 @@
 /**
  * WHEP fan-out: --viewers concurrent WebRTC viewers of one stream on one node (the all-in-one, or
- * the edge of redis + origin + edge with --via edge). The viewers are werift peer connections in
- * Node (bench/webrtc-swarm-client.ts), spread over --procs child processes so their cost shows
- * apart from the server's. The stream is a cached 854x480 H.264 (no B-frames, 1 s GOP) + AAC file
- * at ~1 Mbit/s published in real time. Samples the server's CPU and RSS from /proc over the steady
+ * the edge of redis + origin + edge with --via edge). The viewers are, by default, the C swarm
+ * bench/whep-swarm.c (POST, ICE, DTLS-SRTP with OpenSSL, SRTP counted from the clear RTP header:
+ * a few % of a core for 200 viewers); with --client werift, werift peer connections in Node
+ * (bench/webrtc-swarm-client.ts, which decrypt every packet and cost as much as the server),
+ * spread over --procs child processes so their cost shows apart from the server's. The stream is
+ * a cached 854x480 H.264 (no B-frames, 1 s GOP) + AAC file at ~1 Mbit/s published in real time. Samples the server's CPU and RSS from /proc over the steady
  * window (after the ramp and a settling time), and the clients' CPU over the same window. Prints
  * one JSON line.
  *
- *   node bench/webrtc-swarm.ts [--viewers 200] [--procs 4] [--ramp 10] [--duration 30] [--via all|edge]
- *     [--cpu-prof DIR]
+ *   node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--procs 4] [--ramp 10] [--duration 30]
+ *     [--via all|edge] [--cpu-prof DIR]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { benchArgs } from './args.ts';
 import { children as clusterChildren } from './cluster-lib.ts';
-import { CACHE, killChildren, machine, procTimes, procTreeTimes, publishLoop, withFdLimit } from './lib.ts';
+import {
+  buildC,
+  CACHE,
+  killChildren,
+  machine,
+  procTimes,
+  procTreeTimes,
+  publishLoop,
+  withFdLimit,
+} from './lib.ts';
 import { stopAndSummarise } from './profile-summary.ts';
 import { percentile, startWebrtcTarget, sumValues, udpCounters, udpDropsOf, waitLive } from './webrtc-lib.ts';
 
@@ -23,12 +34,17 @@ process.on('SIGINT', () => process.exit(130));
 
 const { values } = benchArgs(
   import.meta.filename,
-  `node bench/webrtc-swarm.ts [--viewers 200] [--procs 4] [--ramp 10] [--duration 30] [--via all|edge]
-    [--cpu-prof DIR]
+  `node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--procs 4] [--ramp 10] [--duration 30]
+    [--via all|edge] [--cpu-prof DIR]
 
 WHEP fan-out: --viewers concurrent WebRTC viewers of one stream on one node (all-in-one, or the
-edge of redis + origin + edge with --via edge). Viewers are werift peer connections in Node
-(bench/webrtc-swarm-client.ts, no decoding) in --procs child processes. The stream is a cached
+edge of redis + origin + edge with --via edge). --client c (default): the C swarm
+bench/whep-swarm.c in one process, built with gcc (needs libssl-dev): each viewer POSTs an offer,
+does ICE and DTLS-SRTP (OpenSSL) like a browser, sends an SRTCP receiver report a second and counts
+SRTP from the clear RTP header without decrypting. --srtp PROFILES (C client): the DTLS-SRTP
+profiles it accepts, OpenSSL names, e.g. SRTP_AES128_CM_SHA1_80 (default: AEAD_AES_128_GCM first,
+as Chrome). --client werift: werift peer connections in Node (bench/webrtc-swarm-client.ts:
+decrypt, send receiver reports, no decoding) in --procs child processes. The stream is a cached
 854x480 H.264 (no B-frames, 1 s GOP) + AAC file (~1 Mbit/s) published in real time. Reports the
 server's CPU % of one core and RSS over the steady window (the server process alone, and with its
 children: the Opus transcoder), the clients' CPU, viewers that received video and audio RTP in
@@ -37,6 +53,8 @@ the last 10 s, and setup time (POST to first video packet). Prints one JSON line
 its top self-time functions to the line (bench/profile-summary.ts).`,
   {
     viewers: { type: 'string', default: '200' },
+    client: { type: 'string', default: 'c' },
+    srtp: { type: 'string' },
     procs: { type: 'string', default: '4' },
     ramp: { type: 'string', default: '10' },
     duration: { type: 'string', default: '30' },
@@ -45,7 +63,13 @@ its top self-time functions to the line (bench/profile-summary.ts).`,
   },
 );
 const viewers = Number(values.viewers);
-const procs = Math.max(1, Math.min(viewers, Number(values.procs)));
+if (values.client !== 'c' && values.client !== 'werift') {
+  console.error('webrtc-swarm.ts: --client is c or werift');
+  process.exit(2);
+}
+const cClient = values.client === 'c';
+// the C swarm is one process whatever --procs says
+const procs = cClient ? 1 : Math.max(1, Math.min(viewers, Number(values.procs)));
 const rampS = Number(values.ramp);
 const durationS = Number(values.duration);
 const via = values.via === 'edge' ? 'edge' : 'all';
@@ -78,6 +102,7 @@ function webrtcStream(): string {
 }
 
 const file = webrtcStream();
+const cSwarm = cClient ? buildC('whep-swarm', ['-lssl', '-lcrypto'], 'libssl-dev') : undefined;
 const target = await startWebrtcTarget(via, [], profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
 const node = target.viewerNode;
 const serverPid = node.proc.pid!;
@@ -93,10 +118,10 @@ const udp0 = udpCounters();
 const clients = Array.from({ length: procs }, (_, i) => {
   const n = Math.floor(viewers / procs) + (i < viewers % procs ? 1 : 0);
   const p = withFdLimit([
-    process.execPath,
-    'bench/webrtc-swarm-client.ts',
+    ...(cSwarm ? [cSwarm] : [process.execPath, 'bench/webrtc-swarm-client.ts']),
     // the runner signals the report; --duration + 30 only bounds a client left on its own
     ...['--url', url, '--viewers', String(n), '--ramp', String(rampS), '--duration', String(durationS + 30)],
+    ...(cSwarm && values.srtp ? ['--srtp', values.srtp] : []),
   ]);
   let out = '';
   p.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -188,6 +213,16 @@ type ClientResult = {
   answerMs: number[];
   failures: Record<string, number>;
   states: Record<string, number>;
+  // whep-swarm.c only
+  srtpProfiles: Record<string, number>;
+  iceMsP50: number;
+  dtlsMsP50: number;
+  dtlsMsMax: number;
+  recentVideoKbpsMin: number;
+  recentVideoKbpsP5: number;
+  recentVideoKbpsP50: number;
+  videoPacketsLost: number;
+  videoPackets: number;
 };
 const results = (await Promise.all(clients.map((c) => c.done))).map(
   (out) => JSON.parse(out.trim().split('\n').pop() || '{}') as Partial<ClientResult>,
@@ -210,6 +245,7 @@ console.log(
     bench: 'webrtc-swarm',
     via,
     viewers,
+    client: cClient ? 'whep-swarm.c' : 'werift',
     clientProcs: procs,
     rampS,
     durationS,
@@ -225,6 +261,21 @@ console.log(
     setupMsMax: setup.length ? setup[setup.length - 1] : null,
     whepAnswerMsP50: percentile(answer, 50),
     whepAnswerMsP95: percentile(answer, 95),
+    ...(cClient
+      ? {
+          // whep-swarm.c's own view: ICE and DTLS times, video kbit/s per viewer over the last 10 s,
+          // and video packets missing from the sequence numbers (it sends no NACK, so none is resent)
+          srtpProfiles: results[0]?.srtpProfiles,
+          iceMsP50: results[0]?.iceMsP50,
+          dtlsMsP50: results[0]?.dtlsMsP50,
+          dtlsMsMax: results[0]?.dtlsMsMax,
+          recentVideoKbpsMin: results[0]?.recentVideoKbpsMin,
+          recentVideoKbpsP5: results[0]?.recentVideoKbpsP5,
+          recentVideoKbpsP50: results[0]?.recentVideoKbpsP50,
+          videoPackets: results[0]?.videoPackets,
+          videoPacketsLost: results[0]?.videoPacketsLost,
+        }
+      : {}),
     failures,
     clientConnectionStates: states,
     sessionEndsBeforeLeave: sessionEnds,

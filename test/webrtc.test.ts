@@ -3,19 +3,23 @@
  * plain page (served by this test, no project code) makes a recvonly RTCPeerConnection, POSTs its
  * offer to /<app>/<name>/whep and plays the answer. The video element must decode frames with
  * advancing time and an audio track (Opus, transcoded from AAC once per stream) must be there.
- * The protocol's error answers and the session bookkeeping are checked over plain HTTP.
+ * The protocol's error answers and the session bookkeeping are checked over plain HTTP, and ten
+ * viewers of the benchmark's C WHEP client (bench/whep-swarm.c: ICE, DTLS-SRTP, SRTCP receiver
+ * reports, no browser) must receive every video packet.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { buildC } from '../bench/lib.ts';
 import { signedQuery } from '../core/signing.ts';
 import { launchChromium, noChromium } from './helpers/browser.ts';
 import {
   killAll,
   publish,
   type RelaycastProcess,
+  run,
   startClusterNode,
   startRelaycast,
   waitFor,
@@ -55,6 +59,16 @@ async function metric(rc: RelaycastProcess, name: string): Promise<number> {
   let sum = 0;
   for (const line of text.split('\n'))
     if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+/** One labelled series of a counter, e.g. session ends for reason="deleted" (0 when absent). */
+async function metricOf(rc: RelaycastProcess, name: string, reason: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(`${name}{`) && line.includes(`reason="${reason}"`))
+      sum += Number(line.split(' ').pop());
   return sum;
 }
 
@@ -187,6 +201,39 @@ describe('WebRTC playback (WHEP)', { timeout: 240_000, skip }, () => {
       'RC_WEBRTC_SESSION_NOT_FOUND',
     );
     await page.close();
+  });
+
+  it('10 viewers of the C WHEP swarm (bench/whep-swarm.c): ICE, DTLS-SRTP, video and audio with no sequence gap; their SRTCP receiver reports keep the sessions up; DELETE ends them', async () => {
+    const deleted = await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'deleted');
+    // longer than the server's 15 s RTCP silence limit (WHEP_SILENCE_TIMEOUT_MS): a receiver report
+    // the server could not decrypt or authenticate would end every session as viewer-gone
+    const r = await run(
+      buildC('whep-swarm', ['-lssl', '-lcrypto'], 'libssl-dev'),
+      [
+        ...['--url', `http://127.0.0.1:${rc.ports.http}/live/rtc/whep`, '--viewers', '10', '--ramp', '1'],
+        ...['--duration', '19', '--recent', '3'],
+      ],
+      90_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const out = r.stdout;
+    assert.deepEqual(res.failures, {}, out);
+    assert.equal(res.answered, 10, out);
+    assert.equal(res.withVideo, 10, out);
+    // still receiving video and audio in the last 3 s, 20 s after the first POST
+    assert.equal(res.recentVideo, 10, out);
+    assert.equal(res.recentAudio, 10, out);
+    assert.equal(res.videoPacketsLost, 0, out);
+    assert.ok((res.receiverReportsSent as number) >= 10 * 15, out);
+    assert.equal(await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'viewer-gone'), 0);
+    await waitFor(
+      "the swarm's DELETEs to end its sessions",
+      async () => ((await metric(rc, 'relaycast_webrtc_sessions')) === 0 ? true : undefined),
+      20_000,
+      250,
+    );
+    assert.equal(await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'deleted'), deleted + 10);
   });
 
   it('answers bad offers, unknown streams and preflights the way WHEP clients expect', async () => {
