@@ -128,12 +128,13 @@ export async function stopAndSummarise(
   const exited = once(server, 'exit');
   server.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  // node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; --workers processes
-  // write their own (they inherit node's flags): take the server's, else the newest.
+  // node names profiles CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; --workers threads
+  // write their own (thread 1, 2, …): take the server's main thread (0), else the newest.
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .sort();
-  const name = files.filter((f) => f.split('.')[3] === String(server.pid)).pop() ?? files.pop();
+  const ours = files.filter((f) => f.split('.')[3] === String(server.pid));
+  const name = ours.find((f) => f.split('.')[4] === '0') ?? ours.pop() ?? files.pop();
   if (!name) return undefined;
   const file = join(dir, name);
   const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')), 15);
