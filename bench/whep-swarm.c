@@ -10,8 +10,8 @@
  *      (draft-ietf-wish-whep) and reads the 201 answer: ICE credentials, candidate, fingerprint.
  *   2. ICE as the controlling agent (RFC 8445 7.2.2, the server is ICE-lite): STUN Binding
  *      requests with USERNAME, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY
- *      (HMAC-SHA1 keyed with the server's ice-pwd) and FINGERPRINT (RFC 8489 14.5, 14.7), retried
- *      every 100 ms until the success response.
+ *      (HMAC-SHA1 keyed with the server's ice-pwd) and FINGERPRINT (RFC 8489 14.5, 14.7), sent
+ *      again (same transaction) every 250 ms until the success response.
  *   3. DTLS 1.2 with the use_srtp extension (RFC 5764) through OpenSSL on the same connected UDP
  *      socket, as the DTLS server when the answer says a=setup:active (werift's answer does, as
  *      browsers' do) and the client otherwise; the peer's certificate must match the answer's
@@ -57,7 +57,7 @@
 
 #define HTTP_MAX 65536      /* a WHEP answer is a few KiB */
 #define SETUP_TIMEOUT_S 20  /* POST to DTLS done; the server's own limit is 15 s */
-#define CHECK_EVERY_S 0.1   /* ICE check retransmission */
+#define CHECK_EVERY_S 0.25  /* ICE check retransmission (same transaction, RFC 8489 6.2.1) */
 #define CONSENT_EVERY_S 5.0 /* RFC 7675 consent check interval, as browsers */
 #define SECONDS 64          /* per-second byte buckets kept per viewer (>= --recent) */
 #define BATCH 32            /* datagrams per recvmmsg */
@@ -83,7 +83,8 @@ struct viewer {
   char ufrag[12], pwd[28];
   char r_ufrag[64], r_pwd[128], r_fp[128], location[256];
   struct sockaddr_in local, remote;
-  uint8_t txid[12];
+  uint8_t txid[12], tiebreaker[8]; /* ICE-CONTROLLING's value, one per agent (RFC 8445 7.1.1) */
+  int checks_sent;
   int video_pt, audio_pt;
   int dtls_server; /* the answer said a=setup:active: the server is the DTLS client */
   double t0, answer_t, ice_t, dtls_t, first_video_t, last_video_t, last_audio_t, next_check_t, next_rr_t;
@@ -208,6 +209,7 @@ static void start_viewer(int i, double t) {
   v->phase = P_POST;
   random_token(v->ufrag, 8);
   random_token(v->pwd, 24);
+  RAND_bytes(v->tiebreaker, 8);
   v->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t sl = sizeof v->local;
@@ -363,7 +365,9 @@ static int stun_attr(uint8_t *m, int at, uint16_t type, const void *val, uint16_
 
 static void send_check(struct viewer *v, double t) {
   uint8_t m[256];
-  RAND_bytes(v->txid, 12);
+  /* a retransmission keeps its transaction ID, so a response slower than the retransmission
+   * interval (a loaded server) still completes the check; each consent check is a new one */
+  if (v->phase == P_MEDIA || !v->checks_sent++) RAND_bytes(v->txid, 12);
   m[0] = 0x00, m[1] = 0x01; /* Binding request */
   uint32_t cookie = htonl(0x2112a442);
   memcpy(m + 4, &cookie, 4);
@@ -374,9 +378,7 @@ static void send_check(struct viewer *v, double t) {
   at = stun_attr(m, at, 0x0006, user, ulen);                /* USERNAME */
   uint32_t prio = htonl(0x6e7f00ff);                        /* a peer-reflexive priority */
   at = stun_attr(m, at, 0x0024, &prio, 4);                  /* PRIORITY */
-  uint8_t tie[8];
-  RAND_bytes(tie, 8);
-  at = stun_attr(m, at, 0x802a, tie, 8);                    /* ICE-CONTROLLING */
+  at = stun_attr(m, at, 0x802a, v->tiebreaker, 8);                    /* ICE-CONTROLLING */
   at = stun_attr(m, at, 0x0025, "", 0);                     /* USE-CANDIDATE */
   /* MESSAGE-INTEGRITY: HMAC-SHA1 over the message so far, its length already counting the attribute */
   m[2] = (at - 20 + 24) >> 8, m[3] = (at - 20 + 24) & 0xff;
