@@ -13,7 +13,11 @@ import { StreamStatsSampler } from '../core/stream-info.ts';
 import { StreamHub } from '../media/hub/hub.ts';
 import { registerStreamRoutes } from './routes.ts';
 
-export function nodeBase(config: Config, version: string, options: { processMetrics?: boolean } = {}) {
+export function nodeBase(
+  config: Config,
+  version: string,
+  options: { processMetrics?: boolean; workerIndex?: number } = {},
+) {
   const log = createLogger(config.logLevel, { role: config.role, node: config.nodeId });
   const metrics = createMetrics({
     role: config.role,
@@ -21,6 +25,7 @@ export function nodeBase(config: Config, version: string, options: { processMetr
     version,
     maxStreams: config.metricsMaxStreams,
     processMetrics: options.processMetrics ?? true,
+    ...(options.workerIndex !== undefined ? { workerIndex: options.workerIndex } : {}),
   });
   const hub = hubFor(config);
   const hubMetrics = bindHubMetrics(hub, metrics);

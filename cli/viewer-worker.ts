@@ -15,7 +15,7 @@ import { workerChannel } from './workers.ts';
 export async function startViewerWorker(data: WorkerData): Promise<void> {
   const { config, version, index, relay, token } = data;
   // its admin server never listens: the main thread scrapes; process metrics are the main thread's
-  const base = nodeBase(config, version, { processMetrics: false });
+  const base = nodeBase(config, version, { processMetrics: false, workerIndex: index });
   const { metrics, hub, stats, admin } = base;
   const log = base.log.child({ worker: index });
   const resolver = new RelayResolver(relay);

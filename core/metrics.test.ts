@@ -17,6 +17,45 @@ describe('metrics', () => {
     }
   });
 
+  it('a --workers thread reports its own event-loop lag and heap, labelled by worker, and the lag restarts at each scrape', async () => {
+    const m = createMetrics({ role: 'all', nodeId: 'n', version: 'v', maxStreams: 10, workerIndex: 3 });
+    const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'metrics.md'), 'utf8');
+    // block this thread's event loop for 300 ms: the next scrape's max must show it
+    await new Promise((r) => setTimeout(r, 30));
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      /* busy */
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    const values = async () => {
+      const out: Record<string, { labels: Record<string, unknown>; value: number }> = {};
+      for (const x of await m.registry.getMetricsAsJSON())
+        if (x.name.startsWith('relaycast_worker_') && x.name !== 'relaycast_worker_viewers') {
+          assert.ok(doc.includes(`\`${x.name}\``), `${x.name} missing from docs/metrics.md`);
+          out[x.name] = x.values[0] as { labels: Record<string, unknown>; value: number };
+        }
+      return out;
+    };
+    const first = await values();
+    assert.deepEqual(Object.keys(first).sort(), [
+      'relaycast_worker_eventloop_lag_max_seconds',
+      'relaycast_worker_eventloop_lag_p99_seconds',
+      'relaycast_worker_heap_used_bytes',
+    ]);
+    assert.equal(first.relaycast_worker_eventloop_lag_max_seconds!.labels.worker, '3');
+    assert.ok(first.relaycast_worker_eventloop_lag_max_seconds!.value >= 0.25, JSON.stringify(first));
+    assert.ok(first.relaycast_worker_eventloop_lag_p99_seconds!.value > 0, JSON.stringify(first));
+    assert.ok(first.relaycast_worker_heap_used_bytes!.value > 1e6);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await values();
+    assert.ok(second.relaycast_worker_eventloop_lag_max_seconds!.value < 0.3, JSON.stringify(second));
+    // without workerIndex (the main thread), none of these
+    const main = createMetrics({ role: 'all', nodeId: 'n', version: 'v', maxStreams: 10 });
+    assert.ok(
+      !(await main.registry.getMetricsAsJSON()).some((x) => x.name.startsWith('relaycast_worker_eventloop')),
+    );
+  });
+
   it('caps per-stream label values', () => {
     const l = new StreamLabeler(2);
     assert.deepEqual(l.label('live', 'a'), { app: 'live', stream: 'a' });

@@ -3,6 +3,8 @@
  * names stay consistent with docs/metrics.md and the dashboards. Hot paths never touch prom-client:
  * per-stream figures are read from the hub's counters at scrape time (see hub-metrics.ts).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export const METRIC_PREFIX = 'relaycast_';
@@ -30,6 +32,45 @@ export class StreamLabeler {
 
 const SECONDS_BUCKETS_FAST = [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * A worker thread's event loop and heap, labelled by worker: the lag a viewer's request can wait
+ * behind (a segment burst, a GOP flush) shows per thread, as nodejs_eventloop_lag_* does for the
+ * main thread. The lag histogram restarts at each scrape, so max is the worst since the last one.
+ */
+function workerThreadMetrics(registry: Registry, worker: string): void {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  // registered after the max gauge, whose collect() (run first, in registration order) sets it
+  const p99 = new Gauge({
+    name: `${METRIC_PREFIX}worker_eventloop_lag_p99_seconds`,
+    help: '99th percentile event-loop delay of each --workers viewer thread since the previous scrape',
+    labelNames: ['worker'],
+    registers: [],
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}worker_eventloop_lag_max_seconds`,
+    help: 'Longest event-loop delay of each --workers viewer thread since the previous scrape',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      const seen = delay.count > 0;
+      this.set({ worker }, seen ? delay.max / 1e9 : 0);
+      p99.set({ worker }, seen ? delay.percentile(99) / 1e9 : 0);
+      delay.reset();
+    },
+  });
+  registry.registerMetric(p99);
+  new Gauge({
+    name: `${METRIC_PREFIX}worker_heap_used_bytes`,
+    help: 'V8 heap in use by each --workers viewer thread (its own isolate; the process RSS counts it too)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.set({ worker }, getHeapStatistics().used_heap_size);
+    },
+  });
+}
+
 export function createMetrics(options: {
   role: string;
   nodeId: string;
@@ -40,10 +81,17 @@ export function createMetrics(options: {
    * thread: its process figures are the whole process's, which the main thread already reports.
    */
   processMetrics?: boolean;
+  /**
+   * The --workers thread these metrics belong to: adds that thread's own event-loop lag and heap
+   * (relaycast_worker_eventloop_lag_*, relaycast_worker_heap_used_bytes), which the process
+   * metrics of the main thread do not see.
+   */
+  workerIndex?: number;
 }) {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  if (options.workerIndex !== undefined) workerThreadMetrics(registry, String(options.workerIndex));
   // prom-client names these gauges *_total, which Prometheus reserves for counters
   // (promtool check metrics); the same figures exist without the suffix, by type.
   for (const name of [

@@ -133,6 +133,9 @@ describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
       0,
     );
     assert.equal(flvViewers, viewers.length, '/metrics adds up the workers');
+    // each thread's own event loop and heap, one series per worker
+    assert.equal((await metric(aio.ports.admin, 'relaycast_worker_heap_used_bytes')).length, 2);
+    assert.equal((await metric(aio.ports.admin, 'relaycast_worker_eventloop_lag_max_seconds')).length, 2);
     for (const v of viewers) v.close();
   });
 
