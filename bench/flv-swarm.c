@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm-common.h"
+
 #define HEADER_MAX 4096      /* a response header longer than this is not relaycast's */
 #define BEHIND_LIMIT_S 2.0   /* a probe this far behind real time at the end is "behind" */
 
@@ -151,35 +153,6 @@ struct ll_viewer {
   int playlists, parts, gaps, skipped, errors, restarts, hint404;
   double first_part_at, last_part_at, last_gap_at;
 };
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double self_cpu(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-/* ---- failure reasons: a handful of distinct strings with counts, for the JSON line ---- */
-#define REASONS 8
-static struct { char text[64]; int count; } reasons[REASONS];
-static void fail_reason(const char *text) {
-  for (int i = 0; i < REASONS; i++) {
-    if (!reasons[i].count) {
-      snprintf(reasons[i].text, sizeof reasons[i].text, "%s", text);
-      reasons[i].count = 1;
-      return;
-    }
-    if (!strcmp(reasons[i].text, text)) {
-      reasons[i].count++;
-      return;
-    }
-  }
-}
 
 /* ---- the server's process group, from /proc/<pid>/stat (proc(5): fields 5 pgrp, 14-15
  * utime/stime in clock ticks, 24 rss in pages) ---- */
@@ -1102,10 +1075,6 @@ static void sample(double t) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 /* same convention as bench/viewer-stats.ts percentile(): sorted[floor(p * n)] */
 static double pct(double *xs, int n, double p) {
   if (!n) return -1;
@@ -1118,8 +1087,7 @@ static double pct(double *xs, int n, double p) {
 static void print_head(const char *tool, int n, int connected, int failed) {
   printf("{\"tool\":\"%s\",\"requested\":%d,\"connected\":%d,\"failed\":%d,\"failures\":{", tool, n, connected,
          failed);
-  for (int i = 0; i < REASONS && reasons[i].count; i++)
-    printf("%s\"%s\":%d", i ? "," : "", reasons[i].text, reasons[i].count);
+  print_reasons();
   printf("}");
 }
 

@@ -255,12 +255,17 @@ export async function startBenchServer(
 
 /**
  * A C program of bench/ built with gcc into bench/.cache/, rebuilt when missing or older than its
- * source; `libs` are the linker flags it needs (and `pkg` the Debian package that has them).
+ * source or bench/swarm-common.h; `libs` are the linker flags it needs (and `pkg` the Debian package that has them).
  */
 export function buildC(name: string, libs: string[] = [], pkg = ''): string {
   const src = join(import.meta.dirname, `${name}.c`);
   const bin = join(CACHE, name);
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  // the sources: the program and the header the clients share
+  const newest = Math.max(
+    statSync(src).mtimeMs,
+    statSync(join(import.meta.dirname, 'swarm-common.h')).mtimeMs,
+  );
+  if (existsSync(bin) && statSync(bin).mtimeMs >= newest) return bin;
   mkdirSync(CACHE, { recursive: true });
   const r = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, src, ...libs], { stdio: 'inherit' });
   if (r.error || r.status !== 0)

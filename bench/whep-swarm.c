@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "swarm-common.h"
+
 #define HTTP_MAX 65536      /* a WHEP answer is a few KiB */
 #define SETUP_TIMEOUT_S 20  /* POST to DTLS done; the server's own limit is 15 s */
 #define CHECK_EVERY_S 0.25  /* ICE check retransmission (same transaction, RFC 8489 6.2.1) */
@@ -97,7 +99,6 @@ struct viewer {
   int64_t cycles, first_ext, received; /* RFC 3550 A.1 style loss count for video */
   uint32_t sec_bytes[SECONDS];
   int32_t sec_stamp[SECONDS];
-  const char *failed;
 };
 
 static struct viewer *vs;
@@ -110,32 +111,10 @@ static SSL_CTX *ctx;
 static char fingerprint[128];
 static volatile sig_atomic_t report_now;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double self_cpu(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-/* failure reasons, counted by text */
-#define REASONS 16
-static struct { char text[96]; int count; } reasons[REASONS];
 static void fail(struct viewer *v, const char *why) {
   if (v->phase == P_FAILED) return;
   v->phase = P_FAILED;
-  v->failed = why;
-  for (int i = 0; i < REASONS; i++) {
-    if (reasons[i].count == 0) snprintf(reasons[i].text, sizeof reasons[i].text, "%s", why);
-    if (strcmp(reasons[i].text, why) == 0) {
-      reasons[i].count++;
-      break;
-    }
-  }
+  fail_reason(why);
   if (v->http_fd >= 0) close(v->http_fd), v->http_fd = -1;
   free(v->http), v->http = NULL;
   if (v->ssl) SSL_free(v->ssl), v->ssl = NULL; /* frees the BIO, not the socket (BIO_NOCLOSE) */
@@ -273,16 +252,7 @@ static void http_answer(int i, double t) {
   if (status != 201) {
     char why[64];
     snprintf(why, sizeof why, "WHEP POST answered %d", status);
-    /* the reason text must outlive this call: keep one copy per status */
-    static char texts[8][64];
-    static int used;
-    for (int k = 0; k < used; k++)
-      if (strcmp(texts[k], why) == 0) return fail(v, texts[k]);
-    if (used < 8) {
-      snprintf(texts[used], 64, "%s", why);
-      return fail(v, texts[used++]);
-    }
-    return fail(v, "WHEP POST failed");
+    return fail(v, why); /* fail_reason keeps a copy of the text */
   }
   *body = 0;
   const char *loc = strcasestr(v->http, "\r\nLocation: ");
@@ -619,11 +589,6 @@ static void tick(double t) {
 }
 
 /* ---- report ---- */
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 static void print_ms_list(const char *name, double *xs, int n) {
   qsort(xs, n, sizeof *xs, cmp_double);
   printf("\"%s\":[", name);
@@ -678,8 +643,7 @@ static void report(double t, double cpu0, double t_cpu0) {
          "\"videoBytes\":%llu,\"videoPacketsLost\":%lld,\"swarmCpuPercentOfCore\":%.1f,\"failures\":{",
          (unsigned long long)vp, (unsigned long long)ap, (unsigned long long)rp, (unsigned long long)rr,
          (unsigned long long)vb, (long long)lost, cpu);
-  for (int k = 0, first = 1; k < REASONS && reasons[k].count; k++, first = 0)
-    printf("%s\"%s\":%d", first ? "" : ",", reasons[k].text, reasons[k].count);
+  print_reasons();
   printf("},\"states\":{");
   for (int k = 0, first = 1; k < 6; k++)
     if (states[k]) printf("%s\"%s\":%d", first ? "" : ",", phase_name[k], states[k]), first = 0;
