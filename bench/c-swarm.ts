@@ -209,7 +209,32 @@ async function measure(client: string, argv: string[]): Promise<void> {
   swarm.stdout!.setEncoding('utf8').on('data', (d: string) => {
     out += d;
   });
+  // each thread's event-loop lag, scraped once a second (each scrape restarts the figures): the
+  // server's side of a slow response, next to the swarm's view of it
+  const lag = { main: 0, workers: new Map<string, number>(), secondsOver50ms: 0 };
+  let exited = false;
+  const sampler = (async () => {
+    while (!exited) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const text = await fetch(`http://127.0.0.1:${admin}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      let worst = 0;
+      for (const l of text.split('\n')) {
+        const v = Number(l.split(' ').pop()) * 1000;
+        if (l.startsWith('relaycast_nodejs_eventloop_lag_max_seconds')) lag.main = Math.max(lag.main, v);
+        else if (l.startsWith('relaycast_worker_eventloop_lag_max_seconds{')) {
+          const w = /worker="([^"]*)"/.exec(l)?.[1] ?? '?';
+          lag.workers.set(w, Math.max(lag.workers.get(w) ?? 0, v));
+        } else continue;
+        worst = Math.max(worst, v);
+      }
+      if (worst > 50) lag.secondsOver50ms++;
+    }
+  })();
   const [code] = (await once(swarm, 'exit')) as [number | null];
+  exited = true;
+  await sampler;
   const tcp1 = tcpCounters();
   const line = out.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) {
@@ -254,6 +279,13 @@ async function measure(client: string, argv: string[]): Promise<void> {
             }),
           ),
       serverDrops: counter('relaycast_viewer_drops_total'),
+      // the longest event-loop delay of the main thread and of each viewer thread during the run
+      // (includes the warm-up), and the seconds in which any of them exceeded 50 ms
+      serverEventLoopLagMaxMs: {
+        main: Math.round(lag.main),
+        ...Object.fromEntries([...lag.workers].sort().map(([w, v]) => [`worker${w}`, Math.round(v)])),
+        secondsOver50ms: lag.secondsOver50ms,
+      },
       // machine-wide kernel counters during the run (accept queue full → refused connections)
       listenOverflows: tcp1.listenOverflows - tcp0.listenOverflows,
       syncookiesFailed: tcp1.syncookiesFailed - tcp0.syncookiesFailed,
