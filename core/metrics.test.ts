@@ -49,6 +49,23 @@ describe('metrics', () => {
     await new Promise((r) => setTimeout(r, 50));
     const second = await values();
     assert.ok(second.relaycast_worker_eventloop_lag_max_seconds!.value < 0.3, JSON.stringify(second));
+    // node-level figures are the main thread's alone (a worker's relays would double them)
+    const names = new Set((await m.registry.getMetricsAsJSON()).map((x) => x.name));
+    for (const n of ['relaycast_streams', 'relaycast_publishers', 'relaycast_ingest_bytes_total'])
+      assert.ok(!names.has(n), `${n} is the main thread's`);
+    for (const n of ['relaycast_viewers', 'relaycast_egress_bytes_total', 'relaycast_viewer_skips_total'])
+      assert.ok(names.has(n), `${n} is reported by each worker for its viewers`);
+    const edgeWorker = createMetrics({
+      role: 'edge',
+      nodeId: 'n',
+      version: 'v',
+      maxStreams: 10,
+      workerIndex: 0,
+    });
+    assert.ok(
+      !(await edgeWorker.registry.getMetricsAsJSON()).some((x) => x.name === 'relaycast_control_plane_up'),
+      'a worker never reports control_plane_up as 0 beside the main thread',
+    );
     // without workerIndex (the main thread), none of these
     const main = createMetrics({ role: 'all', nodeId: 'n', version: 'v', maxStreams: 10 });
     assert.ok(

@@ -33,6 +33,55 @@ export class StreamLabeler {
 const SECONDS_BUCKETS_FAST = [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
+ * What the main thread alone reports for the node. A --workers thread's hub holds the streams it
+ * relays from the main thread (a "pull" publisher each), so its own figures for these would be
+ * added to the main thread's when /metrics merges them (sums per label set): every stream counted
+ * twice or more in relaycast_streams, its bitrate doubled, each relay counted as an edge pull and
+ * its bytes as ingest; and a metric the main thread left out (relaycast_control_plane_up on an edge
+ * without --control-plane) would come back as 0 and fire RelaycastEdgeLostControlPlane. Workers
+ * export what they do for their viewers: viewers, egress, first frames, skips, drops, rejects,
+ * connections, HLS requests, their GOP caches' memory and their own event loop.
+ */
+export const MAIN_THREAD_METRICS = [
+  'streams',
+  'publishers',
+  'ingest_bytes_total',
+  'frames_total',
+  'stream_bitrate_bits_per_second',
+  'stream_frame_rate',
+  'stream_ends_total',
+  'republish_takeovers_total',
+  'edge_pulls_active',
+  'edge_pulls_started_total',
+  'edge_pulls_failed_total',
+  'edge_pull_connect_seconds',
+  'failovers_total',
+  'backup_switches_total',
+  'hls_segments_total',
+  'hls_segment_duration_seconds',
+  'registry_up',
+  'registry_lease_renew_seconds',
+  'registry_errors_total',
+  'grpc_requests_total',
+  'grpc_request_duration_seconds',
+  'route_resolutions_total',
+  'control_plane_up',
+  'control_plane_leader',
+  'forwards',
+  'forward_bytes_total',
+  'forward_reconnects_total',
+  'forward_skips_total',
+  'webrtc_sessions',
+  'webrtc_session_ends_total',
+  'webrtc_packets_sent_total',
+  'webrtc_bytes_sent_total',
+  'webrtc_nacks_total',
+  'webrtc_plis_total',
+  'webrtc_rtt_seconds',
+  'worker_viewers',
+] as const;
+
+/**
  * A worker thread's event loop and heap, labelled by worker: the lag a viewer's request can wait
  * behind (a segment burst, a GOP flush) shows per thread, as nodejs_eventloop_lag_* does for the
  * main thread. The lag histogram restarts at each scrape, so max is the worst since the last one.
@@ -389,6 +438,8 @@ export function createMetrics(options: {
     }),
   };
   metrics.buildInfo.set({ version: options.version, node: options.nodeId }, 1);
+  if (options.workerIndex !== undefined)
+    for (const name of MAIN_THREAD_METRICS) registry.removeSingleMetric(`${METRIC_PREFIX}${name}`);
   return metrics;
 }
 

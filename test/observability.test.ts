@@ -107,7 +107,11 @@ describe('against a real Prometheus', {
     all = await startRelaycast('all');
     const cluster = ['--redis-url', redis.url, '--lease-ttl', '2'];
     origin = await startRelaycast('origin', [...cluster, '--http-port', '0', '--grpc-port', '0']);
-    edge = await startRelaycast('edge', [...cluster, '--internal-port', '0', '--grpc-port', '0']);
+    // with viewer threads, so the per-thread series (relaycast_worker_*) reach Prometheus too
+    edge = await startRelaycast('edge', [
+      ...cluster,
+      ...['--internal-port', '0', '--grpc-port', '0', '--workers', '2'],
+    ]);
     publish(`rtmp://127.0.0.1:${all.ports.rtmp}/live/obs`, { size: '320x240' });
     publish(`rtmp://127.0.0.1:${origin.ports.rtmp}/live/obs`, { size: '320x240' });
     promPort = await freePort();

@@ -133,6 +133,10 @@ describe('--workers: the all-in-one', { timeout: 180_000 }, () => {
       0,
     );
     assert.equal(flvViewers, viewers.length, '/metrics adds up the workers');
+    // node-level figures come from the main thread alone: the workers' relays are not streams
+    assert.deepEqual(await metric(aio.ports.admin, 'relaycast_streams'), [1]);
+    assert.deepEqual(await metric(aio.ports.admin, 'relaycast_publishers', 'source="pull"'), []);
+    assert.deepEqual(await metric(aio.ports.admin, 'relaycast_edge_pulls_active'), [0]);
     // each thread's own event loop and heap, one series per worker
     assert.equal((await metric(aio.ports.admin, 'relaycast_worker_heap_used_bytes')).length, 2);
     assert.equal((await metric(aio.ports.admin, 'relaycast_worker_eventloop_lag_max_seconds')).length, 2);

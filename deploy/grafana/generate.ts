@@ -180,7 +180,14 @@ export const node = dashboard(
   [
     { title: 'CPU (cores)', exprs: [{ expr: 'rate(relaycast_process_cpu_seconds_total{instance=~"$instance"}[1m])', legend: '{{instance}}' }] },
     { title: 'Resident memory', unit: 'bytes', exprs: [{ expr: 'relaycast_process_resident_memory_bytes{instance=~"$instance"}', legend: '{{instance}}' }] },
-    { title: 'Event loop lag p99', unit: 's', exprs: [{ expr: 'relaycast_nodejs_eventloop_lag_p99_seconds{instance=~"$instance"}', legend: '{{instance}}' }] },
+    {
+      title: 'Event loop lag p99',
+      unit: 's',
+      exprs: [
+        { expr: 'relaycast_nodejs_eventloop_lag_p99_seconds{instance=~"$instance"}', legend: '{{instance}} main' },
+        { expr: 'relaycast_worker_eventloop_lag_p99_seconds{instance=~"$instance"}', legend: '{{instance}} worker {{worker}}' },
+      ],
+    },
     { title: 'Open connections', exprs: [{ expr: 'sum by (listener) (relaycast_connections{instance=~"$instance"})', legend: '{{listener}}' }] },
     { title: 'Viewers', exprs: [{ expr: 'sum by (protocol) (relaycast_viewers{instance=~"$instance"})', legend: '{{protocol}}' }] },
     { title: 'Egress', unit: 'bps', exprs: [{ expr: 'relaycast:egress_bits:rate1m{instance=~"$instance"}', legend: '{{instance}}' }] },
