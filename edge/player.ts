@@ -94,6 +94,32 @@ ${body}
 export const PAGE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'";
 
+/**
+ * hls.js (1.7) settings of the player page's LL-HLS mode. Our segments do not start on keyframes
+ * (with OBS's 8.3 s GOP most parts depend on a keyframe several segments back), so anything that
+ * makes hls.js start a new transmux session mid-GOP costs a hole up to a whole GOP: hls.js appends
+ * the init segment again and Chromium then drops every frame until the next keyframe
+ * (bufferAppendNoProgress, latency a GOP higher for good). Two hls.js races did that, or stalled:
+ *
+ * - `interstitialsController: null`: with `autoStartLoad: false`, when the MediaSource opens before
+ *   the first playlist arrives (a first playlist slower than ~50 ms, as through an edge), the
+ *   interstitials controller waits for startLoad and, at the first seek, calls startLoad() again:
+ *   the part in flight is aborted and loading restarts mid-GOP (the hole above). We use no
+ *   interstitials (EXT-X-DATERANGE CLASS="com.apple.hls.interstitial").
+ * - no `backBufferLength` (hls.js's default: none, the browser evicts old media itself): a
+ *   back-buffer flush that completes while a part is loaded but not yet appended makes hls.js's
+ *   fragment tracker forget the segment being loaded and the parts of it already buffered; at the
+ *   segment's end hls.js then loads nothing more until the server stops listing those parts (after
+ *   the next keyframe): a stall of seconds with the next parts in the playlist.
+ */
+export const LL_HLS_CONFIG = {
+  lowLatencyMode: true,
+  maxLiveSyncPlaybackRate: 1.2,
+  autoStartLoad: false,
+  enableWorker: false,
+  interstitialsController: null,
+} as const;
+
 /** The player page's script: reads its URLs from #player's data attributes. */
 const PLAYER_JS = `(function(){
   var main = document.getElementById('player');
@@ -204,7 +230,7 @@ const PLAYER_JS = `(function(){
       var url = next === 'llhls' ? cfg.llhls : cfg.hls;
       if (window.Hls && Hls.isSupported()) {
         player = new Hls(next === 'llhls'
-          ? { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.2, backBufferLength: 30, autoStartLoad: false, enableWorker: false }
+          ? ${JSON.stringify(LL_HLS_CONFIG)}
           : { lowLatencyMode: true, liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.2 });
         if (next === 'llhls') {
           // Parts need not start on a keyframe, and a decoder shows nothing before one: with a long
