@@ -9,8 +9,8 @@
  * window (after the ramp and a settling time), and the clients' CPU over the same window. Prints
  * one JSON line.
  *
- *   node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--procs 4] [--ramp 10] [--duration 30]
- *     [--via all|edge] [--cpu-prof DIR]
+ *   node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--srtp PROFILES] [--procs 4] [--ramp 10]
+ *     [--duration 30] [--via all|edge] [--cpu-prof DIR]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -34,8 +34,8 @@ process.on('SIGINT', () => process.exit(130));
 
 const { values } = benchArgs(
   import.meta.filename,
-  `node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--procs 4] [--ramp 10] [--duration 30]
-    [--via all|edge] [--cpu-prof DIR]
+  `node bench/webrtc-swarm.ts [--viewers 200] [--client c|werift] [--srtp PROFILES] [--procs 4] [--ramp 10]
+    [--duration 30] [--via all|edge] [--cpu-prof DIR]
 
 WHEP fan-out: --viewers concurrent WebRTC viewers of one stream on one node (all-in-one, or the
 edge of redis + origin + edge with --via edge). --client c (default): the C swarm
