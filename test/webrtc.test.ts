@@ -54,20 +54,15 @@ window.state = () => {
 };
 </script></body></html>`;
 
-async function metric(rc: RelaycastProcess, name: string): Promise<number> {
+/** A metric summed over its series; with `reason`, only the series of that reason label (0 when absent). */
+async function metric(rc: RelaycastProcess, name: string, reason?: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
-  return sum;
-}
-
-/** One labelled series of a counter, e.g. session ends for reason="deleted" (0 when absent). */
-async function metricOf(rc: RelaycastProcess, name: string, reason: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${rc.ports.admin}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) && line.includes(`reason="${reason}"`))
+    if (
+      (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) &&
+      (reason === undefined || line.includes(`reason="${reason}"`))
+    )
       sum += Number(line.split(' ').pop());
   return sum;
 }
@@ -204,7 +199,7 @@ describe('WebRTC playback (WHEP)', { timeout: 240_000, skip }, () => {
   });
 
   it('10 viewers of the C WHEP swarm (bench/whep-swarm.c): ICE, DTLS-SRTP, video and audio with no sequence gap; their SRTCP receiver reports keep the sessions up; DELETE ends them', async () => {
-    const deleted = await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'deleted');
+    const deleted = await metric(rc, 'relaycast_webrtc_session_ends_total', 'deleted');
     // longer than the server's 15 s RTCP silence limit (WHEP_SILENCE_TIMEOUT_MS): a receiver report
     // the server could not decrypt or authenticate would end every session as viewer-gone
     const r = await run(
@@ -226,14 +221,14 @@ describe('WebRTC playback (WHEP)', { timeout: 240_000, skip }, () => {
     assert.equal(res.recentAudio, 10, out);
     assert.equal(res.videoPacketsLost, 0, out);
     assert.ok((res.receiverReportsSent as number) >= 10 * 15, out);
-    assert.equal(await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'viewer-gone'), 0);
+    assert.equal(await metric(rc, 'relaycast_webrtc_session_ends_total', 'viewer-gone'), 0);
     await waitFor(
       "the swarm's DELETEs to end its sessions",
       async () => ((await metric(rc, 'relaycast_webrtc_sessions')) === 0 ? true : undefined),
       20_000,
       250,
     );
-    assert.equal(await metricOf(rc, 'relaycast_webrtc_session_ends_total', 'deleted'), deleted + 10);
+    assert.equal(await metric(rc, 'relaycast_webrtc_session_ends_total', 'deleted'), deleted + 10);
   });
 
   it('answers bad offers, unknown streams and preflights the way WHEP clients expect', async () => {
